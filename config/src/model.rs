@@ -1,0 +1,268 @@
+//! The validated configuration: domain types only.
+
+use std::collections::BTreeMap;
+
+use pos_core::{Brand, FacilityId, FeeItemCode, OperatorId, Rate, RegisterId, Rounding, TerminalId, UserName, Yen};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub city: City,
+    pub server: Server,
+    pub database: Database,
+    pub operators: Vec<Operator>,
+    pub fee_items: BTreeMap<FeeItemCode, FeeItem>,
+    pub facilities: Vec<Facility>,
+    pub acquirers: Vec<Acquirer>,
+    pub users: Vec<User>,
+}
+
+#[derive(Debug, Clone)]
+pub struct City {
+    pub name_ja: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: std::net::SocketAddr,
+    pub request_body_bytes_max: usize,
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// `sqlite://path/to/journal.db` (relative paths are anchored at the config file's folder)
+    /// or `postgres://user@host:port/db`.
+    pub url: String,
+    pub backend: Backend,
+    pub connections_max: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub id: OperatorId,
+    pub name_ja: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Price {
+    Fixed(Yen),
+    /// Amount entered at the counter, up to a maximum.
+    Open {
+        amount_max: Yen,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct FeeItem {
+    pub code: FeeItemCode,
+    pub name_ja: String,
+    pub name_en: String,
+    pub price: Price,
+    /// Revenue account code (歳入科目), as the city's accounting system writes it.
+    pub revenue_account: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacilityKind {
+    CertificateCounter,
+    Sports,
+    Culture,
+    Museum,
+    CarPark,
+    BicyclePark,
+    Community,
+}
+
+impl FacilityKind {
+    pub const ALL: [(&'static str, FacilityKind); 7] = [
+        ("certificate_counter", FacilityKind::CertificateCounter),
+        ("sports", FacilityKind::Sports),
+        ("culture", FacilityKind::Culture),
+        ("museum", FacilityKind::Museum),
+        ("car_park", FacilityKind::CarPark),
+        ("bicycle_park", FacilityKind::BicyclePark),
+        ("community", FacilityKind::Community),
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Owner {
+    City,
+    Operator(OperatorId),
+}
+
+/// Whose revenue a facility's takings are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevenueRule {
+    /// 使用料: the city's revenue, collected at the counter (by the city or on its behalf).
+    Shiyoryo,
+    /// 利用料金制: the designated manager keeps the fee as its own revenue.
+    RiyoRyokin,
+}
+
+impl RevenueRule {
+    pub fn code(self) -> &'static str {
+        match self {
+            RevenueRule::Shiyoryo => "shiyoryo",
+            RevenueRule::RiyoRyokin => "riyo_ryokin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CounterPolicy {
+    /// May one sale be paid by more than one payment?
+    pub split_tender: bool,
+    /// May the counter sell items whose amount is entered by the clerk?
+    pub open_price_items: bool,
+    /// The largest cash amount one tender may hand over.
+    pub cash_tendered_max: Yen,
+}
+
+#[derive(Debug, Clone)]
+pub struct Register {
+    pub id: RegisterId,
+    pub terminal: Option<TerminalId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Facility {
+    pub id: FacilityId,
+    pub name_ja: String,
+    pub name_en: String,
+    pub kind: FacilityKind,
+    pub owner: Owner,
+    pub revenue_rule: RevenueRule,
+    /// ISO 8583 field 42: 15 characters.
+    pub merchant_id: String,
+    /// Half-width kana name on the facility's cash deposits in the bank statement.
+    pub depositor_name: String,
+    pub brands: Vec<Brand>,
+    pub fee_items: Vec<FeeItemCode>,
+    pub policy: CounterPolicy,
+    pub registers: Vec<Register>,
+}
+
+impl Facility {
+    pub fn sells(&self, code: &FeeItemCode) -> bool {
+        self.fee_items.contains(code)
+    }
+
+    pub fn accepts(&self, brand: Brand) -> bool {
+        self.brands.contains(&brand)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquirerKind {
+    Card,
+    Emoney,
+    Qr,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FeeRate {
+    pub brand: Brand,
+    pub rate: Rate,
+    pub rounding: Rounding,
+}
+
+#[derive(Debug, Clone)]
+pub struct Acquirer {
+    pub id: String,
+    pub name: String,
+    pub kind: AcquirerKind,
+    pub depositor_name: String,
+    pub settlement_lag_days: u32,
+    pub fees: Vec<FeeRate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Counter clerk: one register of one facility.
+    Clerk,
+    /// Designated-manager staff: the operator's facilities.
+    Operator,
+    /// Treasury (会計課): reads everything, closes days.
+    Treasury,
+    /// System administration.
+    Admin,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Clerk => "clerk",
+            Role::Operator => "operator",
+            Role::Treasury => "treasury",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// What a user may reach, fixed by the role and its binding in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Register { facility: FacilityId, register: RegisterId },
+    Operator(OperatorId),
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: UserName,
+    pub role: Role,
+    pub scope: Scope,
+    /// Hex SHA-256 of the bearer token; the token itself is never stored.
+    pub token_sha256: String,
+}
+
+impl Config {
+    pub fn facility(&self, id: &FacilityId) -> Option<&Facility> {
+        self.facilities.iter().find(|f| &f.id == id)
+    }
+
+    pub fn register(&self, id: &RegisterId) -> Option<(&Facility, &Register)> {
+        self.facilities
+            .iter()
+            .find_map(|facility| facility.registers.iter().find(|r| &r.id == id).map(|register| (facility, register)))
+    }
+
+    pub fn fee_item(&self, code: &FeeItemCode) -> Option<&FeeItem> {
+        self.fee_items.get(code)
+    }
+
+    pub fn user_by_token_sha256(&self, digest: &str) -> Option<&User> {
+        self.users.iter().find(|user| constant_time_eq(user.token_sha256.as_bytes(), digest.as_bytes()))
+    }
+
+    /// The facilities a designated-manager operator runs.
+    pub fn operator_facilities(&self, operator: &OperatorId) -> impl Iterator<Item = &Facility> {
+        let operator = operator.clone();
+        self.facilities.iter().filter(move |f| f.owner == Owner::Operator(operator.clone()))
+    }
+
+    /// The contracted fee for a brand, from the acquirer that takes it.
+    pub fn fee_rate(&self, brand: Brand) -> Option<(&Acquirer, FeeRate)> {
+        self.acquirers
+            .iter()
+            .find_map(|acquirer| acquirer.fees.iter().find(|fee| fee.brand == brand).map(|fee| (acquirer, *fee)))
+    }
+}
+
+/// Comparison whose time does not depend on where the inputs differ, for token digests.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,129 @@
+//! The configuration file as written: strings and numbers, checked for shape by serde (unknown
+//! keys and missing required keys are refused), then turned into the model by `validate`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub city: RawCity,
+    pub server: RawServer,
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub operators: Vec<RawOperator>,
+    pub fee_items: Vec<RawFeeItem>,
+    pub facilities: Vec<RawFacility>,
+    #[serde(default)]
+    pub acquirers: Vec<RawAcquirer>,
+    pub users: Vec<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCity {
+    pub name_ja: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: String,
+    pub request_body_bytes_max: u64,
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: String,
+    pub connections_max: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperator {
+    pub id: String,
+    pub name_ja: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPrice {
+    Fixed(i64),
+    Keyword(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeeItem {
+    pub code: String,
+    pub name_ja: String,
+    pub name_en: String,
+    pub price: RawPrice,
+    pub open_amount_max: Option<i64>,
+    pub revenue_account: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFacility {
+    pub id: String,
+    pub name_ja: String,
+    pub name_en: String,
+    pub kind: String,
+    pub owner: String,
+    pub revenue_rule: String,
+    pub merchant_id: String,
+    pub depositor_name: String,
+    pub brands: Vec<String>,
+    pub fee_items: Vec<String>,
+    pub policy: RawPolicy,
+    pub registers: Vec<RawRegister>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub split_tender: bool,
+    pub open_price_items: bool,
+    pub cash_tendered_max: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegister {
+    pub id: String,
+    pub terminal: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcquirer {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub depositor_name: String,
+    pub settlement_lag_days: u32,
+    pub fees: Vec<RawFee>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFee {
+    pub brand: String,
+    pub rate: String,
+    pub rounding: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub name: String,
+    pub role: String,
+    pub facility: Option<String>,
+    pub register: Option<String>,
+    pub operator: Option<String>,
+    pub token_sha256: String,
+}

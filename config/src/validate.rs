@@ -1,0 +1,545 @@
+//! From the file as written to the model, collecting every problem with its path.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+
+use pos_core::{
+    Brand, FacilityId, FeeItemCode, Method, OperatorId, Rate, RegisterId, Rounding, TerminalId, UserName, Yen,
+};
+
+use crate::model::*;
+use crate::raw::*;
+use crate::Issue;
+
+/// The cap on a register's cash tender: ten million yen, far above any counter fee.
+pub const CASH_TENDERED_MAX_LIMIT: i64 = 10_000_000;
+/// The most connections a gateway node may open to its database.
+pub const DATABASE_CONNECTIONS_MAX: u32 = 256;
+/// Bounds on request limits, so a typo cannot disable them.
+pub const REQUEST_BODY_BYTES_LIMIT: u64 = 16 * 1024 * 1024;
+pub const REQUEST_TIMEOUT_MS_LIMIT: u64 = 600_000;
+
+#[derive(Default)]
+struct Issues(Vec<Issue>);
+
+impl Issues {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Issue { path: path.into(), message: message.into() });
+    }
+
+    /// Parses a value, recording the failure under `path`.
+    fn parse<T, E: std::fmt::Display>(&mut self, path: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(path, error.to_string());
+                None
+            }
+        }
+    }
+
+    fn non_empty(&mut self, path: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.add(path, "must not be empty");
+        }
+    }
+}
+
+pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
+    let mut issues = Issues::default();
+
+    issues.non_empty("city.name_ja", &raw.city.name_ja);
+    issues.non_empty("city.name_en", &raw.city.name_en);
+    let city = City { name_ja: raw.city.name_ja, name_en: raw.city.name_en };
+
+    let server = validate_server(&raw.server, &mut issues);
+    let database = validate_database(&raw.database, base_dir, &mut issues);
+
+    let mut operators = Vec::new();
+    let mut operator_ids = HashSet::new();
+    for (index, operator) in raw.operators.iter().enumerate() {
+        let path = format!("operators[{index}]");
+        issues.non_empty(&format!("{path}.name_ja"), &operator.name_ja);
+        issues.non_empty(&format!("{path}.name_en"), &operator.name_en);
+        if let Some(id) = issues.parse(&format!("{path}.id"), OperatorId::parse(&operator.id)) {
+            if !operator_ids.insert(id.clone()) {
+                issues.add(format!("{path}.id"), format!("duplicate operator id {:?}", operator.id));
+            }
+            operators.push(Operator { id, name_ja: operator.name_ja.clone(), name_en: operator.name_en.clone() });
+        }
+    }
+
+    let fee_items = validate_fee_items(&raw.fee_items, &mut issues);
+    let acquirers = validate_acquirers(&raw.acquirers, &mut issues);
+    let routed_brands: HashSet<Brand> = acquirers.iter().flat_map(|a| a.fees.iter().map(|f| f.brand)).collect();
+
+    let mut facilities = Vec::new();
+    let mut facility_ids = HashSet::new();
+    let mut register_ids = HashSet::new();
+    let mut terminal_ids = HashSet::new();
+    let mut merchant_ids = HashSet::new();
+    if raw.facilities.is_empty() {
+        issues.add("facilities", "at least one facility is required");
+    }
+    for (index, facility) in raw.facilities.iter().enumerate() {
+        let path = format!("facilities[{index}]");
+        let context =
+            FacilityContext { operator_ids: &operator_ids, fee_items: &fee_items, routed_brands: &routed_brands };
+        if let Some(valid) = validate_facility(&path, facility, &context, &mut issues) {
+            if !facility_ids.insert(valid.id.clone()) {
+                issues.add(format!("{path}.id"), format!("duplicate facility id {:?}", facility.id));
+            }
+            if !merchant_ids.insert(valid.merchant_id.clone()) {
+                issues.add(
+                    format!("{path}.merchant_id"),
+                    format!("merchant id {:?} is used by another facility", valid.merchant_id),
+                );
+            }
+            for (register_index, register) in valid.registers.iter().enumerate() {
+                if !register_ids.insert(register.id.clone()) {
+                    issues.add(
+                        format!("{path}.registers[{register_index}].id"),
+                        format!("duplicate register id {:?}", register.id.as_str()),
+                    );
+                }
+                if let Some(terminal) = &register.terminal {
+                    if !terminal_ids.insert(terminal.clone()) {
+                        issues.add(
+                            format!("{path}.registers[{register_index}].terminal"),
+                            format!("terminal {:?} is assigned to another register", terminal.as_str()),
+                        );
+                    }
+                }
+            }
+            facilities.push(valid);
+        }
+    }
+
+    let users = validate_users(&raw.users, &facilities, &operator_ids, &mut issues);
+
+    if issues.0.is_empty() {
+        if let (Some(server), Some(database)) = (server, database) {
+            return Ok(Config { city, server, database, operators, fee_items, facilities, acquirers, users });
+        }
+    }
+    Err(issues.0)
+}
+
+fn validate_server(raw: &RawServer, issues: &mut Issues) -> Option<Server> {
+    let listen = issues.parse(
+        "server.listen",
+        raw.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| format!("{:?} is not an address such as 127.0.0.1:8080", raw.listen)),
+    );
+    if raw.request_body_bytes_max == 0 || raw.request_body_bytes_max > REQUEST_BODY_BYTES_LIMIT {
+        issues.add("server.request_body_bytes_max", format!("must be between 1 and {REQUEST_BODY_BYTES_LIMIT}"));
+    }
+    if raw.request_timeout_ms == 0 || raw.request_timeout_ms > REQUEST_TIMEOUT_MS_LIMIT {
+        issues.add("server.request_timeout_ms", format!("must be between 1 and {REQUEST_TIMEOUT_MS_LIMIT}"));
+    }
+    let request_body_bytes_max = usize::try_from(raw.request_body_bytes_max).ok()?;
+    Some(Server { listen: listen?, request_body_bytes_max, request_timeout_ms: raw.request_timeout_ms })
+}
+
+fn validate_database(raw: &RawDatabase, base_dir: &Path, issues: &mut Issues) -> Option<Database> {
+    if raw.connections_max == 0 || raw.connections_max > DATABASE_CONNECTIONS_MAX {
+        issues.add("database.connections_max", format!("must be between 1 and {DATABASE_CONNECTIONS_MAX}"));
+    }
+    if let Some(rest) = raw.url.strip_prefix("sqlite://") {
+        if rest.is_empty() {
+            issues.add("database.url", "sqlite URL needs a file path, e.g. sqlite://data/journal.db");
+            return None;
+        }
+        let (file, query) = rest.split_once('?').map_or((rest, None), |(f, q)| (f, Some(q)));
+        let anchored = if Path::new(file).is_absolute() || file == ":memory:" {
+            file.to_string()
+        } else {
+            base_dir.join(file).to_string_lossy().into_owned()
+        };
+        let url = match query {
+            Some(query) => format!("sqlite://{anchored}?{query}"),
+            None => format!("sqlite://{anchored}"),
+        };
+        Some(Database { url, backend: Backend::Sqlite, connections_max: raw.connections_max })
+    } else if raw.url.starts_with("postgres://") || raw.url.starts_with("postgresql://") {
+        Some(Database { url: raw.url.clone(), backend: Backend::Postgres, connections_max: raw.connections_max })
+    } else {
+        issues.add("database.url", "must start with sqlite:// or postgres://");
+        None
+    }
+}
+
+fn validate_fee_items(raw: &[RawFeeItem], issues: &mut Issues) -> BTreeMap<FeeItemCode, FeeItem> {
+    let mut items = BTreeMap::new();
+    if raw.is_empty() {
+        issues.add("fee_items", "at least one fee item is required");
+    }
+    for (index, item) in raw.iter().enumerate() {
+        let path = format!("fee_items[{index}]");
+        issues.non_empty(&format!("{path}.name_ja"), &item.name_ja);
+        issues.non_empty(&format!("{path}.name_en"), &item.name_en);
+        if item.revenue_account.trim().is_empty()
+            || !item.revenue_account.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        {
+            issues.add(
+                format!("{path}.revenue_account"),
+                format!("{:?} is not a revenue account code (digits and '-')", item.revenue_account),
+            );
+        }
+        let positive = |value: i64| -> Result<Yen, String> {
+            let yen = Yen::new(value).map_err(|e| e.to_string())?;
+            if yen.get() <= 0 {
+                return Err(format!("{value} is not a positive amount of yen"));
+            }
+            Ok(yen)
+        };
+        let price = match (&item.price, item.open_amount_max) {
+            (RawPrice::Fixed(value), None) => {
+                issues.parse(&format!("{path}.price"), positive(*value)).map(Price::Fixed)
+            }
+            (RawPrice::Fixed(_), Some(_)) => {
+                issues.add(
+                    format!("{path}.open_amount_max"),
+                    "only an open-priced item (price = \"open\") has a maximum",
+                );
+                None
+            }
+            (RawPrice::Keyword(word), max) if word == "open" => match max {
+                Some(max) => issues
+                    .parse(&format!("{path}.open_amount_max"), positive(max))
+                    .map(|amount_max| Price::Open { amount_max }),
+                None => {
+                    issues.add(format!("{path}.open_amount_max"), "an open-priced item needs open_amount_max");
+                    None
+                }
+            },
+            (RawPrice::Keyword(word), _) => {
+                issues.add(format!("{path}.price"), format!("{word:?} is neither an amount in yen nor \"open\""));
+                None
+            }
+        };
+        let code = issues.parse(&format!("{path}.code"), FeeItemCode::parse(&item.code));
+        if let (Some(code), Some(price)) = (code, price) {
+            if items.contains_key(&code) {
+                issues.add(format!("{path}.code"), format!("duplicate fee item code {:?}", item.code));
+                continue;
+            }
+            items.insert(
+                code.clone(),
+                FeeItem {
+                    code,
+                    name_ja: item.name_ja.clone(),
+                    name_en: item.name_en.clone(),
+                    price,
+                    revenue_account: item.revenue_account.clone(),
+                },
+            );
+        }
+    }
+    items
+}
+
+fn validate_acquirers(raw: &[RawAcquirer], issues: &mut Issues) -> Vec<Acquirer> {
+    let mut acquirers = Vec::new();
+    let mut ids = HashSet::new();
+    let mut brand_owner: HashMap<Brand, usize> = HashMap::new();
+    for (index, acquirer) in raw.iter().enumerate() {
+        let path = format!("acquirers[{index}]");
+        if acquirer.id.trim().is_empty() || !ids.insert(acquirer.id.clone()) {
+            issues.add(format!("{path}.id"), format!("acquirer id {:?} is empty or used twice", acquirer.id));
+        }
+        issues.non_empty(&format!("{path}.depositor_name"), &acquirer.depositor_name);
+        let kind = match acquirer.kind.as_str() {
+            "card" => Some(AcquirerKind::Card),
+            "emoney" => Some(AcquirerKind::Emoney),
+            "qr" => Some(AcquirerKind::Qr),
+            other => {
+                issues.add(
+                    format!("{path}.kind"),
+                    format!("unknown acquirer kind {other:?} (expected card, emoney or qr)"),
+                );
+                None
+            }
+        };
+        let mut fees = Vec::new();
+        for (fee_index, fee) in acquirer.fees.iter().enumerate() {
+            let fee_path = format!("{path}.fees[{fee_index}]");
+            let brand = issues.parse(&format!("{fee_path}.brand"), Brand::from_str(&fee.brand));
+            let rate = issues.parse(&format!("{fee_path}.rate"), Rate::parse_percent(&fee.rate));
+            let rounding = issues.parse(&format!("{fee_path}.rounding"), Rounding::from_str(&fee.rounding));
+            if let (Some(brand), Some(kind)) = (brand, kind) {
+                let expected = match kind {
+                    AcquirerKind::Card => Method::Card,
+                    AcquirerKind::Emoney => Method::Emoney,
+                    AcquirerKind::Qr => Method::Qr,
+                };
+                if brand.method() != expected {
+                    issues.add(
+                        format!("{fee_path}.brand"),
+                        format!("{brand} is a {} brand; a {} acquirer cannot take it", brand.method(), acquirer.kind),
+                    );
+                }
+                if let Some(previous) = brand_owner.insert(brand, index) {
+                    issues.add(
+                        format!("{fee_path}.brand"),
+                        format!("{brand} is already routed to acquirers[{previous}]"),
+                    );
+                }
+            }
+            if let (Some(brand), Some(rate), Some(rounding)) = (brand, rate, rounding) {
+                fees.push(FeeRate { brand, rate, rounding });
+            }
+        }
+        if let Some(kind) = kind {
+            acquirers.push(Acquirer {
+                id: acquirer.id.clone(),
+                name: acquirer.name.clone(),
+                kind,
+                depositor_name: acquirer.depositor_name.clone(),
+                settlement_lag_days: acquirer.settlement_lag_days,
+                fees,
+            });
+        }
+    }
+    acquirers
+}
+
+struct FacilityContext<'a> {
+    operator_ids: &'a HashSet<OperatorId>,
+    fee_items: &'a BTreeMap<FeeItemCode, FeeItem>,
+    routed_brands: &'a HashSet<Brand>,
+}
+
+fn validate_facility(
+    path: &str,
+    raw: &RawFacility,
+    context: &FacilityContext<'_>,
+    issues: &mut Issues,
+) -> Option<Facility> {
+    let id = issues.parse(&format!("{path}.id"), FacilityId::parse(&raw.id));
+    issues.non_empty(&format!("{path}.name_ja"), &raw.name_ja);
+    issues.non_empty(&format!("{path}.name_en"), &raw.name_en);
+    issues.non_empty(&format!("{path}.depositor_name"), &raw.depositor_name);
+    let kind = FacilityKind::ALL.iter().find(|(name, _)| *name == raw.kind).map(|(_, kind)| *kind);
+    if kind.is_none() {
+        let names: Vec<&str> = FacilityKind::ALL.iter().map(|(name, _)| *name).collect();
+        issues.add(
+            format!("{path}.kind"),
+            format!("unknown facility kind {:?} (expected one of {})", raw.kind, names.join(", ")),
+        );
+    }
+    let owner = if raw.owner == "city" {
+        Some(Owner::City)
+    } else {
+        match OperatorId::parse(&raw.owner) {
+            Ok(operator) if context.operator_ids.contains(&operator) => Some(Owner::Operator(operator)),
+            _ => {
+                issues.add(
+                    format!("{path}.owner"),
+                    format!("{:?} is neither \"city\" nor a configured operator id", raw.owner),
+                );
+                None
+            }
+        }
+    };
+    let revenue_rule = match raw.revenue_rule.as_str() {
+        "shiyoryo" => Some(RevenueRule::Shiyoryo),
+        "riyo_ryokin" => Some(RevenueRule::RiyoRyokin),
+        other => {
+            issues.add(
+                format!("{path}.revenue_rule"),
+                format!("unknown revenue rule {other:?} (expected shiyoryo (使用料) or riyo_ryokin (利用料金制))"),
+            );
+            None
+        }
+    };
+    if owner == Some(Owner::City) && revenue_rule == Some(RevenueRule::RiyoRyokin) {
+        issues.add(
+            format!("{path}.revenue_rule"),
+            "利用料金制 (riyo_ryokin) applies only to a facility run by a designated-manager operator",
+        );
+    }
+    if raw.merchant_id.len() != 15 || !raw.merchant_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        issues.add(
+            format!("{path}.merchant_id"),
+            format!("{:?} must be 15 ASCII letters or digits (ISO 8583 field 42)", raw.merchant_id),
+        );
+    }
+
+    let mut brands = Vec::new();
+    for (index, brand) in raw.brands.iter().enumerate() {
+        let brand_path = format!("{path}.brands[{index}]");
+        if let Some(brand) = issues.parse(&brand_path, Brand::from_str(brand)) {
+            if brands.contains(&brand) {
+                issues.add(&brand_path, format!("{brand} is listed twice"));
+            } else if brand != Brand::Cash && !context.routed_brands.contains(&brand) {
+                issues.add(&brand_path, format!("no acquirer takes {brand}: add it to an acquirer's fees"));
+            } else {
+                brands.push(brand);
+            }
+        }
+    }
+    if raw.brands.is_empty() {
+        issues.add(format!("{path}.brands"), "a facility must accept at least one brand");
+    }
+
+    let mut fee_items = Vec::new();
+    for (index, code) in raw.fee_items.iter().enumerate() {
+        let item_path = format!("{path}.fee_items[{index}]");
+        match FeeItemCode::parse(code).ok().and_then(|code| context.fee_items.get(&code)) {
+            Some(item) if fee_items.contains(&item.code) => {
+                issues.add(&item_path, format!("fee item {code:?} is listed twice"))
+            }
+            Some(item) => {
+                if matches!(item.price, Price::Open { .. }) && !raw.policy.open_price_items {
+                    issues.add(
+                        &item_path,
+                        format!("fee item {code:?} is open-priced but the facility's policy forbids open-priced items"),
+                    );
+                }
+                fee_items.push(item.code.clone());
+            }
+            None => issues.add(&item_path, format!("unknown fee item {code:?}")),
+        }
+    }
+    if raw.fee_items.is_empty() {
+        issues.add(format!("{path}.fee_items"), "a facility must sell at least one fee item");
+    }
+
+    if raw.policy.cash_tendered_max <= 0 || raw.policy.cash_tendered_max > CASH_TENDERED_MAX_LIMIT {
+        issues.add(
+            format!("{path}.policy.cash_tendered_max"),
+            format!("must be between 1 and {CASH_TENDERED_MAX_LIMIT} yen"),
+        );
+    }
+    let cash_tendered_max = Yen::new(raw.policy.cash_tendered_max.clamp(0, CASH_TENDERED_MAX_LIMIT)).ok()?;
+
+    let mut registers = Vec::new();
+    if raw.registers.is_empty() {
+        issues.add(format!("{path}.registers"), "a facility needs at least one register");
+    }
+    for (index, register) in raw.registers.iter().enumerate() {
+        let register_path = format!("{path}.registers[{index}]");
+        let register_id = issues.parse(&format!("{register_path}.id"), RegisterId::parse(&register.id));
+        let terminal = match &register.terminal {
+            Some(terminal) => issues.parse(&format!("{register_path}.terminal"), TerminalId::parse(terminal)).map(Some),
+            None => Some(None),
+        };
+        if let (Some(id), Some(terminal)) = (register_id, terminal) {
+            registers.push(Register { id, terminal });
+        }
+    }
+
+    Some(Facility {
+        id: id?,
+        name_ja: raw.name_ja.clone(),
+        name_en: raw.name_en.clone(),
+        kind: kind?,
+        owner: owner?,
+        revenue_rule: revenue_rule?,
+        merchant_id: raw.merchant_id.clone(),
+        depositor_name: raw.depositor_name.clone(),
+        brands,
+        fee_items,
+        policy: CounterPolicy {
+            split_tender: raw.policy.split_tender,
+            open_price_items: raw.policy.open_price_items,
+            cash_tendered_max,
+        },
+        registers,
+    })
+}
+
+fn validate_users(
+    raw: &[RawUser],
+    facilities: &[Facility],
+    operator_ids: &HashSet<OperatorId>,
+    issues: &mut Issues,
+) -> Vec<User> {
+    let mut users = Vec::new();
+    let mut names = HashSet::new();
+    let mut digests = HashSet::new();
+    for (index, user) in raw.iter().enumerate() {
+        let path = format!("users[{index}]");
+        let name = issues.parse(&format!("{path}.name"), UserName::parse(&user.name));
+        if name.is_some() && !names.insert(user.name.clone()) {
+            issues.add(format!("{path}.name"), format!("duplicate user name {:?}", user.name));
+        }
+        let digest = user.token_sha256.to_ascii_lowercase();
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            issues.add(format!("{path}.token_sha256"), "must be the 64 hex digits of the token's SHA-256");
+        } else if !digests.insert(digest.clone()) {
+            issues.add(format!("{path}.token_sha256"), "the same token is given to two users");
+        }
+        let unexpected = |issues: &mut Issues, key: &str, present: bool, role: &str| {
+            if present {
+                issues.add(format!("{path}.{key}"), format!("a {role} user has no {key}"));
+            }
+        };
+        let (role, scope) = match user.role.as_str() {
+            "clerk" => {
+                unexpected(issues, "operator", user.operator.is_some(), "clerk");
+                let facility = user.facility.as_deref().and_then(|f| facilities.iter().find(|x| x.id.as_str() == f));
+                let register = user.register.as_deref();
+                match (facility, register) {
+                    (Some(facility), Some(register)) => {
+                        match facility.registers.iter().find(|r| r.id.as_str() == register) {
+                            Some(register) => (
+                                Some(Role::Clerk),
+                                Some(Scope::Register { facility: facility.id.clone(), register: register.id.clone() }),
+                            ),
+                            None => {
+                                issues.add(
+                                    format!("{path}.register"),
+                                    format!("register {register:?} is not a register of facility {}", facility.id),
+                                );
+                                (Some(Role::Clerk), None)
+                            }
+                        }
+                    }
+                    _ => {
+                        issues.add(&path, "a clerk needs an existing facility and one of its registers");
+                        (Some(Role::Clerk), None)
+                    }
+                }
+            }
+            "operator" => {
+                unexpected(issues, "facility", user.facility.is_some(), "operator");
+                unexpected(issues, "register", user.register.is_some(), "operator");
+                match user
+                    .operator
+                    .as_deref()
+                    .and_then(|o| OperatorId::parse(o).ok())
+                    .filter(|o| operator_ids.contains(o))
+                {
+                    Some(operator) => (Some(Role::Operator), Some(Scope::Operator(operator))),
+                    None => {
+                        issues.add(format!("{path}.operator"), "an operator user needs an existing operator id");
+                        (Some(Role::Operator), None)
+                    }
+                }
+            }
+            "treasury" | "admin" => {
+                let role_name = user.role.as_str();
+                unexpected(issues, "facility", user.facility.is_some(), role_name);
+                unexpected(issues, "register", user.register.is_some(), role_name);
+                unexpected(issues, "operator", user.operator.is_some(), role_name);
+                let role = if role_name == "treasury" { Role::Treasury } else { Role::Admin };
+                (Some(role), Some(Scope::All))
+            }
+            other => {
+                issues.add(
+                    format!("{path}.role"),
+                    format!("unknown role {other:?} (expected clerk, operator, treasury or admin)"),
+                );
+                (None, None)
+            }
+        };
+        if let (Some(name), Some(role), Some(scope)) = (name, role, scope) {
+            users.push(User { name, role, scope, token_sha256: digest });
+        }
+    }
+    users
+}

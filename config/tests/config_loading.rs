@@ -1,0 +1,786 @@
+//! Loading the example city, and refusing bad configurations with every problem named by its path.
+//!
+//! The first half loads `examples/city.toml` and checks facts of the city it describes (the 35
+//! facilities of the brief, designated managers, fees, brands, acquirers, demo users). The second
+//! half starts from a small valid configuration ([`base`]) and changes one thing per test, so each
+//! test shows that exactly that change is caught, at the right path, with a message that says why.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use pos_config::{
+    AcquirerKind, Backend, Config, ConfigError, FacilityKind, Issue, Owner, Price, RevenueRule, Role, Scope,
+};
+use pos_core::{Brand, FeeItemCode, Method, OperatorId, Rate, Rounding, Yen};
+
+// ---------------------------------------------------------------------------------------------
+// The example city
+// ---------------------------------------------------------------------------------------------
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("city.toml")
+}
+
+fn example() -> Config {
+    let path = example_path();
+    match pos_config::load_with_env(&path, |_| None) {
+        Ok(config) => config,
+        Err(error) => panic!("{} does not load: {error}", path.display()),
+    }
+}
+
+fn yen(value: i64) -> Yen {
+    Yen::new(value).expect("test amount in range")
+}
+
+fn code(value: &str) -> FeeItemCode {
+    FeeItemCode::parse(value).expect("test fee item code")
+}
+
+#[test]
+fn example_city_has_the_35_facilities_of_the_brief() {
+    let config = example();
+    assert_eq!(config.city.name_ja, "みなと市");
+    assert_eq!(config.facilities.len(), 35);
+
+    let ids: HashSet<&str> = config.facilities.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids.len(), 35, "facility ids are unique");
+
+    let count = |kind: FacilityKind| config.facilities.iter().filter(|f| f.kind == kind).count();
+    let certificate_counters = count(FacilityKind::CertificateCounter);
+    assert!(certificate_counters > 35 / 2, "certificate counters are the majority, got {certificate_counters}");
+    for kind in [
+        FacilityKind::Sports,
+        FacilityKind::Culture,
+        FacilityKind::Museum,
+        FacilityKind::CarPark,
+        FacilityKind::BicyclePark,
+        FacilityKind::Community,
+    ] {
+        assert!(count(kind) >= 1, "no facility of kind {kind:?}");
+    }
+
+    let names: Vec<&str> = config.facilities.iter().map(|f| f.name_ja.as_str()).collect();
+    for wanted in [
+        "市民課",
+        "資産税課",
+        "市民サービスセンター",
+        "行政センター",
+        "連絡所",
+        "総合体育館",
+        "テニスコート",
+        "美術館",
+        "駅西口駐車場",
+        "自転車駐車場",
+        "男女共同参画センター",
+    ] {
+        assert!(names.iter().any(|name| name.contains(wanted)), "no facility named like {wanted}");
+    }
+
+    let merchant_ids: HashSet<&str> = config.facilities.iter().map(|f| f.merchant_id.as_str()).collect();
+    assert_eq!(merchant_ids.len(), 35, "merchant ids are unique");
+    for facility in &config.facilities {
+        assert_eq!(facility.merchant_id.len(), 15, "{}", facility.id);
+        assert!(facility.merchant_id.bytes().all(|b| b.is_ascii_digit()), "{}", facility.id);
+        assert!(!facility.depositor_name.is_empty(), "{}", facility.id);
+        assert!(
+            facility.depositor_name.chars().all(|c| c.is_ascii() || ('\u{FF61}'..='\u{FF9F}').contains(&c)),
+            "{}: depositor name {:?} is not half-width",
+            facility.id,
+            facility.depositor_name
+        );
+        assert!((1..=3).contains(&facility.registers.len()), "{}", facility.id);
+    }
+}
+
+#[test]
+fn example_designated_managers_run_their_facilities_under_both_revenue_rules() {
+    let config = example();
+    assert!(config.operators.len() >= 3, "got {} operators", config.operators.len());
+
+    let run_by_operators: Vec<_> = config.facilities.iter().filter(|f| matches!(f.owner, Owner::Operator(_))).collect();
+    assert!((6..=8).contains(&run_by_operators.len()), "got {} operator facilities", run_by_operators.len());
+
+    for operator in &config.operators {
+        assert!(config.operator_facilities(&operator.id).count() >= 1, "{} runs no facility", operator.id);
+    }
+    let sports = OperatorId::parse("OP-SPORTS").expect("operator id");
+    let sports_facilities: Vec<_> = config.operator_facilities(&sports).collect();
+    assert!(sports_facilities.iter().any(|f| f.name_ja.contains("総合体育館")));
+    assert!(sports_facilities.iter().all(|f| f.kind == FacilityKind::Sports));
+
+    let rules: HashSet<RevenueRule> = config.facilities.iter().map(|f| f.revenue_rule).collect();
+    assert!(rules.contains(&RevenueRule::Shiyoryo) && rules.contains(&RevenueRule::RiyoRyokin));
+    assert!(
+        run_by_operators.iter().any(|f| f.revenue_rule == RevenueRule::Shiyoryo),
+        "some designated manager collects 使用料 on the city's behalf"
+    );
+    for facility in &config.facilities {
+        if facility.revenue_rule == RevenueRule::RiyoRyokin {
+            assert!(matches!(facility.owner, Owner::Operator(_)), "{} is 利用料金制 but city-owned", facility.id);
+        }
+        if facility.owner == Owner::City {
+            assert_eq!(facility.revenue_rule, RevenueRule::Shiyoryo, "{}", facility.id);
+        }
+    }
+}
+
+#[test]
+fn example_fee_catalogue_has_the_city_fees() {
+    let config = example();
+    let by_name = |name_ja: &str| {
+        config
+            .fee_items
+            .values()
+            .find(|item| item.name_ja == name_ja)
+            .unwrap_or_else(|| panic!("no fee item named {name_ja}"))
+    };
+    assert_eq!(by_name("住民票の写し").price, Price::Fixed(yen(300)));
+    assert_eq!(by_name("印鑑登録証明書").price, Price::Fixed(yen(300)));
+    assert_eq!(config.fee_item(&code("JUMINHYO")).map(|item| item.price), Some(Price::Fixed(yen(300))));
+    assert_eq!(config.fee_item(&code("KOSEKI-ZENBU")).map(|item| item.price), Some(Price::Fixed(yen(450))));
+    assert_eq!(config.fee_item(&code("JOSEKI")).map(|item| item.price), Some(Price::Fixed(yen(750))));
+    assert_eq!(config.fee_item(&code("MUSEUM-IPPAN")).map(|item| item.price), Some(Price::Fixed(yen(800))));
+    assert!(matches!(config.fee_item(&code("PARKING")).map(|item| item.price), Some(Price::Open { .. })));
+
+    for item in config.fee_items.values() {
+        let account = &item.revenue_account;
+        match item.code.as_str() {
+            "JUMINHYO" | "INKAN" | "KOSEKI-ZENBU" | "SHOTOKU" | "NOZEI" => {
+                assert!(account.starts_with("14-"), "{} is a 手数料 but booked to {account}", item.code)
+            }
+            "GYM-IPPAN" | "TENNIS-HOUR" | "MUSEUM-IPPAN" | "PARKING" | "BICYCLE-ICHIJI" => {
+                assert!(account.starts_with("13-"), "{} is a 使用料 but booked to {account}", item.code)
+            }
+            _ => {}
+        }
+    }
+
+    // The main counter sells resident certificates; a facility sells only what it lists, and
+    // a facility selling an open-priced item allows open prices.
+    let main_counter = &config.facilities[0];
+    assert!(main_counter.name_ja.contains("市民課"));
+    assert!(main_counter.sells(&code("JUMINHYO")));
+    assert!(!main_counter.sells(&code("PARKING")));
+    for facility in &config.facilities {
+        let sells_open = facility
+            .fee_items
+            .iter()
+            .any(|c| matches!(config.fee_item(c).map(|item| item.price), Some(Price::Open { .. })));
+        if sells_open {
+            assert!(facility.policy.open_price_items, "{} sells open-priced items", facility.id);
+        }
+    }
+}
+
+#[test]
+fn example_every_facility_accepts_cash_and_only_routed_brands() {
+    let config = example();
+    for facility in &config.facilities {
+        assert!(facility.accepts(Brand::Cash), "{} does not take cash", facility.id);
+        for brand in facility.brands.iter().filter(|b| b.method().is_cashless()) {
+            assert!(config.fee_rate(*brand).is_some(), "{} takes {brand} but no acquirer does", facility.id);
+        }
+    }
+    let taking_everything = config.facilities.iter().filter(|f| f.brands.len() == Brand::ALL.len()).count();
+    assert!(taking_everything >= 1, "some facility takes every brand of the brief");
+    let taking_cards = config.facilities.iter().filter(|f| f.accepts(Brand::Visa)).count();
+    assert!(taking_cards * 2 > config.facilities.len(), "most facilities take cards");
+    // Every brand of the brief is routed to an acquirer of its own method.
+    for brand in Brand::ALL.into_iter().filter(|b| b.method().is_cashless()) {
+        let (acquirer, _) = config.fee_rate(brand).unwrap_or_else(|| panic!("{brand} not routed"));
+        let expected = match brand.method() {
+            Method::Card => AcquirerKind::Card,
+            Method::Emoney => AcquirerKind::Emoney,
+            _ => AcquirerKind::Qr,
+        };
+        assert_eq!(acquirer.kind, expected, "{brand}");
+    }
+}
+
+#[test]
+fn example_visa_costs_3_24_percent_truncated() {
+    let config = example();
+    let (acquirer, fee) = config.fee_rate(Brand::Visa).expect("VISA is routed");
+    assert_eq!(acquirer.kind, AcquirerKind::Card);
+    assert_eq!(acquirer.settlement_lag_days, 2);
+    assert_eq!(fee.rate, Rate::parse_percent("3.24%").expect("rate"));
+    assert_eq!(fee.rounding, Rounding::Truncate);
+    // 3.24 % of 470 yen is 15.228 yen, truncated to 15.
+    assert_eq!(fee.rate.fee(yen(470), fee.rounding), Ok(yen(15)));
+
+    let (_, amex) = config.fee_rate(Brand::Amex).expect("AMEX is routed");
+    assert!(amex.rate > fee.rate, "AMEX costs more than VISA");
+    let (qr, paypay) = config.fee_rate(Brand::PayPay).expect("PAYPAY is routed");
+    assert_eq!(qr.kind, AcquirerKind::Qr);
+    assert_eq!(qr.settlement_lag_days, 5);
+    assert!(paypay.rate < fee.rate, "PayPay costs less than VISA");
+    let (emoney, _) = config.fee_rate(Brand::TransitIc).expect("TRANSIT is routed");
+    assert_eq!(emoney.settlement_lag_days, 3);
+}
+
+#[test]
+fn example_demo_tokens_authenticate_with_their_roles() {
+    let config = example();
+    let treasury = config
+        .user_by_token_sha256(&pos_config::token_sha256("demo-treasury"))
+        .expect("the demo token of treasury authenticates");
+    assert_eq!(treasury.name.as_str(), "treasury");
+    assert_eq!(treasury.role, Role::Treasury);
+    assert_eq!(treasury.scope, Scope::All);
+
+    let admin = config.user_by_token_sha256(&pos_config::token_sha256("demo-admin")).expect("admin");
+    assert_eq!(admin.role, Role::Admin);
+
+    let clerk = config.user_by_token_sha256(&pos_config::token_sha256("demo-clerk-r0101")).expect("clerk");
+    assert_eq!(clerk.role, Role::Clerk);
+    match &clerk.scope {
+        Scope::Register { facility, register } => {
+            assert_eq!(facility.as_str(), "F01");
+            assert_eq!(register.as_str(), "R0101");
+        }
+        other => panic!("clerk-r0101 has scope {other:?}"),
+    }
+
+    let operator =
+        config.user_by_token_sha256(&pos_config::token_sha256("demo-op-sports")).expect("the sports operator's user");
+    assert_eq!(operator.role, Role::Operator);
+    assert_eq!(operator.scope, Scope::Operator(OperatorId::parse("OP-SPORTS").expect("id")));
+
+    assert!(config.user_by_token_sha256(&pos_config::token_sha256("treasury")).is_none());
+    assert!(config.user_by_token_sha256(&pos_config::token_sha256("demo-nobody")).is_none());
+}
+
+#[test]
+fn example_has_one_clerk_per_register_and_one_user_per_operator() {
+    let config = example();
+    let mut terminals = HashSet::new();
+    let mut registers = HashSet::new();
+    for facility in &config.facilities {
+        for register in &facility.registers {
+            assert!(registers.insert(register.id.clone()), "register {} twice", register.id);
+            let terminal = register.terminal.as_ref().unwrap_or_else(|| panic!("{} has no terminal", register.id));
+            assert!(terminals.insert(terminal.clone()), "terminal {} twice", terminal.as_str());
+        }
+    }
+
+    let mut clerks_per_register: HashMap<String, Vec<&str>> = HashMap::new();
+    for user in config.users.iter().filter(|u| u.role == Role::Clerk) {
+        let Scope::Register { facility, register } = &user.scope else {
+            panic!("clerk {} is not bound to a register", user.name)
+        };
+        let (owner, _) = config.register(register).expect("the clerk's register exists");
+        assert_eq!(&owner.id, facility);
+        assert_eq!(user.name.as_str(), format!("clerk-{}", register.as_str().to_lowercase()));
+        clerks_per_register.entry(register.as_str().to_string()).or_default().push(user.name.as_str());
+    }
+    assert_eq!(clerks_per_register.len(), registers.len(), "every register has a clerk");
+    assert!(clerks_per_register.values().all(|clerks| clerks.len() == 1));
+
+    let operator_users: BTreeSet<String> = config
+        .users
+        .iter()
+        .filter_map(|u| match &u.scope {
+            Scope::Operator(operator) => Some(operator.as_str().to_string()),
+            _ => None,
+        })
+        .collect();
+    let operators: BTreeSet<String> = config.operators.iter().map(|o| o.id.as_str().to_string()).collect();
+    assert_eq!(operator_users, operators);
+}
+
+#[test]
+fn example_database_url_is_anchored_at_the_config_folder() {
+    let config = example();
+    assert_eq!(config.database.backend, Backend::Sqlite);
+    assert_eq!(config.database.connections_max, 8);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let expected = format!("sqlite://{}", examples.join("../../demo-data/journal.db").display());
+    assert_eq!(config.database.url, expected);
+    let file = config.database.url.strip_prefix("sqlite://").expect("sqlite url");
+    assert!(Path::new(file).is_absolute(), "{file} is not absolute");
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.request_body_bytes_max, 65536);
+    assert_eq!(config.server.request_timeout_ms, 10000);
+}
+
+#[test]
+fn example_loads_with_overrides_from_the_environment() {
+    let env = |key: &str| match key {
+        "POS_DATABASE_URL" => Some("postgresql://pos@db.internal:5432/pos".to_string()),
+        "POS_SERVER_LISTEN" => Some("0.0.0.0:9000".to_string()),
+        _ => None,
+    };
+    let config = pos_config::load_with_env(&example_path(), env).expect("loads");
+    assert_eq!(config.database.backend, Backend::Postgres);
+    assert_eq!(config.database.url, "postgresql://pos@db.internal:5432/pos");
+    assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
+}
+
+#[test]
+fn a_missing_file_is_a_read_error_naming_it() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("no-such-city.toml");
+    let error = pos_config::load_with_env(&path, |_| None).expect_err("no file");
+    assert!(matches!(error, ConfigError::Read { .. }), "{error:?}");
+    assert!(error.to_string().contains("no-such-city.toml"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: a small valid configuration, changed one thing at a time
+// ---------------------------------------------------------------------------------------------
+
+/// A small valid configuration: a city-run certificate counter (F01) and an operator-run gym (F02).
+fn base() -> String {
+    let digest = |name: &str| pos_config::token_sha256(&format!("demo-{name}"));
+    format!(
+        r#"
+[city]
+name_ja = "テスト市"
+name_en = "Test City"
+
+[server]
+listen = "127.0.0.1:8080"
+request_body_bytes_max = 65536
+request_timeout_ms = 10000
+
+[database]
+url = "sqlite://data/journal.db"
+connections_max = 4
+
+[[operators]]
+id = "OP-SPORTS"
+name_ja = "テストスポーツ振興事業団"
+name_en = "Test Sports Foundation"
+
+[[fee_items]]
+code = "JUMINHYO"
+name_ja = "住民票の写し"
+name_en = "Certified copy of residence record"
+price = 300
+revenue_account = "14-01-02-01"
+
+[[fee_items]]
+code = "GYM-IPPAN"
+name_ja = "体育館 個人利用 一般"
+name_en = "Gymnasium individual use, adult"
+price = 300
+revenue_account = "13-01-06-02"
+
+[[fee_items]]
+code = "HALL-USE"
+name_ja = "ホール使用料"
+name_en = "Hall rental"
+price = "open"
+open_amount_max = 500000
+revenue_account = "13-01-01-03"
+
+[[facilities]]
+id = "F01"
+name_ja = "市民課"
+name_en = "Citizens Division"
+kind = "certificate_counter"
+owner = "city"
+revenue_rule = "shiyoryo"
+merchant_id = "000000000010001"
+depositor_name = "ｼﾐﾝｶ"
+brands = ["CASH", "VISA", "PAYPAY"]
+fee_items = ["JUMINHYO"]
+
+[facilities.policy]
+split_tender = false
+open_price_items = false
+cash_tendered_max = 200000
+
+[[facilities.registers]]
+id = "R0101"
+terminal = "T0010101"
+
+[[facilities]]
+id = "F02"
+name_ja = "総合体育館"
+name_en = "General Gymnasium"
+kind = "sports"
+owner = "OP-SPORTS"
+revenue_rule = "riyo_ryokin"
+merchant_id = "000000000010002"
+depositor_name = "ｿｳｺﾞｳﾀｲｲｸｶﾝ"
+brands = ["CASH", "VISA"]
+fee_items = ["GYM-IPPAN"]
+
+[facilities.policy]
+split_tender = true
+open_price_items = false
+cash_tendered_max = 100000
+
+[[facilities.registers]]
+id = "R0201"
+terminal = "T0010201"
+
+[[acquirers]]
+id = "ACQ-CARD"
+name = "Test card acquirer"
+kind = "card"
+depositor_name = "ｶｰﾄﾞｹｯｻｲ"
+settlement_lag_days = 2
+
+[[acquirers.fees]]
+brand = "VISA"
+rate = "3.24%"
+rounding = "truncate"
+
+[[acquirers]]
+id = "ACQ-QR"
+name = "Test QR provider"
+kind = "qr"
+depositor_name = "QRｹｯｻｲ"
+settlement_lag_days = 5
+
+[[acquirers.fees]]
+brand = "PAYPAY"
+rate = "1.98%"
+rounding = "truncate"
+
+[[users]]
+name = "clerk-r0101"
+role = "clerk"
+facility = "F01"
+register = "R0101"
+token_sha256 = "{clerk_r0101}"
+
+[[users]]
+name = "clerk-r0201"
+role = "clerk"
+facility = "F02"
+register = "R0201"
+token_sha256 = "{clerk_r0201}"
+
+[[users]]
+name = "op-sports"
+role = "operator"
+operator = "OP-SPORTS"
+token_sha256 = "{operator}"
+
+[[users]]
+name = "treasury"
+role = "treasury"
+token_sha256 = "{treasury}"
+"#,
+        clerk_r0101 = digest("clerk-r0101"),
+        clerk_r0201 = digest("clerk-r0201"),
+        operator = digest("op-sports"),
+        treasury = digest("treasury"),
+    )
+}
+
+/// `text` with `from` (which must occur exactly once, so the change is unambiguous) replaced.
+fn replaced(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(text.matches(from).count(), 1, "{from:?} must occur exactly once in the base configuration");
+    text.replacen(from, to, 1)
+}
+
+/// The base configuration with one change.
+fn base_with(from: &str, to: &str) -> String {
+    replaced(&base(), from, to)
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    pos_config::parse_with_env(text, Path::new("bad.toml"), Path::new("."), |_| None)
+}
+
+/// The issues of a configuration that must be refused by validation (not by the TOML parser).
+fn issues_of(text: &str) -> Vec<Issue> {
+    match parse(text) {
+        Ok(_) => panic!("the configuration was accepted"),
+        Err(error @ ConfigError::Invalid { .. }) => error.issues().to_vec(),
+        Err(error) => panic!("expected validation issues, got {error}"),
+    }
+}
+
+fn issue(path: &str, message: &str) -> Issue {
+    Issue { path: path.to_string(), message: message.to_string() }
+}
+
+/// The message of the one issue at `path`, failing if there is none or more than one.
+fn message_at(issues: &[Issue], path: &str) -> String {
+    let at: Vec<&Issue> = issues.iter().filter(|i| i.path == path).collect();
+    assert_eq!(at.len(), 1, "expected one issue at {path}, got {issues:#?}");
+    at[0].message.clone()
+}
+
+/// The message of a configuration refused by the TOML parser.
+fn syntax_error_of(text: &str) -> String {
+    match parse(text) {
+        Err(ConfigError::Syntax { path, message }) => {
+            assert_eq!(path, Path::new("bad.toml"));
+            message
+        }
+        Ok(_) => panic!("the configuration was accepted"),
+        Err(error) => panic!("expected a syntax error, got {error}"),
+    }
+}
+
+#[test]
+fn the_base_configuration_is_valid() {
+    let config = parse(&base()).unwrap_or_else(|error| panic!("base configuration refused: {error}"));
+    assert_eq!(config.facilities.len(), 2);
+    assert_eq!(config.users.len(), 4);
+    assert_eq!(config.database.backend, Backend::Sqlite);
+    assert_eq!(config.database.url, format!("sqlite://{}", Path::new(".").join("data/journal.db").display()));
+    assert_eq!(config.fee_item(&code("HALL-USE")).map(|i| i.price), Some(Price::Open { amount_max: yen(500_000) }));
+}
+
+#[test]
+fn an_unknown_fee_item_is_named_with_its_path() {
+    let text = base_with(r#"fee_items = ["JUMINHYO"]"#, r#"fee_items = ["JUMINHYO", "X"]"#);
+    let error = parse(&text).expect_err("unknown fee item");
+    assert_eq!(error.issues(), [issue("facilities[0].fee_items[1]", r#"unknown fee item "X""#)]);
+    assert_eq!(
+        error.to_string(),
+        "configuration bad.toml has 1 problem(s):\n  facilities[0].fee_items[1]: unknown fee item \"X\""
+    );
+}
+
+#[test]
+fn several_independent_problems_are_all_reported() {
+    let mut text = base();
+    text = replaced(&text, r#"listen = "127.0.0.1:8080""#, r#"listen = "localhost""#);
+    text = replaced(&text, r#"fee_items = ["GYM-IPPAN"]"#, r#"fee_items = ["GYM-IPPAN", "NOPE"]"#);
+    text = replaced(&text, r#"merchant_id = "000000000010001""#, r#"merchant_id = "12345""#);
+    text = replaced(&text, r#"rate = "1.98%""#, r#"rate = "150%""#);
+    text = replaced(&text, r#"role = "treasury""#, r#"role = "mayor""#);
+    let error = parse(&text).expect_err("five problems");
+    let paths: BTreeSet<&str> = error.issues().iter().map(|i| i.path.as_str()).collect();
+    for expected in [
+        "server.listen",
+        "facilities[1].fee_items[1]",
+        "facilities[0].merchant_id",
+        "acquirers[1].fees[0].rate",
+        "users[3].role",
+    ] {
+        assert!(paths.contains(expected), "{expected} missing from {paths:?}");
+    }
+    let display = error.to_string();
+    assert!(display.contains(&format!("has {} problem(s)", error.issues().len())), "{display}");
+    assert!(display.contains(r#"unknown role "mayor""#), "{display}");
+}
+
+#[test]
+fn an_unknown_key_is_refused_by_name() {
+    let text = base_with("[city]\n", "[city]\ncolour = \"blue\"\n");
+    let message = syntax_error_of(&text);
+    assert!(message.contains("unknown field `colour`"), "{message}");
+
+    let text = base_with("split_tender = true\n", "split_tender = true\nsplit_tenders = true\n");
+    let message = syntax_error_of(&text);
+    assert!(message.contains("split_tenders"), "{message}");
+}
+
+#[test]
+fn a_missing_required_key_is_refused_by_name() {
+    let text = base_with("merchant_id = \"000000000010002\"\n", "");
+    let message = syntax_error_of(&text);
+    assert!(message.contains("missing field `merchant_id`"), "{message}");
+
+    let text = base_with("connections_max = 4\n", "");
+    let message = syntax_error_of(&text);
+    assert!(message.contains("connections_max"), "{message}");
+}
+
+#[test]
+fn a_rate_that_is_not_a_number_is_refused() {
+    let text = base_with(r#"rate = "3.24%""#, r#"rate = "three%""#);
+    let issues = issues_of(&text);
+    assert_eq!(message_at(&issues, "acquirers[0].fees[0].rate"), r#"invalid rate "three%": not a decimal number"#);
+
+    let text = base_with(r#"rate = "3.24%""#, r#"rate = "-1%""#);
+    let issues = issues_of(&text);
+    assert!(message_at(&issues, "acquirers[0].fees[0].rate").contains("between 0 % and 100 %"));
+}
+
+#[test]
+fn a_bad_rounding_is_refused() {
+    let text = base_with(
+        r#"rate = "3.24%"
+rounding = "truncate""#,
+        r#"rate = "3.24%"
+rounding = "nearest""#,
+    );
+    let issues = issues_of(&text);
+    assert!(message_at(&issues, "acquirers[0].fees[0].rounding").contains(r#"unknown rounding policy "nearest""#));
+}
+
+#[test]
+fn an_unknown_brand_is_refused() {
+    let text = base_with(r#"brands = ["CASH", "VISA", "PAYPAY"]"#, r#"brands = ["CASH", "VISA", "DINERS"]"#);
+    let issues = issues_of(&text);
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    assert!(message_at(&issues, "facilities[0].brands[2]").starts_with(r#"unknown brand "DINERS""#));
+
+    // A brand code is exact: lower case is not VISA.
+    let text = base_with(r#"brands = ["CASH", "VISA"]"#, r#"brands = ["CASH", "visa"]"#);
+    let issues = issues_of(&text);
+    assert!(message_at(&issues, "facilities[1].brands[1]").starts_with(r#"unknown brand "visa""#));
+}
+
+#[test]
+fn a_brand_no_acquirer_takes_is_refused() {
+    let text = base_with(r#"brands = ["CASH", "VISA"]"#, r#"brands = ["CASH", "VISA", "JCB"]"#);
+    let issues = issues_of(&text);
+    assert_eq!(issues, [issue("facilities[1].brands[2]", "no acquirer takes JCB: add it to an acquirer's fees")]);
+}
+
+#[test]
+fn a_brand_routed_to_an_acquirer_of_another_kind_is_refused() {
+    let text = base_with(r#"brand = "PAYPAY""#, r#"brand = "WAON""#);
+    let issues = issues_of(&text);
+    let message = message_at(&issues, "acquirers[1].fees[0].brand");
+    assert!(message.contains("WAON is a emoney brand"), "{message}");
+}
+
+#[test]
+fn duplicate_register_ids_are_refused() {
+    // Across facilities: F02's register takes F01's id.
+    let text = base_with("id = \"R0201\"", "id = \"R0101\"");
+    let issues = issues_of(&text);
+    assert_eq!(message_at(&issues, "facilities[1].registers[0].id"), r#"duplicate register id "R0101""#);
+
+    // Within a facility.
+    let text = base_with(
+        "id = \"R0101\"\nterminal = \"T0010101\"\n",
+        "id = \"R0101\"\nterminal = \"T0010101\"\n\n[[facilities.registers]]\nid = \"R0101\"\nterminal = \"T0010102\"\n",
+    );
+    let issues = issues_of(&text);
+    assert_eq!(issues, [issue("facilities[0].registers[1].id", r#"duplicate register id "R0101""#)]);
+}
+
+#[test]
+fn a_terminal_assigned_twice_or_malformed_is_refused() {
+    let text = base_with(r#"terminal = "T0010201""#, r#"terminal = "T0010101""#);
+    let issues = issues_of(&text);
+    assert_eq!(
+        issues,
+        [issue("facilities[1].registers[0].terminal", r#"terminal "T0010101" is assigned to another register"#)]
+    );
+
+    let text = base_with(r#"terminal = "T0010201""#, r#"terminal = "T001""#);
+    let issues = issues_of(&text);
+    assert!(message_at(&issues, "facilities[1].registers[0].terminal").contains("exactly 8 characters"));
+}
+
+#[test]
+fn riyo_ryokin_is_refused_for_a_city_owned_facility() {
+    let text =
+        base_with("owner = \"city\"\nrevenue_rule = \"shiyoryo\"", "owner = \"city\"\nrevenue_rule = \"riyo_ryokin\"");
+    let issues = issues_of(&text);
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    let message = message_at(&issues, "facilities[0].revenue_rule");
+    assert!(message.contains("利用料金制") && message.contains("designated-manager"), "{message}");
+}
+
+#[test]
+fn an_owner_that_is_not_a_configured_operator_is_refused() {
+    let text = base_with(r#"owner = "OP-SPORTS""#, r#"owner = "OP-CULTURE""#);
+    let issues = issues_of(&text);
+    assert!(message_at(&issues, "facilities[1].owner")
+        .contains(r#""OP-CULTURE" is neither "city" nor a configured operator id"#));
+}
+
+#[test]
+fn a_clerk_whose_register_is_not_in_their_facility_is_refused() {
+    let text = base_with("facility = \"F01\"\nregister = \"R0101\"", "facility = \"F01\"\nregister = \"R0201\"");
+    let issues = issues_of(&text);
+    assert_eq!(issues, [issue("users[0].register", r#"register "R0201" is not a register of facility F01"#)]);
+}
+
+#[test]
+fn a_clerk_of_an_unknown_facility_is_refused() {
+    let text = base_with("facility = \"F02\"\nregister = \"R0201\"", "facility = \"F99\"\nregister = \"R0201\"");
+    let issues = issues_of(&text);
+    assert_eq!(issues, [issue("users[1]", "a clerk needs an existing facility and one of its registers")]);
+}
+
+#[test]
+fn a_bad_token_digest_is_refused() {
+    let treasury = pos_config::token_sha256("demo-treasury");
+    let text = base_with(&treasury, "abc123");
+    let issues = issues_of(&text);
+    assert_eq!(issues, [issue("users[3].token_sha256", "must be the 64 hex digits of the token's SHA-256")]);
+
+    // The right length but not hex.
+    let text = base_with(&treasury, &"z".repeat(64));
+    let issues = issues_of(&text);
+    assert_eq!(message_at(&issues, "users[3].token_sha256"), "must be the 64 hex digits of the token's SHA-256");
+
+    // The same digest for two users.
+    let text = base_with(&treasury, &pos_config::token_sha256("demo-clerk-r0101"));
+    let issues = issues_of(&text);
+    assert_eq!(message_at(&issues, "users[3].token_sha256"), "the same token is given to two users");
+}
+
+#[test]
+fn an_upper_case_token_digest_is_accepted_and_matched() {
+    let treasury = pos_config::token_sha256("demo-treasury");
+    let text = base_with(&treasury, &treasury.to_uppercase());
+    let config = parse(&text).unwrap_or_else(|error| panic!("{error}"));
+    let user = config.user_by_token_sha256(&treasury).expect("matched case-insensitively");
+    assert_eq!(user.role, Role::Treasury);
+}
+
+#[test]
+fn pos_database_url_switches_the_backend_to_postgres() {
+    let url = "postgres://pos@db.example.jp:5432/pos";
+    let env = |key: &str| (key == "POS_DATABASE_URL").then(|| url.to_string());
+    let config = pos_config::parse_with_env(&base(), Path::new("bad.toml"), Path::new("."), env)
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.database.backend, Backend::Postgres);
+    assert_eq!(config.database.url, url);
+    assert_eq!(config.database.connections_max, 4);
+
+    // Without the variable, the file's sqlite URL stands, anchored at the base folder.
+    let config =
+        pos_config::parse_with_env(&base(), Path::new("bad.toml"), Path::new("/srv/pos"), |_| None).expect("valid");
+    assert_eq!(config.database.backend, Backend::Sqlite);
+    assert_eq!(config.database.url, "sqlite:///srv/pos/data/journal.db");
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused() {
+    let text = base_with(r#"url = "sqlite://data/journal.db""#, r#"url = "mysql://pos@localhost/pos""#);
+    let issues = issues_of(&text);
+    assert_eq!(issues, [issue("database.url", "must start with sqlite:// or postgres://")]);
+
+    // The same through the environment override.
+    let env = |key: &str| (key == "POS_DATABASE_URL").then(|| "redis://localhost".to_string());
+    let error = pos_config::parse_with_env(&base(), Path::new("bad.toml"), Path::new("."), env).expect_err("refused");
+    assert_eq!(error.issues(), [issue("database.url", "must start with sqlite:// or postgres://")]);
+}
+
+#[test]
+fn an_open_priced_item_needs_the_policy_to_allow_it() {
+    let text = base_with(r#"fee_items = ["GYM-IPPAN"]"#, r#"fee_items = ["GYM-IPPAN", "HALL-USE"]"#);
+    let issues = issues_of(&text);
+    assert_eq!(
+        issues,
+        [issue(
+            "facilities[1].fee_items[1]",
+            r#"fee item "HALL-USE" is open-priced but the facility's policy forbids open-priced items"#
+        )]
+    );
+}
+
+#[test]
+fn an_open_priced_item_needs_a_maximum() {
+    let text = base_with("open_amount_max = 500000\n", "");
+    let issues = issues_of(&text);
+    assert_eq!(message_at(&issues, "fee_items[2].open_amount_max"), "an open-priced item needs open_amount_max");
+}
+
+#[test]
+fn a_bad_revenue_account_is_refused() {
+    let text = base_with(r#"revenue_account = "14-01-02-01""#, r#"revenue_account = "手数料""#);
+    let issues = issues_of(&text);
+    assert_eq!(
+        message_at(&issues, "fee_items[0].revenue_account"),
+        r#""手数料" is not a revenue account code (digits and '-')"#
+    );
+}

@@ -1,0 +1,201 @@
+//! The gateway's HTTP API (`/v1`) as types: requests the counters send and views they get back.
+//!
+//! Shared by the gateway, the demo's client, and later the counter daemon and pages, so that all
+//! of them agree on the wire shape. Requests refuse unknown fields: a misspelt key is an error,
+//! never silently ignored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::brand::{Brand, Method};
+use crate::cash::CashCount;
+use crate::ids::{FacilityId, FeeItemCode, RegisterId, UserName};
+use crate::money::Yen;
+use crate::payment::PaymentState;
+use crate::sale::SaleState;
+use crate::time::{BusinessDate, FiscalYear};
+
+/// The most units of one fee item on one sale line.
+pub const LINE_QUANTITY_MAX: u32 = 99;
+/// The most lines on one sale.
+pub const SALE_LINES_MAX: usize = 50;
+/// The longest void reason accepted.
+pub const REASON_CHARS_MAX: usize = 200;
+/// The header that makes a money-moving request safe to repeat.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The longest idempotency key accepted.
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenShiftRequest {
+    pub register_id: RegisterId,
+    pub opening_float: Yen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseShiftRequest {
+    /// The drawer count by denomination, e.g. `{"10000": 3, "1000": 12, "100": 7}`.
+    pub counted: CashCount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSaleRequest {
+    pub register_id: RegisterId,
+    pub lines: Vec<SaleLineRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleLineRequest {
+    pub fee_item: FeeItemCode,
+    pub quantity: u32,
+    /// Only for open-priced items: the unit amount entered at the counter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Yen>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    pub method: Method,
+    /// Cash handed over by the citizen (cash only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tendered: Option<Yen>,
+    /// Part of the amount due to pay with this payment (split tender); the whole remainder when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Yen>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidSaleRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShiftState {
+    Open,
+    Closed,
+}
+
+/// Expected against counted cash at the close of a shift (過不足).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashReconciliation {
+    pub opening_float: Yen,
+    pub cash_sales: Yen,
+    pub expected: Yen,
+    pub counted: Yen,
+    /// Counted minus expected: positive is over (過剰), negative is short (不足).
+    pub over_short: Yen,
+    pub count: CashCount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftView {
+    pub id: String,
+    pub facility_id: FacilityId,
+    pub register_id: RegisterId,
+    pub state: ShiftState,
+    pub business_date: BusinessDate,
+    pub opened_at: DateTime<Utc>,
+    pub opened_by: UserName,
+    pub opening_float: Yen,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<UserName>,
+    pub cash: Option<CashReconciliation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftList {
+    pub shifts: Vec<ShiftView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleLineView {
+    pub fee_item: FeeItemCode,
+    pub name_ja: String,
+    pub unit_price: Yen,
+    pub quantity: u32,
+    pub amount: Yen,
+    pub revenue_account: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentView {
+    pub id: String,
+    pub method: Method,
+    pub brand: Brand,
+    pub amount: Yen,
+    pub tendered: Option<Yen>,
+    pub change: Option<Yen>,
+    pub state: PaymentState,
+    pub created_at: DateTime<Utc>,
+    pub business_date: BusinessDate,
+}
+
+/// A receipt number (領収書番号): gapless per register and fiscal year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptNumber {
+    pub fiscal_year: FiscalYear,
+    pub number: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleView {
+    pub id: String,
+    pub facility_id: FacilityId,
+    pub register_id: RegisterId,
+    pub shift_id: String,
+    pub state: SaleState,
+    pub business_date: BusinessDate,
+    pub created_at: DateTime<Utc>,
+    pub created_by: UserName,
+    pub amount_total: Yen,
+    pub amount_paid: Yen,
+    pub amount_due: Yen,
+    pub receipt: Option<ReceiptNumber>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub void_reason: Option<String>,
+    pub lines: Vec<SaleLineView>,
+    pub payments: Vec<PaymentView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentResult {
+    pub payment: PaymentView,
+    pub sale: SaleView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleList {
+    pub sales: Vec<SaleView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable (`unknown_fee_item`, `shift_closed`, …).
+    pub code: String,
+    /// For a person: what is wrong and, where it helps, what to do.
+    pub message: String,
+    /// The request field the error is about (`lines[1].fee_item`), when there is one.
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub user: UserName,
+    pub role: String,
+    pub facilities: Vec<FacilityId>,
+    pub register_id: Option<RegisterId>,
+}

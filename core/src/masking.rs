@@ -1,0 +1,125 @@
+//! Card data never stored or shown whole.
+//!
+//! A [`MaskedPan`] keeps at most the first six and last four digits of a card number (the PCI DSS
+//! display limit); its constructor is the only way to make one, so a value of this type cannot
+//! carry a full PAN into the journal, a log line or an error message.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The mask character used in the middle of a card number.
+pub const MASK_CHAR: char = '*';
+
+/// A card number with everything but the first 6 and last 4 digits replaced by `*`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MaskedPan(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MaskError {
+    #[error("card number has {0} digits; expected 12 to 19")]
+    Length(usize),
+    #[error("card number contains a character that is not a digit at position {0}")]
+    NotDigit(usize),
+    #[error("masked card number reveals more than the first 6 and last 4 digits")]
+    RevealsTooMuch,
+}
+
+/// Masks a full card number to first 6 / last 4. The error never repeats the input.
+pub fn mask_pan(pan: &str) -> Result<MaskedPan, MaskError> {
+    if let Some(position) = pan.bytes().position(|b| !b.is_ascii_digit()) {
+        return Err(MaskError::NotDigit(position));
+    }
+    let length = pan.len();
+    if !(12..=19).contains(&length) {
+        return Err(MaskError::Length(length));
+    }
+    let mut masked = String::with_capacity(length);
+    masked.push_str(&pan[..6]);
+    masked.extend(std::iter::repeat_n(MASK_CHAR, length - 10));
+    masked.push_str(&pan[length - 4..]);
+    Ok(MaskedPan(masked))
+}
+
+impl MaskedPan {
+    /// Accepts an already-masked number (from a settlement file or a terminal), checking that it
+    /// shows no more than first 6 / last 4 digits.
+    pub fn parse_masked(text: &str) -> Result<MaskedPan, MaskError> {
+        let length = text.chars().count();
+        if !(12..=19).contains(&length) {
+            return Err(MaskError::Length(length));
+        }
+        let digits_shown = text.chars().filter(char::is_ascii_digit).count();
+        for (position, character) in text.chars().enumerate() {
+            let in_middle = position >= 6 && position < length - 4;
+            if in_middle && character != MASK_CHAR {
+                return Err(MaskError::RevealsTooMuch);
+            }
+            if !in_middle && !character.is_ascii_digit() && character != MASK_CHAR {
+                return Err(MaskError::NotDigit(position));
+            }
+        }
+        debug_assert!(digits_shown <= 10);
+        Ok(MaskedPan(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn last_four(&self) -> &str {
+        &self.0[self.0.len() - 4..]
+    }
+}
+
+impl fmt::Debug for MaskedPan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MaskedPan({})", self.0)
+    }
+}
+
+impl fmt::Display for MaskedPan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for MaskedPan {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        MaskedPan::parse_masked(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn masks_first_six_last_four() {
+        assert_eq!(mask_pan("4111111111111111").unwrap().as_str(), "411111******1111");
+        assert_eq!(mask_pan("378282246310005").unwrap().as_str(), "378282*****0005");
+        assert!(matches!(mask_pan("4111-1111"), Err(MaskError::NotDigit(4))));
+        let error = mask_pan("12345").unwrap_err().to_string();
+        assert!(!error.contains("12345"));
+    }
+
+    #[test]
+    fn parse_masked_refuses_full_numbers() {
+        assert!(MaskedPan::parse_masked("411111******1111").is_ok());
+        assert_eq!(MaskedPan::parse_masked("4111111111111111"), Err(MaskError::RevealsTooMuch));
+    }
+
+    proptest! {
+        #[test]
+        fn masked_output_never_contains_the_middle_digits(pan in "[0-9]{12,19}") {
+            let masked = mask_pan(&pan).unwrap();
+            prop_assert_eq!(masked.as_str().len(), pan.len());
+            prop_assert_eq!(&masked.as_str()[..6], &pan[..6]);
+            prop_assert!(masked.as_str()[6..pan.len() - 4].chars().all(|c| c == MASK_CHAR));
+            prop_assert!(MaskedPan::parse_masked(masked.as_str()).is_ok());
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! Sales: ring up fee items, pay (cash, for now), void within the shift, list and fetch.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Json};
+use pos_config::{Facility, Price};
+use pos_core::api::{
+    CreateSaleRequest, PaymentRequest, PaymentResult, PaymentView, SaleLineView, SaleList, SaleView, ShiftState,
+    VoidSaleRequest, LINE_QUANTITY_MAX, REASON_CHARS_MAX, SALE_LINES_MAX,
+};
+use pos_core::{Brand, BusinessDate, FacilityId, Method, PaymentState, RegisterId, SaleState, Yen};
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{Idempotent, QueryParams};
+use super::idempotency::{begin, Begun};
+use crate::journal::events::{self, NewEvent};
+use crate::journal::sales::{self, NewPayment, SaleFilter};
+use crate::journal::{shifts, WriteTx};
+use crate::AppState;
+
+fn money_error(field: &str) -> impl Fn(pos_core::MoneyError) -> ApiError + '_ {
+    move |error| ApiError::unprocessable("invalid_amount", error.to_string()).at(field)
+}
+
+/// Checks the basket against the fee catalogue and the facility's policy; returns priced lines.
+fn price_lines(
+    app: &AppState,
+    facility: &Facility,
+    request: &CreateSaleRequest,
+) -> Result<(Vec<SaleLineView>, Yen), ApiError> {
+    if request.lines.is_empty() {
+        return Err(ApiError::unprocessable("empty_sale", "a sale needs at least one fee item").at("lines"));
+    }
+    if request.lines.len() > SALE_LINES_MAX {
+        return Err(
+            ApiError::unprocessable("too_many_lines", format!("a sale has at most {SALE_LINES_MAX} lines")).at("lines")
+        );
+    }
+    let mut lines = Vec::with_capacity(request.lines.len());
+    for (index, line) in request.lines.iter().enumerate() {
+        let field = |name: &str| format!("lines[{index}].{name}");
+        let item = app.config.fee_item(&line.fee_item).ok_or_else(|| {
+            ApiError::unprocessable("unknown_fee_item", format!("unknown fee item {:?}", line.fee_item.as_str()))
+                .at(field("fee_item"))
+        })?;
+        if !facility.sells(&item.code) {
+            return Err(ApiError::unprocessable(
+                "fee_item_not_sold",
+                format!("fee item {} ({}) is not sold at facility {}", item.code, item.name_ja, facility.id),
+            )
+            .at(field("fee_item")));
+        }
+        if line.quantity == 0 || line.quantity > LINE_QUANTITY_MAX {
+            return Err(ApiError::unprocessable(
+                "invalid_quantity",
+                format!("quantity must be between 1 and {LINE_QUANTITY_MAX}"),
+            )
+            .at(field("quantity")));
+        }
+        let unit_price = match (item.price, line.amount) {
+            (Price::Fixed(price), None) => price,
+            (Price::Fixed(price), Some(_)) => {
+                return Err(ApiError::unprocessable(
+                    "amount_not_allowed",
+                    format!("{} has a fixed price of {price}; do not send an amount", item.code),
+                )
+                .at(field("amount")))
+            }
+            (Price::Open { .. }, _) if !facility.policy.open_price_items => {
+                return Err(ApiError::unprocessable(
+                    "open_price_not_allowed",
+                    format!("facility {} does not take open-priced items", facility.id),
+                )
+                .at(field("fee_item")))
+            }
+            (Price::Open { .. }, None) => {
+                return Err(ApiError::unprocessable(
+                    "amount_required",
+                    format!("{} is open-priced: enter the amount", item.code),
+                )
+                .at(field("amount")))
+            }
+            (Price::Open { amount_max }, Some(amount)) => {
+                if amount.get() <= 0 || amount > amount_max {
+                    return Err(ApiError::unprocessable(
+                        "invalid_amount",
+                        format!("the amount for {} must be between ¥1 and {amount_max}", item.code),
+                    )
+                    .at(field("amount")));
+                }
+                amount
+            }
+        };
+        let amount = unit_price.checked_mul(i64::from(line.quantity)).map_err(money_error(&field("quantity")))?;
+        lines.push(SaleLineView {
+            fee_item: item.code.clone(),
+            name_ja: item.name_ja.clone(),
+            unit_price,
+            quantity: line.quantity,
+            amount,
+            revenue_account: item.revenue_account.clone(),
+        });
+    }
+    let total = Yen::checked_sum(lines.iter().map(|l| l.amount)).map_err(money_error("lines"))?;
+    Ok((lines, total))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    request: Idempotent<CreateSaleRequest>,
+) -> Result<Response, ApiError> {
+    let (facility, _) = app.config.register(&request.body.register_id).ok_or_else(|| {
+        ApiError::unprocessable("unknown_register", format!("register {} is not configured", request.body.register_id))
+            .at("register_id")
+    })?;
+    caller.require_register(facility, &request.body.register_id)?;
+    let (lines, total) = price_lines(&app, facility, &request.body)?;
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let now = app.clock.now();
+    let sale = SaleView {
+        id: format!("sale_{}", uuid::Uuid::new_v4().simple()),
+        facility_id: facility.id.clone(),
+        register_id: request.body.register_id.clone(),
+        shift_id: String::new(),
+        state: SaleState::Open,
+        business_date: BusinessDate::of_instant(now),
+        created_at: now,
+        created_by: caller.user.clone(),
+        amount_total: total,
+        amount_paid: Yen::ZERO,
+        amount_due: total,
+        receipt: None,
+        paid_at: None,
+        voided_at: None,
+        void_reason: None,
+        lines,
+        payments: Vec::new(),
+    };
+    let outcome = create_in(&mut itx.tx, sale, &caller).await.map(|sale| (StatusCode::CREATED, sale));
+    if outcome.is_ok() {
+        metrics::counter!("sales_created_total", "facility" => facility.id.to_string()).increment(1);
+    }
+    itx.complete(outcome).await
+}
+
+async fn create_in(tx: &mut WriteTx, mut sale: SaleView, caller: &Caller) -> Result<SaleView, ApiError> {
+    let lock = tx.for_update();
+    let shift = shifts::open_at_register(tx.conn(), sale.register_id.as_str(), lock).await?.ok_or_else(|| {
+        ApiError::conflict("no_open_shift", format!("register {} has no open shift; open one first", sale.register_id))
+    })?;
+    sale.shift_id = shift.id;
+    sales::insert_sale(tx, &sale).await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: sale.created_at,
+            actor: caller.user.as_str(),
+            kind: "sale.created",
+            entity_id: &sale.id,
+            facility_id: sale.facility_id.as_str(),
+            data: serde_json::json!({ "register_id": sale.register_id, "shift_id": sale.shift_id, "amount_total": sale.amount_total, "lines": sale.lines }),
+        },
+    )
+    .await?;
+    Ok(sale)
+}
+
+/// Loads a sale for change, checking the caller may work its register and its shift is open.
+async fn load_for_change(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    sale_id: &str,
+) -> Result<(SaleView, Facility), ApiError> {
+    let lock = tx.for_update();
+    let sale = sales::load(tx.conn(), sale_id, lock).await?.ok_or_else(|| ApiError::not_found("sale", sale_id))?;
+    let facility = app
+        .config
+        .facility(&sale.facility_id)
+        .ok_or_else(|| ApiError::internal("sale of a facility that is no longer configured"))?
+        .clone();
+    caller.require_register(&facility, &sale.register_id)?;
+    let shift = shifts::load(tx.conn(), &sale.shift_id, lock)
+        .await?
+        .ok_or_else(|| ApiError::internal("sale without its shift"))?;
+    if shift.state != ShiftState::Open {
+        return Err(ApiError::conflict(
+            "shift_closed",
+            format!("sale {sale_id} belongs to shift {}, which is closed", shift.id),
+        ));
+    }
+    Ok((sale, facility))
+}
+
+pub async fn pay(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(sale_id): Path<String>,
+    request: Idempotent<PaymentRequest>,
+) -> Result<Response, ApiError> {
+    if request.body.method != Method::Cash {
+        return Err(ApiError::unprocessable(
+            "method_unavailable",
+            format!("{} payments are not available on this gateway yet; take cash", request.body.method),
+        )
+        .at("method"));
+    }
+    for (field, amount) in [("tendered", request.body.tendered), ("amount", request.body.amount)] {
+        if amount.is_some_and(|a| a.get() <= 0) {
+            return Err(ApiError::unprocessable("invalid_amount", format!("{field} must be a positive amount of yen"))
+                .at(field));
+        }
+    }
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let outcome = pay_cash_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await;
+    if let Ok(result) = &outcome {
+        let facility = result.sale.facility_id.to_string();
+        metrics::counter!("payments_completed_total", "facility" => facility.clone(), "method" => "cash").increment(1);
+        metrics::counter!("payments_amount_yen_total", "facility" => facility, "method" => "cash")
+            .increment(result.payment.amount.get().unsigned_abs());
+    }
+    itx.complete(outcome.map(|result| (StatusCode::CREATED, result))).await
+}
+
+async fn pay_cash_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    sale_id: &str,
+    request: &PaymentRequest,
+) -> Result<PaymentResult, ApiError> {
+    let (mut sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
+    if sale.state != SaleState::Open {
+        return Err(ApiError::conflict(
+            "sale_not_open",
+            format!("sale {sale_id} is {} and takes no more payments", sale.state),
+        ));
+    }
+    if !facility.accepts(Brand::Cash) {
+        return Err(ApiError::unprocessable(
+            "brand_not_accepted",
+            format!("facility {} does not take cash", facility.id),
+        )
+        .at("method"));
+    }
+    let due = sale.amount_due;
+    let amount = request.amount.unwrap_or(due);
+    if amount > due {
+        return Err(ApiError::unprocessable(
+            "amount_exceeds_due",
+            format!("amount {amount} is more than the {due} still due"),
+        )
+        .at("amount"));
+    }
+    if amount != due && !facility.policy.split_tender {
+        return Err(ApiError::unprocessable(
+            "split_tender_not_allowed",
+            format!("facility {} takes one payment per sale: pay the whole {due}", facility.id),
+        )
+        .at("amount"));
+    }
+    let tendered = request.tendered.ok_or_else(|| {
+        ApiError::unprocessable("tendered_required", "a cash payment needs the tendered amount").at("tendered")
+    })?;
+    if tendered < amount {
+        return Err(ApiError::unprocessable(
+            "tendered_insufficient",
+            format!("tendered {tendered} is less than the {amount} to pay"),
+        )
+        .at("tendered"));
+    }
+    if tendered > facility.policy.cash_tendered_max {
+        return Err(ApiError::unprocessable(
+            "cash_limit",
+            format!("this register accepts at most {} in cash at once", facility.policy.cash_tendered_max),
+        )
+        .at("tendered"));
+    }
+    let change = tendered.checked_sub(amount).map_err(money_error("tendered"))?;
+    let now = app.clock.now();
+    let state = PaymentState::Created
+        .transition(PaymentState::Completed, Method::Cash)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let payment = PaymentView {
+        id: format!("pay_{}", uuid::Uuid::new_v4().simple()),
+        method: Method::Cash,
+        brand: Brand::Cash,
+        amount,
+        tendered: Some(tendered),
+        change: Some(change),
+        state,
+        created_at: now,
+        business_date: BusinessDate::of_instant(now),
+    };
+    sales::insert_payment(tx, NewPayment { sale: &sale, payment: &payment }).await?;
+    let actor = caller.user.as_str();
+    let facility_id = sale.facility_id.to_string();
+    let event = |kind, entity_id, data| NewEvent { at: now, actor, kind, entity_id, facility_id: &facility_id, data };
+    events::append(tx.conn(), event("payment.completed", &payment.id, serde_json::json!({ "sale_id": sale.id, "method": "cash", "amount": amount, "tendered": tendered, "change": change }))).await?;
+
+    sale.amount_paid = sale.amount_paid.checked_add(amount).map_err(money_error("amount"))?;
+    sale.amount_due = sale.amount_total.checked_sub(sale.amount_paid).map_err(money_error("amount"))?;
+    let receipt = if sale.amount_due == Yen::ZERO {
+        let receipt =
+            sales::next_receipt_number(tx, sale.register_id.as_str(), payment.business_date.fiscal_year()).await?;
+        sale.state = SaleState::Paid;
+        sale.receipt = Some(receipt);
+        sale.paid_at = Some(now);
+        Some((receipt, now))
+    } else {
+        None
+    };
+    sales::set_paid(tx, &sale.id, sale.amount_paid, receipt).await?;
+    if let Some((receipt, _)) = receipt {
+        events::append(
+            tx.conn(),
+            event("sale.paid", &sale.id, serde_json::json!({ "receipt": receipt, "amount_total": sale.amount_total })),
+        )
+        .await?;
+    }
+    sale.payments.push(payment.clone());
+    Ok(PaymentResult { payment, sale })
+}
+
+pub async fn void(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(sale_id): Path<String>,
+    request: Idempotent<VoidSaleRequest>,
+) -> Result<Response, ApiError> {
+    let reason = request.body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_CHARS_MAX {
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            format!("give a reason of 1 to {REASON_CHARS_MAX} characters"),
+        )
+        .at("reason"));
+    }
+    let reason = reason.to_string();
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let outcome = void_in(&app, &mut itx.tx, &caller, &sale_id, &reason).await;
+    if let Ok(sale) = &outcome {
+        metrics::counter!("sales_voided_total", "facility" => sale.facility_id.to_string()).increment(1);
+    }
+    itx.complete(outcome.map(|sale| (StatusCode::OK, sale))).await
+}
+
+async fn void_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    sale_id: &str,
+    reason: &str,
+) -> Result<SaleView, ApiError> {
+    let (mut sale, _) = load_for_change(app, tx, caller, sale_id).await?;
+    let next_state = match sale.state {
+        SaleState::Paid => SaleState::Voided,
+        SaleState::Open => SaleState::Cancelled,
+        SaleState::Voided | SaleState::Cancelled => {
+            return Err(ApiError::conflict("sale_not_voidable", format!("sale {sale_id} is already {}", sale.state)));
+        }
+    };
+    if let Some(pending) = sale.payments.iter().find(|p| p.state.is_pending()) {
+        return Err(ApiError::conflict(
+            "payment_pending",
+            format!("payment {} is {}; wait for its outcome before voiding", pending.id, pending.state),
+        ));
+    }
+    let now = app.clock.now();
+    let actor = caller.user.as_str();
+    let facility_id = sale.facility_id.to_string();
+    for payment in sale.payments.iter_mut().filter(|p| p.state.holds_money()) {
+        payment.state = payment
+            .state
+            .transition(PaymentState::Voided, payment.method)
+            .map_err(|e| ApiError::conflict("illegal_transition", e.to_string()))?;
+        sales::set_payment_state(tx, &payment.id, payment.state, now).await?;
+        events::append(
+            tx.conn(),
+            NewEvent {
+                at: now,
+                actor,
+                kind: "payment.voided",
+                entity_id: &payment.id,
+                facility_id: &facility_id,
+                data: serde_json::json!({ "sale_id": sale.id, "amount": payment.amount }),
+            },
+        )
+        .await?;
+    }
+    sales::set_voided(tx, &sale.id, next_state, now, actor, reason).await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor,
+            kind: if next_state == SaleState::Voided { "sale.voided" } else { "sale.cancelled" },
+            entity_id: &sale.id,
+            facility_id: &facility_id,
+            data: serde_json::json!({ "reason": reason, "receipt": sale.receipt }),
+        },
+    )
+    .await?;
+    sale.state = next_state;
+    sale.amount_due = Yen::ZERO;
+    sale.voided_at = Some(now);
+    sale.void_reason = Some(reason.to_string());
+    Ok(sale)
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(sale_id): Path<String>,
+) -> Result<Json<SaleView>, ApiError> {
+    let mut conn = app.journal.read().await?;
+    let sale = sales::load(&mut conn, &sale_id, "").await?.ok_or_else(|| ApiError::not_found("sale", &sale_id))?;
+    caller.require_read(&app.config, &sale.facility_id)?;
+    Ok(Json(sale))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleQuery {
+    pub facility_id: Option<FacilityId>,
+    pub register_id: Option<RegisterId>,
+    pub shift_id: Option<String>,
+    pub business_date: Option<BusinessDate>,
+    pub limit: Option<i64>,
+}
+
+/// The facilities a list may cover: the one asked for (if the caller may see it) or all the
+/// caller may see (`None`: everything).
+pub fn facility_filter(
+    app: &AppState,
+    caller: &Caller,
+    asked: Option<&FacilityId>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    match asked {
+        Some(facility) => {
+            if app.config.facility(facility).is_none() {
+                return Err(ApiError::unprocessable(
+                    "unknown_facility",
+                    format!("facility {facility} is not configured"),
+                )
+                .at("facility_id"));
+            }
+            caller.require_read(&app.config, facility)?;
+            Ok(Some(vec![facility.to_string()]))
+        }
+        None => Ok(caller.readable_facilities(&app.config).map(|list| list.iter().map(ToString::to_string).collect())),
+    }
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    QueryParams(query): QueryParams<SaleQuery>,
+) -> Result<Json<SaleList>, ApiError> {
+    let facilities = facility_filter(&app, &caller, query.facility_id.as_ref())?;
+    let filter = SaleFilter {
+        facilities,
+        register_id: query.register_id.map(|r| r.to_string()),
+        shift_id: query.shift_id,
+        business_date: query.business_date,
+        limit: query.limit.unwrap_or(sales::SALE_LIST_MAX),
+    };
+    let mut conn = app.journal.read().await?;
+    Ok(Json(SaleList { sales: sales::list(&mut conn, &filter).await? }))
+}

@@ -1,0 +1,349 @@
+//! Sales, their lines and payments, and the gapless receipt counters.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use pos_core::api::{PaymentView, ReceiptNumber, SaleLineView, SaleView};
+use pos_core::{BusinessDate, FiscalYear, PaymentState, SaleState, Yen};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{instant_text, parse_instant, JournalError, WriteTx};
+
+/// The most sales one list request returns.
+pub const SALE_LIST_MAX: i64 = 1_000;
+
+const SALE_COLUMNS: &str = "id, facility_id, register_id, shift_id, state, business_date, created_at, created_by, amount_total, amount_paid, receipt_fiscal_year, receipt_number, paid_at, voided_at, void_reason";
+const PAYMENT_COLUMNS: &str = "id, method, brand, amount, tendered, change_due, state, business_date, created_at";
+
+/// Parses a stored text value, naming the record if it does not parse.
+pub fn parse_column<T: FromStr>(
+    table: &'static str,
+    column: &'static str,
+    id: &str,
+    value: &str,
+) -> Result<T, JournalError> {
+    value.parse().map_err(|_| JournalError::Corrupt { table, column, id: id.to_string(), value: value.to_string() })
+}
+
+fn yen_column(table: &'static str, column: &'static str, id: &str, value: i64) -> Result<Yen, JournalError> {
+    Yen::new(value).map_err(|_| JournalError::Corrupt { table, column, id: id.to_string(), value: value.to_string() })
+}
+
+fn instant_column(
+    table: &'static str,
+    column: &'static str,
+    id: &str,
+    value: &str,
+) -> Result<DateTime<Utc>, JournalError> {
+    parse_instant(value).ok_or_else(|| JournalError::Corrupt {
+        table,
+        column,
+        id: id.to_string(),
+        value: value.to_string(),
+    })
+}
+
+pub async fn insert_sale(tx: &mut WriteTx, sale: &SaleView) -> Result<(), JournalError> {
+    sqlx::query(
+        "INSERT INTO sales (id, facility_id, register_id, shift_id, state, business_date, created_at, created_by, amount_total, amount_paid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&sale.id)
+    .bind(sale.facility_id.as_str())
+    .bind(sale.register_id.as_str())
+    .bind(&sale.shift_id)
+    .bind(sale.state.code())
+    .bind(sale.business_date.to_string())
+    .bind(instant_text(sale.created_at))
+    .bind(sale.created_by.as_str())
+    .bind(sale.amount_total.get())
+    .bind(sale.amount_paid.get())
+    .execute(tx.conn())
+    .await?;
+    for (index, line) in sale.lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO sale_lines (sale_id, line_no, fee_item, name_ja, unit_price, quantity, amount, revenue_account) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&sale.id)
+        .bind(i64::try_from(index).unwrap_or(i64::MAX))
+        .bind(line.fee_item.as_str())
+        .bind(&line.name_ja)
+        .bind(line.unit_price.get())
+        .bind(i64::from(line.quantity))
+        .bind(line.amount.get())
+        .bind(&line.revenue_account)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+pub struct NewPayment<'a> {
+    pub sale: &'a SaleView,
+    pub payment: &'a PaymentView,
+}
+
+pub async fn insert_payment(tx: &mut WriteTx, new: NewPayment<'_>) -> Result<(), JournalError> {
+    let payment = new.payment;
+    sqlx::query(
+        "INSERT INTO payments (id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+    )
+    .bind(&payment.id)
+    .bind(&new.sale.id)
+    .bind(new.sale.facility_id.as_str())
+    .bind(new.sale.register_id.as_str())
+    .bind(&new.sale.shift_id)
+    .bind(payment.method.code())
+    .bind(payment.brand.code())
+    .bind(payment.amount.get())
+    .bind(payment.tendered.map(Yen::get))
+    .bind(payment.change.map(Yen::get))
+    .bind(payment.state.code())
+    .bind(payment.business_date.to_string())
+    .bind(instant_text(payment.created_at))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn set_payment_state(
+    tx: &mut WriteTx,
+    payment_id: &str,
+    state: PaymentState,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    sqlx::query("UPDATE payments SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(state.code())
+        .bind(instant_text(at))
+        .bind(payment_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Records a payment against the sale and, when it is fully paid, the receipt number.
+pub async fn set_paid(
+    tx: &mut WriteTx,
+    sale_id: &str,
+    amount_paid: Yen,
+    receipt: Option<(ReceiptNumber, DateTime<Utc>)>,
+) -> Result<(), JournalError> {
+    match receipt {
+        Some((receipt, paid_at)) => {
+            sqlx::query("UPDATE sales SET amount_paid = $1, state = 'paid', receipt_fiscal_year = $2, receipt_number = $3, paid_at = $4 WHERE id = $5")
+                .bind(amount_paid.get())
+                .bind(i64::from(receipt.fiscal_year.start_year()))
+                .bind(receipt.number)
+                .bind(instant_text(paid_at))
+                .bind(sale_id)
+                .execute(tx.conn())
+                .await?;
+        }
+        None => {
+            sqlx::query("UPDATE sales SET amount_paid = $1 WHERE id = $2")
+                .bind(amount_paid.get())
+                .bind(sale_id)
+                .execute(tx.conn())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn set_voided(
+    tx: &mut WriteTx,
+    sale_id: &str,
+    state: SaleState,
+    at: DateTime<Utc>,
+    by: &str,
+    reason: &str,
+) -> Result<(), JournalError> {
+    sqlx::query("UPDATE sales SET state = $1, voided_at = $2, voided_by = $3, void_reason = $4 WHERE id = $5")
+        .bind(state.code())
+        .bind(instant_text(at))
+        .bind(by)
+        .bind(reason)
+        .bind(sale_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The next receipt number of a register in a fiscal year. Called inside the transaction that
+/// marks the sale paid, so a number is used exactly when a sale is committed as paid: no gaps, no
+/// duplicates, even across crashes and gateway nodes (the counter row is locked until commit).
+pub async fn next_receipt_number(
+    tx: &mut WriteTx,
+    register_id: &str,
+    fiscal_year: FiscalYear,
+) -> Result<ReceiptNumber, JournalError> {
+    let year = i64::from(fiscal_year.start_year());
+    sqlx::query("INSERT INTO receipt_counters (register_id, fiscal_year, last_number) VALUES ($1, $2, 0) ON CONFLICT (register_id, fiscal_year) DO NOTHING")
+        .bind(register_id)
+        .bind(year)
+        .execute(tx.conn())
+        .await?;
+    let row = sqlx::query("UPDATE receipt_counters SET last_number = last_number + 1 WHERE register_id = $1 AND fiscal_year = $2 RETURNING last_number")
+        .bind(register_id)
+        .bind(year)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(ReceiptNumber { fiscal_year, number: row.try_get("last_number")? })
+}
+
+pub async fn load(conn: &mut AnyConnection, id: &str, lock: &str) -> Result<Option<SaleView>, JournalError> {
+    let row = sqlx::query(&format!("SELECT {SALE_COLUMNS} FROM sales WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(complete(conn, decode_sale(&row)?).await?)),
+        None => Ok(None),
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct SaleFilter {
+    /// `None`: every facility.
+    pub facilities: Option<Vec<String>>,
+    pub register_id: Option<String>,
+    pub shift_id: Option<String>,
+    pub business_date: Option<BusinessDate>,
+    pub limit: i64,
+}
+
+pub async fn list(conn: &mut AnyConnection, filter: &SaleFilter) -> Result<Vec<SaleView>, JournalError> {
+    let mut sql = format!("SELECT {SALE_COLUMNS} FROM sales WHERE 1 = 1");
+    let mut binds: Vec<String> = Vec::new();
+    let mut push = |sql: &mut String, column: &str, value: String| {
+        binds.push(value);
+        sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+    };
+    if let Some(register) = &filter.register_id {
+        push(&mut sql, "register_id", register.clone());
+    }
+    if let Some(shift) = &filter.shift_id {
+        push(&mut sql, "shift_id", shift.clone());
+    }
+    if let Some(date) = filter.business_date {
+        push(&mut sql, "business_date", date.to_string());
+    }
+    if let Some(facilities) = &filter.facilities {
+        if facilities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut placeholders = Vec::new();
+        for facility in facilities {
+            binds.push(facility.clone());
+            placeholders.push(format!("${}", binds.len()));
+        }
+        sql.push_str(&format!(" AND facility_id IN ({})", placeholders.join(", ")));
+    }
+    sql.push_str(&format!(" ORDER BY created_at, id LIMIT {}", filter.limit.clamp(1, SALE_LIST_MAX)));
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut sales = Vec::with_capacity(rows.len());
+    for row in &rows {
+        sales.push(complete(conn, decode_sale(row)?).await?);
+    }
+    Ok(sales)
+}
+
+async fn complete(conn: &mut AnyConnection, mut sale: SaleView) -> Result<SaleView, JournalError> {
+    let lines = sqlx::query("SELECT fee_item, name_ja, unit_price, quantity, amount, revenue_account FROM sale_lines WHERE sale_id = $1 ORDER BY line_no")
+        .bind(&sale.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &lines {
+        let quantity: i64 = row.try_get("quantity")?;
+        sale.lines.push(SaleLineView {
+            fee_item: parse_column("sale_lines", "fee_item", &sale.id, &row.try_get::<String, _>("fee_item")?)?,
+            name_ja: row.try_get("name_ja")?,
+            unit_price: yen_column("sale_lines", "unit_price", &sale.id, row.try_get("unit_price")?)?,
+            quantity: u32::try_from(quantity).map_err(|_| JournalError::Corrupt {
+                table: "sale_lines",
+                column: "quantity",
+                id: sale.id.clone(),
+                value: quantity.to_string(),
+            })?,
+            amount: yen_column("sale_lines", "amount", &sale.id, row.try_get("amount")?)?,
+            revenue_account: row.try_get("revenue_account")?,
+        });
+    }
+    let payments =
+        sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE sale_id = $1 ORDER BY created_at, id"))
+            .bind(&sale.id)
+            .fetch_all(&mut *conn)
+            .await?;
+    for row in &payments {
+        sale.payments.push(decode_payment(row)?);
+    }
+    Ok(sale)
+}
+
+fn decode_payment(row: &AnyRow) -> Result<PaymentView, JournalError> {
+    let id: String = row.try_get("id")?;
+    let optional_yen = |column: &'static str| -> Result<Option<Yen>, JournalError> {
+        row.try_get::<Option<i64>, _>(column)?.map(|value| yen_column("payments", column, &id, value)).transpose()
+    };
+    Ok(PaymentView {
+        method: parse_column("payments", "method", &id, &row.try_get::<String, _>("method")?)?,
+        brand: parse_column("payments", "brand", &id, &row.try_get::<String, _>("brand")?)?,
+        amount: yen_column("payments", "amount", &id, row.try_get("amount")?)?,
+        tendered: optional_yen("tendered")?,
+        change: optional_yen("change_due")?,
+        state: parse_column("payments", "state", &id, &row.try_get::<String, _>("state")?)?,
+        business_date: parse_column("payments", "business_date", &id, &row.try_get::<String, _>("business_date")?)?,
+        created_at: instant_column("payments", "created_at", &id, &row.try_get::<String, _>("created_at")?)?,
+        id,
+    })
+}
+
+fn decode_sale(row: &AnyRow) -> Result<SaleView, JournalError> {
+    let id: String = row.try_get("id")?;
+    let text = |column: &'static str| -> Result<String, JournalError> { Ok(row.try_get::<String, _>(column)?) };
+    let optional_text = |column: &'static str| -> Result<Option<String>, JournalError> {
+        Ok(row.try_get::<Option<String>, _>(column)?)
+    };
+    let amount_total = yen_column("sales", "amount_total", &id, row.try_get("amount_total")?)?;
+    let amount_paid = yen_column("sales", "amount_paid", &id, row.try_get("amount_paid")?)?;
+    let receipt =
+        match (row.try_get::<Option<i64>, _>("receipt_fiscal_year")?, row.try_get::<Option<i64>, _>("receipt_number")?)
+        {
+            (Some(year), Some(number)) => Some(ReceiptNumber {
+                fiscal_year: FiscalYear::new(i32::try_from(year).map_err(|_| JournalError::Corrupt {
+                    table: "sales",
+                    column: "receipt_fiscal_year",
+                    id: id.clone(),
+                    value: year.to_string(),
+                })?),
+                number,
+            }),
+            _ => None,
+        };
+    let state: SaleState = parse_column("sales", "state", &id, &text("state")?)?;
+    let amount_due =
+        if state == SaleState::Open { amount_total.checked_sub(amount_paid).unwrap_or_default() } else { Yen::ZERO };
+    Ok(SaleView {
+        facility_id: parse_column("sales", "facility_id", &id, &text("facility_id")?)?,
+        register_id: parse_column("sales", "register_id", &id, &text("register_id")?)?,
+        shift_id: text("shift_id")?,
+        state,
+        business_date: parse_column("sales", "business_date", &id, &text("business_date")?)?,
+        created_at: instant_column("sales", "created_at", &id, &text("created_at")?)?,
+        created_by: parse_column("sales", "created_by", &id, &text("created_by")?)?,
+        amount_total,
+        amount_paid,
+        amount_due,
+        receipt,
+        paid_at: optional_text("paid_at")?.map(|t| instant_column("sales", "paid_at", &id, &t)).transpose()?,
+        voided_at: optional_text("voided_at")?.map(|t| instant_column("sales", "voided_at", &id, &t)).transpose()?,
+        void_reason: optional_text("void_reason")?,
+        lines: Vec::new(),
+        payments: Vec::new(),
+        id,
+    })
+}

@@ -1,0 +1,64 @@
+//! The payment gateway: the one source of truth the counters, devices and treasury talk to.
+//!
+//! It serves the HTTP API under `/v1` (shifts, sales, payments, voids; authenticated, scoped by
+//! role, every call audited in a hash-chained log) and `/metrics`, and keeps the durable journal
+//! ([`journal`]) on SQLite or PostgreSQL. Every state change is committed before the side effect
+//! it allows, and every money-moving request carries an idempotency key, so a crash or a repeated
+//! request never loses or doubles a payment. [`run`] serves a listener until a shutdown future
+//! completes; the `gateway` binary is thin glue around it, and the [`demo`] plays a business day
+//! through the real API.
+
+pub mod api;
+pub mod demo;
+pub mod journal;
+pub mod metrics;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pos_config::Config;
+use pos_core::Clock;
+use tokio::net::TcpListener;
+
+use crate::journal::{Journal, JournalError};
+
+/// Everything a request handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub journal: Journal,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("cannot serve HTTP: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Connects the journal (running migrations) and prepares the state.
+    pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, GatewayError> {
+        let journal = Journal::connect(&config.database).await?;
+        Ok(AppState { config: Arc::new(config), journal, clock, metrics: crate::metrics::handle() })
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish.
+pub async fn run(
+    listener: TcpListener,
+    app: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let router = api::router(app.clone());
+    tracing::info!(address = %listener.local_addr()?, backend = ?app.journal.backend(), "gateway serving");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.journal.close().await;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The `gateway` binary: serve the API, play the demo day, verify the audit log.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pos_core::SystemClock;
+
+#[derive(Parser)]
+#[command(name = "gateway", about = "Cashless payment gateway for public counters")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long, default_value = "config/examples/city.toml")]
+        config: PathBuf,
+        /// Overrides server.listen (e.g. 127.0.0.1:0 to pick a free port; the chosen address is
+        /// printed on the first line of standard output).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Play a simulated business day across all facilities through the HTTP API.
+    Demo(gateway::demo::DemoOptions),
+    /// Check the audit log's hash chain.
+    AuditVerify {
+        #[arg(long, default_value = "config/examples/city.toml")]
+        config: PathBuf,
+    },
+    /// Print the SHA-256 of a bearer token, for a user's token_sha256 in the configuration.
+    TokenHash { token: String },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "gateway=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config, listen } => serve(config, listen).await,
+        Command::Demo(options) => gateway::demo::run(options).await.map(|_| ()),
+        Command::AuditVerify { config } => audit_verify(config).await,
+        Command::TokenHash { token } => {
+            println!("{}", pos_config::token_sha256(&token));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
+    let config = pos_config::load(&config_path)?;
+    let address = listen.unwrap_or_else(|| config.server.listen.to_string());
+    let app = gateway::AppState::start(config, Arc::new(SystemClock)).await?;
+    let listener =
+        tokio::net::TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
+    println!("listening on {}", listener.local_addr()?);
+    gateway::run(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn audit_verify(config_path: PathBuf) -> anyhow::Result<()> {
+    let config = pos_config::load(&config_path)?;
+    let journal = gateway::journal::Journal::connect(&config.database).await?;
+    let verification = gateway::journal::audit::verify(&journal).await?;
+    match verification.problem {
+        None => {
+            println!("audit log intact: {} records", verification.records);
+            Ok(())
+        }
+        Some(problem) => anyhow::bail!("audit log broken after {} good records: {problem}", verification.records),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

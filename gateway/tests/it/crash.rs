@@ -1,0 +1,246 @@
+//! Nothing lost, nothing twice: SIGKILL the real gateway in the middle of a burst of cash sales,
+//! restart it on the same journal, and check every acknowledged sale is there exactly once and
+//! every register's receipt numbers run without a gap or a repeat.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pos_config::Backend;
+use pos_core::api::{PaymentResult, SaleView, ShiftView};
+use serde_json::json;
+use sqlx::Row;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::support::{example_config_path, key, token, TestDatabase};
+
+/// Registers worked concurrently during the burst, with their clerks.
+const REGISTERS: [(&str, &str, &str); 6] = [
+    ("R0101", "clerk-r0101", "JUMINHYO"),
+    ("R0102", "clerk-r0102", "INKAN"),
+    ("R0103", "clerk-r0103", "KOSEKI-ZENBU"),
+    ("R0301", "clerk-r0301", "JUMINHYO"),
+    ("R0201", "clerk-r0201", "HYOKA"),
+    ("R2101", "clerk-r2101", "GYM-IPPAN"),
+];
+/// Acknowledged payments after which the gateway is killed.
+const KILL_AFTER_ACKS: usize = 60;
+/// The bound on any wait for the gateway.
+const WAIT_MS_MAX: u64 = 30_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_burst_loses_nothing_and_doubles_nothing_on_sqlite() {
+    sigkill_mid_burst(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_burst_loses_nothing_and_doubles_nothing_on_postgres() {
+    sigkill_mid_burst(Backend::Postgres).await;
+}
+
+struct Gateway {
+    child: Child,
+    base: String,
+}
+
+async fn start_gateway(database: &TestDatabase) -> Gateway {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["serve", "--config"])
+        .arg(example_config_path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("POS_DATABASE_URL", &database.url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("gateway binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_millis(WAIT_MS_MAX), lines.next_line())
+        .await
+        .expect("gateway announces its address in time")
+        .expect("read")
+        .expect("a line");
+    let address =
+        first.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {first:?}")).to_string();
+    Gateway { child, base: format!("http://{address}") }
+}
+
+/// What a worker saw for one sale.
+#[derive(Debug, Clone)]
+struct Attempt {
+    register: &'static str,
+    sale_key: String,
+    pay_key: String,
+    sale_body: serde_json::Value,
+    sale_id: Option<String>,
+    /// The receipt number the gateway acknowledged with 2xx, if it did.
+    acknowledged_receipt: Option<i64>,
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    user: &str,
+    idempotency_key: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, String), reqwest::Error> {
+    let response =
+        http.post(url).bearer_auth(token(user)).header("Idempotency-Key", idempotency_key).json(body).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+async fn sigkill_mid_burst(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let mut gateway = start_gateway(&database).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_millis(WAIT_MS_MAX)).build().expect("client");
+    for (register, clerk, _) in REGISTERS {
+        let (status, text) = post(
+            &http,
+            format!("{}/v1/shifts", gateway.base),
+            clerk,
+            &key(),
+            &json!({ "register_id": register, "opening_float": 10_000 }),
+        )
+        .await
+        .expect("open shift");
+        assert_eq!(status, 201, "{text}");
+        let _: ShiftView = serde_json::from_str(&text).expect("shift");
+    }
+
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for (register, clerk, item) in REGISTERS {
+        let (http, base, acknowledged) = (http.clone(), gateway.base.clone(), acknowledged.clone());
+        workers.push(tokio::spawn(async move {
+            let mut attempts = Vec::new();
+            loop {
+                let mut attempt = Attempt {
+                    register,
+                    sale_key: key(),
+                    pay_key: key(),
+                    sale_body: json!({ "register_id": register, "lines": [{ "fee_item": item, "quantity": 1 }] }),
+                    sale_id: None,
+                    acknowledged_receipt: None,
+                };
+                let created =
+                    post(&http, format!("{base}/v1/sales"), clerk, &attempt.sale_key, &attempt.sale_body).await;
+                let Ok((201, text)) = created else {
+                    attempts.push(attempt);
+                    break;
+                };
+                let sale: SaleView = serde_json::from_str(&text).expect("sale");
+                attempt.sale_id = Some(sale.id.clone());
+                let paid = post(
+                    &http,
+                    format!("{base}/v1/sales/{}/payments", sale.id),
+                    clerk,
+                    &attempt.pay_key,
+                    &json!({ "method": "cash", "tendered": 1_000 }),
+                )
+                .await;
+                match paid {
+                    Ok((201, text)) => {
+                        let result: PaymentResult = serde_json::from_str(&text).expect("payment");
+                        attempt.acknowledged_receipt = result.sale.receipt.map(|r| r.number);
+                        acknowledged.fetch_add(1, Ordering::SeqCst);
+                        attempts.push(attempt);
+                    }
+                    _ => {
+                        attempts.push(attempt);
+                        break;
+                    }
+                }
+            }
+            attempts
+        }));
+    }
+
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
+    while acknowledged.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
+        assert!(tokio::time::Instant::now() < deadline, "the burst did not reach {KILL_AFTER_ACKS} payments in time");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+    gateway.child.wait().await.expect("reaped");
+
+    let mut attempts = Vec::new();
+    for worker in workers {
+        attempts.extend(worker.await.expect("worker"));
+    }
+    let acked: Vec<&Attempt> = attempts.iter().filter(|a| a.acknowledged_receipt.is_some()).collect();
+    assert!(acked.len() >= KILL_AFTER_ACKS);
+    let unknown: Vec<Attempt> = attempts.iter().filter(|a| a.acknowledged_receipt.is_none()).cloned().collect();
+    assert!(!unknown.is_empty(), "the kill must interrupt requests in flight");
+
+    // Restart on the same journal; the clerks retry what they did not see answered, with the same keys.
+    let gateway = start_gateway(&database).await;
+    let mut retried_receipts = Vec::new();
+    for attempt in &unknown {
+        let clerk = REGISTERS.iter().find(|(r, _, _)| *r == attempt.register).map(|(_, c, _)| *c).expect("clerk");
+        let (status, text) =
+            post(&http, format!("{}/v1/sales", gateway.base), clerk, &attempt.sale_key, &attempt.sale_body)
+                .await
+                .expect("retry sale");
+        assert_eq!(status, 201, "{text}");
+        let sale: SaleView = serde_json::from_str(&text).expect("sale");
+        if let Some(seen) = &attempt.sale_id {
+            assert_eq!(seen, &sale.id, "a retried sale must be the same sale");
+        }
+        let (status, text) = post(
+            &http,
+            format!("{}/v1/sales/{}/payments", gateway.base, sale.id),
+            clerk,
+            &attempt.pay_key,
+            &json!({ "method": "cash", "tendered": 1_000 }),
+        )
+        .await
+        .expect("retry payment");
+        assert_eq!(status, 201, "{text}");
+        let result: PaymentResult = serde_json::from_str(&text).expect("payment");
+        retried_receipts.push((attempt.register, result.sale.receipt.expect("receipt").number));
+    }
+
+    // The journal, read directly.
+    let journal = gateway::journal::Journal::connect(&database.database_config()).await.expect("journal");
+    let mut conn = journal.read().await.expect("conn");
+    let rows = sqlx::query("SELECT s.id, s.register_id, s.receipt_number, (SELECT CAST(COUNT(*) AS BIGINT) FROM payments p WHERE p.sale_id = s.id) AS payments FROM sales s WHERE s.state = 'paid'")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("sales");
+    let mut by_id: HashMap<String, (String, i64, i64)> = HashMap::new();
+    for row in &rows {
+        by_id.insert(row.get("id"), (row.get("register_id"), row.get("receipt_number"), row.get("payments")));
+    }
+    for attempt in &acked {
+        let (register, number, payments) =
+            by_id.get(attempt.sale_id.as_ref().expect("id")).expect("an acknowledged sale is in the journal");
+        assert_eq!(register, attempt.register);
+        assert_eq!(Some(*number), attempt.acknowledged_receipt, "the journal's receipt number is the one acknowledged");
+        assert_eq!(*payments, 1, "exactly one payment per sale");
+    }
+    assert_eq!(
+        rows.len(),
+        acked.len() + unknown.len(),
+        "every sale paid exactly once: acknowledged ones plus retried ones"
+    );
+    let mut numbers: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (register, number, _) in by_id.values() {
+        numbers.entry(register.clone()).or_default().push(*number);
+    }
+    for (register, mut series) in numbers {
+        series.sort_unstable();
+        let expected: Vec<i64> = (1..=i64::try_from(series.len()).expect("len")).collect();
+        assert_eq!(series, expected, "receipt numbers of {register} must run 1..n without gaps or repeats");
+    }
+    drop(conn);
+    journal.close().await;
+    drop(gateway);
+}
