@@ -19,6 +19,8 @@ pub const DATABASE_CONNECTIONS_MAX: u32 = 256;
 /// Bounds on request limits, so a typo cannot disable them.
 pub const REQUEST_BODY_BYTES_LIMIT: u64 = 16 * 1024 * 1024;
 pub const REQUEST_TIMEOUT_MS_LIMIT: u64 = 600_000;
+/// The longest settlement lag an acquirer contract may state, in days.
+pub const SETTLEMENT_LAG_DAYS_MAX: u32 = 60;
 
 #[derive(Default)]
 struct Issues(Vec<Issue>);
@@ -72,7 +74,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
 
     let fee_items = validate_fee_items(&raw.fee_items, &mut issues);
     let acquirers = validate_acquirers(&raw.acquirers, &mut issues);
-    let routed_brands: HashSet<Brand> = acquirers.iter().flat_map(|a| a.fees.iter().map(|f| f.brand)).collect();
+    // A brand named by any acquirer counts as routed even if that fee line has another problem,
+    // so one mistake is reported once, not again at every facility that takes the brand.
+    let routed_brands: HashSet<Brand> =
+        raw.acquirers.iter().flat_map(|a| a.fees.iter().filter_map(|f| Brand::from_str(&f.brand).ok())).collect();
+    let declared_fee_items: HashSet<&str> = raw.fee_items.iter().map(|item| item.code.as_str()).collect();
 
     let mut facilities = Vec::new();
     let mut facility_ids = HashSet::new();
@@ -84,8 +90,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     }
     for (index, facility) in raw.facilities.iter().enumerate() {
         let path = format!("facilities[{index}]");
-        let context =
-            FacilityContext { operator_ids: &operator_ids, fee_items: &fee_items, routed_brands: &routed_brands };
+        let context = FacilityContext {
+            operator_ids: &operator_ids,
+            fee_items: &fee_items,
+            declared_fee_items: &declared_fee_items,
+            routed_brands: &routed_brands,
+        };
         if let Some(valid) = validate_facility(&path, facility, &context, &mut issues) {
             if !facility_ids.insert(valid.id.clone()) {
                 issues.add(format!("{path}.id"), format!("duplicate facility id {:?}", facility.id));
@@ -148,11 +158,11 @@ fn validate_database(raw: &RawDatabase, base_dir: &Path, issues: &mut Issues) ->
         issues.add("database.connections_max", format!("must be between 1 and {DATABASE_CONNECTIONS_MAX}"));
     }
     if let Some(rest) = raw.url.strip_prefix("sqlite://") {
-        if rest.is_empty() {
+        let (file, query) = rest.split_once('?').map_or((rest, None), |(f, q)| (f, Some(q)));
+        if file.is_empty() || file.ends_with('/') {
             issues.add("database.url", "sqlite URL needs a file path, e.g. sqlite://data/journal.db");
             return None;
         }
-        let (file, query) = rest.split_once('?').map_or((rest, None), |(f, q)| (f, Some(q)));
         let anchored = if Path::new(file).is_absolute() || file == ":memory:" {
             file.to_string()
         } else {
@@ -250,7 +260,12 @@ fn validate_acquirers(raw: &[RawAcquirer], issues: &mut Issues) -> Vec<Acquirer>
         if acquirer.id.trim().is_empty() || !ids.insert(acquirer.id.clone()) {
             issues.add(format!("{path}.id"), format!("acquirer id {:?} is empty or used twice", acquirer.id));
         }
+        issues.non_empty(&format!("{path}.name"), &acquirer.name);
         issues.non_empty(&format!("{path}.depositor_name"), &acquirer.depositor_name);
+        if acquirer.settlement_lag_days > SETTLEMENT_LAG_DAYS_MAX {
+            issues
+                .add(format!("{path}.settlement_lag_days"), format!("must be at most {SETTLEMENT_LAG_DAYS_MAX} days"));
+        }
         let kind = match acquirer.kind.as_str() {
             "card" => Some(AcquirerKind::Card),
             "emoney" => Some(AcquirerKind::Emoney),
@@ -309,6 +324,9 @@ fn validate_acquirers(raw: &[RawAcquirer], issues: &mut Issues) -> Vec<Acquirer>
 struct FacilityContext<'a> {
     operator_ids: &'a HashSet<OperatorId>,
     fee_items: &'a BTreeMap<FeeItemCode, FeeItem>,
+    /// Codes written in the catalogue, valid or not: an invalid item is reported where it is
+    /// defined, not again as "unknown" where it is sold.
+    declared_fee_items: &'a HashSet<&'a str>,
     routed_brands: &'a HashSet<Brand>,
 }
 
@@ -401,6 +419,7 @@ fn validate_facility(
                 }
                 fee_items.push(item.code.clone());
             }
+            None if context.declared_fee_items.contains(code.as_str()) => {}
             None => issues.add(&item_path, format!("unknown fee item {code:?}")),
         }
     }

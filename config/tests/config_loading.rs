@@ -784,3 +784,38 @@ fn a_bad_revenue_account_is_refused() {
         r#""手数料" is not a revenue account code (digits and '-')"#
     );
 }
+
+#[test]
+fn one_mistake_is_reported_once_not_again_where_it_is_used() {
+    // A bad rate is reported at the rate, not again as "no acquirer takes VISA" at each facility.
+    let issues = issues_of(&base_with(r#"rate = "3.24%""#, r#"rate = "three%""#));
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    // An item with a bad price is reported at its price, not as "unknown fee item" where sold.
+    let issues = issues_of(&replaced(
+        &base(),
+        "price = 300\nrevenue_account = \"14-01-02-01\"",
+        "price = 0\nrevenue_account = \"14-01-02-01\"",
+    ));
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    assert_eq!(issues[0].path, "fee_items[0].price");
+}
+
+#[test]
+fn a_sqlite_url_without_a_file_is_refused() {
+    for url in ["sqlite://", "sqlite://?mode=rwc", "sqlite://data/"] {
+        let issues = issues_of(&base_with(r#"url = "sqlite://data/journal.db""#, &format!("url = {url:?}")));
+        assert_eq!(
+            message_at(&issues, "database.url"),
+            "sqlite URL needs a file path, e.g. sqlite://data/journal.db",
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn an_acquirer_settlement_lag_is_bounded() {
+    let text = base();
+    let lag = text.lines().find(|l| l.starts_with("settlement_lag_days")).expect("a lag line").to_string();
+    let issues = issues_of(&replaced(&text, &lag, "settlement_lag_days = 4000000000"));
+    assert_eq!(message_at(&issues, "acquirers[0].settlement_lag_days"), "must be at most 60 days");
+}
