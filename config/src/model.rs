@@ -13,7 +13,64 @@ pub struct Config {
     pub fee_items: BTreeMap<FeeItemCode, FeeItem>,
     pub facilities: Vec<Facility>,
     pub acquirers: Vec<Acquirer>,
+    pub brand_rules: Vec<BrandRule>,
+    pub terminal_host: Option<TerminalHost>,
     pub users: Vec<User>,
+}
+
+/// The TLS listener that payment terminals connect to (ISO 8583).
+#[derive(Debug, Clone)]
+pub struct TerminalHost {
+    pub listen: std::net::SocketAddr,
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+    pub client_ca_file: Option<std::path::PathBuf>,
+    pub client_auth: ClientAuthMode,
+    /// How long a card or e-money payment waits for the card before it expires.
+    pub device_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMode {
+    None,
+    Optional,
+    Required,
+}
+
+/// What a brand allows after the payment (PROTOCOLS and the brands' own rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundRule {
+    /// No refund through the brand (treasury may still record a cash refund).
+    None,
+    /// Only the whole amount.
+    Full,
+    /// Any part of the amount, several times, up to the whole.
+    Partial,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrandRule {
+    pub brand: Brand,
+    pub refund: RefundRule,
+    pub refund_within_days: Option<u32>,
+}
+
+/// The ISO 8583 link to an acquirer (card acquirer, e-money centre).
+#[derive(Debug, Clone)]
+pub struct AcquirerLink {
+    /// Our institution id at the acquirer (field 90 of reversals).
+    pub institution_id: u64,
+    /// `host:port`, primary first.
+    pub endpoints: Vec<String>,
+    pub server_name: String,
+    pub ca_file: std::path::PathBuf,
+    pub client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    pub request_timeout_ms: u64,
+    pub in_flight_max: usize,
+    pub echo_interval_ms: u64,
+    pub reconnect_backoff_ms_max: u64,
+    pub reversal_tries_max: u32,
+    pub reversal_backoff_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +240,7 @@ pub struct Acquirer {
     pub depositor_name: String,
     pub settlement_lag_days: u32,
     pub fees: Vec<FeeRate>,
+    pub link: Option<AcquirerLink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -249,6 +307,15 @@ impl Config {
     pub fn operator_facilities(&self, operator: &OperatorId) -> impl Iterator<Item = &Facility> {
         let operator = operator.clone();
         self.facilities.iter().filter(move |f| f.owner == Owner::Operator(operator.clone()))
+    }
+
+    /// The refund rule of a brand; a brand without one allows partial refunds.
+    pub fn brand_rule(&self, brand: Brand) -> BrandRule {
+        self.brand_rules.iter().find(|rule| rule.brand == brand).copied().unwrap_or(BrandRule {
+            brand,
+            refund: RefundRule::Partial,
+            refund_within_days: None,
+        })
     }
 
     /// The contracted fee for a brand, from the acquirer that takes it.

@@ -15,7 +15,46 @@ pub struct RawConfig {
     pub facilities: Vec<RawFacility>,
     #[serde(default)]
     pub acquirers: Vec<RawAcquirer>,
+    #[serde(default)]
+    pub brand_rules: Vec<RawBrandRule>,
+    pub terminal_host: Option<RawTerminalHost>,
     pub users: Vec<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTerminalHost {
+    pub listen: String,
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_ca_file: Option<String>,
+    pub client_auth: String,
+    pub device_wait_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrandRule {
+    pub brand: String,
+    pub refund: String,
+    pub refund_within_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    pub institution_id: u64,
+    pub endpoints: Vec<String>,
+    pub server_name: String,
+    pub ca_file: String,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    pub request_timeout_ms: u64,
+    pub in_flight_max: usize,
+    pub echo_interval_ms: u64,
+    pub reconnect_backoff_ms_max: u64,
+    pub reversal_tries_max: u32,
+    pub reversal_backoff_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +146,7 @@ pub struct RawAcquirer {
     pub depositor_name: String,
     pub settlement_lag_days: u32,
     pub fees: Vec<RawFee>,
+    pub link: Option<RawLink>,
 }
 
 #[derive(Debug, Deserialize)]

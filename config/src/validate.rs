@@ -73,7 +73,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     }
 
     let fee_items = validate_fee_items(&raw.fee_items, &mut issues);
-    let acquirers = validate_acquirers(&raw.acquirers, &mut issues);
+    let acquirers = validate_acquirers(&raw.acquirers, base_dir, &mut issues);
     // A brand named by any acquirer counts as routed even if that fee line has another problem,
     // so one mistake is reported once, not again at every facility that takes the brand.
     let routed_brands: HashSet<Brand> =
@@ -127,10 +127,23 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     }
 
     let users = validate_users(&raw.users, &facilities, &operator_ids, &mut issues);
+    let brand_rules = validate_brand_rules(&raw.brand_rules, &mut issues);
+    let terminal_host = raw.terminal_host.as_ref().and_then(|host| validate_terminal_host(host, base_dir, &mut issues));
 
     if issues.0.is_empty() {
         if let (Some(server), Some(database)) = (server, database) {
-            return Ok(Config { city, server, database, operators, fee_items, facilities, acquirers, users });
+            return Ok(Config {
+                city,
+                server,
+                database,
+                operators,
+                fee_items,
+                facilities,
+                acquirers,
+                brand_rules,
+                terminal_host,
+                users,
+            });
         }
     }
     Err(issues.0)
@@ -251,7 +264,7 @@ fn validate_fee_items(raw: &[RawFeeItem], issues: &mut Issues) -> BTreeMap<FeeIt
     items
 }
 
-fn validate_acquirers(raw: &[RawAcquirer], issues: &mut Issues) -> Vec<Acquirer> {
+fn validate_acquirers(raw: &[RawAcquirer], base_dir: &Path, issues: &mut Issues) -> Vec<Acquirer> {
     let mut acquirers = Vec::new();
     let mut ids = HashSet::new();
     let mut brand_owner: HashMap<Brand, usize> = HashMap::new();
@@ -307,6 +320,11 @@ fn validate_acquirers(raw: &[RawAcquirer], issues: &mut Issues) -> Vec<Acquirer>
                 fees.push(FeeRate { brand, rate, rounding });
             }
         }
+        let link =
+            acquirer.link.as_ref().and_then(|link| validate_link(&format!("{path}.link"), link, base_dir, issues));
+        if kind == Some(AcquirerKind::Qr) && acquirer.link.is_some() {
+            issues.add(format!("{path}.link"), "a QR provider is reached over HTTPS, not an ISO 8583 link");
+        }
         if let Some(kind) = kind {
             acquirers.push(Acquirer {
                 id: acquirer.id.clone(),
@@ -315,6 +333,7 @@ fn validate_acquirers(raw: &[RawAcquirer], issues: &mut Issues) -> Vec<Acquirer>
                 depositor_name: acquirer.depositor_name.clone(),
                 settlement_lag_days: acquirer.settlement_lag_days,
                 fees,
+                link,
             });
         }
     }
@@ -561,4 +580,143 @@ fn validate_users(
         }
     }
     users
+}
+
+/// Bounds on link settings, so a typo cannot disable a limit.
+pub const LINK_TIMEOUT_MS_LIMIT: u64 = 120_000;
+pub const LINK_IN_FLIGHT_LIMIT: usize = 10_000;
+pub const REVERSAL_TRIES_LIMIT: u32 = 100;
+pub const DEVICE_WAIT_MS_LIMIT: u64 = 600_000;
+
+fn anchored(base_dir: &Path, file: &str) -> std::path::PathBuf {
+    if Path::new(file).is_absolute() {
+        std::path::PathBuf::from(file)
+    } else {
+        base_dir.join(file)
+    }
+}
+
+fn bounded_u64(issues: &mut Issues, path: String, value: u64, max: u64) {
+    if value == 0 || value > max {
+        issues.add(path, format!("must be between 1 and {max}"));
+    }
+}
+
+fn validate_link(path: &str, raw: &RawLink, base_dir: &Path, issues: &mut Issues) -> Option<AcquirerLink> {
+    if raw.endpoints.is_empty() {
+        issues.add(format!("{path}.endpoints"), "at least one endpoint (host:port) is required");
+    }
+    for (index, endpoint) in raw.endpoints.iter().enumerate() {
+        let valid = endpoint
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+        if !valid {
+            issues.add(format!("{path}.endpoints[{index}]"), format!("{endpoint:?} is not host:port"));
+        }
+    }
+    if raw.institution_id > 99_999_999_999 {
+        issues.add(format!("{path}.institution_id"), "must have at most 11 digits (ISO 8583 field 90)");
+    }
+    issues.non_empty(&format!("{path}.server_name"), &raw.server_name);
+    issues.non_empty(&format!("{path}.ca_file"), &raw.ca_file);
+    bounded_u64(issues, format!("{path}.request_timeout_ms"), raw.request_timeout_ms, LINK_TIMEOUT_MS_LIMIT);
+    bounded_u64(issues, format!("{path}.echo_interval_ms"), raw.echo_interval_ms, 3_600_000);
+    bounded_u64(
+        issues,
+        format!("{path}.reconnect_backoff_ms_max"),
+        raw.reconnect_backoff_ms_max,
+        LINK_TIMEOUT_MS_LIMIT,
+    );
+    bounded_u64(issues, format!("{path}.reversal_backoff_ms"), raw.reversal_backoff_ms, LINK_TIMEOUT_MS_LIMIT);
+    if raw.in_flight_max == 0 || raw.in_flight_max > LINK_IN_FLIGHT_LIMIT {
+        issues.add(format!("{path}.in_flight_max"), format!("must be between 1 and {LINK_IN_FLIGHT_LIMIT}"));
+    }
+    if raw.reversal_tries_max == 0 || raw.reversal_tries_max > REVERSAL_TRIES_LIMIT {
+        issues.add(format!("{path}.reversal_tries_max"), format!("must be between 1 and {REVERSAL_TRIES_LIMIT}"));
+    }
+    let client_identity = match (&raw.client_cert_file, &raw.client_key_file) {
+        (Some(cert), Some(key)) => Some((anchored(base_dir, cert), anchored(base_dir, key))),
+        (None, None) => None,
+        _ => {
+            issues.add(path.to_string(), "client_cert_file and client_key_file go together");
+            None
+        }
+    };
+    Some(AcquirerLink {
+        institution_id: raw.institution_id,
+        endpoints: raw.endpoints.clone(),
+        server_name: raw.server_name.clone(),
+        ca_file: anchored(base_dir, &raw.ca_file),
+        client_identity,
+        request_timeout_ms: raw.request_timeout_ms,
+        in_flight_max: raw.in_flight_max,
+        echo_interval_ms: raw.echo_interval_ms,
+        reconnect_backoff_ms_max: raw.reconnect_backoff_ms_max,
+        reversal_tries_max: raw.reversal_tries_max,
+        reversal_backoff_ms: raw.reversal_backoff_ms,
+    })
+}
+
+fn validate_terminal_host(raw: &RawTerminalHost, base_dir: &Path, issues: &mut Issues) -> Option<TerminalHost> {
+    let listen = issues.parse(
+        "terminal_host.listen",
+        raw.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| format!("{:?} is not an address such as 127.0.0.1:8583", raw.listen)),
+    );
+    let client_auth = match raw.client_auth.as_str() {
+        "none" => Some(ClientAuthMode::None),
+        "optional" => Some(ClientAuthMode::Optional),
+        "required" => Some(ClientAuthMode::Required),
+        other => {
+            issues.add(
+                "terminal_host.client_auth",
+                format!("unknown client_auth {other:?} (expected none, optional or required)"),
+            );
+            None
+        }
+    };
+    if client_auth.is_some_and(|mode| mode != ClientAuthMode::None) && raw.client_ca_file.is_none() {
+        issues.add("terminal_host.client_ca_file", "client certificates need the CA that signs them");
+    }
+    bounded_u64(issues, "terminal_host.device_wait_ms".to_string(), raw.device_wait_ms, DEVICE_WAIT_MS_LIMIT);
+    Some(TerminalHost {
+        listen: listen?,
+        cert_file: anchored(base_dir, &raw.cert_file),
+        key_file: anchored(base_dir, &raw.key_file),
+        client_ca_file: raw.client_ca_file.as_deref().map(|f| anchored(base_dir, f)),
+        client_auth: client_auth?,
+        device_wait_ms: raw.device_wait_ms,
+    })
+}
+
+fn validate_brand_rules(raw: &[RawBrandRule], issues: &mut Issues) -> Vec<BrandRule> {
+    let mut rules: Vec<BrandRule> = Vec::new();
+    for (index, rule) in raw.iter().enumerate() {
+        let path = format!("brand_rules[{index}]");
+        let brand = issues.parse(&format!("{path}.brand"), Brand::from_str(&rule.brand));
+        let refund = match rule.refund.as_str() {
+            "none" => Some(RefundRule::None),
+            "full" => Some(RefundRule::Full),
+            "partial" => Some(RefundRule::Partial),
+            other => {
+                issues.add(
+                    format!("{path}.refund"),
+                    format!("unknown refund rule {other:?} (expected none, full or partial)"),
+                );
+                None
+            }
+        };
+        if refund == Some(RefundRule::None) && rule.refund_within_days.is_some() {
+            issues.add(format!("{path}.refund_within_days"), "a brand without refunds has no refund period");
+        }
+        if let (Some(brand), Some(refund)) = (brand, refund) {
+            if rules.iter().any(|r| r.brand == brand) {
+                issues.add(format!("{path}.brand"), format!("{brand} has two rules"));
+                continue;
+            }
+            rules.push(BrandRule { brand, refund, refund_within_days: rule.refund_within_days });
+        }
+    }
+    rules
 }

@@ -128,14 +128,79 @@ pub struct SaleLineView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentView {
     pub id: String,
+    pub sale_id: String,
     pub method: Method,
-    pub brand: Brand,
+    /// Known once the card or code is read; cash is always `CASH`.
+    pub brand: Option<Brand>,
     pub amount: Yen,
     pub tendered: Option<Yen>,
     pub change: Option<Yen>,
     pub state: PaymentState,
     pub created_at: DateTime<Utc>,
     pub business_date: BusinessDate,
+    /// The terminal a card or e-money payment is waiting on.
+    pub terminal_id: Option<String>,
+    /// Masked card number (first 6 / last 4) or masked e-money card id; never more.
+    pub masked_card: Option<String>,
+    pub response_code: Option<String>,
+    pub rrn: Option<String>,
+    pub auth_code: Option<String>,
+    /// What happened, in words a clerk can act on ("declined: insufficient funds", "checking —
+    /// do not retry").
+    pub note: Option<String>,
+    /// How much of the amount has been refunded.
+    pub refunded: Yen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentList {
+    pub payments: Vec<PaymentView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundMethod {
+    /// Back to the card or e-money it was paid with, through the acquirer.
+    Original,
+    /// Cash handed back, recorded by treasury (for brands that take no refunds).
+    Cash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    pub amount: Yen,
+    pub method: RefundMethod,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundView {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: Yen,
+    pub method: RefundMethod,
+    pub state: String,
+    pub response_code: Option<String>,
+    pub rrn: Option<String>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The money was taken (the settlement shows the sale).
+    Completed,
+    /// Nothing was taken.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    pub outcome: Resolution,
+    pub note: String,
 }
 
 /// A receipt number (領収書番号): gapless per register and fiscal year.

@@ -9,9 +9,11 @@
 //! through the real API.
 
 pub mod api;
+pub mod booking;
 pub mod demo;
 pub mod journal;
 pub mod metrics;
+pub mod switch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +32,7 @@ pub struct AppState {
     pub journal: Journal,
     pub clock: Arc<dyn Clock>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    pub switch: Arc<switch::Switch>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,27 +41,52 @@ pub enum GatewayError {
     Journal(#[from] JournalError),
     #[error("cannot serve HTTP: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("acquirer link: {0}")]
+    Link(#[from] switch::LinkError),
 }
 
 impl AppState {
     /// Connects the journal (running migrations) and prepares the state.
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, GatewayError> {
         let journal = Journal::connect(&config.database).await?;
-        Ok(AppState { config: Arc::new(config), journal, clock, metrics: crate::metrics::handle() })
+        let switch = Arc::new(switch::Switch::new(switch::links::start_clients(&config)?));
+        Ok(AppState { config: Arc::new(config), journal, clock, metrics: crate::metrics::handle(), switch })
     }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish.
+/// The switch's worker (reversals, sweeps) runs for as long.
 pub async fn run(
     listener: TcpListener,
     app: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
+    run_with_terminals(listener, None, app, shutdown).await
+}
+
+/// As [`run`], with a terminal host listener and its TLS configuration.
+pub async fn run_with_terminals(
+    listener: TcpListener,
+    terminals: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
+    app: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
     let router = api::router(app.clone());
     tracing::info!(address = %listener.local_addr()?, backend = ?app.journal.backend(), "gateway serving");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(switch::worker::run(app.clone(), stopped.clone()));
+    let host = terminals
+        .map(|(listener, tls)| tokio::spawn(switch::terminal_host::serve(listener, tls, app.clone(), stopped.clone())));
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    let _ = stop.send(true);
+    let _ = worker.await;
+    if let Some(host) = host {
+        let _ = host.await;
+    }
+    app.switch.shutdown();
     app.journal.close().await;
+    served?;
     Ok(())
 }

@@ -34,6 +34,12 @@ enum Command {
     },
     /// Print the SHA-256 of a bearer token, for a user's token_sha256 in the configuration.
     TokenHash { token: String },
+    /// Write a development CA and server certificate (for 127.0.0.1 and localhost) for the
+    /// terminal host and the acquirer simulators. Never for production.
+    DevTls {
+        #[arg(long, default_value = "demo-data/tls")]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -50,6 +56,12 @@ async fn main() -> anyhow::Result<()> {
         Command::AuditVerify { config } => audit_verify(config).await,
         Command::TokenHash { token } => {
             println!("{}", pos_config::token_sha256(&token));
+            Ok(())
+        }
+        Command::DevTls { out } => {
+            let pki = pos_tls::DevPki::new("pos development CA")?;
+            pki.write_server(&out, "gateway", &["localhost", "127.0.0.1"])?;
+            println!("wrote ca.crt, gateway.crt and gateway.key to {}", out.display());
             Ok(())
         }
     }

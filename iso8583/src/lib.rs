@@ -9,6 +9,7 @@
 //! [`brand_data`] reads and writes field 48, and [`response`] names the field 39 codes.
 
 pub mod brand_data;
+pub mod client;
 pub mod codec;
 pub mod fields;
 pub mod framing;

@@ -81,7 +81,7 @@ CREATE TABLE payments (
     register_id TEXT NOT NULL,
     shift_id TEXT NOT NULL REFERENCES shifts (id),
     method TEXT NOT NULL,
-    brand TEXT NOT NULL,
+    brand TEXT,
     amount BIGINT NOT NULL CHECK (amount > 0),
     tendered BIGINT,
     change_due BIGINT,

@@ -77,7 +77,7 @@ CREATE TABLE payments (
     register_id TEXT NOT NULL,
     shift_id TEXT NOT NULL REFERENCES shifts (id),
     method TEXT NOT NULL,
-    brand TEXT NOT NULL,
+    brand TEXT,
     amount INTEGER NOT NULL CHECK (amount > 0),
     tendered INTEGER,
     change_due INTEGER,

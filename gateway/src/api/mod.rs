@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod payments;
 pub mod sales;
 pub mod shifts;
 pub mod system;
@@ -30,6 +31,10 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/sales/{id}", get(sales::get))
         .route("/v1/sales/{id}/payments", post(sales::pay))
         .route("/v1/sales/{id}/void", post(sales::void))
+        .route("/v1/payments", get(payments::list))
+        .route("/v1/payments/{id}", get(payments::get))
+        .route("/v1/payments/{id}/cancel", post(payments::cancel))
+        .route("/v1/payments/{id}/resolve", post(payments::resolve))
         .route("/v1/audit/verify", get(system::verify_audit))
         .route("/metrics", get(system::metrics))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate_and_audit))

@@ -16,10 +16,20 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
+use crate::booking::{book_payment, BookingError};
 use crate::journal::events::{self, NewEvent};
-use crate::journal::sales::{self, NewPayment, SaleFilter};
+use crate::journal::payments;
+use crate::journal::sales::{self, SaleFilter};
 use crate::journal::{shifts, WriteTx};
 use crate::AppState;
+
+pub fn booking_error(error: BookingError) -> ApiError {
+    match error {
+        BookingError::Journal(error) => error.into(),
+        BookingError::NoSale(sale) => ApiError::not_found("sale", &sale),
+        BookingError::Overpaid { .. } => ApiError::conflict("sale_not_open", error.to_string()),
+    }
+}
 
 fn money_error(field: &str) -> impl Fn(pos_core::MoneyError) -> ApiError + '_ {
     move |error| ApiError::unprocessable("invalid_amount", error.to_string()).at(field)
@@ -205,12 +215,17 @@ pub async fn pay(
     Path(sale_id): Path<String>,
     request: Idempotent<PaymentRequest>,
 ) -> Result<Response, ApiError> {
-    if request.body.method != Method::Cash {
+    if request.body.method == Method::Qr {
         return Err(ApiError::unprocessable(
             "method_unavailable",
-            format!("{} payments are not available on this gateway yet; take cash", request.body.method),
+            "QR payments are not available on this gateway yet; take cash, card or e-money",
         )
         .at("method"));
+    }
+    if request.body.method != Method::Cash && request.body.tendered.is_some() {
+        return Err(
+            ApiError::unprocessable("tendered_not_allowed", "only a cash payment has a tendered amount").at("tendered")
+        );
     }
     for (field, amount) in [("tendered", request.body.tendered), ("amount", request.body.amount)] {
         if amount.is_some_and(|a| a.get() <= 0) {
@@ -222,8 +237,11 @@ pub async fn pay(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let outcome = pay_cash_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await;
-    if let Ok(result) = &outcome {
+    let outcome = match request.body.method {
+        Method::Cash => pay_cash_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await,
+        method => start_device_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body, method).await,
+    };
+    if let Some(result) = outcome.as_ref().ok().filter(|r| r.payment.method == Method::Cash) {
         let facility = result.sale.facility_id.to_string();
         metrics::counter!("payments_completed_total", "facility" => facility.clone(), "method" => "cash").increment(1);
         metrics::counter!("payments_amount_yen_total", "facility" => facility, "method" => "cash")
@@ -232,26 +250,24 @@ pub async fn pay(
     itx.complete(outcome.map(|result| (StatusCode::CREATED, result))).await
 }
 
-async fn pay_cash_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    sale_id: &str,
-    request: &PaymentRequest,
-) -> Result<PaymentResult, ApiError> {
-    let (mut sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
+/// The part of the sale a new payment covers, after the checks every method shares.
+fn amount_to_pay(sale: &SaleView, facility: &Facility, request: &PaymentRequest) -> Result<Yen, ApiError> {
     if sale.state != SaleState::Open {
         return Err(ApiError::conflict(
             "sale_not_open",
-            format!("sale {sale_id} is {} and takes no more payments", sale.state),
+            format!("sale {} is {} and takes no more payments", sale.id, sale.state),
         ));
     }
-    if !facility.accepts(Brand::Cash) {
-        return Err(ApiError::unprocessable(
-            "brand_not_accepted",
-            format!("facility {} does not take cash", facility.id),
-        )
-        .at("method"));
+    if let Some(pending) = sale.payments.iter().find(|p| p.state.is_pending()) {
+        let advice = if pending.state == PaymentState::InDoubt {
+            "checking its outcome — do not retry"
+        } else {
+            "wait for it or cancel it"
+        };
+        return Err(ApiError::conflict(
+            "payment_pending",
+            format!("payment {} of this sale is {}: {advice}", pending.id, pending.state),
+        ));
     }
     let due = sale.amount_due;
     let amount = request.amount.unwrap_or(due);
@@ -269,6 +285,25 @@ async fn pay_cash_in(
         )
         .at("amount"));
     }
+    Ok(amount)
+}
+
+async fn pay_cash_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    sale_id: &str,
+    request: &PaymentRequest,
+) -> Result<PaymentResult, ApiError> {
+    let (sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
+    if !facility.accepts(Brand::Cash) {
+        return Err(ApiError::unprocessable(
+            "brand_not_accepted",
+            format!("facility {} does not take cash", facility.id),
+        )
+        .at("method"));
+    }
+    let amount = amount_to_pay(&sale, &facility, request)?;
     let tendered = request.tendered.ok_or_else(|| {
         ApiError::unprocessable("tendered_required", "a cash payment needs the tendered amount").at("tendered")
     })?;
@@ -293,41 +328,121 @@ async fn pay_cash_in(
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let payment = PaymentView {
         id: format!("pay_{}", uuid::Uuid::new_v4().simple()),
+        sale_id: sale.id.clone(),
         method: Method::Cash,
-        brand: Brand::Cash,
+        brand: Some(Brand::Cash),
         amount,
         tendered: Some(tendered),
         change: Some(change),
         state,
         created_at: now,
         business_date: BusinessDate::of_instant(now),
+        terminal_id: None,
+        masked_card: None,
+        response_code: None,
+        rrn: None,
+        auth_code: None,
+        note: None,
+        refunded: Yen::ZERO,
     };
-    sales::insert_payment(tx, NewPayment { sale: &sale, payment: &payment }).await?;
+    payments::insert(tx, &sale, &payment).await?;
     let actor = caller.user.as_str();
-    let facility_id = sale.facility_id.to_string();
-    let event = |kind, entity_id, data| NewEvent { at: now, actor, kind, entity_id, facility_id: &facility_id, data };
-    events::append(tx.conn(), event("payment.completed", &payment.id, serde_json::json!({ "sale_id": sale.id, "method": "cash", "amount": amount, "tendered": tendered, "change": change }))).await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor,
+            kind: "payment.completed",
+            entity_id: &payment.id,
+            facility_id: sale.facility_id.as_str(),
+            data: serde_json::json!({ "sale_id": sale.id, "method": "cash", "amount": amount, "tendered": tendered, "change": change }),
+        },
+    )
+    .await?;
+    let sale = book_payment(tx, &sale.id, amount, payment.business_date, now, actor).await.map_err(booking_error)?;
+    Ok(PaymentResult { payment, sale })
+}
 
-    sale.amount_paid = sale.amount_paid.checked_add(amount).map_err(money_error("amount"))?;
-    sale.amount_due = sale.amount_total.checked_sub(sale.amount_paid).map_err(money_error("amount"))?;
-    let receipt = if sale.amount_due == Yen::ZERO {
-        let receipt =
-            sales::next_receipt_number(tx, sale.register_id.as_str(), payment.business_date.fiscal_year()).await?;
-        sale.state = SaleState::Paid;
-        sale.receipt = Some(receipt);
-        sale.paid_at = Some(now);
-        Some((receipt, now))
-    } else {
-        None
-    };
-    sales::set_paid(tx, &sale.id, sale.amount_paid, receipt).await?;
-    if let Some((receipt, _)) = receipt {
-        events::append(
-            tx.conn(),
-            event("sale.paid", &sale.id, serde_json::json!({ "receipt": receipt, "amount_total": sale.amount_total })),
+/// A card or e-money payment: bound to the register's terminal, waiting for the card. The terminal
+/// host completes it when the terminal's authorization arrives (PROTOCOLS.md §1).
+async fn start_device_payment_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    sale_id: &str,
+    request: &PaymentRequest,
+    method: Method,
+) -> Result<PaymentResult, ApiError> {
+    let (sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
+    if !facility.brands.iter().any(|b| b.method() == method) {
+        return Err(ApiError::unprocessable(
+            "brand_not_accepted",
+            format!("facility {} takes no {method} brand", facility.id),
         )
-        .await?;
+        .at("method"));
     }
+    let connected =
+        app.config.acquirers.iter().any(|a| a.link.is_some() && a.fees.iter().any(|f| f.brand.method() == method));
+    if !connected {
+        return Err(ApiError::unprocessable(
+            "method_unavailable",
+            format!("no {method} acquirer is connected to this gateway; take another method"),
+        )
+        .at("method"));
+    }
+    let terminal =
+        app.config.register(&sale.register_id).and_then(|(_, register)| register.terminal.clone()).ok_or_else(
+            || {
+                ApiError::unprocessable("no_terminal", format!("register {} has no payment terminal", sale.register_id))
+                    .at("method")
+            },
+        )?;
+    let amount = amount_to_pay(&sale, &facility, request)?;
+    let lock = tx.for_update();
+    let busy = payments::list_pending_at_terminal(tx.conn(), terminal.as_str(), lock).await?;
+    if let Some(busy) = busy {
+        return Err(ApiError::conflict(
+            "terminal_busy",
+            format!("terminal {terminal} is busy with payment {} ({})", busy.view.id, busy.view.state),
+        ));
+    }
+    let now = app.clock.now();
+    let state = PaymentState::Created
+        .transition(PaymentState::AwaitingDevice, method)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let payment = PaymentView {
+        id: format!("pay_{}", uuid::Uuid::new_v4().simple()),
+        sale_id: sale.id.clone(),
+        method,
+        brand: None,
+        amount,
+        tendered: None,
+        change: None,
+        state,
+        created_at: now,
+        business_date: BusinessDate::of_instant(now),
+        terminal_id: Some(terminal.to_string()),
+        masked_card: None,
+        response_code: None,
+        rrn: None,
+        auth_code: None,
+        note: Some(format!("waiting for the card on terminal {terminal}")),
+        refunded: Yen::ZERO,
+    };
+    payments::insert(tx, &sale, &payment).await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor: caller.user.as_str(),
+            kind: "payment.awaiting_device",
+            entity_id: &payment.id,
+            facility_id: sale.facility_id.as_str(),
+            data: serde_json::json!({ "sale_id": sale.id, "method": method, "amount": amount, "terminal_id": terminal }),
+        },
+    )
+    .await?;
+    let mut sale = sale;
     sale.payments.push(payment.clone());
     Ok(PaymentResult { payment, sale })
 }
@@ -382,24 +497,69 @@ async fn void_in(
     let now = app.clock.now();
     let actor = caller.user.as_str();
     let facility_id = sale.facility_id.to_string();
+    let today = BusinessDate::of_instant(now);
     for payment in sale.payments.iter_mut().filter(|p| p.state.holds_money()) {
-        payment.state = payment
-            .state
-            .transition(PaymentState::Voided, payment.method)
-            .map_err(|e| ApiError::conflict("illegal_transition", e.to_string()))?;
-        sales::set_payment_state(tx, &payment.id, payment.state, now).await?;
+        if payment.method == Method::Cash {
+            payment.state = payment
+                .state
+                .transition(PaymentState::Voided, payment.method)
+                .map_err(|e| ApiError::conflict("illegal_transition", e.to_string()))?;
+            payments::set_state(tx, &payment.id, payment.state, None, now).await?;
+            events::append(
+                tx.conn(),
+                NewEvent {
+                    at: now,
+                    actor,
+                    kind: "payment.voided",
+                    entity_id: &payment.id,
+                    facility_id: &facility_id,
+                    data: serde_json::json!({ "sale_id": sale.id, "amount": payment.amount }),
+                },
+            )
+            .await?;
+            continue;
+        }
+        // A same-day card or e-money payment is voided by reversing it at the acquirer; the
+        // payment becomes `voided` when the acquirer confirms (the switch's worker).
+        if payment.business_date != today || payment.refunded != Yen::ZERO {
+            return Err(ApiError::conflict(
+                "void_not_possible",
+                format!("payment {} was taken on {} (or partly refunded): a {} payment can only be voided on its own day — refund it instead", payment.id, payment.business_date, payment.method),
+            ));
+        }
+        let lock = tx.for_update();
+        let record = payments::load(tx.conn(), &payment.id, lock)
+            .await?
+            .ok_or_else(|| ApiError::internal("payment vanished"))?;
+        if !crate::switch::authorize::reverse_completed(
+            tx,
+            &record,
+            app,
+            crate::journal::reversals::ReversalReason::Void,
+        )
+        .await?
+        {
+            return Err(ApiError::conflict(
+                "void_not_possible",
+                format!("payment {} has no acquirer record to reverse", payment.id),
+            ));
+        }
+        let note = "void requested: reversing at the acquirer";
+        payments::set_state(tx, &payment.id, payment.state, Some(note), now).await?;
+        payment.note = Some(note.to_string());
         events::append(
             tx.conn(),
             NewEvent {
                 at: now,
                 actor,
-                kind: "payment.voided",
+                kind: "payment.void_requested",
                 entity_id: &payment.id,
                 facility_id: &facility_id,
                 data: serde_json::json!({ "sale_id": sale.id, "amount": payment.amount }),
             },
         )
         .await?;
+        app.switch.reversal_wake.notify_one();
     }
     sales::set_voided(tx, &sale.id, next_state, now, actor, reason).await?;
     events::append(

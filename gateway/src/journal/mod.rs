@@ -14,6 +14,8 @@
 pub mod audit;
 pub mod events;
 pub mod idempotency;
+pub mod payments;
+pub mod reversals;
 pub mod sales;
 pub mod shifts;
 

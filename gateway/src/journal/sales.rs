@@ -3,8 +3,8 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use pos_core::api::{PaymentView, ReceiptNumber, SaleLineView, SaleView};
-use pos_core::{BusinessDate, FiscalYear, PaymentState, SaleState, Yen};
+use pos_core::api::{ReceiptNumber, SaleLineView, SaleView};
+use pos_core::{BusinessDate, FiscalYear, SaleState, Yen};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -14,7 +14,6 @@ use super::{instant_text, parse_instant, JournalError, WriteTx};
 pub const SALE_LIST_MAX: i64 = 1_000;
 
 const SALE_COLUMNS: &str = "id, facility_id, register_id, shift_id, state, business_date, created_at, created_by, amount_total, amount_paid, receipt_fiscal_year, receipt_number, paid_at, voided_at, void_reason";
-const PAYMENT_COLUMNS: &str = "id, method, brand, amount, tendered, change_due, state, business_date, created_at";
 
 /// Parses a stored text value, naming the record if it does not parse.
 pub fn parse_column<T: FromStr>(
@@ -26,11 +25,11 @@ pub fn parse_column<T: FromStr>(
     value.parse().map_err(|_| JournalError::Corrupt { table, column, id: id.to_string(), value: value.to_string() })
 }
 
-fn yen_column(table: &'static str, column: &'static str, id: &str, value: i64) -> Result<Yen, JournalError> {
+pub(crate) fn yen_column(table: &'static str, column: &'static str, id: &str, value: i64) -> Result<Yen, JournalError> {
     Yen::new(value).map_err(|_| JournalError::Corrupt { table, column, id: id.to_string(), value: value.to_string() })
 }
 
-fn instant_column(
+pub(crate) fn instant_column(
     table: &'static str,
     column: &'static str,
     id: &str,
@@ -75,49 +74,6 @@ pub async fn insert_sale(tx: &mut WriteTx, sale: &SaleView) -> Result<(), Journa
         .execute(tx.conn())
         .await?;
     }
-    Ok(())
-}
-
-pub struct NewPayment<'a> {
-    pub sale: &'a SaleView,
-    pub payment: &'a PaymentView,
-}
-
-pub async fn insert_payment(tx: &mut WriteTx, new: NewPayment<'_>) -> Result<(), JournalError> {
-    let payment = new.payment;
-    sqlx::query(
-        "INSERT INTO payments (id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
-    )
-    .bind(&payment.id)
-    .bind(&new.sale.id)
-    .bind(new.sale.facility_id.as_str())
-    .bind(new.sale.register_id.as_str())
-    .bind(&new.sale.shift_id)
-    .bind(payment.method.code())
-    .bind(payment.brand.code())
-    .bind(payment.amount.get())
-    .bind(payment.tendered.map(Yen::get))
-    .bind(payment.change.map(Yen::get))
-    .bind(payment.state.code())
-    .bind(payment.business_date.to_string())
-    .bind(instant_text(payment.created_at))
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-pub async fn set_payment_state(
-    tx: &mut WriteTx,
-    payment_id: &str,
-    state: PaymentState,
-    at: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query("UPDATE payments SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state.code())
-        .bind(instant_text(at))
-        .bind(payment_id)
-        .execute(tx.conn())
-        .await?;
     Ok(())
 }
 
@@ -273,33 +229,8 @@ async fn complete(conn: &mut AnyConnection, mut sale: SaleView) -> Result<SaleVi
             revenue_account: row.try_get("revenue_account")?,
         });
     }
-    let payments =
-        sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE sale_id = $1 ORDER BY created_at, id"))
-            .bind(&sale.id)
-            .fetch_all(&mut *conn)
-            .await?;
-    for row in &payments {
-        sale.payments.push(decode_payment(row)?);
-    }
+    sale.payments = super::payments::of_sale(conn, &sale.id).await?;
     Ok(sale)
-}
-
-fn decode_payment(row: &AnyRow) -> Result<PaymentView, JournalError> {
-    let id: String = row.try_get("id")?;
-    let optional_yen = |column: &'static str| -> Result<Option<Yen>, JournalError> {
-        row.try_get::<Option<i64>, _>(column)?.map(|value| yen_column("payments", column, &id, value)).transpose()
-    };
-    Ok(PaymentView {
-        method: parse_column("payments", "method", &id, &row.try_get::<String, _>("method")?)?,
-        brand: parse_column("payments", "brand", &id, &row.try_get::<String, _>("brand")?)?,
-        amount: yen_column("payments", "amount", &id, row.try_get("amount")?)?,
-        tendered: optional_yen("tendered")?,
-        change: optional_yen("change_due")?,
-        state: parse_column("payments", "state", &id, &row.try_get::<String, _>("state")?)?,
-        business_date: parse_column("payments", "business_date", &id, &row.try_get::<String, _>("business_date")?)?,
-        created_at: instant_column("payments", "created_at", &id, &row.try_get::<String, _>("created_at")?)?,
-        id,
-    })
 }
 
 fn decode_sale(row: &AnyRow) -> Result<SaleView, JournalError> {

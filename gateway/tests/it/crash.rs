@@ -15,7 +15,7 @@ use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::support::{example_config_path, key, token, TestDatabase};
+use crate::support::{key, token, write_config, TestDatabase, TestPki};
 
 /// Registers worked concurrently during the burst, with their clerks.
 const REGISTERS: [(&str, &str, &str); 6] = [
@@ -41,18 +41,21 @@ async fn sigkill_mid_burst_loses_nothing_and_doubles_nothing_on_postgres() {
     sigkill_mid_burst(Backend::Postgres).await;
 }
 
-struct Gateway {
-    child: Child,
-    base: String,
+pub struct Gateway {
+    pub child: Child,
+    pub base: String,
+    pub terminal_host: String,
 }
 
-async fn start_gateway(database: &TestDatabase) -> Gateway {
+/// Starts the real `gateway` binary on `config` (see `support::write_config`) and the test's
+/// database, and reads the addresses it announces.
+pub async fn start_gateway_with(config: &std::path::Path, database: &TestDatabase) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
         .args(["serve", "--config"])
-        .arg(example_config_path())
+        .arg(config)
         .args(["--listen", "127.0.0.1:0"])
         .env("POS_DATABASE_URL", &database.url)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -67,7 +70,16 @@ async fn start_gateway(database: &TestDatabase) -> Gateway {
         .expect("a line");
     let address =
         first.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {first:?}")).to_string();
-    Gateway { child, base: format!("http://{address}") }
+    let second = tokio::time::timeout(Duration::from_millis(WAIT_MS_MAX), lines.next_line())
+        .await
+        .expect("terminal host announced in time")
+        .expect("read")
+        .expect("a line");
+    let terminal_host = second
+        .strip_prefix("terminal host on ")
+        .unwrap_or_else(|| panic!("unexpected second line {second:?}"))
+        .to_string();
+    Gateway { child, base: format!("http://{address}"), terminal_host }
 }
 
 /// What a worker saw for one sale.
@@ -97,7 +109,11 @@ async fn post(
 
 async fn sigkill_mid_burst(backend: Backend) {
     let database = TestDatabase::new(backend).await;
-    let mut gateway = start_gateway(&database).await;
+    let pki = TestPki::new();
+    let config_dir = tempfile::tempdir().expect("temp dir");
+    // No acquirer runs here: the links keep retrying quietly while cash is taken.
+    let config = write_config(config_dir.path(), &pki, &["127.0.0.1:9".to_string()], &["127.0.0.1:9".to_string()]);
+    let mut gateway = start_gateway_with(&config, &database).await;
     let http = reqwest::Client::builder().timeout(Duration::from_millis(WAIT_MS_MAX)).build().expect("client");
     for (register, clerk, _) in REGISTERS {
         let (status, text) = post(
@@ -181,7 +197,7 @@ async fn sigkill_mid_burst(backend: Backend) {
     assert!(!unknown.is_empty(), "the kill must interrupt requests in flight");
 
     // Restart on the same journal; the clerks retry what they did not see answered, with the same keys.
-    let gateway = start_gateway(&database).await;
+    let gateway = start_gateway_with(&config, &database).await;
     let mut retried_receipts = Vec::new();
     for attempt in &unknown {
         let clerk = REGISTERS.iter().find(|(r, _, _)| *r == attempt.register).map(|(_, c, _)| *c).expect("clerk");

@@ -81,6 +81,7 @@ impl Drop for TestDatabase {
 pub struct TestApp {
     pub base: String,
     pub app: gateway::AppState,
+    pub terminal_host: Option<std::net::SocketAddr>,
     _database: TestDatabase,
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -91,19 +92,58 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Arc::new(pos_core::SystemClock), |_| {}).await
 }
 
-pub async fn spawn_app_with(backend: Backend, clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let database = TestDatabase::new(backend).await;
+/// The example configuration with its acquirer links and terminal host removed (they need TLS
+/// material and simulators; the switch tests add their own).
+pub fn offline_config() -> Config {
     let mut config = example_config();
+    for acquirer in &mut config.acquirers {
+        acquirer.link = None;
+    }
+    config.terminal_host = None;
+    config
+}
+
+pub async fn spawn_app_with(backend: Backend, clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_full(backend, clock, None, adjust).await
+}
+
+/// Spawns the gateway, with a terminal host when `terminal_tls` is given (its address is then
+/// in [`TestApp::terminal_host`]).
+pub async fn spawn_app_full(
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    terminal_tls: Option<Arc<rustls::ServerConfig>>,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let database = TestDatabase::new(backend).await;
+    let mut config = offline_config();
     config.database = database.database_config();
     adjust(&mut config);
     let app = gateway::AppState::start(config, clock).await.expect("gateway starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::run(listener, app.clone(), async move {
+    let mut terminal_host = None;
+    let terminals = match terminal_tls {
+        Some(tls) => {
+            let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind terminal host");
+            terminal_host = Some(terminal_listener.local_addr().expect("address"));
+            Some((terminal_listener, tls))
+        }
+        None => None,
+    };
+    let server = tokio::spawn(gateway::run_with_terminals(listener, terminals, app.clone(), async move {
         let _ = stopped.await;
     }));
-    TestApp { base, app, _database: database, http: reqwest::Client::new(), stop: Some(stop), server: Some(server) }
+    TestApp {
+        base,
+        app,
+        terminal_host,
+        _database: database,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        server: Some(server),
+    }
 }
 
 impl TestApp {
@@ -208,4 +248,62 @@ pub fn token(user: &str) -> String {
 
 pub fn key() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A development PKI written to a temporary folder as `ca.crt`, `gateway.crt`, `gateway.key`.
+pub struct TestPki {
+    pub dir: tempfile::TempDir,
+    pub pki: pos_tls::DevPki,
+}
+
+impl TestPki {
+    pub fn new() -> TestPki {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = pos_tls::DevPki::new("test CA").expect("CA");
+        pki.write_server(dir.path(), "gateway", &["localhost", "127.0.0.1"]).expect("write PKI");
+        TestPki { dir, pki }
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// A server configuration for a listener named localhost (terminal host or simulator).
+    pub fn server_tls(&self) -> Arc<rustls::ServerConfig> {
+        let leaf = self.pki.server(&["localhost", "127.0.0.1"]).expect("leaf");
+        pos_tls::server_config_from_pem(
+            leaf.chain_pem.as_bytes(),
+            leaf.key_pem.as_bytes(),
+            Some(self.pki.ca_pem().as_bytes()),
+            pos_tls::ClientAuth::Optional,
+        )
+        .expect("server tls")
+    }
+
+    pub fn client_tls(&self) -> Arc<rustls::ClientConfig> {
+        pos_tls::client_config_from_pem(self.pki.ca_pem().as_bytes(), None).expect("client tls")
+    }
+}
+
+/// Writes a copy of the example configuration into `dir` whose TLS files are `pki`'s, whose
+/// terminal host listens on a free port, and whose acquirer endpoints are `card` and `emoney`.
+pub fn write_config(dir: &Path, pki: &TestPki, card: &[String], emoney: &[String]) -> PathBuf {
+    let text = std::fs::read_to_string(example_config_path()).expect("example config");
+    let quoted = |endpoints: &[String]| {
+        format!("[{}]", endpoints.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", "))
+    };
+    let replacements = [
+        ("../../demo-data/tls".to_string(), pki.dir.path().display().to_string()),
+        ("listen = \"127.0.0.1:8583\"".to_string(), "listen = \"127.0.0.1:0\"".to_string()),
+        ("endpoints = [\"127.0.0.1:7001\", \"127.0.0.1:7002\"]".to_string(), format!("endpoints = {}", quoted(card))),
+        ("endpoints = [\"127.0.0.1:7011\"]".to_string(), format!("endpoints = {}", quoted(emoney))),
+    ];
+    let mut text = text;
+    for (from, to) in replacements {
+        assert!(text.contains(&from), "example config no longer contains {from:?}");
+        text = text.replace(&from, &to);
+    }
+    let path = dir.join("city.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
 }

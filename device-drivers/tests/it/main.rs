@@ -1,0 +1,11 @@
+//! Integration tests of the ZVT layer through its public API, as one binary to save link time.
+
+mod bad_input;
+mod dialogue;
+mod properties;
+mod vectors;
+
+/// Bytes from the hex notation of PROTOCOLS.md: `"06 00 04 12 34 56 ba"`.
+pub fn hex(text: &str) -> Vec<u8> {
+    text.split_whitespace().map(|pair| u8::from_str_radix(pair, 16).expect("test vector hex")).collect()
+}

@@ -1,0 +1,214 @@
+//! Payments: their live status for the register ("waiting for card", "approved", "declined",
+//! "checking — do not retry"), cancelling one still waiting for the card, treasury's list of
+//! payments in doubt and its resolution of an e-money outcome left unknown (処理未了).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Json};
+use pos_config::Role;
+use pos_core::api::{PaymentList, PaymentView, Resolution, ResolveRequest, REASON_CHARS_MAX};
+use pos_core::PaymentState;
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{Idempotent, QueryParams};
+use super::idempotency::{begin, Begun};
+use crate::booking::book_payment;
+use crate::journal::events::{self, NewEvent};
+use crate::journal::payments::{self, Answer};
+use crate::journal::WriteTx;
+use crate::AppState;
+
+/// The most payments one list returns.
+pub const PAYMENT_LIST_MAX: i64 = 1_000;
+
+pub async fn get(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(payment_id): Path<String>,
+) -> Result<Json<PaymentView>, ApiError> {
+    let mut conn = app.journal.read().await?;
+    let payment =
+        payments::load(&mut conn, &payment_id, "").await?.ok_or_else(|| ApiError::not_found("payment", &payment_id))?;
+    caller.require_read(&app.config, &facility_of(&payment.facility_id)?)?;
+    Ok(Json(payment.view))
+}
+
+fn facility_of(id: &str) -> Result<pos_core::FacilityId, ApiError> {
+    pos_core::FacilityId::parse(id).map_err(|_| ApiError::internal("payment of a malformed facility id"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentQuery {
+    pub facility_id: Option<pos_core::FacilityId>,
+    pub state: Option<PaymentState>,
+    pub limit: Option<i64>,
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    QueryParams(query): QueryParams<PaymentQuery>,
+) -> Result<Json<PaymentList>, ApiError> {
+    let facilities = super::sales::facility_filter(&app, &caller, query.facility_id.as_ref())?;
+    let mut conn = app.journal.read().await?;
+    let limit = query.limit.unwrap_or(PAYMENT_LIST_MAX).clamp(1, PAYMENT_LIST_MAX);
+    Ok(Json(PaymentList { payments: payments::list(&mut conn, facilities.as_deref(), query.state, limit).await? }))
+}
+
+/// Cancels a card or e-money payment still waiting for the card. Once the terminal has sent the
+/// authorization the outcome belongs to the acquirer, and cancelling is refused.
+pub async fn cancel(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(payment_id): Path<String>,
+    request: Idempotent<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let outcome = cancel_in(&app, &mut itx.tx, &caller, &payment_id).await.map(|payment| (StatusCode::OK, payment));
+    itx.complete(outcome).await
+}
+
+async fn cancel_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    payment_id: &str,
+) -> Result<PaymentView, ApiError> {
+    let lock = tx.for_update();
+    let payment =
+        payments::load(tx.conn(), payment_id, lock).await?.ok_or_else(|| ApiError::not_found("payment", payment_id))?;
+    let facility = app
+        .config
+        .facility(&facility_of(&payment.facility_id)?)
+        .ok_or_else(|| ApiError::internal("facility no longer configured"))?;
+    let register =
+        pos_core::RegisterId::parse(&payment.register_id).map_err(|_| ApiError::internal("malformed register id"))?;
+    caller.require_register(facility, &register)?;
+    match payment.view.state {
+        PaymentState::AwaitingDevice => {}
+        PaymentState::Authorizing | PaymentState::InDoubt | PaymentState::Approved => {
+            return Err(ApiError::conflict("payment_in_progress", format!("payment {payment_id} is {}: the card has been read and the outcome is with the acquirer — wait for it, do not retry", payment.view.state)));
+        }
+        state => return Err(ApiError::conflict("payment_final", format!("payment {payment_id} is already {state}"))),
+    }
+    let now = app.clock.now();
+    let note = "cancelled at the register before the card was read: nothing was charged";
+    payments::set_state(tx, payment_id, PaymentState::Cancelled, Some(note), now).await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor: caller.user.as_str(),
+            kind: "payment.cancelled",
+            entity_id: payment_id,
+            facility_id: &payment.facility_id,
+            data: serde_json::json!({ "note": note }),
+        },
+    )
+    .await?;
+    Ok(PaymentView { state: PaymentState::Cancelled, note: Some(note.to_string()), ..payment.view })
+}
+
+/// Treasury settles a payment left in doubt: the settlement or the centre's inquiry shows whether
+/// the money was taken.
+pub async fn resolve(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(payment_id): Path<String>,
+    request: Idempotent<ResolveRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let note = request.body.note.trim().to_string();
+    if note.is_empty() || note.chars().count() > REASON_CHARS_MAX {
+        return Err(ApiError::unprocessable(
+            "invalid_note",
+            format!("say how it was resolved in 1 to {REASON_CHARS_MAX} characters"),
+        )
+        .at("note"));
+    }
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let outcome = resolve_in(&app, &mut itx.tx, &caller, &payment_id, request.body.outcome, &note)
+        .await
+        .map(|payment| (StatusCode::OK, payment));
+    itx.complete(outcome).await
+}
+
+async fn resolve_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    payment_id: &str,
+    outcome: Resolution,
+    note: &str,
+) -> Result<PaymentView, ApiError> {
+    let lock = tx.for_update();
+    let payment =
+        payments::load(tx.conn(), payment_id, lock).await?.ok_or_else(|| ApiError::not_found("payment", payment_id))?;
+    if payment.view.state != PaymentState::InDoubt {
+        return Err(ApiError::conflict(
+            "not_in_doubt",
+            format!("payment {payment_id} is {}, not in doubt", payment.view.state),
+        ));
+    }
+    if crate::journal::reversals::open_for_payment(tx, payment_id).await? {
+        return Err(ApiError::conflict(
+            "reversal_pending",
+            format!("payment {payment_id} has a reversal in progress; it resolves itself"),
+        ));
+    }
+    let now = app.clock.now();
+    let to = match outcome {
+        Resolution::Completed => PaymentState::Completed,
+        Resolution::Failed => PaymentState::Failed,
+    };
+    let state = payment
+        .view
+        .state
+        .transition(to, payment.view.method)
+        .map_err(|e| ApiError::conflict("illegal_transition", e.to_string()))?;
+    let recorded = format!("resolved by {}: {note}", caller.user);
+    payments::set_outcome(
+        tx,
+        payment_id,
+        state,
+        &Answer { response_code: None, rrn: None, auth_code: None },
+        &recorded,
+        now,
+    )
+    .await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor: caller.user.as_str(),
+            kind: "payment.resolved",
+            entity_id: payment_id,
+            facility_id: &payment.facility_id,
+            data: serde_json::json!({ "state": state, "note": note }),
+        },
+    )
+    .await?;
+    if state == PaymentState::Completed {
+        book_payment(
+            tx,
+            &payment.view.sale_id,
+            payment.view.amount,
+            payment.view.business_date,
+            now,
+            caller.user.as_str(),
+        )
+        .await
+        .map_err(super::sales::booking_error)?;
+    }
+    Ok(PaymentView { state, note: Some(recorded), ..payment.view })
+}

@@ -1,0 +1,314 @@
+//! Payments: the current state of each, and what the switch needs to bind, authorize, reverse
+//! and refund it.
+
+use chrono::{DateTime, Utc};
+use pos_core::api::{PaymentView, SaleView};
+use pos_core::{PaymentState, Yen};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::sales::{instant_column, parse_column, yen_column};
+use super::{instant_text, JournalError, WriteTx};
+
+const PAYMENT_COLUMNS: &str = "id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at, terminal_id, masked_card, acquirer_id, acquirer_stan, terminal_stan, transmitted_at, response_code, rrn, auth_code, note, refunded";
+
+/// A payment with the switch's bookkeeping beside the public view.
+#[derive(Debug, Clone)]
+pub struct PaymentRecord {
+    pub view: PaymentView,
+    pub facility_id: String,
+    pub register_id: String,
+    pub shift_id: String,
+    pub updated_at: DateTime<Utc>,
+    pub acquirer_id: Option<String>,
+    pub acquirer_stan: Option<String>,
+    pub terminal_stan: Option<String>,
+    /// Field 7 as sent to the acquirer (needed for field 90 of a reversal).
+    pub transmitted_at: Option<String>,
+}
+
+fn decode(row: &AnyRow) -> Result<PaymentRecord, JournalError> {
+    let id: String = row.try_get("id")?;
+    let optional_text = |column: &'static str| -> Result<Option<String>, JournalError> {
+        Ok(row.try_get::<Option<String>, _>(column)?)
+    };
+    let optional_yen = |column: &'static str| -> Result<Option<Yen>, JournalError> {
+        row.try_get::<Option<i64>, _>(column)?.map(|value| yen_column("payments", column, &id, value)).transpose()
+    };
+    let view = PaymentView {
+        sale_id: row.try_get("sale_id")?,
+        method: parse_column("payments", "method", &id, &row.try_get::<String, _>("method")?)?,
+        brand: optional_text("brand")?.map(|b| parse_column("payments", "brand", &id, &b)).transpose()?,
+        amount: yen_column("payments", "amount", &id, row.try_get("amount")?)?,
+        tendered: optional_yen("tendered")?,
+        change: optional_yen("change_due")?,
+        state: parse_column("payments", "state", &id, &row.try_get::<String, _>("state")?)?,
+        business_date: parse_column("payments", "business_date", &id, &row.try_get::<String, _>("business_date")?)?,
+        created_at: instant_column("payments", "created_at", &id, &row.try_get::<String, _>("created_at")?)?,
+        terminal_id: optional_text("terminal_id")?,
+        masked_card: optional_text("masked_card")?,
+        response_code: optional_text("response_code")?,
+        rrn: optional_text("rrn")?,
+        auth_code: optional_text("auth_code")?,
+        note: optional_text("note")?,
+        refunded: yen_column("payments", "refunded", &id, row.try_get("refunded")?)?,
+        id: id.clone(),
+    };
+    Ok(PaymentRecord {
+        facility_id: row.try_get("facility_id")?,
+        register_id: row.try_get("register_id")?,
+        shift_id: row.try_get("shift_id")?,
+        updated_at: instant_column("payments", "updated_at", &id, &row.try_get::<String, _>("updated_at")?)?,
+        acquirer_id: optional_text("acquirer_id")?,
+        acquirer_stan: optional_text("acquirer_stan")?,
+        terminal_stan: optional_text("terminal_stan")?,
+        transmitted_at: optional_text("transmitted_at")?,
+        view,
+    })
+}
+
+pub async fn of_sale(conn: &mut AnyConnection, sale_id: &str) -> Result<Vec<PaymentView>, JournalError> {
+    let rows =
+        sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE sale_id = $1 ORDER BY created_at, id"))
+            .bind(sale_id)
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(|row| decode(row).map(|record| record.view)).collect()
+}
+
+pub async fn load(conn: &mut AnyConnection, id: &str, lock: &str) -> Result<Option<PaymentRecord>, JournalError> {
+    let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| decode(&row)).transpose()
+}
+
+/// The payment waiting for a card at this terminal, if any.
+pub async fn awaiting_at_terminal(
+    conn: &mut AnyConnection,
+    terminal_id: &str,
+    lock: &str,
+) -> Result<Option<PaymentRecord>, JournalError> {
+    let row = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE terminal_id = $1 AND state = 'awaiting_device'{lock}"
+    ))
+    .bind(terminal_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| decode(&row)).transpose()
+}
+
+/// The payment a terminal is busy with (waiting for a card or being authorized), if any.
+pub async fn list_pending_at_terminal(
+    conn: &mut AnyConnection,
+    terminal_id: &str,
+    lock: &str,
+) -> Result<Option<PaymentRecord>, JournalError> {
+    let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE terminal_id = $1 AND state IN ('awaiting_device', 'authorizing'){lock}"))
+        .bind(terminal_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| decode(&row)).transpose()
+}
+
+/// A payment of a terminal by the STAN the terminal gave it (terminal-initiated reversals).
+pub async fn by_terminal_stan(
+    conn: &mut AnyConnection,
+    terminal_id: &str,
+    terminal_stan: &str,
+    lock: &str,
+) -> Result<Option<PaymentRecord>, JournalError> {
+    let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE terminal_id = $1 AND terminal_stan = $2 ORDER BY created_at DESC LIMIT 1{lock}"))
+        .bind(terminal_id)
+        .bind(terminal_stan)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| decode(&row)).transpose()
+}
+
+/// Payments in a state, last changed before `before` (sweeps of stale work).
+pub async fn in_state_since(
+    conn: &mut AnyConnection,
+    state: PaymentState,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<PaymentRecord>, JournalError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE state = $1 AND updated_at < $2 ORDER BY updated_at LIMIT $3"
+    ))
+    .bind(state.code())
+    .bind(instant_text(before))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// Payments of some facilities (all when `None`), optionally in one state.
+pub async fn list(
+    conn: &mut AnyConnection,
+    facilities: Option<&[String]>,
+    state: Option<PaymentState>,
+    limit: i64,
+) -> Result<Vec<PaymentView>, JournalError> {
+    let mut sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE 1 = 1");
+    let mut binds: Vec<String> = Vec::new();
+    if let Some(state) = state {
+        binds.push(state.code().to_string());
+        sql.push_str(&format!(" AND state = ${}", binds.len()));
+    }
+    if let Some(facilities) = facilities {
+        if facilities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut placeholders = Vec::new();
+        for facility in facilities {
+            binds.push(facility.clone());
+            placeholders.push(format!("${}", binds.len()));
+        }
+        sql.push_str(&format!(" AND facility_id IN ({})", placeholders.join(", ")));
+    }
+    sql.push_str(&format!(" ORDER BY created_at, id LIMIT {}", limit.max(1)));
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(|row| decode(row).map(|record| record.view)).collect()
+}
+
+pub async fn insert(tx: &mut WriteTx, sale: &SaleView, payment: &PaymentView) -> Result<(), JournalError> {
+    sqlx::query(
+        "INSERT INTO payments (id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at, terminal_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
+    )
+    .bind(&payment.id)
+    .bind(&sale.id)
+    .bind(sale.facility_id.as_str())
+    .bind(sale.register_id.as_str())
+    .bind(&sale.shift_id)
+    .bind(payment.method.code())
+    .bind(payment.brand.map(|b| b.code()))
+    .bind(payment.amount.get())
+    .bind(payment.tendered.map(Yen::get))
+    .bind(payment.change.map(Yen::get))
+    .bind(payment.state.code())
+    .bind(payment.business_date.to_string())
+    .bind(instant_text(payment.created_at))
+    .bind(payment.terminal_id.as_deref())
+    .bind(payment.note.as_deref())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn set_state(
+    tx: &mut WriteTx,
+    id: &str,
+    state: PaymentState,
+    note: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    sqlx::query("UPDATE payments SET state = $1, note = COALESCE($2, note), updated_at = $3 WHERE id = $4")
+        .bind(state.code())
+        .bind(note)
+        .bind(instant_text(at))
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// What the switch records when it forwards an authorization.
+pub struct Authorizing<'a> {
+    pub brand: pos_core::Brand,
+    pub masked_card: Option<&'a str>,
+    pub acquirer_id: &'a str,
+    pub acquirer_stan: &'a str,
+    pub terminal_stan: &'a str,
+    pub transmitted_at: &'a str,
+}
+
+pub async fn set_authorizing(
+    tx: &mut WriteTx,
+    id: &str,
+    authorizing: &Authorizing<'_>,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    sqlx::query(
+        "UPDATE payments SET state = 'authorizing', brand = $1, masked_card = $2, acquirer_id = $3, acquirer_stan = $4, terminal_stan = $5, transmitted_at = $6, note = NULL, updated_at = $7 WHERE id = $8",
+    )
+    .bind(authorizing.brand.code())
+    .bind(authorizing.masked_card)
+    .bind(authorizing.acquirer_id)
+    .bind(authorizing.acquirer_stan)
+    .bind(authorizing.terminal_stan)
+    .bind(authorizing.transmitted_at)
+    .bind(instant_text(at))
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The acquirer's answer, as recorded.
+pub struct Answer<'a> {
+    pub response_code: Option<&'a str>,
+    pub rrn: Option<&'a str>,
+    pub auth_code: Option<&'a str>,
+}
+
+pub async fn set_outcome(
+    tx: &mut WriteTx,
+    id: &str,
+    state: PaymentState,
+    answer: &Answer<'_>,
+    note: &str,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    sqlx::query("UPDATE payments SET state = $1, response_code = COALESCE($2, response_code), rrn = COALESCE($3, rrn), auth_code = COALESCE($4, auth_code), note = $5, updated_at = $6 WHERE id = $7")
+        .bind(state.code())
+        .bind(answer.response_code)
+        .bind(answer.rrn)
+        .bind(answer.auth_code)
+        .bind(note)
+        .bind(instant_text(at))
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn add_refunded(
+    tx: &mut WriteTx,
+    id: &str,
+    amount: Yen,
+    state: PaymentState,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    sqlx::query("UPDATE payments SET refunded = refunded + $1, state = $2, updated_at = $3 WHERE id = $4")
+        .bind(amount.get())
+        .bind(state.code())
+        .bind(instant_text(at))
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The next system trace audit number toward an acquirer: 000001 to 999999, then round again.
+/// Allocated in the transaction that journals the request, so no two requests share one.
+pub async fn next_stan(tx: &mut WriteTx, acquirer_id: &str) -> Result<String, JournalError> {
+    sqlx::query(
+        "INSERT INTO stan_counters (acquirer_id, last_stan) VALUES ($1, 0) ON CONFLICT (acquirer_id) DO NOTHING",
+    )
+    .bind(acquirer_id)
+    .execute(tx.conn())
+    .await?;
+    let row = sqlx::query("UPDATE stan_counters SET last_stan = CASE WHEN last_stan >= 999999 THEN 1 ELSE last_stan + 1 END WHERE acquirer_id = $1 RETURNING last_stan")
+        .bind(acquirer_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let stan: i64 = row.try_get("last_stan")?;
+    Ok(format!("{stan:06}"))
+}

@@ -1,0 +1,200 @@
+//! TLS material for every TLS link of the system: the terminal host, the acquirer connectors and
+//! the simulators.
+//!
+//! [`server_config`] and [`client_config`] turn PEM files into rustls configurations (with
+//! optional or required client certificates on the server side, and a private CA on the client
+//! side). [`DevPki`] generates a throw-away certificate authority and leaf certificates for tests,
+//! the demo and local runs — never for production, where certificates come from the operator's
+//! PKI. The crypto provider is `ring`, fixed here once for the whole system.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::RootCertStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} holds no {what} in PEM form")]
+    Missing { path: PathBuf, what: &'static str },
+    #[error("TLS configuration refused: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("client certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("certificate generation: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+/// Whether a TLS server asks its clients for certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    None,
+    /// Verified when presented; a client without one is still served.
+    Optional,
+    Required,
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read { path: path.to_path_buf(), source })
+}
+
+pub fn certificates_from_pem(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certificates: Vec<_> = rustls_pemfile::certs(&mut &pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|source| TlsError::Read { path: path.to_path_buf(), source })?;
+    if certificates.is_empty() {
+        return Err(TlsError::Missing { path: path.to_path_buf(), what: "certificate" });
+    }
+    Ok(certificates)
+}
+
+pub fn private_key_from_pem(pem: &[u8], path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    rustls_pemfile::private_key(&mut &pem[..])
+        .map_err(|source| TlsError::Read { path: path.to_path_buf(), source })?
+        .ok_or_else(|| TlsError::Missing { path: path.to_path_buf(), what: "private key" })
+}
+
+fn root_store(ca_pem: &[u8], path: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for certificate in certificates_from_pem(ca_pem, path)? {
+        roots.add(certificate)?;
+    }
+    Ok(roots)
+}
+
+/// A server configuration from PEM bytes (certificate chain, key, and the CA that signs client
+/// certificates when clients authenticate).
+pub fn server_config_from_pem(chain: &[u8], key: &[u8], client_ca: Option<&[u8]>, client_auth: ClientAuth) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let label = Path::new("<pem>");
+    let builder = rustls::ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let builder = match (client_auth, client_ca) {
+        (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
+        (auth, Some(ca)) => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca, label)?), provider());
+            let verifier = if auth == ClientAuth::Optional { verifier.allow_unauthenticated().build()? } else { verifier.build()? };
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    Ok(Arc::new(builder.with_single_cert(certificates_from_pem(chain, label)?, private_key_from_pem(key, label)?)?))
+}
+
+/// A server configuration from PEM files.
+pub fn server_config(chain: &Path, key: &Path, client_ca: Option<&Path>, client_auth: ClientAuth) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let ca = client_ca.map(read).transpose()?;
+    server_config_from_pem(&read(chain)?, &read(key)?, ca.as_deref(), client_auth)
+        .map_err(|error| relabel(error, chain))
+}
+
+/// A client configuration trusting the CA in `ca_pem`, with an optional client certificate.
+pub fn client_config_from_pem(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let label = Path::new("<pem>");
+    let builder = rustls::ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?.with_root_certificates(root_store(ca_pem, label)?);
+    let config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(certificates_from_pem(chain, label)?, private_key_from_pem(key, label)?)?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// A client configuration from PEM files.
+pub fn client_config(ca: &Path, identity: Option<(&Path, &Path)>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let identity = identity.map(|(chain, key)| Ok::<_, TlsError>((read(chain)?, read(key)?))).transpose()?;
+    client_config_from_pem(&read(ca)?, identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice()))).map_err(|error| relabel(error, ca))
+}
+
+fn relabel(error: TlsError, path: &Path) -> TlsError {
+    match error {
+        TlsError::Missing { what, .. } => TlsError::Missing { path: path.to_path_buf(), what },
+        other => other,
+    }
+}
+
+/// A development PKI: one CA and the leaf certificates signed by it, as PEM.
+pub struct DevPki {
+    ca: rcgen::CertifiedKey,
+}
+
+/// A leaf certificate and its key, as PEM.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+impl DevPki {
+    pub fn new(name: &str) -> Result<DevPki, TlsError> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign, rcgen::KeyUsagePurpose::DigitalSignature];
+        let key_pair = rcgen::KeyPair::generate()?;
+        let cert = params.self_signed(&key_pair)?;
+        Ok(DevPki { ca: rcgen::CertifiedKey { cert, key_pair } })
+    }
+
+    pub fn ca_pem(&self) -> String {
+        self.ca.cert.pem()
+    }
+
+    /// A server certificate for these DNS names or IP addresses.
+    pub fn server(&self, names: &[&str]) -> Result<Leaf, TlsError> {
+        self.leaf(names, rcgen::ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// A client certificate (a terminal, a gateway node) with this common name.
+    pub fn client(&self, name: &str) -> Result<Leaf, TlsError> {
+        self.leaf(&[name], rcgen::ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn leaf(&self, names: &[&str], usage: rcgen::ExtendedKeyUsagePurpose) -> Result<Leaf, TlsError> {
+        let mut params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+        if let Some(first) = names.first() {
+            params.distinguished_name.push(rcgen::DnType::CommonName, *first);
+        }
+        params.extended_key_usages = vec![usage];
+        let key_pair = rcgen::KeyPair::generate()?;
+        let cert = params.signed_by(&key_pair, &self.ca.cert, &self.ca.key_pair)?;
+        Ok(Leaf { chain_pem: cert.pem(), key_pem: key_pair.serialize_pem() })
+    }
+
+    /// Writes the CA and a server leaf for `names` into `dir` as `ca.crt`, `<stem>.crt`,
+    /// `<stem>.key`.
+    pub fn write_server(&self, dir: &Path, stem: &str, names: &[&str]) -> Result<(), TlsError> {
+        std::fs::create_dir_all(dir).map_err(|source| TlsError::Read { path: dir.to_path_buf(), source })?;
+        let leaf = self.server(names)?;
+        for (file, content) in [("ca.crt".to_string(), self.ca_pem()), (format!("{stem}.crt"), leaf.chain_pem), (format!("{stem}.key"), leaf.key_pem)] {
+            let path = dir.join(file);
+            std::fs::write(&path, content).map_err(|source| TlsError::Read { path, source })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_pki_makes_working_configurations() {
+        let pki = DevPki::new("test CA").unwrap();
+        let server = pki.server(&["localhost", "127.0.0.1"]).unwrap();
+        let client = pki.client("T0010101").unwrap();
+        let ca = pki.ca_pem();
+        assert!(server_config_from_pem(server.chain_pem.as_bytes(), server.key_pem.as_bytes(), Some(ca.as_bytes()), ClientAuth::Required).is_ok());
+        assert!(server_config_from_pem(server.chain_pem.as_bytes(), server.key_pem.as_bytes(), None, ClientAuth::None).is_ok());
+        assert!(client_config_from_pem(ca.as_bytes(), Some((client.chain_pem.as_bytes(), client.key_pem.as_bytes()))).is_ok());
+    }
+
+    #[test]
+    fn missing_pem_content_is_named() {
+        let error = certificates_from_pem(b"not pem", Path::new("x.crt")).unwrap_err();
+        assert_eq!(error.to_string(), "x.crt holds no certificate in PEM form");
+    }
+}
