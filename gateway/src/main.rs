@@ -70,17 +70,40 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
     let config = pos_config::load(&config_path)?;
     let address = listen.unwrap_or_else(|| config.server.listen.to_string());
+    let terminals = match &config.terminal_host {
+        Some(host) => {
+            let client_auth = match host.client_auth {
+                pos_config::ClientAuthMode::None => pos_tls::ClientAuth::None,
+                pos_config::ClientAuthMode::Optional => pos_tls::ClientAuth::Optional,
+                pos_config::ClientAuthMode::Required => pos_tls::ClientAuth::Required,
+            };
+            let tls =
+                pos_tls::server_config(&host.cert_file, &host.key_file, host.client_ca_file.as_deref(), client_auth)
+                    .context("terminal host TLS (for local runs, `gateway dev-tls` writes development certificates)")?;
+            let listener = tokio::net::TcpListener::bind(host.listen)
+                .await
+                .with_context(|| format!("cannot listen for terminals on {}", host.listen))?;
+            Some((listener, tls))
+        }
+        None => None,
+    };
     let app = gateway::AppState::start(config, Arc::new(SystemClock)).await?;
     let listener =
         tokio::net::TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
+    // Tests and scripts read these two lines to find the ports (port 0 picks free ones).
     println!("listening on {}", listener.local_addr()?);
-    gateway::run(listener, app, shutdown_signal()).await?;
+    if let Some((terminal_listener, _)) = &terminals {
+        println!("terminal host on {}", terminal_listener.local_addr()?);
+    }
+    gateway::run_with_terminals(listener, terminals, app, shutdown_signal()).await?;
     Ok(())
 }
 
 async fn audit_verify(config_path: PathBuf) -> anyhow::Result<()> {
     let config = pos_config::load(&config_path)?;
-    let journal = gateway::journal::Journal::connect(&config.database).await?;
+    let journal = gateway::journal::Journal::connect_existing(&config.database)
+        .await
+        .context("the journal must already exist")?;
     let verification = gateway::journal::audit::verify(&journal).await?;
     match verification.problem {
         None => {

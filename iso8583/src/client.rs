@@ -169,7 +169,8 @@ impl Client {
     /// Waits until a connection is up (or the deadline passes).
     pub async fn wait_connected(&self, deadline: Duration) -> bool {
         let mut link_watch = self.shared.link.subscribe();
-        let connected = tokio::time::timeout(deadline, link_watch.wait_for(Option::is_some)).await.is_ok_and(|r| r.is_ok());
+        let connected =
+            tokio::time::timeout(deadline, link_watch.wait_for(Option::is_some)).await.is_ok_and(|r| r.is_ok());
         connected
     }
 

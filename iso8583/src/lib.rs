@@ -40,6 +40,17 @@ pub fn amount_of(message: &Message) -> Option<Yen> {
     text.parse::<i64>().ok().and_then(|v| Yen::new(v).ok())
 }
 
+/// Field 90 (original data elements, 42 characters) of a reversal of `original`: the original's
+/// MTI (4), STAN (6) and transmission date and time (10), then the acquiring and forwarding
+/// institution ids (11 digits each; this system names its acquirer by a numeric id and forwards
+/// nothing, so the forwarding id is zeros).
+pub fn original_data_elements(original: &Message, acquirer_institution: u64) -> Option<String> {
+    let stan = original.text(fields::STAN).filter(|s| s.len() == 6)?;
+    let transmitted = original.text(fields::TRANSMISSION_DATE_TIME).filter(|s| s.len() == 10)?;
+    (acquirer_institution <= 99_999_999_999)
+        .then(|| format!("{}{stan}{transmitted}{acquirer_institution:011}{:011}", original.mti, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,15 +80,4 @@ mod tests {
         assert_eq!(amount_field(Yen::new(470).unwrap()).as_deref(), Some("000000000470"));
         assert_eq!(amount_field(Yen::new(-1).unwrap()), None);
     }
-}
-
-/// Field 90 (original data elements, 42 characters) of a reversal of `original`: the original's
-/// MTI (4), STAN (6) and transmission date and time (10), then the acquiring and forwarding
-/// institution ids (11 digits each; this system names its acquirer by a numeric id and forwards
-/// nothing, so the forwarding id is zeros).
-pub fn original_data_elements(original: &Message, acquirer_institution: u64) -> Option<String> {
-    let stan = original.text(fields::STAN).filter(|s| s.len() == 6)?;
-    let transmitted = original.text(fields::TRANSMISSION_DATE_TIME).filter(|s| s.len() == 10)?;
-    (acquirer_institution <= 99_999_999_999)
-        .then(|| format!("{}{stan}{transmitted}{acquirer_institution:011}{:011}", original.mti, 0))
 }

@@ -13,6 +13,7 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
         sales: 400,
         date: Some("2026-11-24".parse().expect("date")),
         seed: 7,
+        cashless_per_mille: 150,
         quiet: true,
     };
     let report = gateway::demo::run(options.clone()).await.expect("demo day");
@@ -37,7 +38,7 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
         let floats = float_per_register * i64::try_from(facility.registers.len()).expect("count");
         assert_eq!(
             day.cash_expected,
-            floats + day.amount_paid,
+            floats + day.amount_paid - day.cashless_amount,
             "{}: expected cash is the floats plus the day's cash takings",
             day.facility_id
         );
@@ -46,6 +47,13 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
     let short: Vec<_> = report.facilities.iter().filter(|f| f.over_short != 0).collect();
     assert_eq!(short.len(), 1, "exactly one planted discrepancy");
     assert_eq!(short[0].over_short, -PLANTED_SHORTAGE_YEN);
+    // Cashless payments went through the switch; the simulated acquirers hold exactly what the
+    // journal says was taken.
+    let cashless: usize = report.facilities.iter().map(|f| f.cashless_payments).sum();
+    let cashless_amount: i64 = report.facilities.iter().map(|f| f.cashless_amount).sum();
+    assert!(cashless > 20, "{cashless}");
+    assert_eq!(report.acquirer_approved, cashless);
+    assert_eq!(report.acquirer_approved_amount, cashless_amount);
     assert!(report.audit_intact);
     assert!(report.audit_records > 800, "every API call is audited");
     assert!(std::path::Path::new(&report.journal).exists());

@@ -71,14 +71,23 @@ fn root_store(ca_pem: &[u8], path: &Path) -> Result<RootCertStore, TlsError> {
 
 /// A server configuration from PEM bytes (certificate chain, key, and the CA that signs client
 /// certificates when clients authenticate).
-pub fn server_config_from_pem(chain: &[u8], key: &[u8], client_ca: Option<&[u8]>, client_auth: ClientAuth) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+pub fn server_config_from_pem(
+    chain: &[u8],
+    key: &[u8],
+    client_ca: Option<&[u8]>,
+    client_auth: ClientAuth,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let label = Path::new("<pem>");
     let builder = rustls::ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let builder = match (client_auth, client_ca) {
         (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
         (auth, Some(ca)) => {
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca, label)?), provider());
-            let verifier = if auth == ClientAuth::Optional { verifier.allow_unauthenticated().build()? } else { verifier.build()? };
+            let verifier = if auth == ClientAuth::Optional {
+                verifier.allow_unauthenticated().build()?
+            } else {
+                verifier.build()?
+            };
             builder.with_client_cert_verifier(verifier)
         }
     };
@@ -86,18 +95,30 @@ pub fn server_config_from_pem(chain: &[u8], key: &[u8], client_ca: Option<&[u8]>
 }
 
 /// A server configuration from PEM files.
-pub fn server_config(chain: &Path, key: &Path, client_ca: Option<&Path>, client_auth: ClientAuth) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+pub fn server_config(
+    chain: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+    client_auth: ClientAuth,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let ca = client_ca.map(read).transpose()?;
     server_config_from_pem(&read(chain)?, &read(key)?, ca.as_deref(), client_auth)
         .map_err(|error| relabel(error, chain))
 }
 
 /// A client configuration trusting the CA in `ca_pem`, with an optional client certificate.
-pub fn client_config_from_pem(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+pub fn client_config_from_pem(
+    ca_pem: &[u8],
+    identity: Option<(&[u8], &[u8])>,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let label = Path::new("<pem>");
-    let builder = rustls::ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?.with_root_certificates(root_store(ca_pem, label)?);
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(root_store(ca_pem, label)?);
     let config = match identity {
-        Some((chain, key)) => builder.with_client_auth_cert(certificates_from_pem(chain, label)?, private_key_from_pem(key, label)?)?,
+        Some((chain, key)) => {
+            builder.with_client_auth_cert(certificates_from_pem(chain, label)?, private_key_from_pem(key, label)?)?
+        }
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
@@ -106,7 +127,8 @@ pub fn client_config_from_pem(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -
 /// A client configuration from PEM files.
 pub fn client_config(ca: &Path, identity: Option<(&Path, &Path)>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let identity = identity.map(|(chain, key)| Ok::<_, TlsError>((read(chain)?, read(key)?))).transpose()?;
-    client_config_from_pem(&read(ca)?, identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice()))).map_err(|error| relabel(error, ca))
+    client_config_from_pem(&read(ca)?, identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice())))
+        .map_err(|error| relabel(error, ca))
 }
 
 fn relabel(error: TlsError, path: &Path) -> TlsError {
@@ -133,7 +155,11 @@ impl DevPki {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign, rcgen::KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
         let key_pair = rcgen::KeyPair::generate()?;
         let cert = params.self_signed(&key_pair)?;
         Ok(DevPki { ca: rcgen::CertifiedKey { cert, key_pair } })
@@ -169,7 +195,11 @@ impl DevPki {
     pub fn write_server(&self, dir: &Path, stem: &str, names: &[&str]) -> Result<(), TlsError> {
         std::fs::create_dir_all(dir).map_err(|source| TlsError::Read { path: dir.to_path_buf(), source })?;
         let leaf = self.server(names)?;
-        for (file, content) in [("ca.crt".to_string(), self.ca_pem()), (format!("{stem}.crt"), leaf.chain_pem), (format!("{stem}.key"), leaf.key_pem)] {
+        for (file, content) in [
+            ("ca.crt".to_string(), self.ca_pem()),
+            (format!("{stem}.crt"), leaf.chain_pem),
+            (format!("{stem}.key"), leaf.key_pem),
+        ] {
             let path = dir.join(file);
             std::fs::write(&path, content).map_err(|source| TlsError::Read { path, source })?;
         }
@@ -187,9 +217,17 @@ mod tests {
         let server = pki.server(&["localhost", "127.0.0.1"]).unwrap();
         let client = pki.client("T0010101").unwrap();
         let ca = pki.ca_pem();
-        assert!(server_config_from_pem(server.chain_pem.as_bytes(), server.key_pem.as_bytes(), Some(ca.as_bytes()), ClientAuth::Required).is_ok());
-        assert!(server_config_from_pem(server.chain_pem.as_bytes(), server.key_pem.as_bytes(), None, ClientAuth::None).is_ok());
-        assert!(client_config_from_pem(ca.as_bytes(), Some((client.chain_pem.as_bytes(), client.key_pem.as_bytes()))).is_ok());
+        assert!(server_config_from_pem(
+            server.chain_pem.as_bytes(),
+            server.key_pem.as_bytes(),
+            Some(ca.as_bytes()),
+            ClientAuth::Required
+        )
+        .is_ok());
+        assert!(server_config_from_pem(server.chain_pem.as_bytes(), server.key_pem.as_bytes(), None, ClientAuth::None)
+            .is_ok());
+        assert!(client_config_from_pem(ca.as_bytes(), Some((client.chain_pem.as_bytes(), client.key_pem.as_bytes())))
+            .is_ok());
     }
 
     #[test]

@@ -35,8 +35,11 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/payments/{id}", get(payments::get))
         .route("/v1/payments/{id}/cancel", post(payments::cancel))
         .route("/v1/payments/{id}/resolve", post(payments::resolve))
+        .route("/v1/payments/{id}/refunds", post(payments::refund))
         .route("/v1/audit/verify", get(system::verify_audit))
         .route("/metrics", get(system::metrics))
+        // The timeout sits inside the audit layer, so a request cut off by it is still recorded.
+        .route_layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate_and_audit))
         .fallback(|| async {
             error::ApiError::new(
@@ -46,6 +49,5 @@ pub fn router(app: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
         .with_state(app)
 }

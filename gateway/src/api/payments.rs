@@ -6,9 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
-use pos_config::Role;
-use pos_core::api::{PaymentList, PaymentView, Resolution, ResolveRequest, REASON_CHARS_MAX};
-use pos_core::PaymentState;
+use pos_config::{RefundRule, Role};
+use pos_core::api::{
+    PaymentList, PaymentView, RefundMethod, RefundRequest, RefundView, Resolution, ResolveRequest, REASON_CHARS_MAX,
+};
+use pos_core::{BusinessDate, PaymentState};
 use serde::Deserialize;
 
 use super::auth::Caller;
@@ -18,6 +20,7 @@ use super::idempotency::{begin, Begun};
 use crate::booking::book_payment;
 use crate::journal::events::{self, NewEvent};
 use crate::journal::payments::{self, Answer};
+use crate::journal::refunds::NewRefund;
 use crate::journal::WriteTx;
 use crate::AppState;
 
@@ -211,4 +214,188 @@ async fn resolve_in(
         .map_err(super::sales::booking_error)?;
     }
     Ok(PaymentView { state, note: Some(recorded), ..payment.view })
+}
+
+/// Gives money back on a payment: through its acquirer where the brand allows (answered 202 at
+/// once; the outcome follows on the payment and the refund), or as cash that treasury records.
+pub async fn refund(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(payment_id): Path<String>,
+    request: Idempotent<RefundRequest>,
+) -> Result<Response, ApiError> {
+    let reason = request.body.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > REASON_CHARS_MAX {
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            format!("give a reason of 1 to {REASON_CHARS_MAX} characters"),
+        )
+        .at("reason"));
+    }
+    if request.body.amount.get() <= 0 {
+        return Err(ApiError::unprocessable("invalid_amount", "a refund is a positive amount of yen").at("amount"));
+    }
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let outcome = refund_in(&app, &mut itx.tx, &caller, &payment_id, &request.body, &reason).await;
+    let to_send = outcome.as_ref().ok().filter(|r| r.state == "authorizing").map(|r| r.id.clone());
+    let response = itx
+        .complete(outcome.map(|refund| {
+            (if refund.state == "authorizing" { StatusCode::ACCEPTED } else { StatusCode::CREATED }, refund)
+        }))
+        .await?;
+    if let Some(refund_id) = to_send {
+        tokio::spawn(crate::switch::refund::send(app.clone(), refund_id));
+    }
+    Ok(response)
+}
+
+async fn refund_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    payment_id: &str,
+    request: &RefundRequest,
+    reason: &str,
+) -> Result<RefundView, ApiError> {
+    let lock = tx.for_update();
+    let payment =
+        payments::load(tx.conn(), payment_id, lock).await?.ok_or_else(|| ApiError::not_found("payment", payment_id))?;
+    let facility = app
+        .config
+        .facility(&facility_of(&payment.facility_id)?)
+        .ok_or_else(|| ApiError::internal("facility no longer configured"))?;
+    match request.method {
+        RefundMethod::Cash => caller.require_role(&[Role::Treasury])?,
+        RefundMethod::Original if caller.role == Role::Treasury => {}
+        RefundMethod::Original => {
+            let register = pos_core::RegisterId::parse(&payment.register_id)
+                .map_err(|_| ApiError::internal("malformed register id"))?;
+            caller.require_register(facility, &register)?;
+        }
+    }
+    if !payment.view.state.holds_money() {
+        return Err(ApiError::conflict(
+            "not_refundable",
+            format!("payment {payment_id} is {}: there is nothing to refund", payment.view.state),
+        ));
+    }
+    let remaining = payment.view.amount.checked_sub(payment.view.refunded).unwrap_or_default();
+    if request.amount > remaining {
+        return Err(ApiError::unprocessable(
+            "refund_exceeds_payment",
+            format!("at most {remaining} of this payment can still be refunded"),
+        )
+        .at("amount"));
+    }
+    let mut conn_refunds = crate::journal::refunds::of_payment(tx.conn(), payment_id).await?;
+    conn_refunds.retain(|r| r.view.state == "authorizing" || r.view.state == "in_doubt");
+    if let Some(open) = conn_refunds.first() {
+        return Err(ApiError::conflict(
+            "refund_pending",
+            format!("refund {} of this payment is {}: wait for its outcome", open.view.id, open.view.state),
+        ));
+    }
+    let now = app.clock.now();
+    let id = format!("ref_{}", uuid::Uuid::new_v4().simple());
+    let new = |state, acquirer_id, acquirer_stan, transmitted_at| NewRefund {
+        id: &id,
+        payment_id,
+        facility_id: &payment.facility_id,
+        amount: request.amount,
+        method: request.method,
+        state,
+        acquirer_id,
+        acquirer_stan,
+        transmitted_at,
+        reason,
+        created_by: caller.user.as_str(),
+    };
+    let state = match request.method {
+        RefundMethod::Cash => {
+            crate::journal::refunds::insert(tx, &new("recorded", None, None, None), now).await?;
+            crate::switch::refund::apply_refund(tx, &payment, request.amount, caller.user.as_str(), now).await?;
+            "recorded"
+        }
+        RefundMethod::Original => {
+            check_brand_rule(app, &payment, request.amount, BusinessDate::of_instant(now))?;
+            let acquirer_id =
+                payment.acquirer_id.clone().filter(|a| app.switch.client(a).is_some()).ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "no_acquirer_link",
+                        "this payment's acquirer is not connected; treasury can record a cash refund",
+                    )
+                    .at("method")
+                })?;
+            let stan = payments::next_stan(tx, &acquirer_id).await?;
+            let transmitted_at = crate::switch::transmission_time(now);
+            crate::journal::refunds::insert(
+                tx,
+                &new("authorizing", Some(&acquirer_id), Some(&stan), Some(&transmitted_at)),
+                now,
+            )
+            .await?;
+            "authorizing"
+        }
+    };
+    events::append(tx.conn(), NewEvent { at: now, actor: caller.user.as_str(), kind: "refund.created", entity_id: &id, facility_id: &payment.facility_id, data: serde_json::json!({ "payment_id": payment_id, "amount": request.amount, "method": request.method, "state": state, "reason": reason }) }).await?;
+    Ok(RefundView {
+        id: id.clone(),
+        payment_id: payment_id.to_string(),
+        amount: request.amount,
+        method: request.method,
+        state: state.to_string(),
+        response_code: None,
+        rrn: None,
+        reason: reason.to_string(),
+        created_at: now,
+    })
+}
+
+/// The brand's own rules (configuration `brand_rules`): some take no refunds, some only the
+/// whole amount, some only within a number of days.
+fn check_brand_rule(
+    app: &AppState,
+    payment: &payments::PaymentRecord,
+    amount: pos_core::Yen,
+    today: BusinessDate,
+) -> Result<(), ApiError> {
+    let brand = payment.view.brand.filter(|b| b.method().is_cashless()).ok_or_else(|| ApiError::unprocessable("refund_not_allowed", "a cash payment is not refunded through an acquirer: void it in its shift, or treasury records a cash refund").at("method"))?;
+    let rule = app.config.brand_rule(brand);
+    match rule.refund {
+        RefundRule::None => {
+            return Err(ApiError::unprocessable(
+                "refund_not_allowed",
+                format!(
+                    "{} ({brand}) takes no refunds; treasury can record a cash refund instead",
+                    brand.display_name()
+                ),
+            )
+            .at("method"));
+        }
+        RefundRule::Full if amount != payment.view.amount || payment.view.refunded != pos_core::Yen::ZERO => {
+            return Err(ApiError::unprocessable(
+                "refund_full_only",
+                format!("{} refunds only the whole {}", brand.display_name(), payment.view.amount),
+            )
+            .at("amount"));
+        }
+        _ => {}
+    }
+    if let Some(days) = rule.refund_within_days {
+        let age = (today.date() - payment.view.business_date.date()).num_days();
+        if age > i64::from(days) {
+            return Err(ApiError::unprocessable(
+                "refund_period_over",
+                format!(
+                    "{} refunds within {days} days; this payment is {age} days old — treasury can record a cash refund",
+                    brand.display_name()
+                ),
+            )
+            .at("method"));
+        }
+    }
+    Ok(())
 }

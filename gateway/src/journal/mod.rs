@@ -15,6 +15,7 @@ pub mod audit;
 pub mod events;
 pub mod idempotency;
 pub mod payments;
+pub mod refunds;
 pub mod reversals;
 pub mod sales;
 pub mod shifts;
@@ -97,10 +98,21 @@ pub fn for_update(backend: Backend) -> &'static str {
 impl Journal {
     /// Connects, creating the SQLite file if needed, and runs the migrations.
     pub async fn connect(database: &pos_config::Database) -> Result<Journal, JournalError> {
+        Journal::open(database, true).await
+    }
+
+    /// Connects to a journal that must already exist, without creating or migrating anything
+    /// (tools such as the audit verification).
+    pub async fn connect_existing(database: &pos_config::Database) -> Result<Journal, JournalError> {
+        Journal::open(database, false).await
+    }
+
+    async fn open(database: &pos_config::Database, create: bool) -> Result<Journal, JournalError> {
         sqlx::any::install_default_drivers();
-        let url = match database.backend {
-            Backend::Sqlite => sqlite_url_creating_folder(&database.url)?,
-            Backend::Postgres => database.url.clone(),
+        let url = match (database.backend, create) {
+            (Backend::Sqlite, true) => sqlite_url_creating_folder(&database.url)?,
+            (Backend::Sqlite, false) => existing_sqlite_url(&database.url),
+            (Backend::Postgres, _) => database.url.clone(),
         };
         let options: AnyConnectOptions = url.parse()?;
         let backend = database.backend;
@@ -122,9 +134,10 @@ impl Journal {
             })
             .connect_with(options)
             .await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        match (backend, create) {
+            (_, false) => {}
+            (Backend::Sqlite, true) => SQLITE_MIGRATIONS.run(&pool).await?,
+            (Backend::Postgres, true) => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Journal { pool, backend, write_gate })
@@ -178,6 +191,12 @@ fn sqlite_url_creating_folder(url: &str) -> Result<String, JournalError> {
         Some(query) => format!("sqlite://{file}?{query}&mode=rwc"),
         None => format!("sqlite://{file}?mode=rwc"),
     })
+}
+
+fn existing_sqlite_url(url: &str) -> String {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    let file = rest.split_once('?').map_or(rest, |(f, _)| f);
+    format!("sqlite://{file}?mode=rw")
 }
 
 /// Instants are stored as fixed-width RFC 3339 UTC text, so text order is time order.

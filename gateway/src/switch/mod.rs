@@ -12,6 +12,7 @@
 
 pub mod authorize;
 pub mod links;
+pub mod refund;
 pub mod terminal_host;
 pub mod worker;
 

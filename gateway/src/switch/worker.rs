@@ -69,6 +69,7 @@ fn longest_request_timeout_ms(app: &AppState) -> u64 {
 async fn sweep_stale_authorizations(app: &AppState) -> Result<(), JournalError> {
     let stale_ms = longest_request_timeout_ms(app) + AUTHORIZING_STALE_MARGIN_MS;
     let before = app.clock.now() - chrono::Duration::milliseconds(i64::try_from(stale_ms).unwrap_or(i64::MAX));
+    super::refund::sweep_stale(app, before, SWEEP_BATCH_MAX).await?;
     let mut conn = app.journal.read().await?;
     let stale = payments::in_state_since(&mut conn, PaymentState::Authorizing, before, SWEEP_BATCH_MAX).await?;
     drop(conn);
@@ -183,6 +184,13 @@ async fn record_success(app: &AppState, reversal: &DueReversal, code: &str) -> R
     let now = app.clock.now();
     let mut tx = app.journal.begin_write().await?;
     reversals::mark_done(&mut tx, &reversal.id, code, now).await?;
+    if let Some(refund_id) = &reversal.refund_id {
+        crate::journal::refunds::set_outcome(&mut tx, refund_id, "reversed", None, None, now).await?;
+        tx.commit().await?;
+        metrics::counter!("reversals_total", "acquirer" => reversal.acquirer_id.clone(), "outcome" => "confirmed")
+            .increment(1);
+        return Ok(());
+    }
     let lock = tx.for_update();
     if let Some(payment) = payments::load(tx.conn(), &reversal.payment_id, lock).await? {
         let (to, note) = match (payment.view.state, reversal.reason) {

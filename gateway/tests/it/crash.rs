@@ -260,3 +260,201 @@ async fn sigkill_mid_burst(backend: Backend) {
     journal.close().await;
     drop(gateway);
 }
+
+/// Registers with terminals worked concurrently in the authorization crash test.
+const CARD_REGISTERS: [(&str, &str, &str, &str); 6] = [
+    ("R0101", "clerk-r0101", "T0010101", "JUMINHYO"),
+    ("R0102", "clerk-r0102", "T0010102", "INKAN"),
+    ("R0103", "clerk-r0103", "T0010103", "KOSEKI-ZENBU"),
+    ("R0301", "clerk-r0301", "T0010301", "JUMINHYO"),
+    ("R0201", "clerk-r0201", "T0010201", "HYOKA"),
+    ("R2101", "clerk-r2101", "T0012101", "GYM-IPPAN"),
+];
+/// Approvals after which the gateway is killed.
+const KILL_AFTER_APPROVALS: usize = 12;
+/// How long the simulated acquirer sits on each purchase, so the kill lands mid-authorization.
+const ACQUIRER_DELAY_MS: u64 = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_authorizations_leaves_journal_and_acquirer_agreeing_on_sqlite() {
+    sigkill_during_authorizations(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_authorizations_leaves_journal_and_acquirer_agreeing_on_postgres() {
+    sigkill_during_authorizations(Backend::Postgres).await;
+}
+
+fn terminal_client(address: &str, pki: &TestPki) -> iso8583::client::Client {
+    iso8583::client::Client::start(iso8583::client::ClientSettings {
+        endpoints: vec![address.to_string()],
+        server_name: "localhost".to_string(),
+        tls: pki.client_tls(),
+        in_flight_max: 8,
+        connect_timeout_ms: 3_000,
+        echo_interval_ms: 60_000,
+        reconnect_backoff_ms_max: 500,
+    })
+}
+
+async fn treasury_payments(http: &reqwest::Client, base: &str, state: &str) -> Vec<pos_core::api::PaymentView> {
+    let response = http
+        .get(format!("{base}/v1/payments?state={state}"))
+        .bearer_auth(token("treasury"))
+        .send()
+        .await
+        .expect("list payments");
+    let list: pos_core::api::PaymentList = response.json().await.expect("payment list");
+    list.payments
+}
+
+async fn sigkill_during_authorizations(backend: Backend) {
+    use acquirer_sim::{Centre, EntryState, Fault, FaultPlan, MessageKind};
+    let database = TestDatabase::new(backend).await;
+    let pki = TestPki::new();
+    let base_config = crate::support::offline_config();
+    let card = crate::switch_rig::simulator(&pki, Centre::Card, &base_config, 10).await;
+    let emoney = crate::switch_rig::simulator(&pki, Centre::Emoney, &base_config, 20).await;
+    card.set_faults(vec![FaultPlan {
+        fault: Fault::Delay { ms: ACQUIRER_DELAY_MS },
+        applies_to: MessageKind::Purchase,
+        times: None,
+    }]);
+    let config_dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(config_dir.path(), &pki, &[card.address().to_string()], &[emoney.address().to_string()]);
+    let mut gateway = start_gateway_with(&config, &database).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_millis(WAIT_MS_MAX)).build().expect("client");
+    for (register, clerk, _, _) in CARD_REGISTERS {
+        let (status, text) = post(
+            &http,
+            format!("{}/v1/shifts", gateway.base),
+            clerk,
+            &key(),
+            &json!({ "register_id": register, "opening_float": 0 }),
+        )
+        .await
+        .expect("open shift");
+        assert_eq!(status, 201, "{text}");
+    }
+    let terminal = terminal_client(&gateway.terminal_host, &pki);
+    assert!(terminal.wait_connected(Duration::from_secs(5)).await);
+
+    let approvals = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for (index, (register, clerk, terminal_id, item)) in CARD_REGISTERS.into_iter().enumerate() {
+        let (http, base, terminal, approvals) =
+            (http.clone(), gateway.base.clone(), terminal.clone(), approvals.clone());
+        workers.push(tokio::spawn(async move {
+            // (payment id, what the terminal was told: Some(code) or None when it heard nothing)
+            let mut seen: Vec<(String, Option<String>)> = Vec::new();
+            for round in 0u32.. {
+                let sale_body = json!({ "register_id": register, "lines": [{ "fee_item": item, "quantity": 1 }] });
+                let Ok((201, text)) = post(&http, format!("{base}/v1/sales"), clerk, &key(), &sale_body).await else {
+                    break;
+                };
+                let sale: SaleView = serde_json::from_str(&text).expect("sale");
+                let Ok((201, text)) = post(
+                    &http,
+                    format!("{base}/v1/sales/{}/payments", sale.id),
+                    clerk,
+                    &key(),
+                    &json!({ "method": "card" }),
+                )
+                .await
+                else {
+                    break;
+                };
+                let started: PaymentResult = serde_json::from_str(&text).expect("payment");
+                let stan = u32::try_from(index).expect("index") * 10_000 + round + 1;
+                let request =
+                    crate::switch_rig::purchase(terminal_id, stan, sale.amount_total.get(), pos_core::Brand::Visa);
+                match terminal.request(&request, Duration::from_secs(10)).await {
+                    Ok(answer) => {
+                        let code = answer.text(iso8583::fields::RESPONSE_CODE).unwrap_or("").to_string();
+                        if code == "00" {
+                            approvals.fetch_add(1, Ordering::SeqCst);
+                        }
+                        seen.push((started.payment.id, Some(code)));
+                    }
+                    Err(_) => {
+                        seen.push((started.payment.id, None));
+                        break;
+                    }
+                }
+            }
+            seen
+        }));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
+    while approvals.load(Ordering::SeqCst) < KILL_AFTER_APPROVALS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "authorizations did not reach {KILL_AFTER_APPROVALS} approvals in time"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+    gateway.child.wait().await.expect("reaped");
+    let mut seen = Vec::new();
+    for worker in workers {
+        seen.extend(worker.await.expect("worker"));
+    }
+    terminal.shutdown();
+    assert!(seen.iter().any(|(_, told)| told.is_none()), "the kill must interrupt authorizations in flight");
+
+    // Restart; the gateway finds what was left authorizing and reverses it.
+    let gateway = start_gateway_with(&config, &database).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX * 2);
+    loop {
+        let authorizing = treasury_payments(&http, &gateway.base, "authorizing").await;
+        let in_doubt = treasury_payments(&http, &gateway.base, "in_doubt").await;
+        if authorizing.is_empty() && in_doubt.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still authorizing {} / in doubt {} after restart",
+            authorizing.len(),
+            in_doubt.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let completed = treasury_payments(&http, &gateway.base, "completed").await;
+    let reversed = treasury_payments(&http, &gateway.base, "reversed").await;
+    // What the terminals were told approved is completed in the journal.
+    for (payment, told) in &seen {
+        if told.as_deref() == Some("00") {
+            assert!(
+                completed.iter().any(|p| &p.id == payment),
+                "payment {payment} was approved at the terminal but is not completed"
+            );
+        }
+    }
+    // The acquirer's ledger and the journal agree: every approval standing at the acquirer is a
+    // completed payment (same RRN), every in-doubt one was reversed there, nothing twice.
+    let ledger = card.ledger();
+    let standing: std::collections::BTreeSet<String> =
+        ledger.iter().filter(|e| e.state == EntryState::Approved).map(|e| e.rrn.clone()).collect();
+    let journal_rrns: std::collections::BTreeSet<String> = completed.iter().filter_map(|p| p.rrn.clone()).collect();
+    assert_eq!(completed.len(), journal_rrns.len(), "every completed card payment has its own RRN");
+    assert_eq!(standing, journal_rrns, "approved at the acquirer exactly when completed in the journal");
+    let standing_amount: i64 = ledger.iter().filter(|e| e.state == EntryState::Approved).map(|e| e.amount.get()).sum();
+    let journal_amount: i64 = completed.iter().map(|p| p.amount.get()).sum();
+    assert_eq!(standing_amount, journal_amount);
+    assert!(!reversed.is_empty(), "the interrupted authorizations were reversed");
+    assert_eq!(
+        ledger.iter().filter(|e| e.state == EntryState::Reversed).count(),
+        reversed.len(),
+        "each reversal in the journal is one at the acquirer"
+    );
+    let mut sales_paid = std::collections::HashMap::new();
+    for payment in &completed {
+        *sales_paid.entry(payment.sale_id.clone()).or_insert(0) += 1;
+    }
+    assert!(sales_paid.values().all(|n| *n == 1), "no sale is charged twice");
+    drop(gateway);
+    card.shutdown().await;
+    emoney.shutdown().await;
+}

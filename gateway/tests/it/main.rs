@@ -7,3 +7,5 @@
 mod crash;
 mod journal_suite;
 mod support;
+mod switch;
+mod switch_rig;

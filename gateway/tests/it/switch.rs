@@ -1,0 +1,321 @@
+//! The payment switch end to end: HTTP API → terminal host (scripted terminal over TLS) →
+//! acquirer simulators, on both journal backends.
+
+use acquirer_sim::{EntryState, Fault, FaultPlan, MessageKind};
+use pos_config::Backend;
+use pos_core::api::SaleView;
+use pos_core::{Brand, PaymentState, SaleState};
+use serde_json::json;
+
+use crate::support::{key, token};
+use crate::switch_rig::{authorize, purchase, rig, REVERSAL_TRIES_MAX};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(pos_config::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(pos_config::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_card_payment_is_approved_and_completes_the_sale,
+    a_decline_leaves_the_sale_open_for_another_try,
+    the_host_declines_what_it_cannot_bind,
+    a_timeout_is_reversed_with_repeats_until_confirmed,
+    a_dropped_link_mid_request_is_reversed,
+    a_late_approval_after_the_reversal_started_completes_nothing,
+    garbage_from_the_acquirer_is_reversed,
+    the_secondary_endpoint_takes_over_when_the_primary_is_down,
+    an_unknown_emoney_outcome_stays_in_doubt_until_treasury_resolves_it,
+    a_same_day_void_reverses_the_card_payment,
+    a_clerk_can_cancel_before_the_card_is_read,
+);
+
+const CLERK: &str = "clerk-r0101";
+const REGISTER: &str = "R0101";
+const TERMINAL: &str = "T0010101";
+const PARKING_CLERK: &str = "clerk-r2901";
+const PARKING_REGISTER: &str = "R2901";
+const PARKING_TERMINAL: &str = "T0012901";
+
+async fn a_card_payment_is_approved_and_completes_the_sale(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    assert_eq!(payment.state, PaymentState::AwaitingDevice);
+    assert_eq!(payment.terminal_id.as_deref(), Some(TERMINAL));
+
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 17, 300, Brand::Visa)).await, "00");
+
+    let paid = rig.payment(&payment.id).await;
+    assert_eq!(paid.state, PaymentState::Completed);
+    assert_eq!(paid.brand, Some(Brand::Visa));
+    assert_eq!(paid.masked_card.as_deref(), Some("411111******1111"));
+    assert!(paid.rrn.as_deref().is_some_and(|r| r.len() == 12));
+    let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", sale.id), &token(CLERK)).await.ok();
+    assert_eq!(sale.state, SaleState::Paid);
+    assert_eq!(sale.receipt.map(|r| r.number), Some(1));
+
+    let ledger = rig.card.ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].amount.get(), 300);
+    assert_eq!(ledger[0].state, EntryState::Approved);
+    assert_eq!(ledger[0].terminal_id, TERMINAL);
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn a_decline_leaves_the_sale_open_for_another_try(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(PARKING_CLERK, PARKING_REGISTER).await;
+    // 9,051 yen is the simulator's magic amount for 51, insufficient funds.
+    let sale = rig
+        .sell(PARKING_CLERK, PARKING_REGISTER, json!([{ "fee_item": "PARKING", "quantity": 1, "amount": 9051 }]))
+        .await;
+    let first = rig.start_payment(PARKING_CLERK, &sale.id, "card").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(PARKING_TERMINAL, 1, 9051, Brand::Jcb)).await, "51");
+    let declined = rig.payment(&first.id).await;
+    assert_eq!(declined.state, PaymentState::Declined);
+    assert_eq!(declined.note.as_deref(), Some("declined: insufficient funds"));
+
+    // Another card on the same sale.
+    let second = rig.start_payment(PARKING_CLERK, &sale.id, "emoney").await;
+    assert_eq!(authorize(&terminal, &purchase(PARKING_TERMINAL, 2, 9051, Brand::Waon)).await, "51");
+    assert_eq!(rig.payment(&second.id).await.state, PaymentState::Declined);
+    let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", sale.id), &token(PARKING_CLERK)).await.ok();
+    assert_eq!(sale.state, SaleState::Open);
+    assert_eq!(sale.amount_due.get(), 9051);
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn the_host_declines_what_it_cannot_bind(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(CLERK, REGISTER).await;
+    let terminal = rig.terminal().await;
+    // Nothing is waiting at this terminal.
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 1, 300, Brand::Visa)).await, "12");
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    // The wrong amount, then an e-money brand for a card payment: both refused, still waiting.
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 2, 3000, Brand::Visa)).await, "13");
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 3, 300, Brand::Waon)).await, "12");
+    assert_eq!(rig.payment(&payment.id).await.state, PaymentState::AwaitingDevice);
+    assert!(rig.card.ledger().is_empty(), "nothing reached the acquirer");
+    // A second payment cannot be started while the terminal is busy.
+    let other = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "INKAN", "quantity": 1 }])).await;
+    let reply = rig
+        .app
+        .post(&format!("/v1/sales/{}/payments", other.id), &token(CLERK), &key(), &json!({ "method": "card" }))
+        .await;
+    assert_eq!(reply.error(409).0, "terminal_busy");
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn a_timeout_is_reversed_with_repeats_until_confirmed(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.card.set_faults(vec![
+        FaultPlan { fault: Fault::NoAnswer, applies_to: MessageKind::Purchase, times: Some(1) },
+        FaultPlan { fault: Fault::NoAnswer, applies_to: MessageKind::Reversal, times: Some(2) },
+    ]);
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "KOSEKI-ZENBU", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 5, 450, Brand::Mastercard)).await, "91");
+    let in_doubt = rig.payment(&payment.id).await;
+    assert!(matches!(in_doubt.state, PaymentState::InDoubt | PaymentState::Reversed), "{:?}", in_doubt.state);
+    let reversed = rig.wait_for(&payment.id, PaymentState::Reversed).await;
+    assert_eq!(reversed.note.as_deref(), Some("reversed at the acquirer: nothing was charged"));
+
+    let kinds: Vec<String> =
+        rig.card.received().iter().map(|r| r.mti.as_str().to_string()).filter(|m| m.starts_with("04")).collect();
+    assert_eq!(kinds, vec!["0400", "0401", "0401"], "first 0400, then repeats until answered");
+    assert_eq!(rig.card.ledger()[0].state, EntryState::Reversed);
+    let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", sale.id), &token(CLERK)).await.ok();
+    assert_eq!(sale.state, SaleState::Open, "a reversed payment pays nothing");
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn a_dropped_link_mid_request_is_reversed(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.card.set_faults(vec![FaultPlan {
+        fault: Fault::DropConnection,
+        applies_to: MessageKind::Purchase,
+        times: Some(1),
+    }]);
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 2 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 6, 600, Brand::Jcb)).await, "91");
+    rig.wait_for(&payment.id, PaymentState::Reversed).await;
+    assert_eq!(rig.card.ledger()[0].state, EntryState::Reversed);
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn a_late_approval_after_the_reversal_started_completes_nothing(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.card.set_faults(vec![FaultPlan {
+        fault: Fault::LateAnswer { ms: 1_500 },
+        applies_to: MessageKind::Purchase,
+        times: Some(1),
+    }]);
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 7, 300, Brand::Visa)).await, "91");
+    rig.wait_for(&payment.id, PaymentState::Reversed).await;
+    // Let the late approval arrive, then check it changed nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let after = rig.payment(&payment.id).await;
+    assert_eq!(after.state, PaymentState::Reversed);
+    let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", sale.id), &token(CLERK)).await.ok();
+    assert_eq!(sale.state, SaleState::Open);
+    assert_eq!(sale.receipt, None);
+    assert_eq!(rig.card.ledger()[0].state, EntryState::Reversed);
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn garbage_from_the_acquirer_is_reversed(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.card.set_faults(vec![FaultPlan { fault: Fault::Garbage, applies_to: MessageKind::Purchase, times: Some(1) }]);
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 8, 300, Brand::Amex)).await, "91");
+    rig.wait_for(&payment.id, PaymentState::Reversed).await;
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn the_secondary_endpoint_takes_over_when_the_primary_is_down(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.card.set_accepting(false);
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 9, 300, Brand::Visa)).await, "00");
+    assert_eq!(rig.payment(&payment.id).await.state, PaymentState::Completed);
+    assert!(rig.card.ledger().is_empty());
+    assert_eq!(rig.card_secondary.ledger().len(), 1, "the secondary endpoint authorized it");
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn an_unknown_emoney_outcome_stays_in_doubt_until_treasury_resolves_it(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(PARKING_CLERK, PARKING_REGISTER).await;
+    // 9,099 yen is the e-money centre's magic amount for Y1, outcome unknown (処理未了).
+    let sale = rig
+        .sell(PARKING_CLERK, PARKING_REGISTER, json!([{ "fee_item": "PARKING", "quantity": 1, "amount": 9099 }]))
+        .await;
+    let payment = rig.start_payment(PARKING_CLERK, &sale.id, "emoney").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(PARKING_TERMINAL, 3, 9099, Brand::TransitIc)).await, "Y1");
+    let unknown = rig.payment(&payment.id).await;
+    assert_eq!(unknown.state, PaymentState::InDoubt);
+    assert_eq!(unknown.masked_card.as_deref(), Some("JE80****5678"));
+    assert!(unknown.note.as_deref().is_some_and(|n| n.contains("処理未了")), "{:?}", unknown.note);
+    // No reversal for an unknown e-money outcome, and the register cannot start another payment.
+    assert!(!rig.emoney.received().iter().any(|r| r.mti.as_str().starts_with("04")));
+    let reply = rig
+        .app
+        .post(&format!("/v1/sales/{}/payments", sale.id), &token(PARKING_CLERK), &key(), &json!({ "method": "emoney" }))
+        .await;
+    let (code, message, _) = reply.error(409);
+    assert_eq!(code, "payment_pending");
+    assert!(message.contains("do not retry"), "{message}");
+    // A clerk cannot resolve it; treasury can.
+    let resolve = json!({ "outcome": "completed", "note": "centre inquiry: 売上" });
+    assert_eq!(
+        rig.app
+            .post(&format!("/v1/payments/{}/resolve", payment.id), &token(PARKING_CLERK), &key(), &resolve)
+            .await
+            .error(403)
+            .0,
+        "forbidden"
+    );
+    let resolved: pos_core::api::PaymentView =
+        rig.app.post(&format!("/v1/payments/{}/resolve", payment.id), &token("treasury"), &key(), &resolve).await.ok();
+    assert_eq!(resolved.state, PaymentState::Completed);
+    let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", sale.id), &token("treasury")).await.ok();
+    assert_eq!(sale.state, SaleState::Paid);
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn a_same_day_void_reverses_the_card_payment(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    let terminal = rig.terminal().await;
+    assert_eq!(authorize(&terminal, &purchase(TERMINAL, 10, 300, Brand::Visa)).await, "00");
+    let voided: SaleView = rig
+        .app
+        .post(&format!("/v1/sales/{}/void", sale.id), &token(CLERK), &key(), &json!({ "reason": "wrong certificate" }))
+        .await
+        .ok();
+    assert_eq!(voided.state, SaleState::Voided);
+    assert_eq!(voided.receipt.map(|r| r.number), Some(1));
+    rig.wait_for(&payment.id, PaymentState::Voided).await;
+    assert_eq!(rig.card.ledger()[0].state, EntryState::Reversed);
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn a_clerk_can_cancel_before_the_card_is_read(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(CLERK, REGISTER).await;
+    let sale = rig.sell(CLERK, REGISTER, json!([{ "fee_item": "JUMINHYO", "quantity": 1 }])).await;
+    let payment = rig.start_payment(CLERK, &sale.id, "card").await;
+    let cancelled: pos_core::api::PaymentView =
+        rig.app.post(&format!("/v1/payments/{}/cancel", payment.id), &token(CLERK), &key(), &json!({})).await.ok();
+    assert_eq!(cancelled.state, PaymentState::Cancelled);
+    let terminal = rig.terminal().await;
+    assert_eq!(
+        authorize(&terminal, &purchase(TERMINAL, 11, 300, Brand::Visa)).await,
+        "12",
+        "a cancelled payment binds nothing"
+    );
+    // Cash for the same sale now.
+    let paid: pos_core::api::PaymentResult = rig
+        .app
+        .post(
+            &format!("/v1/sales/{}/payments", sale.id),
+            &token(CLERK),
+            &key(),
+            &json!({ "method": "cash", "tendered": 300 }),
+        )
+        .await
+        .ok();
+    assert_eq!(paid.sale.state, SaleState::Paid);
+    terminal.shutdown();
+    let _ = REVERSAL_TRIES_MAX;
+    rig.stop().await;
+}

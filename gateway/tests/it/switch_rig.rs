@@ -1,0 +1,196 @@
+//! A whole switch for tests: the gateway with its terminal host, a card acquirer (primary and
+//! secondary endpoint) and an e-money centre as simulators over TLS, and a scripted terminal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acquirer_sim::{Centre, FeeTerm, SimulatorConfig, SimulatorHandle, StartOptions};
+use iso8583::client::{Client, ClientSettings};
+use iso8583::{fields, BrandData, Message, Mti};
+use pos_config::{AcquirerLink, Backend, ClientAuthMode, Config, TerminalHost};
+use pos_core::api::{PaymentResult, PaymentView, SaleView, ShiftView};
+use pos_core::{Brand, Yen};
+use serde_json::json;
+
+use crate::support::{key, spawn_app_full, token, TestApp, TestPki};
+
+/// Short deadlines, so timeouts and reversals happen within a test.
+pub const REQUEST_TIMEOUT_MS: u64 = 800;
+pub const REVERSAL_BACKOFF_MS: u64 = 50;
+pub const REVERSAL_TRIES_MAX: u32 = 6;
+/// The bound on waiting for the switch to settle a payment.
+pub const SETTLE_WAIT_MS: u64 = 15_000;
+
+pub struct Rig {
+    pub app: TestApp,
+    pub card: SimulatorHandle,
+    pub card_secondary: SimulatorHandle,
+    pub emoney: SimulatorHandle,
+    pub pki: TestPki,
+}
+
+/// Starts a simulator; `rrn_node` keeps a primary's and a secondary's RRNs apart.
+pub async fn simulator(pki: &TestPki, centre: Centre, config: &Config, rrn_node: u8) -> SimulatorHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind simulator");
+    let fees = config
+        .acquirers
+        .iter()
+        .flat_map(|a| a.fees.iter())
+        .map(|fee| FeeTerm { brand: fee.brand, rate: fee.rate, rounding: fee.rounding })
+        .collect();
+    let config = SimulatorConfig { centre, tls: pki.server_tls(), fees, payout_lag_days: 2, name: "test".to_string() };
+    acquirer_sim::start_with(listener, config, StartOptions::new(centre).with_rrn_node(rrn_node)).await
+}
+
+fn link(pki: &TestPki, institution_id: u64, endpoints: Vec<String>) -> AcquirerLink {
+    AcquirerLink {
+        institution_id,
+        endpoints,
+        server_name: "localhost".to_string(),
+        ca_file: pki.ca_path(),
+        client_identity: None,
+        request_timeout_ms: REQUEST_TIMEOUT_MS,
+        in_flight_max: 64,
+        echo_interval_ms: 30_000,
+        reconnect_backoff_ms_max: 200,
+        reversal_tries_max: REVERSAL_TRIES_MAX,
+        reversal_backoff_ms: REVERSAL_BACKOFF_MS,
+    }
+}
+
+pub async fn rig(backend: Backend) -> Rig {
+    let pki = TestPki::new();
+    let base = crate::support::offline_config();
+    let card = simulator(&pki, Centre::Card, &base, 10).await;
+    let card_secondary = simulator(&pki, Centre::Card, &base, 11).await;
+    let emoney = simulator(&pki, Centre::Emoney, &base, 20).await;
+    let (card_endpoints, emoney_endpoints) =
+        (vec![card.address().to_string(), card_secondary.address().to_string()], vec![emoney.address().to_string()]);
+    let links = [("ACQ-CARD", link(&pki, 9001, card_endpoints)), ("ACQ-EMONEY", link(&pki, 9002, emoney_endpoints))];
+    let ca = pki.ca_path();
+    let app = spawn_app_full(backend, Arc::new(pos_core::SystemClock), Some(pki.server_tls()), |config| {
+        for (id, link) in links {
+            if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == id) {
+                acquirer.link = Some(link);
+            }
+        }
+        config.terminal_host = Some(TerminalHost {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            cert_file: ca.clone(),
+            key_file: ca.clone(),
+            client_ca_file: None,
+            client_auth: ClientAuthMode::None,
+            device_wait_ms: 120_000,
+        });
+    })
+    .await;
+    Rig { app, card, card_secondary, emoney, pki }
+}
+
+impl Rig {
+    /// A scripted payment terminal connected to the terminal host over TLS.
+    pub async fn terminal(&self) -> Client {
+        let address = self.app.terminal_host.expect("terminal host").to_string();
+        let client = Client::start(ClientSettings {
+            endpoints: vec![address],
+            server_name: "localhost".to_string(),
+            tls: self.pki.client_tls(),
+            in_flight_max: 4,
+            connect_timeout_ms: 3_000,
+            echo_interval_ms: 60_000,
+            reconnect_backoff_ms_max: 200,
+        });
+        assert!(client.wait_connected(Duration::from_secs(5)).await, "terminal connects to the terminal host");
+        client
+    }
+
+    pub async fn open_shift(&self, user: &str, register: &str) -> ShiftView {
+        self.app
+            .post("/v1/shifts", &token(user), &key(), &json!({ "register_id": register, "opening_float": 0 }))
+            .await
+            .ok()
+    }
+
+    pub async fn sell(&self, user: &str, register: &str, lines: serde_json::Value) -> SaleView {
+        self.app.post("/v1/sales", &token(user), &key(), &json!({ "register_id": register, "lines": lines })).await.ok()
+    }
+
+    /// Starts a card or e-money payment of the whole sale at the register.
+    pub async fn start_payment(&self, user: &str, sale: &str, method: &str) -> PaymentView {
+        let result: PaymentResult = self
+            .app
+            .post(&format!("/v1/sales/{sale}/payments"), &token(user), &key(), &json!({ "method": method }))
+            .await
+            .ok();
+        result.payment
+    }
+
+    pub async fn payment(&self, id: &str) -> PaymentView {
+        self.app.get(&format!("/v1/payments/{id}"), &token("treasury")).await.ok()
+    }
+
+    /// Waits until the payment is in `state`, or fails after the bound.
+    pub async fn wait_for(&self, id: &str, state: pos_core::PaymentState) -> PaymentView {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(SETTLE_WAIT_MS);
+        loop {
+            let payment = self.payment(id).await;
+            if payment.state == state {
+                return payment;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "payment {id} stayed {} (note: {:?}), expected {state}",
+                payment.state,
+                payment.note
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.app.stop().await;
+        self.card.shutdown().await;
+        self.card_secondary.shutdown().await;
+        self.emoney.shutdown().await;
+    }
+}
+
+pub const TEST_PAN: &str = "4111111111111111";
+pub const TEST_TRACK_2: &str = "4111111111111111=28121010000012345678";
+pub const TEST_ICC: [u8; 11] = [0x9F, 0x26, 0x08, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18];
+
+/// A terminal's purchase request (PROTOCOLS.md §1), with card data the gateway must never keep.
+pub fn purchase(terminal: &str, stan: u32, amount: i64, brand: Brand) -> Message {
+    let mut message = Message::new(Mti::FINANCIAL_REQUEST)
+        .with(fields::PROCESSING_CODE, fields::PROCESSING_PURCHASE)
+        .with(fields::AMOUNT, iso8583::amount_field(Yen::new(amount).expect("yen")).expect("amount"))
+        .with(fields::TRANSMISSION_DATE_TIME, "1124101502")
+        .with(fields::STAN, format!("{stan:06}"))
+        .with(fields::LOCAL_TIME, "101502")
+        .with(fields::LOCAL_DATE, "1124")
+        .with(fields::TERMINAL_ID, terminal.to_string())
+        .with(fields::CURRENCY, fields::CURRENCY_JPY);
+    if brand.method() == pos_core::Method::Card {
+        message.set(fields::POS_ENTRY_MODE, "051");
+        message.set(fields::PAN, TEST_PAN);
+        message.set(fields::TRACK_2, TEST_TRACK_2);
+        message.set(fields::ICC_DATA, TEST_ICC.to_vec());
+        message.set(fields::BRAND_DATA, BrandData { brand: Some(brand), ..BrandData::default() }.format());
+    } else {
+        message.set(fields::POS_ENTRY_MODE, "071");
+        message.set(
+            fields::BRAND_DATA,
+            BrandData { brand: Some(brand), card_id: Some("JE80****5678".to_string()), ..BrandData::default() }
+                .format(),
+        );
+    }
+    message
+}
+
+/// Sends a request from the terminal and returns field 39 of the answer.
+pub async fn authorize(terminal: &Client, request: &Message) -> String {
+    let answer = terminal.request(request, Duration::from_secs(10)).await.expect("the terminal host answers");
+    assert_eq!(answer.mti, Mti::FINANCIAL_RESPONSE);
+    assert_eq!(answer.text(fields::STAN), request.text(fields::STAN), "the answer carries the terminal's own STAN");
+    answer.text(fields::RESPONSE_CODE).expect("field 39").to_string()
+}
