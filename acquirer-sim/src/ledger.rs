@@ -139,6 +139,11 @@ impl Ledger {
         Ledger { entries: Vec::new(), by_key: HashMap::new(), received: VecDeque::new(), node }
     }
 
+    /// A booked transaction by its RRN (a refund names its original so).
+    pub(crate) fn find_by_rrn(&self, rrn: &str) -> Option<&LedgerEntry> {
+        self.entries().iter().find(|entry| entry.rrn == rrn)
+    }
+
     pub(crate) fn find(&self, terminal_id: &str, stan: &str) -> Option<&LedgerEntry> {
         let index = *self.by_key.get(&(terminal_id.to_string(), stan.to_string()))?;
         self.entries.get(index)

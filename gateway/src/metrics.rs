@@ -20,7 +20,7 @@ pub fn handle() -> PrometheusHandle {
                 .collect();
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Suffix("duration_seconds".to_string()),
+                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_string()),
                     &buckets,
                 )
                 .unwrap_or_else(|_| PrometheusBuilder::new());

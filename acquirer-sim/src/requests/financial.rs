@@ -51,7 +51,7 @@ pub(super) fn handle(ledger: &mut Ledger, centre: Centre, message: &Message, now
         if let Some(known) = ledger.find(&key.0, &key.1) {
             return Ok(Err(known.rrn.clone()));
         }
-        parse(message, centre, key).map(Ok)
+        parse(message, centre, key, ledger).map(Ok)
     }) {
         Ok(Ok(request)) => request,
         Ok(Err(rrn)) => {
@@ -121,7 +121,12 @@ fn key_of(message: &Message) -> Result<(String, String), Refusal> {
     Ok((terminal_id.to_string(), stan.to_string()))
 }
 
-fn parse(message: &Message, centre: Centre, (terminal_id, stan): (String, String)) -> Result<NewEntry, Refusal> {
+fn parse(
+    message: &Message,
+    centre: Centre,
+    (terminal_id, stan): (String, String),
+    ledger: &Ledger,
+) -> Result<NewEntry, Refusal> {
     let kind = match message.text(fields::PROCESSING_CODE) {
         Some(fields::PROCESSING_PURCHASE) => EntryKind::Sale,
         Some(fields::PROCESSING_REFUND) => EntryKind::Refund,
@@ -145,13 +150,24 @@ fn parse(message: &Message, centre: Centre, (terminal_id, stan): (String, String
     if brand.method() != centre.method() {
         return Err(Refusal::WrongCentre(brand));
     }
-    let masked_pan_or_card_id = match centre {
-        Centre::Card => masked_pan(message)?,
-        Centre::Emoney => card_id(&brand_data)?,
-    };
     let original_rrn = match kind {
         EntryKind::Refund => Some(original_rrn(&brand_data)?),
         EntryKind::Sale => None,
+    };
+    // A refund without the card present (the gateway keeps no card numbers) names its original
+    // by RRN; the card is the original's.
+    let original_card = original_rrn
+        .as_deref()
+        .and_then(|rrn| ledger.find_by_rrn(rrn))
+        .map(|entry| entry.masked_pan_or_card_id.clone());
+    let card_present = match centre {
+        Centre::Card => message.has(fields::PAN) || message.has(fields::TRACK_2),
+        Centre::Emoney => brand_data.card_id.is_some(),
+    };
+    let masked_pan_or_card_id = match (centre, card_present, original_card) {
+        (_, false, Some(card)) => card,
+        (Centre::Card, _, _) => masked_pan(message)?,
+        (Centre::Emoney, _, _) => card_id(&brand_data)?,
     };
     Ok(NewEntry {
         terminal_id,

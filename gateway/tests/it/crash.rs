@@ -50,17 +50,40 @@ pub struct Gateway {
 /// Starts the real `gateway` binary on `config` (see `support::write_config`) and the test's
 /// database, and reads the addresses it announces.
 pub async fn start_gateway_with(config: &std::path::Path, database: &TestDatabase) -> Gateway {
+    start_gateway_logging(config, database, "error", None).await
+}
+
+/// As [`start_gateway_with`], logging at `level`; with `log`, everything the gateway writes to
+/// standard error (its log) is collected there.
+pub async fn start_gateway_logging(
+    config: &std::path::Path,
+    database: &TestDatabase,
+    level: &str,
+    log: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
+) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
         .args(["serve", "--config"])
         .arg(config)
         .args(["--listen", "127.0.0.1:0"])
         .env("POS_DATABASE_URL", &database.url)
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", level)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if log.is_some() { Stdio::piped() } else { Stdio::inherit() })
         .kill_on_drop(true)
         .spawn()
         .expect("gateway binary starts");
+    if let (Some(log), Some(mut stderr)) = (log, child.stderr.take()) {
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut buffer = [0u8; 8192];
+            while let Ok(read) = stderr.read(&mut buffer).await {
+                if read == 0 {
+                    break;
+                }
+                log.lock().expect("log buffer").extend_from_slice(&buffer[..read]);
+            }
+        });
+    }
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let first = tokio::time::timeout(Duration::from_millis(WAIT_MS_MAX), lines.next_line())

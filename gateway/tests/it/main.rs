@@ -4,6 +4,7 @@
 //! and `journal_suite::postgres::…` on a fresh PostgreSQL database (mandatory: the tests fail
 //! when PostgreSQL is unreachable). `crash` kills the real `gateway` binary mid-burst.
 
+mod card_data;
 mod crash;
 mod journal_suite;
 mod support;

@@ -43,6 +43,8 @@ on_both_backends!(
     an_unknown_emoney_outcome_stays_in_doubt_until_treasury_resolves_it,
     a_same_day_void_reverses_the_card_payment,
     a_clerk_can_cancel_before_the_card_is_read,
+    refunds_follow_the_brand_rules,
+    a_refund_without_an_answer_is_reversed,
 );
 
 const CLERK: &str = "clerk-r0101";
@@ -77,6 +79,15 @@ async fn a_card_payment_is_approved_and_completes_the_sale(backend: Backend) {
     assert_eq!(ledger[0].amount.get(), 300);
     assert_eq!(ledger[0].state, EntryState::Approved);
     assert_eq!(ledger[0].terminal_id, TERMINAL);
+
+    let metrics = rig.app.get("/metrics", &token("admin")).await.text;
+    for needle in [
+        "authorizations_total{acquirer=\"ACQ-CARD\",brand=\"VISA\",outcome=\"approved\"}",
+        "acquirer_latency_seconds_bucket{acquirer=\"ACQ-CARD\"",
+        "payments_amount_yen_total{facility=\"F01\",method=\"card\"}",
+    ] {
+        assert!(metrics.lines().any(|line| line.starts_with(needle)), "metrics lack {needle}");
+    }
     terminal.shutdown();
     rig.stop().await;
 }
@@ -317,5 +328,110 @@ async fn a_clerk_can_cancel_before_the_card_is_read(backend: Backend) {
     assert_eq!(paid.sale.state, SaleState::Paid);
     terminal.shutdown();
     let _ = REVERSAL_TRIES_MAX;
+    rig.stop().await;
+}
+
+/// Pays a parking sale of `amount` by `brand` at the car park's terminal and returns the payment.
+async fn paid_at_parking(
+    rig: &crate::switch_rig::Rig,
+    terminal: &iso8583::client::Client,
+    stan: u32,
+    amount: i64,
+    brand: Brand,
+) -> pos_core::api::PaymentView {
+    let sale = rig
+        .sell(PARKING_CLERK, PARKING_REGISTER, json!([{ "fee_item": "PARKING", "quantity": 1, "amount": amount }]))
+        .await;
+    let method = if brand.method() == pos_core::Method::Card { "card" } else { "emoney" };
+    let payment = rig.start_payment(PARKING_CLERK, &sale.id, method).await;
+    assert_eq!(authorize(terminal, &purchase(PARKING_TERMINAL, stan, amount, brand)).await, "00");
+    rig.payment(&payment.id).await
+}
+
+async fn refund(
+    rig: &crate::switch_rig::Rig,
+    user: &str,
+    payment: &str,
+    amount: i64,
+    method: &str,
+) -> crate::support::Reply {
+    rig.app
+        .post(
+            &format!("/v1/payments/{payment}/refunds"),
+            &token(user),
+            &key(),
+            &json!({ "amount": amount, "method": method, "reason": "overcharged" }),
+        )
+        .await
+}
+
+async fn refunds_follow_the_brand_rules(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(PARKING_CLERK, PARKING_REGISTER).await;
+    let terminal = rig.terminal().await;
+
+    // Cards: partial refunds, then the rest.
+    let visa = paid_at_parking(&rig, &terminal, 1, 1_500, Brand::Visa).await;
+    assert_eq!(refund(&rig, PARKING_CLERK, &visa.id, 500, "original").await.status, 202);
+    let partly = rig.wait_for(&visa.id, PaymentState::PartiallyRefunded).await;
+    assert_eq!(partly.refunded.get(), 500);
+    let (code, message, _) = refund(&rig, PARKING_CLERK, &visa.id, 1_001, "original").await.error(422);
+    assert_eq!(code, "refund_exceeds_payment");
+    assert!(message.contains("¥1,000"), "{message}");
+    assert_eq!(refund(&rig, PARKING_CLERK, &visa.id, 1_000, "original").await.status, 202);
+    assert_eq!(rig.wait_for(&visa.id, PaymentState::Refunded).await.refunded.get(), 1_500);
+    let refunds: Vec<_> = rig.card.ledger().into_iter().filter(|e| e.kind == acquirer_sim::EntryKind::Refund).collect();
+    assert_eq!(refunds.iter().map(|e| e.amount.get()).sum::<i64>(), 1_500);
+    assert!(refunds.iter().all(|e| e.original_rrn == visa.rrn), "each refund names its original");
+
+    // Transit IC takes no refunds; treasury records a cash refund instead.
+    let transit = paid_at_parking(&rig, &terminal, 2, 800, Brand::TransitIc).await;
+    let (code, message, field) = refund(&rig, PARKING_CLERK, &transit.id, 800, "original").await.error(422);
+    assert_eq!((code.as_str(), field.as_deref()), ("refund_not_allowed", Some("method")));
+    assert!(message.contains("交通系IC") && message.contains("cash refund"), "{message}");
+    assert_eq!(refund(&rig, PARKING_CLERK, &transit.id, 800, "cash").await.error(403).0, "forbidden");
+    assert_eq!(refund(&rig, "treasury", &transit.id, 800, "cash").await.status, 201);
+    assert_eq!(rig.payment(&transit.id).await.state, PaymentState::Refunded);
+
+    // iD: the whole amount only.
+    let id = paid_at_parking(&rig, &terminal, 3, 1_000, Brand::Id).await;
+    assert_eq!(refund(&rig, PARKING_CLERK, &id.id, 400, "original").await.error(422).0, "refund_full_only");
+    assert_eq!(refund(&rig, PARKING_CLERK, &id.id, 1_000, "original").await.status, 202);
+    rig.wait_for(&id.id, PaymentState::Refunded).await;
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+async fn a_refund_without_an_answer_is_reversed(backend: Backend) {
+    let rig = rig(backend).await;
+    rig.open_shift(PARKING_CLERK, PARKING_REGISTER).await;
+    let terminal = rig.terminal().await;
+    let visa = paid_at_parking(&rig, &terminal, 1, 1_200, Brand::Visa).await;
+    rig.card.set_faults(vec![FaultPlan { fault: Fault::NoAnswer, applies_to: MessageKind::Refund, times: Some(1) }]);
+    assert_eq!(refund(&rig, PARKING_CLERK, &visa.id, 1_200, "original").await.status, 202);
+    // The refund's reversal reaches the acquirer; the payment keeps its money and can be
+    // refunded again.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
+    while !rig
+        .card
+        .ledger()
+        .iter()
+        .any(|e| e.kind == acquirer_sim::EntryKind::Refund && e.state == EntryState::Reversed)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the unanswered refund was not reversed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
+    loop {
+        let reply = refund(&rig, PARKING_CLERK, &visa.id, 1_200, "original").await;
+        if reply.status == 202 {
+            break;
+        }
+        assert_eq!(reply.error(409).0, "refund_pending");
+        assert!(tokio::time::Instant::now() < deadline, "the in-doubt refund never settled");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rig.wait_for(&visa.id, PaymentState::Refunded).await.refunded.get(), 1_200);
+    terminal.shutdown();
     rig.stop().await;
 }

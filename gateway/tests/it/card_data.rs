@@ -1,0 +1,201 @@
+//! No card data at rest: after card and e-money payments — approved, declined, timed out and
+//! reversed, refunded — the journal's files, the gateway's log (at debug level) and every answer
+//! it gave hold no full card number, no track data and no chip (field 55) data.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use acquirer_sim::{Centre, Fault, FaultPlan, MessageKind};
+use pos_config::Backend;
+use pos_core::api::{PaymentResult, SaleView};
+use serde_json::json;
+
+use crate::crash::start_gateway_logging;
+use crate::support::{key, token, write_config, TestDatabase, TestPki};
+use crate::switch_rig::{purchase, simulator, TEST_ICC, TEST_PAN, TEST_TRACK_2};
+
+/// What must never be found: the PAN, track 2's discretionary data, the chip data.
+fn forbidden() -> Vec<(String, Vec<u8>)> {
+    let icc_hex: String = TEST_ICC.iter().map(|b| format!("{b:02X}")).collect();
+    let discretionary = TEST_TRACK_2.split_once('=').map(|(_, rest)| rest.to_string()).expect("track 2");
+    vec![
+        ("the PAN".to_string(), TEST_PAN.as_bytes().to_vec()),
+        ("track 2 data".to_string(), discretionary.as_bytes().to_vec()),
+        ("chip data (hex)".to_string(), icc_hex.as_bytes().to_vec()),
+        ("chip data (hex, lower case)".to_string(), icc_hex.to_lowercase().as_bytes().to_vec()),
+        ("chip data (bytes)".to_string(), TEST_ICC.to_vec()),
+    ]
+}
+
+fn assert_clean(what: &str, bytes: &[u8]) {
+    for (name, needle) in forbidden() {
+        let found = bytes.windows(needle.len()).any(|window| window == needle.as_slice());
+        assert!(!found, "{what} contains {name}");
+    }
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    user: &str,
+    body: &serde_json::Value,
+    answers: &Mutex<Vec<u8>>,
+) -> String {
+    let response = http
+        .post(url)
+        .bearer_auth(token(user))
+        .header("Idempotency-Key", key())
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let text = response.text().await.expect("body");
+    answers.lock().expect("answers").extend_from_slice(text.as_bytes());
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_card_data_in_the_journal_the_log_or_any_answer() {
+    let database = TestDatabase::new(Backend::Sqlite).await;
+    let pki = TestPki::new();
+    let base_config = crate::support::offline_config();
+    let card = simulator(&pki, Centre::Card, &base_config, 10).await;
+    let emoney = simulator(&pki, Centre::Emoney, &base_config, 20).await;
+    let config_dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(config_dir.path(), &pki, &[card.address().to_string()], &[emoney.address().to_string()]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut gateway = start_gateway_logging(&config, &database, "debug", Some(log.clone())).await;
+    let http = reqwest::Client::new();
+    let answers = Mutex::new(Vec::new());
+    let base = gateway.base.clone();
+    post(
+        &http,
+        format!("{base}/v1/shifts"),
+        "clerk-r2901",
+        &json!({ "register_id": "R2901", "opening_float": 0 }),
+        &answers,
+    )
+    .await;
+
+    let terminal = iso8583::client::Client::start(iso8583::client::ClientSettings {
+        endpoints: vec![gateway.terminal_host.clone()],
+        server_name: "localhost".to_string(),
+        tls: pki.client_tls(),
+        in_flight_max: 4,
+        connect_timeout_ms: 3_000,
+        echo_interval_ms: 60_000,
+        reconnect_backoff_ms_max: 500,
+    });
+    assert!(terminal.wait_connected(Duration::from_secs(5)).await);
+    // Approved, declined (magic 9,051), and one whose answer never comes (reversed).
+    card.set_faults(vec![FaultPlan { fault: Fault::NoAnswer, applies_to: MessageKind::Purchase, times: Some(1) }]);
+    let mut approved_payment = None;
+    for (stan, amount, expected) in [(1u32, 1_200i64, "91"), (2, 1_300, "00"), (3, 9_051, "51")] {
+        let sale: SaleView = serde_json::from_str(&post(&http, format!("{base}/v1/sales"), "clerk-r2901", &json!({ "register_id": "R2901", "lines": [{ "fee_item": "PARKING", "quantity": 1, "amount": amount }] }), &answers).await).expect("sale");
+        let started: PaymentResult = serde_json::from_str(
+            &post(
+                &http,
+                format!("{base}/v1/sales/{}/payments", sale.id),
+                "clerk-r2901",
+                &json!({ "method": "card" }),
+                &answers,
+            )
+            .await,
+        )
+        .expect("payment");
+        let answer = terminal
+            .request(&purchase("T0012901", stan, amount, pos_core::Brand::Visa), Duration::from_secs(15))
+            .await
+            .expect("answer");
+        assert_eq!(answer.text(iso8583::fields::RESPONSE_CODE), Some(expected));
+        answers.lock().expect("answers").extend_from_slice(format!("{answer:?} {answer}").as_bytes());
+        if expected == "00" {
+            approved_payment = Some(started.payment.id);
+        } else if expected == "51" {
+            // Leave the declined sale paid in cash so the shift can close.
+            post(
+                &http,
+                format!("{base}/v1/sales/{}/payments", sale.id),
+                "clerk-r2901",
+                &json!({ "method": "cash", "tendered": 10_000 }),
+                &answers,
+            )
+            .await;
+        }
+    }
+    let refund = json!({ "amount": 300, "method": "original", "reason": "overcharged" });
+    let approved_payment = approved_payment.expect("an approved payment");
+    let refund_answer =
+        post(&http, format!("{base}/v1/payments/{approved_payment}/refunds"), "clerk-r2901", &refund, &answers).await;
+    assert!(refund_answer.contains("\"state\":\"authorizing\""), "{refund_answer}");
+    // Let the reversal and the refund finish, then read everything back as treasury would.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = http
+            .get(format!("{base}/v1/payments?state=in_doubt"))
+            .bearer_auth(token("treasury"))
+            .send()
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("body");
+        let refunded = http
+            .get(format!("{base}/v1/payments/{approved_payment}"))
+            .bearer_auth(token("treasury"))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body");
+        if text.contains("\"payments\":[]") && refunded.contains("partially_refunded") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reversal and refund did not finish: {text} {refunded} {:?}",
+            card.received().last()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for path in ["/v1/payments", "/v1/sales", "/v1/shifts", "/metrics", "/v1/audit/verify"] {
+        let text = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(token("admin"))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body");
+        answers.lock().expect("answers").extend_from_slice(text.as_bytes());
+    }
+    terminal.shutdown();
+
+    // Stop the gateway the way systemd does, so its log is complete.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    tokio::time::timeout(Duration::from_secs(20), gateway.child.wait()).await.expect("stops").expect("reaped");
+
+    let log = log.lock().expect("log").clone();
+    assert!(log.len() > 1_000, "the debug log was captured ({} bytes)", log.len());
+    assert!(String::from_utf8_lossy(&log).contains("411111******1111"), "the log shows card numbers masked");
+    assert_clean("the gateway's log", &log);
+    assert_clean("the gateway's answers", &answers.lock().expect("answers"));
+    let journal_dir = database
+        .url
+        .trim_start_matches("sqlite://")
+        .rsplit_once('/')
+        .map(|(dir, _)| dir.to_string())
+        .expect("journal folder");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&journal_dir).expect("journal folder") {
+        let path = entry.expect("entry").path();
+        assert_clean(&format!("journal file {}", path.display()), &std::fs::read(&path).expect("read journal file"));
+        files += 1;
+    }
+    assert!(files >= 1);
+    card.shutdown().await;
+    emoney.shutdown().await;
+}
