@@ -435,3 +435,97 @@ async fn a_refund_without_an_answer_is_reversed(backend: Backend) {
     terminal.shutdown();
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminals_sign_on_and_echo() {
+    let rig = rig(Backend::Sqlite).await;
+    let terminal = rig.terminal().await;
+    for code in [iso8583::fields::NETWORK_SIGN_ON, iso8583::fields::NETWORK_ECHO, iso8583::fields::NETWORK_SIGN_OFF] {
+        let request = iso8583::Message::new(iso8583::Mti::NETWORK_REQUEST)
+            .with(iso8583::fields::TRANSMISSION_DATE_TIME, "1124090000")
+            .with(iso8583::fields::STAN, "000042")
+            .with(iso8583::fields::TERMINAL_ID, TERMINAL)
+            .with(iso8583::fields::NETWORK_MANAGEMENT_CODE, code);
+        let answer = terminal.request(&request, std::time::Duration::from_secs(5)).await.expect("answer");
+        assert_eq!(answer.mti, iso8583::Mti::NETWORK_RESPONSE);
+        assert_eq!(answer.text(iso8583::fields::RESPONSE_CODE), Some("00"));
+        assert_eq!(answer.text(iso8583::fields::NETWORK_MANAGEMENT_CODE), Some(code));
+    }
+    terminal.shutdown();
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_host_requiring_client_certificates_refuses_terminals_without_one() {
+    use std::sync::Arc;
+    let pki = crate::support::TestPki::new();
+    let leaf = pki.pki.server(&["localhost"]).expect("leaf");
+    let required = pos_tls::server_config_from_pem(
+        leaf.chain_pem.as_bytes(),
+        leaf.key_pem.as_bytes(),
+        Some(pki.pki.ca_pem().as_bytes()),
+        pos_tls::ClientAuth::Required,
+    )
+    .expect("server tls");
+    let app =
+        crate::support::spawn_app_full(Backend::Sqlite, Arc::new(pos_core::SystemClock), Some(required), |_| {}).await;
+    let address = app.terminal_host.expect("terminal host").to_string();
+    let connect = |tls| {
+        iso8583::client::Client::start(iso8583::client::ClientSettings {
+            endpoints: vec![address.clone()],
+            server_name: "localhost".to_string(),
+            tls,
+            in_flight_max: 1,
+            connect_timeout_ms: 2_000,
+            echo_interval_ms: 60_000,
+            reconnect_backoff_ms_max: 200,
+        })
+    };
+    let sign_on = iso8583::Message::new(iso8583::Mti::NETWORK_REQUEST)
+        .with(iso8583::fields::STAN, "000001")
+        .with(iso8583::fields::TERMINAL_ID, TERMINAL)
+        .with(iso8583::fields::NETWORK_MANAGEMENT_CODE, iso8583::fields::NETWORK_SIGN_ON);
+    // Without a certificate the handshake completes on the client's side, but the host drops the
+    // connection: nothing is ever answered.
+    let anonymous = connect(pki.client_tls());
+    let refused = anonymous.request(&sign_on, std::time::Duration::from_secs(2)).await;
+    assert!(refused.is_err(), "a terminal without a client certificate was served");
+    anonymous.shutdown();
+    let identity = pki.pki.client(TERMINAL).expect("client certificate");
+    let with_certificate = pos_tls::client_config_from_pem(
+        pki.pki.ca_pem().as_bytes(),
+        Some((identity.chain_pem.as_bytes(), identity.key_pem.as_bytes())),
+    )
+    .expect("client tls");
+    let terminal = connect(with_certificate);
+    let answer = terminal
+        .request(&sign_on, std::time::Duration::from_secs(5))
+        .await
+        .expect("a terminal with a certificate is served");
+    assert_eq!(answer.text(iso8583::fields::RESPONSE_CODE), Some("00"));
+    terminal.shutdown();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waon_refund_is_refused_after_fourteen_days() {
+    use std::sync::Arc;
+    let clock = Arc::new(pos_core::ManualClock::new(chrono::Utc::now()));
+    let rig = crate::switch_rig::rig_with_clock(Backend::Sqlite, clock.clone()).await;
+    rig.open_shift(PARKING_CLERK, PARKING_REGISTER).await;
+    let terminal = rig.terminal().await;
+    let waon = paid_at_parking(&rig, &terminal, 1, 600, Brand::Waon).await;
+    clock.set(chrono::Utc::now() + chrono::Duration::days(15));
+    let (code, message, _) = refund(&rig, PARKING_CLERK, &waon.id, 600, "original").await.error(422);
+    assert_eq!(code, "refund_period_over");
+    assert!(message.contains("14 days"), "{message}");
+    clock.set(chrono::Utc::now() + chrono::Duration::days(14));
+    assert_eq!(
+        refund(&rig, PARKING_CLERK, &waon.id, 200, "original").await.status,
+        202,
+        "partial refunds within 14 days"
+    );
+    rig.wait_for(&waon.id, PaymentState::PartiallyRefunded).await;
+    terminal.shutdown();
+    rig.stop().await;
+}

@@ -59,6 +59,10 @@ fn link(pki: &TestPki, institution_id: u64, endpoints: Vec<String>) -> AcquirerL
 }
 
 pub async fn rig(backend: Backend) -> Rig {
+    rig_with_clock(backend, Arc::new(pos_core::SystemClock)).await
+}
+
+pub async fn rig_with_clock(backend: Backend, clock: Arc<dyn pos_core::Clock>) -> Rig {
     let pki = TestPki::new();
     let base = crate::support::offline_config();
     let card = simulator(&pki, Centre::Card, &base, 10).await;
@@ -68,7 +72,7 @@ pub async fn rig(backend: Backend) -> Rig {
         (vec![card.address().to_string(), card_secondary.address().to_string()], vec![emoney.address().to_string()]);
     let links = [("ACQ-CARD", link(&pki, 9001, card_endpoints)), ("ACQ-EMONEY", link(&pki, 9002, emoney_endpoints))];
     let ca = pki.ca_path();
-    let app = spawn_app_full(backend, Arc::new(pos_core::SystemClock), Some(pki.server_tls()), |config| {
+    let app = spawn_app_full(backend, clock, Some(pki.server_tls()), |config| {
         for (id, link) in links {
             if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == id) {
                 acquirer.link = Some(link);
