@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod filter;
 pub mod idempotency;
 pub mod payments;
 pub mod refunds;

@@ -7,6 +7,7 @@ use pos_core::{PaymentState, Yen};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::filter::Filter;
 use super::sales::{instant_column, parse_column, yen_column};
 use super::{instant_text, JournalError, WriteTx};
 
@@ -152,29 +153,11 @@ pub async fn list(
     state: Option<PaymentState>,
     limit: i64,
 ) -> Result<Vec<PaymentView>, JournalError> {
-    let mut sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE 1 = 1");
-    let mut binds: Vec<String> = Vec::new();
-    if let Some(state) = state {
-        binds.push(state.code().to_string());
-        sql.push_str(&format!(" AND state = ${}", binds.len()));
-    }
-    if let Some(facilities) = facilities {
-        if facilities.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut placeholders = Vec::new();
-        for facility in facilities {
-            binds.push(facility.clone());
-            placeholders.push(format!("${}", binds.len()));
-        }
-        sql.push_str(&format!(" AND facility_id IN ({})", placeholders.join(", ")));
-    }
-    sql.push_str(&format!(" ORDER BY created_at, id LIMIT {}", limit.max(1)));
-    let mut query = sqlx::query(&sql);
-    for bind in binds {
-        query = query.bind(bind);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let rows = Filter::new()
+        .equal("state", state.map(|s| s.code().to_string()))
+        .one_of("facility_id", facilities)
+        .fetch(conn, PAYMENT_COLUMNS, "payments", &format!("ORDER BY created_at, id LIMIT {}", limit.max(1)))
+        .await?;
     rows.iter().map(|row| decode(row).map(|record| record.view)).collect()
 }
 

@@ -8,6 +8,7 @@ use pos_core::{BusinessDate, FiscalYear, SaleState, Yen};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::filter::Filter;
 use super::{instant_text, parse_instant, JournalError, WriteTx};
 
 /// The most sales one list request returns.
@@ -169,38 +170,18 @@ pub struct SaleFilter {
 }
 
 pub async fn list(conn: &mut AnyConnection, filter: &SaleFilter) -> Result<Vec<SaleView>, JournalError> {
-    let mut sql = format!("SELECT {SALE_COLUMNS} FROM sales WHERE 1 = 1");
-    let mut binds: Vec<String> = Vec::new();
-    let mut push = |sql: &mut String, column: &str, value: String| {
-        binds.push(value);
-        sql.push_str(&format!(" AND {column} = ${}", binds.len()));
-    };
-    if let Some(register) = &filter.register_id {
-        push(&mut sql, "register_id", register.clone());
-    }
-    if let Some(shift) = &filter.shift_id {
-        push(&mut sql, "shift_id", shift.clone());
-    }
-    if let Some(date) = filter.business_date {
-        push(&mut sql, "business_date", date.to_string());
-    }
-    if let Some(facilities) = &filter.facilities {
-        if facilities.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut placeholders = Vec::new();
-        for facility in facilities {
-            binds.push(facility.clone());
-            placeholders.push(format!("${}", binds.len()));
-        }
-        sql.push_str(&format!(" AND facility_id IN ({})", placeholders.join(", ")));
-    }
-    sql.push_str(&format!(" ORDER BY created_at, id LIMIT {}", filter.limit.clamp(1, SALE_LIST_MAX)));
-    let mut query = sqlx::query(&sql);
-    for bind in binds {
-        query = query.bind(bind);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let rows = Filter::new()
+        .equal("register_id", filter.register_id.clone())
+        .equal("shift_id", filter.shift_id.clone())
+        .equal("business_date", filter.business_date.map(|d| d.to_string()))
+        .one_of("facility_id", filter.facilities.as_deref())
+        .fetch(
+            &mut *conn,
+            SALE_COLUMNS,
+            "sales",
+            &format!("ORDER BY created_at, id LIMIT {}", filter.limit.clamp(1, SALE_LIST_MAX)),
+        )
+        .await?;
     let mut sales = Vec::with_capacity(rows.len());
     for row in &rows {
         sales.push(complete(conn, decode_sale(row)?).await?);

@@ -6,6 +6,7 @@ use pos_core::{BusinessDate, Yen};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::filter::Filter;
 use super::sales::parse_column;
 use super::{instant_text, parse_instant, JournalError, WriteTx};
 
@@ -78,29 +79,11 @@ pub async fn list(
     facilities: Option<&[String]>,
     business_date: Option<BusinessDate>,
 ) -> Result<Vec<ShiftView>, JournalError> {
-    let mut sql = format!("SELECT {SHIFT_COLUMNS} FROM shifts WHERE 1 = 1");
-    let mut binds: Vec<String> = Vec::new();
-    if let Some(date) = business_date {
-        binds.push(date.to_string());
-        sql.push_str(&format!(" AND business_date = ${}", binds.len()));
-    }
-    if let Some(facilities) = facilities {
-        if facilities.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut placeholders = Vec::new();
-        for facility in facilities {
-            binds.push(facility.clone());
-            placeholders.push(format!("${}", binds.len()));
-        }
-        sql.push_str(&format!(" AND facility_id IN ({})", placeholders.join(", ")));
-    }
-    sql.push_str(" ORDER BY opened_at, id");
-    let mut query = sqlx::query(&sql);
-    for bind in binds {
-        query = query.bind(bind);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let rows = Filter::new()
+        .equal("business_date", business_date.map(|d| d.to_string()))
+        .one_of("facility_id", facilities)
+        .fetch(conn, SHIFT_COLUMNS, "shifts", "ORDER BY opened_at, id")
+        .await?;
     rows.iter().map(decode).collect()
 }
 

@@ -4,6 +4,29 @@
 //! and `journal_suite::postgres::…` on a fresh PostgreSQL database (mandatory: the tests fail
 //! when PostgreSQL is unreachable). `crash` kills the real `gateway` binary mid-burst.
 
+/// Runs each listed test on both journal backends: `sqlite::name` on a temporary SQLite file and
+/// `postgres::name` on a fresh PostgreSQL database, so the same suite proves both.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(pos_config::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(pos_config::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 mod card_data;
 mod crash;
 mod journal_suite;

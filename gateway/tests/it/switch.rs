@@ -10,27 +10,6 @@ use serde_json::json;
 use crate::support::{key, token};
 use crate::switch_rig::{authorize, purchase, rig, REVERSAL_TRIES_MAX};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(pos_config::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(pos_config::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
     a_card_payment_is_approved_and_completes_the_sale,
     a_decline_leaves_the_sale_open_for_another_try,
