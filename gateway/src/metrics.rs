@@ -19,10 +19,7 @@ pub fn handle() -> PrometheusHandle {
                 .map(|us| std::time::Duration::from_micros(*us).as_secs_f64())
                 .collect();
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_string()),
-                    &buckets,
-                )
+                .set_buckets_for_metric(metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_string()), &buckets)
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
