@@ -290,9 +290,9 @@ async fn refund_in(
         )
         .at("amount"));
     }
-    let mut conn_refunds = crate::journal::refunds::of_payment(tx.conn(), payment_id).await?;
-    conn_refunds.retain(|r| r.view.state == "authorizing" || r.view.state == "in_doubt");
-    if let Some(open) = conn_refunds.first() {
+    let mut open_refunds = crate::journal::refunds::of_payment(tx.conn(), payment_id).await?;
+    open_refunds.retain(|r| r.view.state == "authorizing" || r.view.state == "in_doubt");
+    if let Some(open) = open_refunds.first() {
         return Err(ApiError::conflict(
             "refund_pending",
             format!("refund {} of this payment is {}: wait for its outcome", open.view.id, open.view.state),

@@ -202,6 +202,17 @@ pub async fn set_state(
     Ok(())
 }
 
+/// Changes only what the clerk is told about a payment.
+pub async fn set_note(tx: &mut WriteTx, id: &str, note: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
+    sqlx::query("UPDATE payments SET note = $1, updated_at = $2 WHERE id = $3")
+        .bind(note)
+        .bind(instant_text(at))
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// What the switch records when it forwards an authorization.
 pub struct Authorizing<'a> {
     pub brand: pos_core::Brand,

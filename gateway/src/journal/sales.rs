@@ -126,6 +126,25 @@ pub async fn set_voided(
     Ok(())
 }
 
+/// Voids a paid sale whose payment was reversed after it completed (the terminal never heard the
+/// approval); an unpaid or already voided sale is left as it is.
+pub async fn void_if_paid(
+    tx: &mut WriteTx,
+    sale_id: &str,
+    at: DateTime<Utc>,
+    by: &str,
+    reason: &str,
+) -> Result<(), JournalError> {
+    sqlx::query("UPDATE sales SET state = 'voided', voided_at = $1, voided_by = $2, void_reason = $3 WHERE id = $4 AND state = 'paid'")
+        .bind(instant_text(at))
+        .bind(by)
+        .bind(reason)
+        .bind(sale_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// The next receipt number of a register in a fiscal year. Called inside the transaction that
 /// marks the sale paid, so a number is used exactly when a sale is committed as paid: no gaps, no
 /// duplicates, even across crashes and gateway nodes (the counter row is locked until commit).

@@ -571,8 +571,7 @@ async fn reverse_for_terminal(app: &AppState, terminal: &str, terminal_stan: &st
             let original_reversal = reverse_completed(&mut tx, &payment, app, ReversalReason::TerminalRequest).await?;
             if original_reversal {
                 let note = "reversal requested by the terminal: reversing at the acquirer";
-                payments::set_state(&mut tx, &payment.view.id, PaymentState::Completed, Some(note), app.clock.now())
-                    .await?;
+                payments::set_note(&mut tx, &payment.view.id, note, app.clock.now()).await?;
             }
         }
         _ => {}

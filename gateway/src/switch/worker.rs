@@ -228,13 +228,14 @@ async fn record_success(app: &AppState, reversal: &DueReversal, code: &str) -> R
             )
             .await?;
             if reversal.reason == ReversalReason::TerminalRequest && to == PaymentState::Voided {
-                sqlx::query("UPDATE sales SET state = 'voided', voided_at = $1, voided_by = $2, void_reason = $3 WHERE id = $4 AND state = 'paid'")
-                    .bind(crate::journal::instant_text(now))
-                    .bind(SWITCH_ACTOR)
-                    .bind("reversed at the terminal's request")
-                    .bind(&payment.view.sale_id)
-                    .execute(tx.conn())
-                    .await?;
+                crate::journal::sales::void_if_paid(
+                    &mut tx,
+                    &payment.view.sale_id,
+                    now,
+                    SWITCH_ACTOR,
+                    "reversed at the terminal's request",
+                )
+                .await?;
             }
         }
     }
@@ -268,12 +269,7 @@ async fn record_failure(
     reversals::mark_failed(&mut tx, &reversal.id, error, next, now).await?;
     if next.is_none() {
         let note = format!("reversal failed {tries} times ({error}): still in doubt — listed for treasury");
-        sqlx::query("UPDATE payments SET note = $1, updated_at = $2 WHERE id = $3")
-            .bind(&note)
-            .bind(crate::journal::instant_text(now))
-            .bind(&reversal.payment_id)
-            .execute(tx.conn())
-            .await?;
+        payments::set_note(&mut tx, &reversal.payment_id, &note, now).await?;
         tracing::error!(payment = %reversal.payment_id, %error, "reversal gave up: payment stays in doubt for treasury");
     }
     tx.commit().await?;
