@@ -1,18 +1,25 @@
 //! Counter hardware: the payment terminal's ECR link, the barcode scanner, the receipt printer
 //! and the cash drawer, and the `counterd` bridge between one counter's devices and the gateway.
 //!
-//! What is built: [`zvt`], the pure ZVT protocol layer (PROTOCOLS.md §3) that counterd uses as the
-//! ECR and the terminal simulator will use as the payment terminal. It turns bytes into typed
-//! messages and back, with no I/O and no clock: [`zvt::apdu`] (the APDU codec), [`zvt::bcd`],
-//! [`zvt::bmp`] (the table of BMP fields) and [`zvt::tlv`] (the TLV container under BMP `06`) are
-//! codecs; [`zvt::serial`] finds frames in a serial byte stream (DLE stuffing, CRC-16/KERMIT,
-//! ACK/NAK and the resend rule as a pure state machine); [`zvt::commands`] builds and parses every
-//! command and answer of the dialogue. Every decoder takes `&[u8]`, never panics, and names the
-//! byte offset of what it could not read, so the decoders are fuzzed directly (`fuzz/`).
+//! What is built:
 //!
-//! Not built yet: the serial and TCP transports that own the port (with `serialport`) and the
-//! socket and drive the link timing, the barcode scanner, the ESC/POS printer and cash drawer, the
-//! terminal simulator, and the `counterd` binary. counterd will talk to the gateway only over its
-//! public HTTP API, using the API types in `pos_core::api`.
+//! - [`zvt`], the ZVT protocol (PROTOCOLS.md §3). Its codecs turn bytes into typed messages and
+//!   back with no I/O and no clock: [`zvt::apdu`], [`zvt::bcd`], [`zvt::bmp`], [`zvt::tlv`],
+//!   [`zvt::serial`] (DLE stuffing, CRC-16/KERMIT, the ACK/NAK resend rule as a state machine),
+//!   [`zvt::commands`] (every command and answer) and [`zvt::totals`] (our BMP 60 layout). Every
+//!   decoder takes `&[u8]`, never panics and names the byte offset of what it could not read, so
+//!   they are fuzzed directly (`fuzz/`). On top: [`zvt::transport`] owns the serial port, pty or
+//!   TCP socket and the link timing (serial framing with ACK within 1 s and at most 3 tries; bare
+//!   APDUs on TCP), and [`zvt::ecr`] is the ECR driver counterd uses: one method per command,
+//!   each running the whole dialogue within bounds and returning a typed outcome, `Unknown` when
+//!   the dialogue broke after the terminal may have acted.
+//! - [`terminal_sim`], the payment terminal's side of ZVT (library and the `terminal-sim`
+//!   binary): it reads simulated cards, authorizes with the gateway's terminal host over
+//!   ISO 8583/TLS, keeps its counters across restarts, and plays faults on demand.
+//!
+//! Not built yet: the barcode scanner, the ESC/POS printer and cash drawer, and the `counterd`
+//! binary. counterd will talk to the gateway only over its public HTTP API, using the API types
+//! in `pos_core::api`.
 
+pub mod terminal_sim;
 pub mod zvt;

@@ -4,8 +4,9 @@
 //! framing: [`apdu::encoded_length`] finds where an APDU ends); [`apdu`] splits a frame into class,
 //! instruction and data; [`bmp`] reads the BMP fields that follow a command's fixed data, with
 //! [`bcd`] for packed decimal and [`tlv`] for the container under BMP `06`; [`commands`] turns an
-//! APDU into a typed command or answer and back. Nothing here reads a clock or does I/O: the
-//! transports that own the port and the timers are built on top.
+//! APDU into a typed command or answer and back. Everything above reads no clock and does no I/O;
+//! [`transport`] owns the port or socket and the timers, and [`totals`] is the end-of-day totals
+//! text of BMP 60 as this system writes it.
 //!
 //! Byte offsets in decode errors count from the first byte handed to the decoder: the class byte
 //! for APDU, BMP, TLV and command errors (so an offset points into the unstuffed APDU), the first
@@ -15,8 +16,11 @@ pub mod apdu;
 pub mod bcd;
 pub mod bmp;
 pub mod commands;
+pub mod ecr;
 pub mod serial;
 pub mod tlv;
+pub mod totals;
+pub mod transport;
 
 /// Why a value could not be turned into bytes. Encoding fails only on values the protocol cannot
 /// carry (an amount beyond 12 digits, a text longer than its LLVAR allows), never on I/O.

@@ -3,6 +3,8 @@
 mod bad_input;
 mod dialogue;
 mod properties;
+mod terminal;
+mod terminal_rig;
 mod vectors;
 
 /// Bytes from the hex notation of PROTOCOLS.md: `"06 00 04 12 34 56 ba"`.

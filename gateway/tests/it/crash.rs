@@ -363,10 +363,11 @@ async fn sigkill_during_authorizations(backend: Backend) {
     assert!(terminal.wait_connected(Duration::from_secs(5)).await);
 
     let approvals = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for (index, (register, clerk, terminal_id, item)) in CARD_REGISTERS.into_iter().enumerate() {
-        let (http, base, terminal, approvals) =
-            (http.clone(), gateway.base.clone(), terminal.clone(), approvals.clone());
+        let (http, base, terminal, approvals, answered) =
+            (http.clone(), gateway.base.clone(), terminal.clone(), approvals.clone(), answered.clone());
         workers.push(tokio::spawn(async move {
             // (payment id, what the terminal was told: Some(code) or None when it heard nothing)
             let mut seen: Vec<(String, Option<String>)> = Vec::new();
@@ -397,6 +398,7 @@ async fn sigkill_during_authorizations(backend: Backend) {
                         if code == "00" {
                             approvals.fetch_add(1, Ordering::SeqCst);
                         }
+                        answered.fetch_add(1, Ordering::SeqCst);
                         seen.push((started.payment.id, Some(code)));
                     }
                     Err(_) => {
@@ -409,7 +411,15 @@ async fn sigkill_during_authorizations(backend: Backend) {
         }));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
-    while approvals.load(Ordering::SeqCst) < KILL_AFTER_APPROVALS {
+    // Kill once enough approvals went through and, at that moment, an authorization sits at the
+    // acquirer unanswered (it holds each one ACQUIRER_DELAY_MS).
+    loop {
+        let purchases_at_acquirer = card.received().iter().filter(|r| r.mti == iso8583::Mti::FINANCIAL_REQUEST).count();
+        if approvals.load(Ordering::SeqCst) >= KILL_AFTER_APPROVALS
+            && purchases_at_acquirer > answered.load(Ordering::SeqCst)
+        {
+            break;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
             "authorizations did not reach {KILL_AFTER_APPROVALS} approvals in time"
@@ -424,7 +434,7 @@ async fn sigkill_during_authorizations(backend: Backend) {
         seen.extend(worker.await.expect("worker"));
     }
     terminal.shutdown();
-    assert!(seen.iter().any(|(_, told)| told.is_none()), "the kill must interrupt authorizations in flight");
+    assert!(seen.iter().any(|(_, told)| told.is_none()), "the kill must interrupt authorizations in flight: {seen:?}");
 
     // Restart; the gateway finds what was left authorizing and reverses it.
     let gateway = start_gateway_with(&config, &database).await;
@@ -467,10 +477,13 @@ async fn sigkill_during_authorizations(backend: Backend) {
     let journal_amount: i64 = completed.iter().map(|p| p.amount.get()).sum();
     assert_eq!(standing_amount, journal_amount);
     assert!(!reversed.is_empty(), "the interrupted authorizations were reversed");
-    assert_eq!(
-        ledger.iter().filter(|e| e.state == EntryState::Reversed).count(),
-        reversed.len(),
-        "each reversal in the journal is one at the acquirer"
+    // A request journaled as authorizing may have died before it reached the acquirer; its
+    // reversal then finds nothing there. So the acquirer reversed at most what the journal did.
+    let reversed_there = ledger.iter().filter(|e| e.state == EntryState::Reversed).count();
+    assert!(
+        reversed_there <= reversed.len(),
+        "{reversed_there} reversed at the acquirer, {} in the journal",
+        reversed.len()
     );
     let mut sales_paid = std::collections::HashMap::new();
     for payment in &completed {
