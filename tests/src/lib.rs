@@ -1,13 +1,171 @@
 //! End-to-end tests of the whole system, run as its users would run it.
 //!
-//! The tests in `tests/` drive complete flows across crates: today the demo business day
-//! (configuration → gateway → journal → treasury's read-back), later the counter daemon and
-//! terminal simulator on a pseudo-terminal pair, the acquirer simulators and the reconciler. This
-//! library holds what those tests share.
+//! The tests in `tests/` drive complete flows across crates: the demo business day
+//! (configuration → gateway → journal → treasury's read-back) and a counter's card path (ECR
+//! driver ⇄ pty ⇄ terminal simulator ⇄ ISO 8583/TLS ⇄ gateway ⇄ acquirer simulator). This library
+//! holds what those tests share: a running gateway with its terminal host and simulated
+//! acquirers, and a small HTTP client.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// The example city's configuration, as shipped.
 pub fn example_config_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/examples/city.toml")
+}
+
+/// The gateway (SQLite journal in a temporary folder) with its terminal host, a card acquirer
+/// and an e-money centre simulated over ISO 8583/TLS, all on ports chosen by the system.
+pub struct Counter {
+    pub base: String,
+    pub terminal_host: String,
+    pub card: acquirer_sim::SimulatorHandle,
+    pub emoney: acquirer_sim::SimulatorHandle,
+    pki: pos_tls::DevPki,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), gateway::GatewayError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Counter {
+    pub async fn start() -> Counter {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = pos_tls::DevPki::new("e2e CA").expect("CA");
+        pki.write_server(dir.path(), "gateway", &["localhost", "127.0.0.1"]).expect("PKI files");
+        let leaf = pki.server(&["localhost", "127.0.0.1"]).expect("leaf");
+        let tls = pos_tls::server_config_from_pem(
+            leaf.chain_pem.as_bytes(),
+            leaf.key_pem.as_bytes(),
+            None,
+            pos_tls::ClientAuth::None,
+        )
+        .expect("server TLS");
+        let mut config = pos_config::load_with_env(&example_config_path(), |_| None).expect("example config");
+        let mut simulators = Vec::new();
+        for centre in [acquirer_sim::Centre::Card, acquirer_sim::Centre::Emoney] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind simulator");
+            let fees = acquirer_sim::default_fees(centre);
+            let sim_config = acquirer_sim::SimulatorConfig {
+                centre,
+                tls: tls.clone(),
+                fees,
+                payout_lag_days: 2,
+                name: "e2e".to_string(),
+            };
+            simulators.push(acquirer_sim::start(listener, sim_config).await);
+        }
+        let emoney = simulators.pop().expect("e-money simulator");
+        let card = simulators.pop().expect("card simulator");
+        for acquirer in &mut config.acquirers {
+            let address = match acquirer.kind {
+                pos_config::AcquirerKind::Card => card.address(),
+                pos_config::AcquirerKind::Emoney => emoney.address(),
+                pos_config::AcquirerKind::Qr => continue,
+            };
+            if let Some(link) = &mut acquirer.link {
+                link.endpoints = vec![address.to_string()];
+                link.ca_file = dir.path().join("ca.crt");
+            }
+        }
+        config.database = pos_config::Database {
+            url: format!("sqlite://{}", dir.path().join("journal.db").display()),
+            backend: pos_config::Backend::Sqlite,
+            connections_max: 8,
+        };
+        let app = gateway::AppState::start(config, Arc::new(pos_core::SystemClock)).await.expect("gateway starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind API");
+        let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind terminal host");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let terminal_host = terminal_listener.local_addr().expect("address").to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server =
+            tokio::spawn(gateway::run_with_terminals(listener, Some((terminal_listener, tls)), app, async move {
+                let _ = stopped.await;
+            }));
+        Counter {
+            base,
+            terminal_host,
+            card,
+            emoney,
+            pki,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// A terminal's ISO 8583/TLS connection to the gateway's terminal host.
+    pub async fn terminal_host_client(&self) -> iso8583::client::Client {
+        let tls: Arc<rustls::ClientConfig> =
+            pos_tls::client_config_from_pem(self.pki.ca_pem().as_bytes(), None).expect("client TLS");
+        let client = iso8583::client::Client::start(iso8583::client::ClientSettings {
+            endpoints: vec![self.terminal_host.clone()],
+            server_name: "localhost".to_string(),
+            tls,
+            in_flight_max: 4,
+            connect_timeout_ms: 3_000,
+            echo_interval_ms: 60_000,
+            reconnect_backoff_ms_max: 500,
+        });
+        assert!(
+            client.wait_connected(std::time::Duration::from_secs(5)).await,
+            "the terminal connects to the terminal host"
+        );
+        client
+    }
+
+    fn token(user: &str) -> String {
+        format!("demo-{user}")
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, user: &str, path: &str, body: &B) -> T {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(Counter::token(user))
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "POST {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e}: {text}"))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, user: &str, path: &str) -> T {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(Counter::token(user))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "GET {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
+    }
+
+    pub async fn open_shift(&self, user: &str, register: &str) {
+        let _: serde_json::Value =
+            self.post(user, "/v1/shifts", &serde_json::json!({ "register_id": register, "opening_float": 0 })).await;
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.card.shutdown().await;
+        self.emoney.shutdown().await;
+    }
 }

@@ -104,7 +104,7 @@ async fn no_card_data_in_the_journal_the_log_or_any_answer() {
         )
         .expect("payment");
         let answer = terminal
-            .request(&purchase("T0012901", stan, amount, pos_core::Brand::Visa), Duration::from_secs(15))
+            .request(&purchase("10012901", stan, amount, pos_core::Brand::Visa), Duration::from_secs(15))
             .await
             .expect("answer");
         assert_eq!(answer.text(iso8583::fields::RESPONSE_CODE), Some(expected));

@@ -286,12 +286,12 @@ async fn sigkill_mid_burst(backend: Backend) {
 
 /// Registers with terminals worked concurrently in the authorization crash test.
 const CARD_REGISTERS: [(&str, &str, &str, &str); 6] = [
-    ("R0101", "clerk-r0101", "T0010101", "JUMINHYO"),
-    ("R0102", "clerk-r0102", "T0010102", "INKAN"),
-    ("R0103", "clerk-r0103", "T0010103", "KOSEKI-ZENBU"),
-    ("R0301", "clerk-r0301", "T0010301", "JUMINHYO"),
-    ("R0201", "clerk-r0201", "T0010201", "HYOKA"),
-    ("R2101", "clerk-r2101", "T0012101", "GYM-IPPAN"),
+    ("R0101", "clerk-r0101", "10010101", "JUMINHYO"),
+    ("R0102", "clerk-r0102", "10010102", "INKAN"),
+    ("R0103", "clerk-r0103", "10010103", "KOSEKI-ZENBU"),
+    ("R0301", "clerk-r0301", "10010301", "JUMINHYO"),
+    ("R0201", "clerk-r0201", "10010201", "HYOKA"),
+    ("R2101", "clerk-r2101", "10012101", "GYM-IPPAN"),
 ];
 /// Approvals after which the gateway is killed.
 const KILL_AFTER_APPROVALS: usize = 12;

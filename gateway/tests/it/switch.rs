@@ -28,10 +28,10 @@ on_both_backends!(
 
 const CLERK: &str = "clerk-r0101";
 const REGISTER: &str = "R0101";
-const TERMINAL: &str = "T0010101";
+const TERMINAL: &str = "10010101";
 const PARKING_CLERK: &str = "clerk-r2901";
 const PARKING_REGISTER: &str = "R2901";
-const PARKING_TERMINAL: &str = "T0012901";
+const PARKING_TERMINAL: &str = "10012901";
 
 async fn a_card_payment_is_approved_and_completes_the_sale(backend: Backend) {
     let rig = rig(backend).await;
