@@ -16,10 +16,18 @@
 //! - [`terminal_sim`], the payment terminal's side of ZVT (library and the `terminal-sim`
 //!   binary): it reads simulated cards, authorizes with the gateway's terminal host over
 //!   ISO 8583/TLS, keeps its counters across restarts, and plays faults on demand.
+//! - [`scanner`], the barcode scanner: a line framer (CR, LF or CR LF suffix; partial reads,
+//!   noise and over-long lines tolerated) and a task that delivers scanned codes on a bounded
+//!   channel until the device closes.
+//! - [`printer`], the receipt printer and cash drawer over ESC/POS in Kanji mode with Shift_JIS:
+//!   the city's receipt (領収書) built from a `pos_core::api::SaleView`, laid out into exact
+//!   lines (42 columns, a full-width character counting two) that are both rendered as text and
+//!   encoded as bytes, the drawer kick, the `DLE EOT` status, and a driver with bounded waits.
 //!
-//! Not built yet: the barcode scanner, the ESC/POS printer and cash drawer, and the `counterd`
-//! binary. counterd will talk to the gateway only over its public HTTP API, using the API types
-//! in `pos_core::api`.
+//! Not built yet: the `counterd` binary. It will talk to the gateway only over its public HTTP
+//! API, using the API types in `pos_core::api`.
 
+pub mod printer;
+pub mod scanner;
 pub mod terminal_sim;
 pub mod zvt;

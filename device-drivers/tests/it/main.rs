@@ -1,8 +1,13 @@
-//! Integration tests of the ZVT layer through its public API, as one binary to save link time.
+//! Integration tests of the device drivers (ZVT, printer and receipt, scanner) through their
+//! public API, as one binary to save link time.
 
 mod bad_input;
 mod dialogue;
+mod printer;
 mod properties;
+mod receipt;
+mod scanner;
+mod status;
 mod terminal;
 mod terminal_rig;
 mod vectors;
