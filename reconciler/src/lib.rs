@@ -19,20 +19,31 @@
 //! - [`day`]: [`day::reconcile_day`], which adds fees, payouts against the bank, cash against
 //!   the count and revenue per account and owner, into a [`day::DayResult`] whose totals
 //!   [`day::DayResult::check_totals`] proves are the sums of their lines.
+//! - [`source`]: reads a facility's day from the gateway's journal database (SQLite or
+//!   PostgreSQL), read-only and streaming, into [`journal::DayJournal`].
+//! - [`report`]: the daily report (日計表) as JSON, CSV and printable HTML, the city-wide and
+//!   per-operator summaries, the accounting export, and the checks that every total is the sum
+//!   of its lines.
+//! - [`close`]: the reconciler's own store of closed days (immutable) and of adjustments found
+//!   later, with the fiscal-year rule of 出納整理期間.
+//! - [`pipeline`]: what the `reconcile` command does, as functions: load the files a day needs,
+//!   reconcile, write the reports.
 //!
-//! Everything here works on inputs in memory and reads no clock: the "as of" date is an input.
+//! Matching and reporting read no clock: the "as of" date is an input.
 //!
-//! Not built yet: reading the journal from the gateway's database, the reports (日計表 in JSON,
-//! CSV and HTML, city-wide and per-operator summaries), the accounting export, closing a day and
-//! adjustments to a closed day, the `reconcile` command line and the HTTP API, and the scale
-//! benchmark. Today the gateway also computes a shift's over/short when the shift closes; the
-//! reconciler recomputes it from the journal's payments.
+//! Not built yet: the gateway's HTTP API for treasury and the scale benchmark. Refunds of
+//! earlier days are not yet in the accounting export. Today the gateway also computes a shift's
+//! over/short when the shift closes; the reconciler recomputes it from the journal's payments.
 
 pub mod calendar;
+pub mod close;
 pub mod day;
 pub mod error;
 pub mod exceptions;
 pub mod inputs;
 pub mod journal;
 pub mod matching;
+pub mod pipeline;
+pub mod report;
 pub mod settlements;
+pub mod source;

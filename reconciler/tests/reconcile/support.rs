@@ -84,6 +84,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
         }],
         acquirers: vec![
             Acquirer {
+                qr_link: None,
                 id: "card".to_string(),
                 name: "Card acquirer".to_string(),
                 kind: AcquirerKind::Card,
@@ -93,6 +94,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
                 link: None,
             },
             Acquirer {
+                qr_link: None,
                 id: "emoney".to_string(),
                 name: "E-money centre".to_string(),
                 kind: AcquirerKind::Emoney,
@@ -102,6 +104,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
                 link: None,
             },
             Acquirer {
+                qr_link: None,
                 id: "paypay".to_string(),
                 name: "PayPay".to_string(),
                 kind: AcquirerKind::Qr,

@@ -1,0 +1,254 @@
+//! `reconcile`: treasury's command line. Parses arguments, loads the configuration and the
+//! files, and calls the library ([`reconciler::pipeline`], [`reconciler::close`]).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use pos_core::{Brand, BusinessDate, FacilityId};
+use reconciler::calendar::BankCalendar;
+use reconciler::close::{adjustments_for, Store};
+use reconciler::pipeline::{self, Formats, InputFiles};
+use reconciler::source::JournalSource;
+
+#[derive(Parser)]
+#[command(name = "reconcile", about = "Daily reconciliation of the counters' takings (日計表)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reconcile one facility's business day and write its reports.
+    Day {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        date: String,
+    },
+    /// Reconcile every facility, every day with journal activity, between two dates.
+    Range {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Reconcile a facility's day and close it in the store: afterwards it is immutable.
+    Close {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        date: String,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// The city's configuration (pos-config TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// The gateway's journal: sqlite://path or postgres://…
+    #[arg(long)]
+    journal: String,
+    #[arg(long)]
+    card: Vec<PathBuf>,
+    /// BRAND=file, e.g. PAYPAY=qr-settlement-20261124.csv
+    #[arg(long)]
+    qr: Vec<String>,
+    #[arg(long)]
+    emoney: Vec<PathBuf>,
+    #[arg(long)]
+    bank: Option<PathBuf>,
+    /// The day the reconciliation is run for (default: the last date reconciled).
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Where the reports go (not needed by `close`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Comma-separated: json, csv, html.
+    #[arg(long, default_value = "json,csv,html")]
+    format: String,
+    /// The reconciler's own store of closed days (a SQLite file).
+    #[arg(long)]
+    store: Option<PathBuf>,
+}
+
+fn date(text: &str, what: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("--{what} {text:?} is not a date (YYYY-MM-DD)"))
+}
+
+fn formats(text: &str) -> Result<Formats> {
+    let mut formats = Formats::default();
+    for name in text.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        match name {
+            "json" => formats.json = true,
+            "csv" => formats.csv = true,
+            "html" => formats.html = true,
+            other => bail!("--format {other:?}: expected json, csv or html"),
+        }
+    }
+    Ok(formats)
+}
+
+fn input_files(common: &Common) -> Result<InputFiles> {
+    let mut qr = Vec::new();
+    for pair in &common.qr {
+        let (brand, path) = pair.split_once('=').with_context(|| format!("--qr {pair:?}: expected BRAND=file"))?;
+        let brand: Brand = brand.parse().with_context(|| format!("--qr {pair:?}"))?;
+        qr.push((brand, PathBuf::from(path)));
+    }
+    Ok(InputFiles { card: common.card.clone(), qr, emoney: common.emoney.clone(), bank: common.bank.clone() })
+}
+
+struct Run {
+    config: pos_config::Config,
+    calendar: BankCalendar,
+    source: JournalSource,
+    settlements: reconciler::settlements::Settlements,
+    bank: Vec<reconciler::inputs::bank::StatementEntry>,
+    store: Option<Store>,
+}
+
+async fn prepare(common: &Common, as_of: NaiveDate) -> Result<Run> {
+    let config =
+        pos_config::load(&common.config).with_context(|| format!("configuration {}", common.config.display()))?;
+    let calendar = BankCalendar::shipped()?;
+    let (settlements, bank) = pipeline::load_inputs(&input_files(common)?, as_of)?;
+    let source = JournalSource::connect(&common.journal).await?;
+    let store = match &common.store {
+        Some(path) => Some(Store::open(path).await?),
+        None => None,
+    };
+    Ok(Run { config, calendar, source, settlements, bank, store })
+}
+
+async fn reconcile_one(
+    run: &Run,
+    facility: &FacilityId,
+    day: BusinessDate,
+    as_of: NaiveDate,
+) -> Result<pipeline::ReconciledDay> {
+    let reconciled = pipeline::reconcile_from_journal(
+        &run.source,
+        &run.config,
+        &run.calendar,
+        facility,
+        day,
+        &run.settlements,
+        &run.bank,
+        as_of,
+    )
+    .await
+    .with_context(|| format!("reconciling {facility} on {day}"))?;
+    Ok(reconciled)
+}
+
+/// With a store: refuses a closed day, and books what the given files say about the
+/// facility's earlier closed days as adjustments found on `as_of`.
+async fn adjust_closed_days(run: &Run, facility: &FacilityId, day: BusinessDate, as_of: NaiveDate) -> Result<usize> {
+    let Some(store) = &run.store else { return Ok(0) };
+    store.ensure_open(facility, day).await?;
+    let mut count = 0;
+    for closed_date in store.closed_days_before(facility, day).await? {
+        let Some(closed) = store.closed_day(facility, closed_date).await? else { continue };
+        let again = reconcile_one(run, facility, closed_date, as_of).await?;
+        let earlier: Vec<_> = store
+            .adjustments(facility)
+            .await?
+            .into_iter()
+            .filter(|adjustment| adjustment.original_date == closed_date)
+            .collect();
+        let found = adjustments_for(&closed, &again.result, &again.report, &earlier, as_of);
+        count += found.len();
+        store.record_adjustments(&found).await?;
+    }
+    Ok(count)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Day { common, facility, date: day } => {
+            let day = BusinessDate::new(date(&day, "date")?);
+            let as_of = common.as_of.as_deref().map(|text| date(text, "as-of")).transpose()?.unwrap_or(day.date());
+            let facility = FacilityId::parse(&facility).context("--facility")?;
+            let out = common.out.clone().context("--out is required")?;
+            let formats = formats(&common.format)?;
+            let run = prepare(&common, as_of).await?;
+            let adjustments = adjust_closed_days(&run, &facility, day, as_of).await?;
+            let reconciled = reconcile_one(&run, &facility, day, as_of).await?;
+            for path in pipeline::write_day_report(&reconciled.report, &out, formats)? {
+                println!("{}", path.display());
+            }
+            let stem = format!("{facility}-{day}");
+            for path in
+                pipeline::write_summaries(std::slice::from_ref(&reconciled.report), &run.config, &out, formats, &stem)?
+            {
+                println!("{}", path.display());
+            }
+            eprintln!(
+                "{facility} {day}: {} exception(s), {adjustments} adjustment(s) to closed days",
+                reconciled.report.exceptions.count
+            );
+            run.source.close().await;
+        }
+        Command::Range { common, from, to } => {
+            let from = BusinessDate::new(date(&from, "from")?);
+            let to = BusinessDate::new(date(&to, "to")?);
+            if to < from {
+                bail!("--to {to} is before --from {from}");
+            }
+            let as_of = common.as_of.as_deref().map(|text| date(text, "as-of")).transpose()?.unwrap_or(to.date());
+            let out = common.out.clone().context("--out is required")?;
+            let formats = formats(&common.format)?;
+            let run = prepare(&common, as_of).await?;
+            let mut reports = Vec::new();
+            for (facility, day) in run.source.active_days(from, to).await? {
+                if run.config.facility(&facility).is_none() {
+                    eprintln!("warning: {facility} on {day} is in the journal but not in the configuration; skipped");
+                    continue;
+                }
+                let reconciled = reconcile_one(&run, &facility, day, as_of).await?;
+                pipeline::write_day_report(&reconciled.report, &out, formats)?;
+                reports.push(reconciled.report);
+            }
+            let stem = format!("{from}_{to}");
+            for path in pipeline::write_summaries(&reports, &run.config, &out, formats, &stem)? {
+                println!("{}", path.display());
+            }
+            eprintln!("{} facility-day(s) reconciled", reports.len());
+            run.source.close().await;
+        }
+        Command::Close { common, facility, date: day } => {
+            let day = BusinessDate::new(date(&day, "date")?);
+            let as_of = common.as_of.as_deref().map(|text| date(text, "as-of")).transpose()?.unwrap_or(day.date());
+            let facility = FacilityId::parse(&facility).context("--facility")?;
+            if common.store.is_none() {
+                bail!("close needs --store <path>: the reconciler's store of closed days");
+            }
+            let run = prepare(&common, as_of).await?;
+            let store = run.store.as_ref().context("--store")?;
+            store.ensure_open(&facility, day).await?;
+            let reconciled = reconcile_one(&run, &facility, day, as_of).await?;
+            let closed = store.close_day(&reconciled.result, &reconciled.report, as_of).await?;
+            if let Some(out) = &common.out {
+                pipeline::write_day_report(&reconciled.report, out, formats(&common.format)?)?;
+            }
+            println!("closed {facility} {day} with {} open item(s)", closed.open_items.len());
+            run.source.close().await;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    run(Cli::parse()).await
+}
