@@ -88,6 +88,12 @@ pub fn parse_with_env(
     if let Some(listen) = env("POS_SERVER_LISTEN") {
         raw.server.listen = listen;
     }
+    // QR provider secrets are named, not written, in the file so none sits in git.
+    for link in raw.acquirers.iter_mut().filter_map(|a| a.qr_link.as_mut()) {
+        if let Some(name) = &link.api_secret_env {
+            link.api_secret_from_env = env(name).filter(|value| !value.is_empty());
+        }
+    }
     validate::validate(raw, base_dir).map_err(|issues| ConfigError::Invalid { path: path.to_path_buf(), issues })
 }
 

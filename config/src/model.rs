@@ -241,6 +241,62 @@ pub struct Acquirer {
     pub settlement_lag_days: u32,
     pub fees: Vec<FeeRate>,
     pub link: Option<AcquirerLink>,
+    /// The HTTPS link to a QR provider (kind `qr` only).
+    pub qr_link: Option<QrLink>,
+}
+
+/// A secret from the configuration or the environment. `Debug` and `Display` print a mask, so no
+/// log line or error message can carry it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, for signing and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// The HTTPS API of a QR provider (PayPay Open Payment API v2, PROTOCOLS.md §2).
+#[derive(Debug, Clone)]
+pub struct QrLink {
+    /// `https://…` in production; `http://` is accepted for local simulators only.
+    pub base_url: String,
+    pub api_key: String,
+    pub api_secret: Secret,
+    /// How often a shown code's payment status is read (PayPay recommends 2–5 s).
+    pub poll_interval_ms: u64,
+    /// How long one request to the provider may take before its outcome is in doubt.
+    pub request_timeout_ms: u64,
+    /// The wait between two attempts to resolve a payment in doubt.
+    pub resolve_retry_ms: u64,
+    /// Attempts to resolve a payment in doubt before it is left to treasury.
+    pub resolve_tries_max: u32,
+    /// Facility → the provider's merchant id (`X-ASSUME-MERCHANT`).
+    pub merchants: BTreeMap<FacilityId, String>,
+}
+
+impl QrLink {
+    /// The merchant to act for at a facility; empty means the key's only merchant.
+    pub fn merchant_for(&self, facility: &FacilityId) -> &str {
+        self.merchants.get(facility).map_or("", String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -254,6 +310,8 @@ pub enum Role {
     Treasury,
     /// System administration.
     Admin,
+    /// A counter's device bridge (counterd): takes its register's commands, reports results.
+    Device,
 }
 
 impl Role {
@@ -263,6 +321,7 @@ impl Role {
             Role::Operator => "operator",
             Role::Treasury => "treasury",
             Role::Admin => "admin",
+            Role::Device => "device",
         }
     }
 }
@@ -316,6 +375,12 @@ impl Config {
             refund: RefundRule::Partial,
             refund_within_days: None,
         })
+    }
+
+    /// The QR provider link that takes a brand, if it is connected.
+    pub fn qr_acquirer(&self, brand: Brand) -> Option<(&Acquirer, &QrLink)> {
+        let (acquirer, _) = self.fee_rate(brand)?;
+        acquirer.qr_link.as_ref().map(|link| (acquirer, link))
     }
 
     /// The contracted fee for a brand, from the acquirer that takes it.

@@ -147,6 +147,28 @@ pub struct RawAcquirer {
     pub settlement_lag_days: u32,
     pub fees: Vec<RawFee>,
     pub link: Option<RawLink>,
+    pub qr_link: Option<RawQrLink>,
+}
+
+/// The HTTPS API of a QR provider (PROTOCOLS.md §2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQrLink {
+    pub base_url: String,
+    pub api_key: String,
+    /// The secret itself (tests, local demos); production names an environment variable instead.
+    pub api_secret: Option<String>,
+    pub api_secret_env: Option<String>,
+    /// Filled from the environment by `parse_with_env`, never from the file.
+    #[serde(skip)]
+    pub api_secret_from_env: Option<String>,
+    pub poll_interval_ms: u64,
+    pub request_timeout_ms: u64,
+    pub resolve_retry_ms: u64,
+    pub resolve_tries_max: u32,
+    /// Facility id → the provider's merchant id (`X-ASSUME-MERCHANT`); absent: the key's only merchant.
+    #[serde(default)]
+    pub merchants: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

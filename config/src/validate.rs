@@ -325,6 +325,11 @@ fn validate_acquirers(raw: &[RawAcquirer], base_dir: &Path, issues: &mut Issues)
         if kind == Some(AcquirerKind::Qr) && acquirer.link.is_some() {
             issues.add(format!("{path}.link"), "a QR provider is reached over HTTPS, not an ISO 8583 link");
         }
+        let qr_link =
+            acquirer.qr_link.as_ref().and_then(|raw| validate_qr_link(&format!("{path}.qr_link"), raw, issues));
+        if kind.is_some_and(|kind| kind != AcquirerKind::Qr) && acquirer.qr_link.is_some() {
+            issues.add(format!("{path}.qr_link"), "only a QR provider (kind qr) has a qr_link");
+        }
         if let Some(kind) = kind {
             acquirers.push(Acquirer {
                 id: acquirer.id.clone(),
@@ -334,6 +339,7 @@ fn validate_acquirers(raw: &[RawAcquirer], base_dir: &Path, issues: &mut Issues)
                 settlement_lag_days: acquirer.settlement_lag_days,
                 fees,
                 link,
+                qr_link,
             });
         }
     }
@@ -517,15 +523,16 @@ fn validate_users(
             }
         };
         let (role, scope) = match user.role.as_str() {
-            "clerk" => {
-                unexpected(issues, "operator", user.operator.is_some(), "clerk");
+            role_name @ ("clerk" | "device") => {
+                let role = if role_name == "clerk" { Role::Clerk } else { Role::Device };
+                unexpected(issues, "operator", user.operator.is_some(), role_name);
                 let facility = user.facility.as_deref().and_then(|f| facilities.iter().find(|x| x.id.as_str() == f));
                 let register = user.register.as_deref();
                 match (facility, register) {
                     (Some(facility), Some(register)) => {
                         match facility.registers.iter().find(|r| r.id.as_str() == register) {
                             Some(register) => (
-                                Some(Role::Clerk),
+                                Some(role),
                                 Some(Scope::Register { facility: facility.id.clone(), register: register.id.clone() }),
                             ),
                             None => {
@@ -533,13 +540,13 @@ fn validate_users(
                                     format!("{path}.register"),
                                     format!("register {register:?} is not a register of facility {}", facility.id),
                                 );
-                                (Some(Role::Clerk), None)
+                                (Some(role), None)
                             }
                         }
                     }
                     _ => {
-                        issues.add(&path, "a clerk needs an existing facility and one of its registers");
-                        (Some(Role::Clerk), None)
+                        issues.add(&path, format!("a {role_name} needs an existing facility and one of its registers"));
+                        (Some(role), None)
                     }
                 }
             }
@@ -570,7 +577,7 @@ fn validate_users(
             other => {
                 issues.add(
                     format!("{path}.role"),
-                    format!("unknown role {other:?} (expected clerk, operator, treasury or admin)"),
+                    format!("unknown role {other:?} (expected clerk, operator, treasury, admin or device)"),
                 );
                 (None, None)
             }
@@ -654,6 +661,63 @@ fn validate_link(path: &str, raw: &RawLink, base_dir: &Path, issues: &mut Issues
         reconnect_backoff_ms_max: raw.reconnect_backoff_ms_max,
         reversal_tries_max: raw.reversal_tries_max,
         reversal_backoff_ms: raw.reversal_backoff_ms,
+    })
+}
+
+/// Bounds on QR link settings.
+pub const QR_POLL_INTERVAL_MS_LIMIT: u64 = 60_000;
+pub const QR_RESOLVE_TRIES_LIMIT: u32 = 1_000;
+
+fn validate_qr_link(path: &str, raw: &RawQrLink, issues: &mut Issues) -> Option<QrLink> {
+    let scheme_ok = raw.base_url.starts_with("https://") || raw.base_url.starts_with("http://");
+    if !scheme_ok || raw.base_url.trim_end_matches('/').ends_with(':') || raw.base_url.contains(char::is_whitespace) {
+        issues.add(format!("{path}.base_url"), format!("{:?} is not an https:// (or local http://) URL", raw.base_url));
+    }
+    if raw.api_key.trim().is_empty() || raw.api_key.contains(':') {
+        issues.add(format!("{path}.api_key"), "must not be empty nor contain ':'");
+    }
+    let secret = match (&raw.api_secret, &raw.api_secret_env) {
+        (Some(secret), None) => Some(secret.clone()),
+        (None, Some(name)) => match &raw.api_secret_from_env {
+            Some(secret) => Some(secret.clone()),
+            None => {
+                issues.add(format!("{path}.api_secret_env"), format!("the environment variable {name} is not set"));
+                None
+            }
+        },
+        _ => {
+            issues.add(path.to_string(), "give exactly one of api_secret and api_secret_env");
+            None
+        }
+    };
+    if secret.as_ref().is_some_and(|s| s.is_empty()) {
+        issues.add(format!("{path}.api_secret"), "must not be empty");
+    }
+    bounded_u64(issues, format!("{path}.poll_interval_ms"), raw.poll_interval_ms, QR_POLL_INTERVAL_MS_LIMIT);
+    bounded_u64(issues, format!("{path}.request_timeout_ms"), raw.request_timeout_ms, LINK_TIMEOUT_MS_LIMIT);
+    bounded_u64(issues, format!("{path}.resolve_retry_ms"), raw.resolve_retry_ms, LINK_TIMEOUT_MS_LIMIT);
+    if raw.resolve_tries_max == 0 || raw.resolve_tries_max > QR_RESOLVE_TRIES_LIMIT {
+        issues.add(format!("{path}.resolve_tries_max"), format!("must be between 1 and {QR_RESOLVE_TRIES_LIMIT}"));
+    }
+    let mut merchants = BTreeMap::new();
+    for (facility, merchant) in &raw.merchants {
+        let at = format!("{path}.merchants.{facility}");
+        if merchant.trim().is_empty() {
+            issues.add(at.clone(), "merchant id must not be empty");
+        }
+        if let Some(id) = issues.parse(&at, FacilityId::parse(facility)) {
+            merchants.insert(id, merchant.clone());
+        }
+    }
+    Some(QrLink {
+        base_url: raw.base_url.trim_end_matches('/').to_string(),
+        api_key: raw.api_key.clone(),
+        api_secret: Secret::new(secret?),
+        poll_interval_ms: raw.poll_interval_ms,
+        request_timeout_ms: raw.request_timeout_ms,
+        resolve_retry_ms: raw.resolve_retry_ms,
+        resolve_tries_max: raw.resolve_tries_max,
+        merchants,
     })
 }
 

@@ -819,3 +819,62 @@ fn an_acquirer_settlement_lag_is_bounded() {
     let issues = issues_of(&replaced(&text, &lag, "settlement_lag_days = 4000000000"));
     assert_eq!(message_at(&issues, "acquirers[0].settlement_lag_days"), "must be at most 60 days");
 }
+
+const QR_LINK: &str = r#"[[acquirers.fees]]
+brand = "PAYPAY"
+rate = "1.98%"
+rounding = "truncate"
+
+[acquirers.qr_link]
+base_url = "https://api.paypay.example/"
+api_key = "key-1"
+api_secret_env = "POS_QR_SECRET"
+poll_interval_ms = 3000
+request_timeout_ms = 10000
+resolve_retry_ms = 2000
+resolve_tries_max = 20
+
+[acquirers.qr_link.merchants]
+F01 = "M0001"
+"#;
+
+fn parse_env(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pos_config::parse_with_env(text, Path::new("bad.toml"), Path::new("."), env)
+}
+
+#[test]
+fn a_qr_link_takes_its_secret_from_the_environment_and_never_prints_it() {
+    let text =
+        base_with("[[acquirers.fees]]\nbrand = \"PAYPAY\"\nrate = \"1.98%\"\nrounding = \"truncate\"\n", QR_LINK);
+    let env = |key: &str| (key == "POS_QR_SECRET").then(|| "s3cr3t-value".to_string());
+    let config = parse_env(&text, env).unwrap_or_else(|error| panic!("refused: {error}"));
+    let (acquirer, link) = config.qr_acquirer(Brand::PayPay).expect("PayPay is linked");
+    assert_eq!(acquirer.id, "ACQ-QR");
+    assert_eq!(link.base_url, "https://api.paypay.example");
+    assert_eq!(link.api_secret.expose(), "s3cr3t-value");
+    assert_eq!(link.poll_interval_ms, 3000);
+    let facility = pos_core::FacilityId::parse("F01").expect("facility id");
+    assert_eq!(link.merchant_for(&facility), "M0001");
+    assert!(!format!("{config:?} {}", link.api_secret).contains("s3cr3t"), "the secret is masked");
+
+    let issues = match parse_env(&text, |_| None) {
+        Err(error) => error.issues().to_vec(),
+        Ok(_) => panic!("a missing secret was accepted"),
+    };
+    assert!(message_at(&issues, "acquirers[1].qr_link.api_secret_env").contains("POS_QR_SECRET"), "{issues:?}");
+
+    let bad = replaced(&text, "poll_interval_ms = 3000", "poll_interval_ms = 0");
+    let bad = replaced(&bad, "base_url = \"https://api.paypay.example/\"", "base_url = \"ftp://x\"");
+    let issues = match parse_env(&bad, env) {
+        Err(error) => error.issues().to_vec(),
+        Ok(_) => panic!("bad qr_link accepted"),
+    };
+    message_at(&issues, "acquirers[1].qr_link.poll_interval_ms");
+    message_at(&issues, "acquirers[1].qr_link.base_url");
+
+    let card_with_qr = base_with(
+        "[[acquirers.fees]]\nbrand = \"VISA\"",
+        "[acquirers.qr_link]\nbase_url = \"https://x\"\napi_key = \"k\"\napi_secret = \"s\"\npoll_interval_ms = 1\nrequest_timeout_ms = 1\nresolve_retry_ms = 1\nresolve_tries_max = 1\n\n[[acquirers.fees]]\nbrand = \"VISA\"",
+    );
+    assert!(message_at(&issues_of(&card_with_qr), "acquirers[0].qr_link").contains("kind qr"));
+}

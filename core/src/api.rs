@@ -68,6 +68,9 @@ pub struct PaymentRequest {
     /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Yen>,
+    /// The QR brand the customer pays with (QR only: it picks the provider whose code is shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<crate::Brand>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,3 +267,100 @@ pub struct WhoAmI {
     pub facilities: Vec<FacilityId>,
     pub register_id: Option<RegisterId>,
 }
+
+/// What the gateway asks a counter's devices to do (the server-driven model: counterd connects
+/// out, takes commands for its register, runs them, and reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CommandKind {
+    /// Take a card or e-money payment on the terminal for the payment waiting on it.
+    Charge {
+        payment_id: String,
+        amount: Yen,
+    },
+    /// Print the receipt of a paid sale (again, marked 再発行, when `reprint`).
+    PrintReceipt {
+        sale_id: String,
+        reprint: bool,
+    },
+    OpenDrawer,
+    /// The terminal's end-of-day (totals per brand).
+    EndOfDay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandState {
+    /// Waiting for the counter to take it.
+    Queued,
+    /// Taken by the counter; its result has not come back yet.
+    Delivered,
+    Done,
+    Failed,
+    /// The counter does not know how it ended (e.g. the terminal went silent mid-charge).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCommand {
+    /// Unique; the counter runs a command at most once and answers a repeat from its own record.
+    pub id: String,
+    pub register_id: RegisterId,
+    pub command: CommandKind,
+    pub state: CommandState,
+    pub created_at: DateTime<Utc>,
+    pub result: Option<CommandResult>,
+}
+
+/// How a command ended, as the counter saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandResult {
+    pub state: CommandState,
+    /// What happened, for the clerk and the log (never card data beyond a masked number).
+    pub detail: String,
+    /// For a charge: the terminal's own trace and receipt numbers, result code, masked card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<TerminalReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalReport {
+    pub result_code: Option<u8>,
+    pub trace_number: Option<u32>,
+    pub receipt_number: Option<u32>,
+    pub masked_card: Option<String>,
+    pub brand: Option<Brand>,
+    pub amount: Option<Yen>,
+}
+
+/// The next command for a register, or none when the long poll timed out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextCommand {
+    pub command: Option<DeviceCommand>,
+}
+
+/// What counterd reports about its devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceHealth {
+    pub terminal: DeviceStatus,
+    pub printer: DeviceStatus,
+    pub scanner: DeviceStatus,
+    /// Free text for the operators (paper near end, cover open, …).
+    #[serde(default)]
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    Ready,
+    NotReady,
+    Disconnected,
+    Absent,
+}
+
+/// How long a counter's long poll for the next command may wait at most.
+pub const COMMAND_WAIT_MS_MAX: u64 = 30_000;

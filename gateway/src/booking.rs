@@ -3,7 +3,7 @@
 //! from an acquirer.
 
 use chrono::{DateTime, Utc};
-use pos_core::api::{ReceiptNumber, SaleView};
+use pos_core::api::{CommandKind, ReceiptNumber, SaleView};
 use pos_core::{BusinessDate, SaleState, Yen};
 
 use crate::journal::events::{self, NewEvent};
@@ -54,6 +54,14 @@ pub async fn book_payment(
     };
     sales::set_paid(tx, &sale.id, sale.amount_paid, receipt).await?;
     if let Some((receipt, _)) = receipt {
+        // The counter prints the receipt (領収書) of every paid sale.
+        crate::journal::devices::enqueue(
+            tx,
+            sale.register_id.as_str(),
+            &CommandKind::PrintReceipt { sale_id: sale.id.clone(), reprint: false },
+            now,
+        )
+        .await?;
         events::append(
             tx.conn(),
             NewEvent {

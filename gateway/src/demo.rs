@@ -406,7 +406,7 @@ async fn pay_on_terminal(
     report: &mut DemoReport,
 ) -> anyhow::Result<SaleView> {
     use iso8583::{fields, BrandData, Message, Mti};
-    let request = PaymentRequest { method: brand.method(), tendered: None, amount: None };
+    let request = PaymentRequest { method: brand.method(), tendered: None, amount: None, brand: None };
     let started: PaymentResult = client
         .post(&format!("/v1/sales/{}/payments", sale.id), token, &uuid::Uuid::new_v4().to_string(), &request)
         .await?;
@@ -599,7 +599,8 @@ async fn play(
             }
             _ => {
                 let tendered = tendered_for(sale.amount_total, planned.tender_style, facility.policy.cash_tendered_max);
-                let payment = PaymentRequest { method: Method::Cash, tendered: Some(tendered), amount: None };
+                let payment =
+                    PaymentRequest { method: Method::Cash, tendered: Some(tendered), amount: None, brand: None };
                 let key = uuid::Uuid::new_v4().to_string();
                 let path = format!("/v1/sales/{}/payments", sale.id);
                 let paid: PaymentResult = client.post(&path, &token, &key, &payment).await?;

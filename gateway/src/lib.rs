@@ -9,6 +9,7 @@
 //! through the real API.
 
 pub mod api;
+pub mod bench;
 pub mod booking;
 pub mod demo;
 pub mod journal;
@@ -43,13 +44,16 @@ pub enum GatewayError {
     Serve(#[from] std::io::Error),
     #[error("acquirer link: {0}")]
     Link(#[from] switch::LinkError),
+    #[error("QR provider link: {0}")]
+    Qr(#[from] switch::qr::QrError),
 }
 
 impl AppState {
     /// Connects the journal (running migrations) and prepares the state.
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, GatewayError> {
         let journal = Journal::connect(&config.database).await?;
-        let switch = Arc::new(switch::Switch::new(switch::links::start_clients(&config)?));
+        let qr = switch::qr::QrLinks::from_config(&config)?;
+        let switch = Arc::new(switch::Switch::new(switch::links::start_clients(&config)?).with_qr(qr));
         Ok(AppState { config: Arc::new(config), journal, clock, metrics: crate::metrics::handle(), switch })
     }
 }

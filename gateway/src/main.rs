@@ -27,6 +27,9 @@ enum Command {
     },
     /// Play a simulated business day across all facilities through the HTTP API.
     Demo(gateway::demo::DemoOptions),
+    /// Measure card authorizations per second through HTTP API → terminal host → acquirer
+    /// simulator, and the latency the gateway adds over the simulator alone.
+    Bench(gateway::bench::BenchOptions),
     /// Check the audit log's hash chain.
     AuditVerify {
         #[arg(long, default_value = "config/examples/city.toml")]
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { config, listen } => serve(config, listen).await,
         Command::Demo(options) => gateway::demo::run(options).await.map(|_| ()),
+        Command::Bench(options) => gateway::bench::run(options).await.map(|_| ()),
         Command::AuditVerify { config } => audit_verify(config).await,
         Command::TokenHash { token } => {
             println!("{}", pos_config::token_sha256(&token));

@@ -2,6 +2,8 @@
 //! authentication and audit layer over every route.
 
 pub mod auth;
+pub mod devices;
+pub mod display;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -36,6 +38,11 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/payments/{id}/cancel", post(payments::cancel))
         .route("/v1/payments/{id}/resolve", post(payments::resolve))
         .route("/v1/payments/{id}/refunds", post(payments::refund))
+        .route("/v1/registers/{id}/display", get(display::page))
+        .route("/v1/registers/{id}/commands", post(devices::queue).get(devices::list))
+        .route("/v1/devices/{register}/commands/next", get(devices::next))
+        .route("/v1/devices/{register}/commands/{id}/result", post(devices::result))
+        .route("/v1/devices/{register}/health", post(devices::health))
         .route("/v1/audit/verify", get(system::verify_audit))
         .route("/metrics", get(system::metrics))
         // The timeout sits inside the audit layer, so a request cut off by it is still recorded.

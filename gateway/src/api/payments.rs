@@ -74,8 +74,14 @@ pub async fn cancel(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let outcome = cancel_in(&app, &mut itx.tx, &caller, &payment_id).await.map(|payment| (StatusCode::OK, payment));
-    itx.complete(outcome).await
+    let outcome = cancel_in(&app, &mut itx.tx, &caller, &payment_id).await;
+    let qr_cancel = outcome.as_ref().ok().is_some_and(|p| p.method == pos_core::Method::Qr);
+    let response = itx.complete(outcome.map(|payment| (StatusCode::OK, payment))).await?;
+    // The cancel is journaled; now withdraw the code and check nobody paid meanwhile.
+    if qr_cancel {
+        crate::switch::qr::spawn_resolve(&app, &payment_id);
+    }
+    Ok(response)
 }
 
 async fn cancel_in(
@@ -94,6 +100,32 @@ async fn cancel_in(
     let register =
         pos_core::RegisterId::parse(&payment.register_id).map_err(|_| ApiError::internal("malformed register id"))?;
     caller.require_register(facility, &register)?;
+    if payment.view.method == pos_core::Method::Qr {
+        if payment.view.state != PaymentState::Authorizing {
+            return Err(ApiError::conflict(
+                "payment_final",
+                format!("payment {payment_id} is already {}", payment.view.state),
+            ));
+        }
+        // Not `cancelled` yet: the customer may pay in the instant the code is withdrawn. In doubt
+        // until the provider has been asked (and the payment cancelled there if it was paid).
+        let now = app.clock.now();
+        let note = "cancel requested at the register: withdrawing the QR code — checking, do not retry";
+        crate::journal::qr::request_cancel(tx, payment_id, note, now).await?;
+        events::append(
+            tx.conn(),
+            NewEvent {
+                at: now,
+                actor: caller.user.as_str(),
+                kind: "payment.cancel_requested",
+                entity_id: payment_id,
+                facility_id: &payment.facility_id,
+                data: serde_json::json!({ "note": note }),
+            },
+        )
+        .await?;
+        return Ok(PaymentView { state: PaymentState::InDoubt, note: Some(note.to_string()), ..payment.view });
+    }
     match payment.view.state {
         PaymentState::AwaitingDevice => {}
         PaymentState::Authorizing | PaymentState::InDoubt | PaymentState::Approved => {

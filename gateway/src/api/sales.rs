@@ -215,12 +215,8 @@ pub async fn pay(
     Path(sale_id): Path<String>,
     request: Idempotent<PaymentRequest>,
 ) -> Result<Response, ApiError> {
-    if request.body.method == Method::Qr {
-        return Err(ApiError::unprocessable(
-            "method_unavailable",
-            "QR payments are not available on this gateway yet; take cash, card or e-money",
-        )
-        .at("method"));
+    if request.body.method != Method::Qr && request.body.brand.is_some() {
+        return Err(ApiError::unprocessable("brand_not_allowed", "only a QR payment names its brand").at("brand"));
     }
     if request.body.method != Method::Cash && request.body.tendered.is_some() {
         return Err(
@@ -239,6 +235,7 @@ pub async fn pay(
     };
     let outcome = match request.body.method {
         Method::Cash => pay_cash_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await,
+        Method::Qr => start_qr_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await,
         method => start_device_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body, method).await,
     };
     if let Some(result) = outcome.as_ref().ok().filter(|r| r.payment.method == Method::Cash) {
@@ -247,7 +244,91 @@ pub async fn pay(
         metrics::counter!("payments_amount_yen_total", "facility" => facility, "method" => "cash")
             .increment(result.payment.amount.get().unsigned_abs());
     }
-    itx.complete(outcome.map(|result| (StatusCode::CREATED, result))).await
+    let qr_payment = outcome.as_ref().ok().filter(|r| r.payment.method == Method::Qr).map(|r| r.payment.id.clone());
+    let response = itx.complete(outcome.map(|result| (StatusCode::CREATED, result))).await?;
+    // Only once `authorizing` is committed may the code be created (write-ahead).
+    if let Some(payment_id) = qr_payment {
+        crate::switch::qr::spawn_watch(&app, &payment_id);
+    }
+    Ok(response)
+}
+
+/// A QR payment: journaled `authorizing` with its provider; the watcher creates the code after
+/// the commit and follows it to an outcome.
+async fn start_qr_payment_in(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    sale_id: &str,
+    request: &PaymentRequest,
+) -> Result<PaymentResult, ApiError> {
+    let (sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
+    let brand = request.brand.ok_or_else(|| {
+        ApiError::unprocessable("brand_required", "a QR payment needs its brand, e.g. PAYPAY").at("brand")
+    })?;
+    if brand.method() != Method::Qr {
+        return Err(ApiError::unprocessable("brand_not_qr", format!("{brand} is not a QR brand")).at("brand"));
+    }
+    if !facility.accepts(brand) {
+        return Err(ApiError::unprocessable(
+            "brand_not_accepted",
+            format!("facility {} does not take {brand}", facility.id),
+        )
+        .at("brand"));
+    }
+    let acquirer = app
+        .config
+        .qr_acquirer(brand)
+        .map(|(acquirer, _)| acquirer.id.clone())
+        .filter(|id| app.switch.qr.client(id).is_some())
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "method_unavailable",
+                format!("no {brand} provider is connected to this gateway; take another method"),
+            )
+            .at("method")
+        })?;
+    let amount = amount_to_pay(&sale, &facility, request)?;
+    let now = app.clock.now();
+    let state = PaymentState::Created
+        .transition(PaymentState::Authorizing, Method::Qr)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let payment = PaymentView {
+        id: format!("pay_{}", uuid::Uuid::new_v4().simple()),
+        sale_id: sale.id.clone(),
+        method: Method::Qr,
+        brand: Some(brand),
+        amount,
+        tendered: None,
+        change: None,
+        state,
+        created_at: now,
+        business_date: BusinessDate::of_instant(now),
+        terminal_id: None,
+        masked_card: None,
+        response_code: None,
+        rrn: None,
+        auth_code: None,
+        note: Some("creating the QR code: show the customer display".to_string()),
+        refunded: Yen::ZERO,
+    };
+    payments::insert(tx, &sale, &payment).await?;
+    crate::journal::qr::set_acquirer(tx, &payment.id, &acquirer).await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor: caller.user.as_str(),
+            kind: "payment.authorizing",
+            entity_id: &payment.id,
+            facility_id: sale.facility_id.as_str(),
+            data: serde_json::json!({ "sale_id": sale.id, "method": "qr", "brand": brand, "amount": amount, "acquirer": acquirer }),
+        },
+    )
+    .await?;
+    let mut sale = sale;
+    sale.payments.push(payment.clone());
+    Ok(PaymentResult { payment, sale })
 }
 
 /// The part of the sale a new payment covers, after the checks every method shares.
@@ -360,6 +441,9 @@ async fn pay_cash_in(
     )
     .await?;
     let sale = book_payment(tx, &sale.id, amount, payment.business_date, now, actor).await.map_err(booking_error)?;
+    // Cash went into the drawer and change comes out of it.
+    crate::journal::devices::enqueue(tx, sale.register_id.as_str(), &pos_core::api::CommandKind::OpenDrawer, now)
+        .await?;
     Ok(PaymentResult { payment, sale })
 }
 
@@ -430,6 +514,14 @@ async fn start_device_payment_in(
         refunded: Yen::ZERO,
     };
     payments::insert(tx, &sale, &payment).await?;
+    // The counter's device bridge takes the charge to the terminal (server-driven model).
+    crate::journal::devices::enqueue(
+        tx,
+        sale.register_id.as_str(),
+        &pos_core::api::CommandKind::Charge { payment_id: payment.id.clone(), amount },
+        now,
+    )
+    .await?;
     events::append(
         tx.conn(),
         NewEvent {

@@ -12,10 +12,12 @@
 //! takes row locks (`FOR UPDATE`) instead and needs no gate.
 
 pub mod audit;
+pub mod devices;
 pub mod events;
 pub mod filter;
 pub mod idempotency;
 pub mod payments;
+pub mod qr;
 pub mod refunds;
 pub mod reversals;
 pub mod sales;

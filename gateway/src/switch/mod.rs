@@ -12,6 +12,7 @@
 
 pub mod authorize;
 pub mod links;
+pub mod qr;
 pub mod refund;
 pub mod terminal_host;
 pub mod worker;
@@ -26,6 +27,8 @@ pub use links::LinkError;
 /// The acquirer links of a running gateway.
 pub struct Switch {
     clients: HashMap<String, Client>,
+    /// The QR providers' HTTPS clients and watcher bookkeeping.
+    pub qr: qr::QrLinks,
     /// Woken when reversal work is queued, so it goes out at once rather than at the next poll.
     pub reversal_wake: Notify,
 }
@@ -33,11 +36,16 @@ pub struct Switch {
 impl Switch {
     /// A switch with no links (configurations without card or e-money acquirers).
     pub fn empty() -> Switch {
-        Switch { clients: HashMap::new(), reversal_wake: Notify::new() }
+        Switch { clients: HashMap::new(), qr: qr::QrLinks::default(), reversal_wake: Notify::new() }
     }
 
     pub fn new(clients: HashMap<String, Client>) -> Switch {
-        Switch { clients, reversal_wake: Notify::new() }
+        Switch { clients, qr: qr::QrLinks::default(), reversal_wake: Notify::new() }
+    }
+
+    pub fn with_qr(mut self, qr: qr::QrLinks) -> Switch {
+        self.qr = qr;
+        self
     }
 
     pub fn client(&self, acquirer_id: &str) -> Option<&Client> {

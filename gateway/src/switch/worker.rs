@@ -50,6 +50,7 @@ pub async fn run(app: AppState, mut stop: watch::Receiver<bool>) {
 pub async fn round(app: &AppState) -> Result<(), JournalError> {
     sweep_stale_authorizations(app).await?;
     expire_waiting_payments(app).await?;
+    super::qr::sweep(app).await?;
     let now = app.clock.now();
     let lease = chrono::Duration::milliseconds(
         i64::try_from(longest_request_timeout_ms(app) + AUTHORIZING_STALE_MARGIN_MS).unwrap_or(i64::MAX),
@@ -73,7 +74,8 @@ async fn sweep_stale_authorizations(app: &AppState) -> Result<(), JournalError> 
     let mut conn = app.journal.read().await?;
     let stale = payments::in_state_since(&mut conn, PaymentState::Authorizing, before, SWEEP_BATCH_MAX).await?;
     drop(conn);
-    for candidate in stale {
+    // QR payments stay `authorizing` while the customer scans; their watcher and `qr::sweep` own them.
+    for candidate in stale.into_iter().filter(|p| p.view.method != pos_core::Method::Qr) {
         let mut tx = app.journal.begin_write().await?;
         let lock = tx.for_update();
         let current = payments::load(tx.conn(), &candidate.view.id, lock).await?;

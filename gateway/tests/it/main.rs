@@ -29,7 +29,9 @@ macro_rules! on_both_backends {
 
 mod card_data;
 mod crash;
+mod devices;
 mod journal_suite;
+mod qr;
 mod support;
 mod switch;
 mod switch_rig;

@@ -42,12 +42,13 @@ pub async fn simulator(pki: &TestPki, centre: Centre, config: &Config, rrn_node:
     acquirer_sim::start_with(listener, config, StartOptions::new(centre).with_rrn_node(rrn_node)).await
 }
 
-fn link(pki: &TestPki, institution_id: u64, endpoints: Vec<String>) -> AcquirerLink {
+/// A link to an acquirer at `endpoints`, trusting the test CA at `ca_file`.
+pub fn link(ca_file: &std::path::Path, institution_id: u64, endpoints: Vec<String>) -> AcquirerLink {
     AcquirerLink {
         institution_id,
         endpoints,
         server_name: "localhost".to_string(),
-        ca_file: pki.ca_path(),
+        ca_file: ca_file.to_path_buf(),
         client_identity: None,
         request_timeout_ms: REQUEST_TIMEOUT_MS,
         in_flight_max: 64,
@@ -70,7 +71,10 @@ pub async fn rig_with_clock(backend: Backend, clock: Arc<dyn pos_core::Clock>) -
     let emoney = simulator(&pki, Centre::Emoney, &base, 20).await;
     let (card_endpoints, emoney_endpoints) =
         (vec![card.address().to_string(), card_secondary.address().to_string()], vec![emoney.address().to_string()]);
-    let links = [("ACQ-CARD", link(&pki, 9001, card_endpoints)), ("ACQ-EMONEY", link(&pki, 9002, emoney_endpoints))];
+    let links = [
+        ("ACQ-CARD", link(&pki.ca_path(), 9001, card_endpoints)),
+        ("ACQ-EMONEY", link(&pki.ca_path(), 9002, emoney_endpoints)),
+    ];
     let ca = pki.ca_path();
     let app = spawn_app_full(backend, clock, Some(pki.server_tls()), |config| {
         for (id, link) in links {

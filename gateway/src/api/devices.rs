@@ -1,0 +1,223 @@
+//! The counters' side: counterd takes its register's commands by long poll, answers each once, and
+//! reports its devices' health; clerks queue commands (reprint, open the drawer, end of day) and
+//! see how they ended.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Json};
+use pos_config::{Role, Scope};
+use pos_core::api::{
+    CommandKind, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus, NextCommand,
+    COMMAND_WAIT_MS_MAX,
+};
+use pos_core::RegisterId;
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{Idempotent, JsonBody, QueryParams};
+use super::idempotency::{begin, Begun};
+use crate::journal::devices;
+use crate::journal::events::{self, NewEvent};
+use crate::AppState;
+
+/// How often a waiting long poll looks for a new command.
+pub const COMMAND_POLL_MS: u64 = 200;
+/// The most commands one list returns.
+pub const COMMAND_LIST_MAX: i64 = 200;
+
+fn register_of(app: &AppState, register: &str) -> Result<(pos_config::Facility, RegisterId), ApiError> {
+    let id = RegisterId::parse(register).map_err(|e| ApiError::bad_request("invalid_register", e.to_string()))?;
+    let (facility, _) = app.config.register(&id).ok_or_else(|| ApiError::not_found("register", register))?;
+    Ok((facility.clone(), id))
+}
+
+/// Only the register's own device may take or answer its commands.
+fn require_device(caller: &Caller, register: &RegisterId) -> Result<(), ApiError> {
+    match (&caller.role, &caller.scope) {
+        (Role::Device, Scope::Register { register: own, .. }) if own == register => Ok(()),
+        _ => Err(ApiError::forbidden(format!("only register {register}'s counter device takes its commands"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    pub wait_ms: Option<u64>,
+}
+
+pub async fn next(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(register): Path<String>,
+    QueryParams(query): QueryParams<WaitQuery>,
+) -> Result<Json<NextCommand>, ApiError> {
+    let (_, register) = register_of(&app, &register)?;
+    require_device(&caller, &register)?;
+    // The wait ends well inside the server's own request timeout, which would otherwise cut it.
+    let wait_max = COMMAND_WAIT_MS_MAX.min(app.config.server.request_timeout_ms / 4 * 3);
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0).min(wait_max));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let pending = {
+            let mut conn = app.journal.read().await?;
+            devices::has_pending(&mut conn, register.as_str()).await?
+        };
+        if !pending {
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(Json(NextCommand { command: None }));
+            }
+            tokio::time::sleep(Duration::from_millis(COMMAND_POLL_MS)).await;
+            continue;
+        }
+        let mut tx = app.journal.begin_write().await?;
+        let command = devices::take_next(&mut tx, register.as_str(), app.clock.now()).await?;
+        tx.commit().await?;
+        if command.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(NextCommand { command }));
+        }
+        tokio::time::sleep(Duration::from_millis(COMMAND_POLL_MS)).await;
+    }
+}
+
+pub async fn result(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((register, command_id)): Path<(String, String)>,
+    JsonBody(result): JsonBody<CommandResult>,
+) -> Result<Json<DeviceCommand>, ApiError> {
+    let (facility, register) = register_of(&app, &register)?;
+    require_device(&caller, &register)?;
+    if matches!(result.state, CommandState::Queued | CommandState::Delivered) {
+        return Err(ApiError::unprocessable("invalid_result", "a result is done, failed or unknown").at("state"));
+    }
+    let mut tx = app.journal.begin_write().await?;
+    let lock = tx.for_update();
+    let command = devices::load(tx.conn(), &command_id, lock)
+        .await?
+        .filter(|c| c.register_id == register)
+        .ok_or_else(|| ApiError::not_found("command", &command_id))?;
+    match &command.result {
+        // A repeat of the same answer is answered again; a different one is refused.
+        Some(stored) if stored == &result => {
+            tx.rollback().await?;
+            return Ok(Json(command));
+        }
+        Some(_) => {
+            tx.rollback().await?;
+            return Err(ApiError::conflict(
+                "command_answered",
+                format!("command {command_id} already has a different result"),
+            ));
+        }
+        None => {}
+    }
+    let now = app.clock.now();
+    devices::complete(&mut tx, &command_id, &result, now).await?;
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor: caller.user.as_str(),
+            kind: "device.command_result",
+            entity_id: &command_id,
+            facility_id: facility.id.as_str(),
+            data: serde_json::json!({ "command": command.command, "result": result }),
+        },
+    )
+    .await?;
+    if let (CommandKind::Charge { payment_id, .. }, CommandState::Unknown) = (&command.command, result.state) {
+        // The counter lost sight of the charge; the payment's own path (the terminal host's
+        // journal, the sweeps, the reversal) decides it. The clerk is told to wait.
+        crate::journal::payments::set_note(
+            &mut tx,
+            payment_id,
+            "the counter lost the terminal mid-charge: checking — do not retry",
+            now,
+        )
+        .await?;
+        metrics::counter!("device_charges_unknown_total", "facility" => facility.id.to_string()).increment(1);
+    }
+    tx.commit().await?;
+    Ok(Json(DeviceCommand { state: result.state, result: Some(result), ..command }))
+}
+
+pub async fn health(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(register): Path<String>,
+    JsonBody(health): JsonBody<DeviceHealth>,
+) -> Result<StatusCode, ApiError> {
+    let (facility, register) = register_of(&app, &register)?;
+    require_device(&caller, &register)?;
+    for (device, status) in [("terminal", health.terminal), ("printer", health.printer), ("scanner", health.scanner)] {
+        let ready = i8::from(status == DeviceStatus::Ready);
+        metrics::gauge!("device_ready", "facility" => facility.id.to_string(), "register" => register.to_string(), "device" => device).set(ready);
+    }
+    if !health.detail.is_empty() {
+        tracing::info!(register = %register, detail = %health.detail, "counter device health");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A clerk (or the register's operator) asks the counter for something: a reprint, the drawer,
+/// the terminal's end of day. Charges are queued by the payment itself, never by hand.
+pub async fn queue(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(register): Path<String>,
+    request: Idempotent<CommandKind>,
+) -> Result<Response, ApiError> {
+    let (facility, register) = register_of(&app, &register)?;
+    caller.require_register(&facility, &register)?;
+    if matches!(request.body, CommandKind::Charge { .. }) {
+        return Err(ApiError::unprocessable(
+            "charge_by_payment",
+            "a charge is queued by starting a card payment, not by hand",
+        )
+        .at("kind"));
+    }
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let now = app.clock.now();
+    let outcome =
+        devices::enqueue(&mut itx.tx, register.as_str(), &request.body, now).await.map_err(ApiError::from).map(|id| {
+            (
+                StatusCode::CREATED,
+                DeviceCommand {
+                    id,
+                    register_id: register.clone(),
+                    command: request.body.clone(),
+                    state: CommandState::Queued,
+                    created_at: now,
+                    result: None,
+                },
+            )
+        });
+    itx.complete(outcome).await
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct CommandList {
+    pub commands: Vec<DeviceCommand>,
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(register): Path<String>,
+) -> Result<Json<CommandList>, ApiError> {
+    let (facility, register) = register_of(&app, &register)?;
+    if caller.role != Role::Device {
+        caller.require_read(&app.config, &facility.id)?;
+    } else {
+        require_device(&caller, &register)?;
+    }
+    let mut conn = app.journal.read().await?;
+    Ok(Json(CommandList { commands: devices::of_register(&mut conn, register.as_str(), COMMAND_LIST_MAX).await? }))
+}

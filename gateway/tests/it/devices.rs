@@ -1,0 +1,135 @@
+//! The counters' command channel: charges queued by card payments, prints and drawer by paid
+//! sales, taken by the register's device by long poll, answered once.
+
+use pos_config::Backend;
+use pos_core::api::{CommandKind, CommandResult, CommandState, DeviceCommand, NextCommand, PaymentResult, PaymentView};
+use serde_json::json;
+
+use crate::support::{key, spawn_app_with, token, TestApp};
+
+on_both_backends!(commands_reach_the_registers_device_once_and_are_answered_once);
+
+const CLERK: &str = "clerk-r0101";
+const DEVICE: &str = "counter-r0101";
+const REGISTER: &str = "R0101";
+
+async fn next(app: &TestApp, user: &str, register: &str, wait_ms: u64) -> crate::support::Reply {
+    app.get(&format!("/v1/devices/{register}/commands/next?wait_ms={wait_ms}"), &token(user)).await
+}
+
+async fn answer(app: &TestApp, command: &str, result: &CommandResult) -> crate::support::Reply {
+    app.send_raw(
+        reqwest::Method::POST,
+        &format!("/v1/devices/{REGISTER}/commands/{command}/result"),
+        Some(&token(DEVICE)),
+        None,
+        Some(serde_json::to_string(result).expect("json")),
+    )
+    .await
+}
+
+async fn commands_reach_the_registers_device_once_and_are_answered_once(backend: Backend) {
+    // A card payment needs a card acquirer link; an unreachable one is enough to start it.
+    let pki = crate::support::TestPki::new();
+    let ca = pki.ca_path();
+    let app = spawn_app_with(backend, std::sync::Arc::new(pos_core::SystemClock), |config| {
+        if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == "ACQ-CARD") {
+            acquirer.link = Some(crate::switch_rig::link(&ca, 9001, vec!["127.0.0.1:9".to_string()]));
+        }
+    })
+    .await;
+    // Nothing queued: the long poll waits, then answers empty.
+    let started = std::time::Instant::now();
+    let empty: NextCommand = next(&app, DEVICE, REGISTER, 600).await.ok();
+    assert!(empty.command.is_none());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500), "the long poll waited");
+
+    // Only the register's own device takes its commands.
+    assert_eq!(next(&app, CLERK, REGISTER, 0).await.error(403).0, "forbidden");
+    assert_eq!(next(&app, "counter-r0102", REGISTER, 0).await.error(403).0, "forbidden");
+
+    // A cash sale: the drawer opens and the receipt prints.
+    app.post("/v1/shifts", &token(CLERK), &key(), &json!({ "register_id": REGISTER, "opening_float": 0 }))
+        .await
+        .ok::<serde_json::Value>();
+    let sale: pos_core::api::SaleView = app
+        .post(
+            "/v1/sales",
+            &token(CLERK),
+            &key(),
+            &json!({ "register_id": REGISTER, "lines": [{ "fee_item": "JUMINHYO", "quantity": 1 }] }),
+        )
+        .await
+        .ok();
+    app.post(
+        &format!("/v1/sales/{}/payments", sale.id),
+        &token(CLERK),
+        &key(),
+        &json!({ "method": "cash", "tendered": 300 }),
+    )
+    .await
+    .ok::<PaymentResult>();
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let taken: NextCommand = next(&app, DEVICE, REGISTER, 0).await.ok();
+        let command = taken.command.expect("a command");
+        assert_eq!(command.state, CommandState::Delivered);
+        let done = CommandResult { state: CommandState::Done, detail: "ok".to_string(), terminal: None };
+        let answered: DeviceCommand = answer(&app, &command.id, &done).await.ok();
+        assert_eq!(answered.state, CommandState::Done);
+        kinds.push(command.command);
+    }
+    assert!(kinds.contains(&CommandKind::OpenDrawer), "{kinds:?}");
+    assert!(kinds.contains(&CommandKind::PrintReceipt { sale_id: sale.id.clone(), reprint: false }), "{kinds:?}");
+
+    // A card payment queues its charge; a counter that asks again before answering (it restarted)
+    // gets the same command, to answer from its own record.
+    let card_sale: pos_core::api::SaleView = app
+        .post(
+            "/v1/sales",
+            &token(CLERK),
+            &key(),
+            &json!({ "register_id": REGISTER, "lines": [{ "fee_item": "INKAN", "quantity": 1 }] }),
+        )
+        .await
+        .ok();
+    let card = card_payment(&app, &card_sale.id).await;
+    let first: NextCommand = next(&app, DEVICE, REGISTER, 0).await.ok();
+    let again: NextCommand = next(&app, DEVICE, REGISTER, 0).await.ok();
+    let charge = first.command.expect("the charge");
+    assert_eq!(charge.command, CommandKind::Charge { payment_id: card.id.clone(), amount: card.amount });
+    assert_eq!(again.command.map(|c| c.id), Some(charge.id.clone()));
+    let unknown =
+        CommandResult { state: CommandState::Unknown, detail: "terminal went silent".to_string(), terminal: None };
+    answer(&app, &charge.id, &unknown).await.ok::<DeviceCommand>();
+    assert_eq!(answer(&app, &charge.id, &unknown).await.status, 200, "the same answer again is accepted");
+    let different = CommandResult { state: CommandState::Done, ..unknown.clone() };
+    assert_eq!(answer(&app, &charge.id, &different).await.error(409).0, "command_answered");
+    let payment: PaymentView = app.get(&format!("/v1/payments/{}", card.id), &token(CLERK)).await.ok();
+    assert!(payment.note.as_deref().is_some_and(|n| n.contains("do not retry")), "{:?}", payment.note);
+
+    // Clerks queue reprints and the drawer, never charges.
+    let reprint = json!({ "kind": "print_receipt", "sale_id": sale.id, "reprint": true });
+    let queued: DeviceCommand =
+        app.post(&format!("/v1/registers/{REGISTER}/commands"), &token(CLERK), &key(), &reprint).await.ok();
+    assert_eq!(queued.state, CommandState::Queued);
+    let charge_by_hand = json!({ "kind": "charge", "payment_id": card.id, "amount": 450 });
+    assert_eq!(
+        app.post(&format!("/v1/registers/{REGISTER}/commands"), &token(CLERK), &key(), &charge_by_hand)
+            .await
+            .error(422)
+            .0,
+        "charge_by_payment"
+    );
+    let taken: NextCommand = next(&app, DEVICE, REGISTER, 0).await.ok();
+    assert_eq!(taken.command.map(|c| c.command), Some(CommandKind::PrintReceipt { sale_id: sale.id, reprint: true }));
+    app.stop().await;
+    drop(pki);
+}
+
+async fn card_payment(app: &TestApp, sale: &str) -> PaymentView {
+    let reply =
+        app.post(&format!("/v1/sales/{sale}/payments"), &token(CLERK), &key(), &json!({ "method": "card" })).await;
+    let result: PaymentResult = reply.ok();
+    result.payment
+}
