@@ -79,6 +79,9 @@ pub struct FacilityDay {
     /// Card and e-money payments standing at the end of the day, and their amount.
     pub cashless_payments: usize,
     pub cashless_amount: i64,
+    /// QR payments standing at the end of the day, and their amount.
+    pub qr_payments: usize,
+    pub qr_amount: i64,
     pub cash_expected: i64,
     pub cash_counted: i64,
     pub over_short: i64,
@@ -102,6 +105,9 @@ pub struct DemoReport {
     /// What the simulated acquirers hold as approved at the end of the day.
     pub acquirer_approved: usize,
     pub acquirer_approved_amount: i64,
+    /// What the simulated QR provider holds as paid at the end of the day.
+    pub qr_provider_paid: usize,
+    pub qr_provider_paid_amount: i64,
     pub audit_records: i64,
     pub audit_intact: bool,
 }
@@ -203,9 +209,9 @@ struct PlannedSale {
 }
 
 /// Which brand a cashless citizen uses, weighted by BRIEF.md's FY2021 shares of cashless amount
-/// (VISA 29 %, JCB 17 %, nanaco 11 %, Mastercard 7 %; the rest a little each). QR brands (PayPay
-/// 11 %) are left out until the QR connector exists, so the others take their share.
-const CASHLESS_BRAND_WEIGHTS: [(Brand, u32); 11] = [
+/// (VISA 29 %, JCB 17 %, PayPay 11 %, nanaco 11 %, Mastercard 7 %; the rest a little each). The
+/// demo's QR provider acts as PayPay, so the other QR brands' small shares go to the rest.
+const CASHLESS_BRAND_WEIGHTS: [(Brand, u32); 12] = [
     (Brand::Visa, 29),
     (Brand::Jcb, 17),
     (Brand::Nanaco, 11),
@@ -217,6 +223,7 @@ const CASHLESS_BRAND_WEIGHTS: [(Brand, u32); 11] = [
     (Brand::Amex, 2),
     (Brand::Edy, 2),
     (Brand::UnionPay, 1),
+    (Brand::PayPay, 11),
 ];
 
 fn plan_day(
@@ -320,6 +327,7 @@ fn count_drawer(amount: Yen) -> CashCount {
 struct DemoSwitch {
     card: acquirer_sim::SimulatorHandle,
     emoney: acquirer_sim::SimulatorHandle,
+    qr: qr_sim::QrSimHandle,
     terminal_tls: Arc<rustls::ServerConfig>,
     terminal_client_tls: Arc<rustls::ClientConfig>,
 }
@@ -378,9 +386,72 @@ async fn start_switch(
         host.client_ca_file = None;
         host.client_auth = pos_config::ClientAuthMode::None;
     }
+    let qr = start_qr_provider(config, clock.clone()).await?;
     let terminal_client_tls = pos_tls::client_config_from_pem(pki.ca_pem().as_bytes(), None)?;
-    Ok(DemoSwitch { card, emoney, terminal_tls: server_tls, terminal_client_tls })
+    Ok(DemoSwitch { card, emoney, qr, terminal_tls: server_tls, terminal_client_tls })
 }
+
+/// The demo's QR provider: a PayPay-style simulator on the demo's clock, and the QR acquirer's
+/// link pointed at it (plain HTTP on the loopback, as PROTOCOLS.md §2 allows for local runs).
+async fn start_qr_provider(config: &mut Config, clock: Arc<ManualClock>) -> anyhow::Result<qr_sim::QrSimHandle> {
+    const DEMO_QR_KEY: &str = "demo_qr_key";
+    const DEMO_QR_SECRET: &str = "demo_qr_secret";
+    let mut sim_config = qr_sim::QrSimConfig::example();
+    sim_config.keys = vec![qr_sim::KeyConfig {
+        api_key: qr_protocol::ApiKey::new(DEMO_QR_KEY),
+        api_secret: qr_protocol::ApiSecret::new(DEMO_QR_SECRET),
+        merchants: vec!["M0001".into()],
+    }];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let qr = qr_sim::start_with(listener, sim_config, qr_sim::StartOptions { clock, tls: None }).await?;
+    for acquirer in config.acquirers.iter_mut().filter(|a| a.kind == pos_config::AcquirerKind::Qr) {
+        acquirer.qr_link = Some(pos_config::QrLink {
+            base_url: qr.base_url(),
+            api_key: DEMO_QR_KEY.to_string(),
+            api_secret: pos_config::Secret::new(DEMO_QR_SECRET),
+            poll_interval_ms: 50,
+            request_timeout_ms: 3_000,
+            resolve_retry_ms: 200,
+            resolve_tries_max: 10,
+            merchants: BTreeMap::new(),
+        });
+    }
+    Ok(qr)
+}
+
+/// The citizen scans the register's code and pays; the register sees the sale paid.
+async fn pay_by_qr(
+    client: &Client,
+    qr: &qr_sim::QrSimHandle,
+    token: &str,
+    sale: &SaleView,
+    brand: Brand,
+) -> anyhow::Result<SaleView> {
+    let request = PaymentRequest { method: Method::Qr, tendered: None, amount: None, brand: Some(brand) };
+    let started: PaymentResult = client
+        .post(&format!("/v1/sales/{}/payments", sale.id), token, &uuid::Uuid::new_v4().to_string(), &request)
+        .await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(QR_WAIT_SECONDS);
+    while qr.pay(&started.payment.id).is_err() {
+        if std::time::Instant::now() > deadline {
+            bail!("the QR code of payment {} never became payable", started.payment.id);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    loop {
+        let sale: SaleView = client.get(&format!("/v1/sales/{}", sale.id), token).await?;
+        if sale.state == SaleState::Paid {
+            return Ok(sale);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("QR payment {} was paid at the provider but the sale is {}", started.payment.id, sale.state);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// How long the demo waits for a QR payment to go through.
+const QR_WAIT_SECONDS: u64 = 20;
 
 /// Test card numbers of each card brand's published test ranges; only ever masked in the journal.
 fn test_card(brand: Brand) -> &'static str {
@@ -508,7 +579,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         reconnect_backoff_ms_max: 1_000,
     });
 
-    let report = play(&config, &options, date, clock.as_ref(), &client, &terminals, &app).await;
+    let stage = Stage { client: &client, terminals: &terminals, qr: &switch.qr, app: &app, clock: clock.as_ref() };
+    let report = play(&config, &options, date, stage).await;
     terminals.shutdown();
     let _ = stop.send(());
     server.await.context("gateway task")??;
@@ -519,33 +591,43 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         .chain(switch.emoney.ledger())
         .filter(|entry| entry.state == acquirer_sim::EntryState::Approved)
         .collect();
+    let qr_payments = switch.qr.payments();
     switch.card.shutdown().await;
     switch.emoney.shutdown().await;
+    switch.qr.shutdown().await;
     let mut report = report?;
     report.journal = journal_path.display().to_string();
     report.acquirer_approved = ledger.len();
     report.acquirer_approved_amount = ledger.iter().map(|entry| entry.amount.get()).sum();
+    let qr_paid: Vec<_> = qr_payments.iter().filter(|p| p.status == qr_protocol::PaymentStatus::Completed).collect();
+    report.qr_provider_paid = qr_paid.len();
+    report.qr_provider_paid_amount = qr_paid.iter().map(|p| p.amount.get()).sum();
     if !options.quiet {
         print_report(&config, &report);
     }
     Ok(report)
 }
 
-async fn play(
-    config: &Config,
-    options: &DemoOptions,
-    date: NaiveDate,
-    clock: &ManualClock,
-    client: &Client,
-    terminals: &iso8583::client::Client,
-    app: &crate::AppState,
-) -> anyhow::Result<DemoReport> {
+/// What the day is played through: the API client, the terminal's link, the QR provider, the
+/// running gateway and its clock.
+struct Stage<'a> {
+    client: &'a Client,
+    terminals: &'a iso8583::client::Client,
+    qr: &'a qr_sim::QrSimHandle,
+    app: &'a crate::AppState,
+    clock: &'a ManualClock,
+}
+
+async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: Stage<'_>) -> anyhow::Result<DemoReport> {
+    let Stage { client, terminals, qr, app, clock } = stage;
     let mut rng = StdRng::seed_from_u64(options.seed);
     let clerk_of: BTreeMap<RegisterId, String> = config
         .users
         .iter()
         .filter_map(|user| match &user.scope {
-            Scope::Register { register, .. } => Some((register.clone(), user.name.to_string())),
+            Scope::Register { register, .. } if user.role == pos_config::Role::Clerk => {
+                Some((register.clone(), user.name.to_string()))
+            }
             _ => None,
         })
         .collect();
@@ -591,6 +673,11 @@ async fn play(
         let (facility, register) = config.register(&planned.register).context("register vanished")?;
         clock.set(planned.at + Duration::seconds(40));
         let paid = match (planned.brand, register.terminal.as_ref()) {
+            (Some(brand), _) if brand.method() == Method::Qr => {
+                let sale = pay_by_qr(client, qr, &token, &sale, brand).await?;
+                *report.cashless.entry(brand.code().to_string()).or_default() += 1;
+                sale
+            }
             (Some(brand), Some(terminal_id)) => {
                 let result =
                     pay_on_terminal(client, terminals, &token, &sale, brand, terminal_id.as_str(), &mut report).await?;
@@ -617,7 +704,8 @@ async fn play(
         if paid.state != SaleState::Paid {
             bail!("sale {} is {} after full payment", sale.id, paid.state);
         }
-        if planned.void {
+        // A QR payment is not voided at the counter (the connector has no cancel-after-payment yet).
+        if planned.void && planned.brand.is_none_or(|b| b.method() != Method::Qr) {
             clock.set(planned.at + Duration::seconds(90));
             let _: SaleView = client
                 .post(
@@ -690,9 +778,18 @@ async fn play(
                 SaleState::Paid => {
                     day.sales_paid += 1;
                     day.amount_paid += sale.amount_total.get();
-                    for payment in sale.payments.iter().filter(|p| p.method != Method::Cash && p.state.holds_money()) {
-                        day.cashless_payments += 1;
-                        day.cashless_amount += payment.amount.get();
+                    for payment in sale.payments.iter().filter(|p| p.state.holds_money()) {
+                        match payment.method {
+                            Method::Card | Method::Emoney => {
+                                day.cashless_payments += 1;
+                                day.cashless_amount += payment.amount.get();
+                            }
+                            Method::Qr => {
+                                day.qr_payments += 1;
+                                day.qr_amount += payment.amount.get();
+                            }
+                            Method::Cash => {}
+                        }
                     }
                 }
                 SaleState::Voided => day.sales_voided += 1,
@@ -785,7 +882,15 @@ fn print_report(config: &Config, report: &DemoReport) {
             "DISAGREE"
         }
     );
-    println!("QR payments arrive with the QR connector (issue 4); until then QR customers pay otherwise.");
+    let qr: usize = report.facilities.iter().map(|f| f.qr_payments).sum();
+    let qr_amount: i64 = report.facilities.iter().map(|f| f.qr_amount).sum();
+    println!(
+        "QR: {qr} payments for {} through the signed QR connector; the provider holds {} paid for {} — they {}.",
+        Yen::new(qr_amount).map(|y| y.to_string()).unwrap_or_default(),
+        report.qr_provider_paid,
+        Yen::new(report.qr_provider_paid_amount).map(|y| y.to_string()).unwrap_or_default(),
+        if report.qr_provider_paid == qr && report.qr_provider_paid_amount == qr_amount { "agree" } else { "DISAGREE" }
+    );
     println!(
         "{} payment requests were sent twice with the same Idempotency-Key; each charged once.",
         report.repeats_sent

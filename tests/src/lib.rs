@@ -17,6 +17,25 @@ pub fn example_config_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/examples/city.toml")
 }
 
+/// How long a stopping gateway may take to finish its open connections.
+pub const GATEWAY_STOP_MS_MAX: u64 = 5_000;
+/// How long binding a just-released port may keep failing.
+pub const REBIND_MS_MAX: u64 = 5_000;
+
+async fn bind_again(address: &str) -> tokio::net::TcpListener {
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(REBIND_MS_MAX);
+    loop {
+        match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => return listener,
+            Err(error) if tokio::time::Instant::now() < until => {
+                let _ = error;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("cannot bind {address} again: {error}"),
+        }
+    }
+}
+
 /// The gateway (SQLite journal in a temporary folder) with its terminal host, a card acquirer
 /// and an e-money centre simulated over ISO 8583/TLS, all on ports chosen by the system.
 pub struct Counter {
@@ -25,6 +44,8 @@ pub struct Counter {
     pub card: acquirer_sim::SimulatorHandle,
     pub emoney: acquirer_sim::SimulatorHandle,
     pki: pos_tls::DevPki,
+    config: pos_config::Config,
+    tls: Arc<rustls::ServerConfig>,
     http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), gateway::GatewayError>>>,
@@ -76,27 +97,71 @@ impl Counter {
             backend: pos_config::Backend::Sqlite,
             connections_max: 8,
         };
-        let app = gateway::AppState::start(config, Arc::new(pos_core::SystemClock)).await.expect("gateway starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind API");
         let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind terminal host");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let terminal_host = terminal_listener.local_addr().expect("address").to_string();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server =
-            tokio::spawn(gateway::run_with_terminals(listener, Some((terminal_listener, tls)), app, async move {
-                let _ = stopped.await;
-            }));
-        Counter {
+        let mut counter = Counter {
             base,
             terminal_host,
             card,
             emoney,
             pki,
+            config,
+            tls,
             http: reqwest::Client::new(),
-            stop: Some(stop),
-            server: Some(server),
+            stop: None,
+            server: None,
             _dir: dir,
+        };
+        counter.serve(listener, terminal_listener).await;
+        counter
+    }
+
+    async fn serve(&mut self, listener: tokio::net::TcpListener, terminal_listener: tokio::net::TcpListener) {
+        let app = gateway::AppState::start(self.config.clone(), Arc::new(pos_core::SystemClock))
+            .await
+            .expect("gateway starts");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(gateway::run_with_terminals(
+            listener,
+            Some((terminal_listener, self.tls.clone())),
+            app,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        self.stop = Some(stop);
+        self.server = Some(server);
+    }
+
+    /// Stops the gateway (API and terminal host; the acquirer simulators keep running). Open
+    /// connections get [`GATEWAY_STOP_MS_MAX`] to finish, then the server is aborted.
+    pub async fn stop_gateway(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
+        if let Some(mut server) = self.server.take() {
+            let stopped =
+                tokio::time::timeout(std::time::Duration::from_millis(GATEWAY_STOP_MS_MAX), &mut server).await;
+            if stopped.is_err() {
+                server.abort();
+                let _ = server.await;
+            }
+        }
+    }
+
+    /// Starts the gateway again on the same addresses and the same journal file.
+    pub async fn start_gateway(&mut self) {
+        let api = self.base.trim_start_matches("http://").to_string();
+        let listener = bind_again(&api).await;
+        let terminal_listener = bind_again(&self.terminal_host).await;
+        self.serve(listener, terminal_listener).await;
+    }
+
+    /// The demo token of `user`.
+    pub fn token_of(user: &str) -> String {
+        Counter::token(user)
     }
 
     /// A terminal's ISO 8583/TLS connection to the gateway's terminal host.
@@ -159,12 +224,7 @@ impl Counter {
     }
 
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
+        self.stop_gateway().await;
         self.card.shutdown().await;
         self.emoney.shutdown().await;
     }
