@@ -38,7 +38,7 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
         let floats = float_per_register * i64::try_from(facility.registers.len()).expect("count");
         assert_eq!(
             day.cash_expected,
-            floats + day.amount_paid - day.cashless_amount,
+            floats + day.amount_paid - day.cashless_amount - day.qr_amount,
             "{}: expected cash is the floats plus the day's cash takings",
             day.facility_id
         );
@@ -54,6 +54,14 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
     assert!(cashless > 20, "{cashless}");
     assert_eq!(report.acquirer_approved, cashless);
     assert_eq!(report.acquirer_approved_amount, cashless_amount);
+    let qr: usize = report.facilities.iter().map(|f| f.qr_payments).sum();
+    let qr_amount: i64 = report.facilities.iter().map(|f| f.qr_amount).sum();
+    assert!(qr > 0, "QR payments were played");
+    assert_eq!(
+        (report.qr_provider_paid, report.qr_provider_paid_amount),
+        (qr, qr_amount),
+        "the QR provider holds exactly what the journal completed"
+    );
     assert!(report.audit_intact);
     assert!(report.audit_records > 800, "every API call is audited");
     assert!(std::path::Path::new(&report.journal).exists());
