@@ -141,6 +141,37 @@ pub async fn result(
         .await?;
         metrics::counter!("device_charges_unknown_total", "facility" => facility.id.to_string()).increment(1);
     }
+    if let (CommandKind::Charge { payment_id, .. }, CommandState::Failed) = (&command.command, result.state) {
+        // The terminal refused or never took the card. If the payment is still waiting for it,
+        // no authorization was sent, so it ends here instead of at the device-wait sweep.
+        let lock = tx.for_update();
+        let waiting = crate::journal::payments::load(tx.conn(), payment_id, lock)
+            .await?
+            .filter(|p| p.view.state == pos_core::PaymentState::AwaitingDevice);
+        if waiting.is_some() {
+            let note = format!("the terminal did not take the card ({}): nothing was charged", result.detail);
+            crate::journal::payments::set_state(
+                &mut tx,
+                payment_id,
+                pos_core::PaymentState::Cancelled,
+                Some(&note),
+                now,
+            )
+            .await?;
+            events::append(
+                tx.conn(),
+                NewEvent {
+                    at: now,
+                    actor: caller.user.as_str(),
+                    kind: "payment.cancelled",
+                    entity_id: payment_id,
+                    facility_id: facility.id.as_str(),
+                    data: serde_json::json!({ "note": note }),
+                },
+            )
+            .await?;
+        }
+    }
     tx.commit().await?;
     Ok(Json(DeviceCommand { state: result.state, result: Some(result), ..command }))
 }

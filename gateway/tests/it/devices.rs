@@ -108,6 +108,48 @@ async fn commands_reach_the_registers_device_once_and_are_answered_once(backend:
     let payment: PaymentView = app.get(&format!("/v1/payments/{}", card.id), &token(CLERK)).await.ok();
     assert!(payment.note.as_deref().is_some_and(|n| n.contains("do not retry")), "{:?}", payment.note);
 
+    // A charge the terminal never took (it was unplugged) cancels the waiting payment at once.
+    // (R0101's terminal is still busy with the charge above, so another register's counter.)
+    app.post("/v1/shifts", &token("clerk-r0102"), &key(), &json!({ "register_id": "R0102", "opening_float": 0 }))
+        .await
+        .ok::<serde_json::Value>();
+    let other_sale: pos_core::api::SaleView = app
+        .post(
+            "/v1/sales",
+            &token("clerk-r0102"),
+            &key(),
+            &json!({ "register_id": "R0102", "lines": [{ "fee_item": "MIBUN", "quantity": 1 }] }),
+        )
+        .await
+        .ok();
+    let waiting: PaymentResult = app
+        .post(
+            &format!("/v1/sales/{}/payments", other_sale.id),
+            &token("clerk-r0102"),
+            &key(),
+            &json!({ "method": "card" }),
+        )
+        .await
+        .ok();
+    let taken: NextCommand = next(&app, "counter-r0102", "R0102", 0).await.ok();
+    let charge = taken.command.expect("the charge");
+    let failed =
+        CommandResult { state: CommandState::Failed, detail: "terminal not connected".to_string(), terminal: None };
+    let reply = app
+        .send_raw(
+            reqwest::Method::POST,
+            &format!("/v1/devices/R0102/commands/{}/result", charge.id),
+            Some(&token("counter-r0102")),
+            None,
+            Some(serde_json::to_string(&failed).expect("json")),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let cancelled: PaymentView =
+        app.get(&format!("/v1/payments/{}", waiting.payment.id), &token("clerk-r0102")).await.ok();
+    assert_eq!(cancelled.state, pos_core::PaymentState::Cancelled);
+    assert!(cancelled.note.as_deref().is_some_and(|n| n.contains("nothing was charged")), "{:?}", cancelled.note);
+
     // Clerks queue reprints and the drawer, never charges.
     let reprint = json!({ "kind": "print_receipt", "sale_id": sale.id, "reprint": true });
     let queued: DeviceCommand =
