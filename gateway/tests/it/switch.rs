@@ -177,8 +177,14 @@ async fn a_late_approval_after_the_reversal_started_completes_nothing(backend: B
     let terminal = rig.terminal().await;
     assert_eq!(authorize(&terminal, &purchase(TERMINAL, 7, 300, Brand::Visa)).await, "91");
     rig.wait_for(&payment.id, PaymentState::Reversed).await;
-    // Let the late approval arrive, then check it changed nothing.
-    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    // Wait until the late approval has actually reached the gateway's link (it counts answers
+    // nobody waits for any more), then check it changed nothing.
+    let link = rig.app.app.switch.client("ACQ-CARD").expect("card link");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
+    while link.late_answers() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the late approval never arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let after = rig.payment(&payment.id).await;
     assert_eq!(after.state, PaymentState::Reversed);
     let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", sale.id), &token(CLERK)).await.ok();
