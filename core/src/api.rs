@@ -364,3 +364,187 @@ pub enum DeviceStatus {
 
 /// How long a counter's long poll for the next command may wait at most.
 pub const COMMAND_WAIT_MS_MAX: u64 = 30_000;
+
+/// A fee item as the register shows it: a fixed price, or an amount the clerk enters up to a
+/// maximum (`open_price_max`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeItemView {
+    pub code: FeeItemCode,
+    pub name_ja: String,
+    pub name_en: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Yen>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_price_max: Option<Yen>,
+    pub revenue_account: String,
+}
+
+/// A facility as the pages need it: its names, registers, what it sells and what it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilityView {
+    pub id: FacilityId,
+    pub name_ja: String,
+    pub name_en: String,
+    /// `city` or the operator's id.
+    pub owner: String,
+    pub registers: Vec<RegisterId>,
+    pub fee_items: Vec<FeeItemView>,
+    pub brands: Vec<Brand>,
+    /// Of those, the QR brands (what the register offers under "QR").
+    pub qr_brands: Vec<Brand>,
+    pub split_tender: bool,
+    pub open_price_items: bool,
+    pub cash_tendered_max: Yen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilityList {
+    pub facilities: Vec<FacilityView>,
+}
+
+/// Where a facility's business day stands for treasury.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayStatus {
+    /// Nothing was taken and no shift was opened.
+    Idle,
+    /// A shift of the day is still open.
+    ShiftsOpen,
+    /// All shifts closed; not reconciled yet.
+    NotReconciled,
+    /// Reconciled, with exceptions still open.
+    Exceptions,
+    /// Reconciled; every exception resolved.
+    Reconciled,
+    /// Closed by treasury: immutable.
+    Closed,
+}
+
+/// One facility's line on treasury's day board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayBoardRow {
+    pub facility_id: FacilityId,
+    pub name_ja: String,
+    pub name_en: String,
+    /// `city` or the operator's id.
+    pub owner: String,
+    pub status: DayStatus,
+    pub shifts_open: u64,
+    pub shifts_closed: u64,
+    pub sales_count: u64,
+    /// Completed payments of the day, all methods.
+    pub taken: Yen,
+    /// Of which cashless (card, e-money, QR).
+    pub taken_cashless: Yen,
+    /// Summed over the day's closed shifts.
+    pub cash_over_short: Yen,
+    pub reconciled_at: Option<DateTime<Utc>>,
+    pub exceptions_open: u64,
+    pub exceptions_resolved: u64,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<UserName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayBoard {
+    pub business_date: BusinessDate,
+    pub facilities: Vec<DayBoardRow>,
+}
+
+/// What treasury asks of a reconciliation run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileRequest {
+    /// One facility; all facilities with activity that day when absent.
+    #[serde(default)]
+    pub facility_id: Option<FacilityId>,
+    /// The date the run looks from (timing differences end at the settlement lag after the
+    /// business day); today when absent.
+    #[serde(default)]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciledFacility {
+    pub facility_id: FacilityId,
+    pub gross: Yen,
+    pub exceptions: u64,
+    /// `reconciled`, or `closed` when the day was closed already and left as it was.
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileResult {
+    pub business_date: BusinessDate,
+    pub as_of: chrono::NaiveDate,
+    pub files_used: u64,
+    pub facilities: Vec<ReconciledFacility>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionState {
+    Open,
+    Resolved,
+    /// A later run no longer finds it.
+    Cleared,
+}
+
+/// An exception as treasury works it: what the reconciler found and how it was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionView {
+    pub id: String,
+    pub facility_id: FacilityId,
+    pub business_date: BusinessDate,
+    pub kind: String,
+    pub name_ja: String,
+    pub records: Vec<String>,
+    pub amount_at_stake: Yen,
+    pub detail: String,
+    pub suggested_action: String,
+    pub state: ExceptionState,
+    pub found_at: DateTime<Utc>,
+    pub resolution_action: Option<String>,
+    pub resolution_note: Option<String>,
+    pub resolved_by: Option<UserName>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionList {
+    pub exceptions: Vec<ExceptionView>,
+}
+
+/// Treasury's resolution of an exception: what was done, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveExceptionRequest {
+    pub action: String,
+    pub note: String,
+}
+
+/// A settlement or bank file treasury loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreasuryFileView {
+    pub sha256: String,
+    pub kind: String,
+    pub brand: Option<Brand>,
+    pub name: String,
+    pub size_bytes: u64,
+    pub uploaded_by: UserName,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreasuryFileList {
+    pub files: Vec<TreasuryFileView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedDayView {
+    pub facility_id: FacilityId,
+    pub business_date: BusinessDate,
+    pub closed_at: DateTime<Utc>,
+    pub closed_by: UserName,
+    pub report_sha256: String,
+}

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod journal;
 pub mod metrics;
 pub mod switch;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

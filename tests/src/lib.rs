@@ -6,6 +6,9 @@
 //! holds what those tests share: a running gateway with its terminal host and simulated
 //! acquirers, and a small HTTP client.
 
+pub mod browser;
+pub mod devices;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -9,15 +9,19 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use pos_config::{Config, Facility, Role, Scope};
 use pos_core::{FacilityId, RegisterId, UserName};
 
 use super::error::ApiError;
 use crate::journal::audit::{self, AuditEntry};
 use crate::AppState;
+
+/// The pages' session cookie: it carries the user's token, `HttpOnly` and `SameSite=Strict`.
+pub const SESSION_COOKIE: &str = "pos_session";
 
 /// The longest bearer token accepted.
 pub const TOKEN_CHARS_MAX: usize = 256;
@@ -89,22 +93,78 @@ impl Caller {
     }
 }
 
-fn authenticate(config: &Config, request: &Request) -> Result<Caller, ApiError> {
-    let header = request.headers().get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthenticated("missing Authorization header: send `Authorization: Bearer <token>`")
-    })?;
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Bearer,
+    /// The pages' session cookie (see [`super::session`]).
+    Cookie,
+}
+
+/// The session cookie's value, if the request carries one.
+fn session_cookie(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+}
+
+/// The caller a token belongs to.
+pub fn caller_of_token(config: &Config, token: &str) -> Result<Caller, ApiError> {
+    if token.is_empty() || token.len() > TOKEN_CHARS_MAX {
+        return Err(ApiError::unauthenticated("token is empty or too long"));
+    }
+    let user = config
+        .user_by_token_sha256(&pos_config::token_sha256(token))
+        .ok_or_else(|| ApiError::unauthenticated("unknown token"))?;
+    Ok(Caller { user: user.name.clone(), role: user.role, scope: user.scope.clone() })
+}
+
+fn authenticate(config: &Config, request: &Request) -> Result<(Caller, Credential), ApiError> {
+    let Some(header) = request.headers().get(AUTHORIZATION) else {
+        return match session_cookie(request) {
+            Some(token) => Ok((caller_of_token(config, token)?, Credential::Cookie)),
+            None => Err(ApiError::unauthenticated(
+                "missing Authorization header: send `Authorization: Bearer <token>` (or sign in on /sign-in)",
+            )),
+        };
+    };
     let value = header.to_str().map_err(|_| ApiError::unauthenticated("Authorization header is not ASCII"))?;
     let token = value
         .strip_prefix("Bearer ")
         .ok_or_else(|| ApiError::unauthenticated("Authorization header must be `Bearer <token>`"))?
         .trim();
-    if token.is_empty() || token.len() > TOKEN_CHARS_MAX {
-        return Err(ApiError::unauthenticated("bearer token is empty or too long"));
+    Ok((caller_of_token(config, token)?, Credential::Bearer))
+}
+
+/// A request authenticated by the session cookie that changes something must also carry this
+/// header, which a form on another site cannot send (defence in depth beside `SameSite=Strict`).
+pub const CSRF_HEADER: &str = "x-pos-csrf";
+
+/// Routes anyone may reach: the sign-in page and the sign-in itself. They are audited all the same.
+const PUBLIC_ROUTES: &[&str] = &["/sign-in", "/v1/session"];
+
+/// Pages (not the API) answer an unauthenticated browser with the sign-in page.
+fn is_page(route: &str) -> bool {
+    !route.starts_with("/v1/") && route != "/metrics" && route != "unmatched"
+}
+
+fn authorize_request(app: &AppState, request: &Request, route: &str) -> Result<Option<Caller>, ApiError> {
+    if PUBLIC_ROUTES.contains(&route) {
+        // A signed-in caller is still named in the audit record of a public route.
+        return Ok(authenticate(&app.config, request).ok().map(|(caller, _)| caller));
     }
-    let user = config
-        .user_by_token_sha256(&pos_config::token_sha256(token))
-        .ok_or_else(|| ApiError::unauthenticated("unknown bearer token"))?;
-    Ok(Caller { user: user.name.clone(), role: user.role, scope: user.scope.clone() })
+    let (caller, credential) = authenticate(&app.config, request)?;
+    let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    if credential == Credential::Cookie && !safe && !request.headers().contains_key(CSRF_HEADER) {
+        return Err(ApiError::forbidden(format!("a signed-in page's request must carry the {CSRF_HEADER} header")));
+    }
+    Ok(Some(caller))
 }
 
 fn outcome(status: u16) -> &'static str {
@@ -125,15 +185,21 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
     let remote =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "-".to_string(), |c| c.0.to_string());
 
-    let caller = authenticate(&app.config, &request);
+    let caller = authorize_request(&app, &request, &route);
     let (user_name, role) = match &caller {
-        Ok(caller) => (caller.user.to_string(), caller.role.code().to_string()),
-        Err(_) => ("-".to_string(), "-".to_string()),
+        Ok(Some(caller)) => (caller.user.to_string(), caller.role.code().to_string()),
+        _ => ("-".to_string(), "-".to_string()),
     };
     let response = match caller {
         Ok(caller) => {
-            request.extensions_mut().insert(caller);
+            if let Some(caller) = caller {
+                request.extensions_mut().insert(caller);
+            }
             next.run(request).await
+        }
+        Err(error) if error.status == StatusCode::UNAUTHORIZED && is_page(&route) => {
+            let next_page = request.uri().path_and_query().map_or("/", |p| p.as_str());
+            Redirect::to(&format!("/sign-in?next={}", crate::web::url_encode(next_page))).into_response()
         }
         Err(error) => error.into_response(),
     };

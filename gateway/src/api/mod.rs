@@ -6,11 +6,14 @@ pub mod devices;
 pub mod display;
 pub mod error;
 pub mod extract;
+pub mod facilities;
 pub mod idempotency;
 pub mod payments;
 pub mod sales;
+pub mod session;
 pub mod shifts;
 pub mod system;
+pub mod treasury;
 
 use std::time::Duration;
 
@@ -43,6 +46,22 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/devices/{register}/commands/next", get(devices::next))
         .route("/v1/devices/{register}/commands/{id}/result", post(devices::result))
         .route("/v1/devices/{register}/health", post(devices::health))
+        .route("/v1/facilities", get(facilities::list))
+        .route("/v1/facilities/{id}", get(facilities::get))
+        .route("/v1/session", post(session::sign_in))
+        .route("/v1/session/sign-out", post(session::sign_out))
+        .route(
+            "/v1/treasury/files",
+            post(treasury::upload).get(treasury::files).layer(DefaultBodyLimit::max(treasury::TREASURY_FILE_BYTES_MAX)),
+        )
+        .route("/v1/treasury/days/{date}", get(treasury::board))
+        .route("/v1/treasury/days/{date}/reconcile", post(treasury::reconcile))
+        .route("/v1/treasury/days/{date}/accounting-export", get(treasury::accounting_export))
+        .route("/v1/treasury/days/{date}/facilities/{id}/report", get(treasury::day_report))
+        .route("/v1/treasury/days/{date}/facilities/{id}/close", post(treasury::close_day))
+        .route("/v1/treasury/exceptions", get(treasury::exceptions))
+        .route("/v1/treasury/exceptions/{id}/resolve", post(treasury::resolve_exception))
+        .merge(crate::web::routes())
         .route("/v1/audit/verify", get(system::verify_audit))
         .route("/metrics", get(system::metrics))
         // The timeout sits inside the audit layer, so a request cut off by it is still recorded.

@@ -13,6 +13,10 @@ use crate::journal::audit::{self, Verification};
 use crate::AppState;
 
 pub async fn me(State(app): State<AppState>, Extension(caller): Extension<Caller>) -> Json<WhoAmI> {
+    Json(who_am_i(&app, &caller))
+}
+
+pub fn who_am_i(app: &AppState, caller: &Caller) -> WhoAmI {
     let facilities = caller
         .readable_facilities(&app.config)
         .unwrap_or_else(|| app.config.facilities.iter().map(|f| f.id.clone()).collect());
@@ -20,7 +24,7 @@ pub async fn me(State(app): State<AppState>, Extension(caller): Extension<Caller
         Scope::Register { register, .. } => Some(register.clone()),
         _ => None,
     };
-    Json(WhoAmI { user: caller.user.clone(), role: caller.role.code().to_string(), facilities, register_id })
+    WhoAmI { user: caller.user.clone(), role: caller.role.code().to_string(), facilities, register_id }
 }
 
 /// Prometheus exposition. Authenticated like every endpoint: Prometheus sends the token with

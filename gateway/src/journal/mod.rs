@@ -22,6 +22,7 @@ pub mod refunds;
 pub mod reversals;
 pub mod sales;
 pub mod shifts;
+pub mod treasury;
 
 use std::sync::Arc;
 use std::time::Duration;

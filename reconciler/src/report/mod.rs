@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use pos_config::{Config, Owner};
 use pos_core::{Brand, BusinessDate, FacilityId, Method, Yen};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::day::DayResult;
 use crate::error::{self, ReconcileError};
@@ -32,7 +32,7 @@ use crate::exceptions::RecordRef;
 use crate::journal::{DayJournal, SaleId};
 
 /// One row of the revenue section: an account, a method and a brand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevenueRow {
     pub revenue_account: String,
     /// `city` or the operator's id.
@@ -44,14 +44,14 @@ pub struct RevenueRow {
     pub amount: Yen,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevenueSection {
     pub rows: Vec<RevenueRow>,
     pub lines_count_total: u64,
     pub amount_total: Yen,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShiftRow {
     pub register: String,
     pub shift: String,
@@ -64,7 +64,7 @@ pub struct ShiftRow {
     pub to_deposit: Option<Yen>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CashReport {
     pub shifts: Vec<ShiftRow>,
     pub float_total: Yen,
@@ -79,7 +79,7 @@ pub struct CashReport {
 }
 
 /// The facility's part of one acquirer payout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayoutRow {
     pub acquirer: String,
     pub acquirer_name: String,
@@ -96,7 +96,7 @@ pub struct PayoutRow {
     pub in_closing_period: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CashlessReport {
     pub payouts: Vec<PayoutRow>,
     pub gross_total: Yen,
@@ -110,7 +110,7 @@ pub struct CashlessReport {
     pub timing_differences_amount: Yen,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionRow {
     pub kind: String,
     pub name_ja: String,
@@ -120,7 +120,7 @@ pub struct ExceptionRow {
     pub suggested_action: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionsReport {
     pub rows: Vec<ExceptionRow>,
     pub count: u64,
@@ -128,7 +128,7 @@ pub struct ExceptionsReport {
 }
 
 /// The daily report of one facility (日計表).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayReport {
     pub facility: FacilityId,
     pub facility_name_ja: String,

@@ -1,0 +1,626 @@
+//! Treasury's API: load the acquirers' settlement files and the bank statement, reconcile a
+//! business day (the reconciler crate, over this gateway's own journal), read the day's board, a
+//! facility's daily report (日計表) as JSON, printable HTML or CSV, work the exceptions (note, action
+//! taken, who, when), close a facility's day, and download the accounting export.
+//!
+//! Reconciling reads the journal through the reconciler's read-only source, outside any write
+//! transaction, so the counters keep writing while it runs; only storing the result takes the
+//! writer for a moment.
+
+use std::path::PathBuf;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Json};
+use base64::Engine;
+use pos_config::Role;
+use pos_core::api::{
+    ClosedDayView, DayBoard, DayBoardRow, DayStatus, ExceptionList, ExceptionState, ReconcileRequest, ReconcileResult,
+    ReconciledFacility, ResolveExceptionRequest, TreasuryFileList, TreasuryFileView,
+};
+use pos_core::{Brand, BusinessDate, FacilityId, Method, Yen};
+use reconciler::calendar::BankCalendar;
+use reconciler::pipeline::{self, InputFiles, PipelineError};
+use reconciler::report::{self, DayReport};
+use reconciler::source::JournalSource;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{Idempotent, QueryParams};
+use super::idempotency::{begin, Begun};
+use crate::journal::treasury::{self as store, ExceptionFilter, FileMeta};
+use crate::AppState;
+
+/// The largest settlement or bank file treasury may load through the API.
+pub const TREASURY_FILE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// The longest file name kept with a loaded file.
+const FILE_NAME_CHARS_MAX: usize = 200;
+/// The longest resolution action or note.
+const RESOLUTION_CHARS_MAX: usize = 2_000;
+
+fn parse_date(text: &str) -> Result<BusinessDate, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::unprocessable("invalid_date", format!("{text:?} is not a business date (YYYY-MM-DD)")).at("date")
+    })
+}
+
+fn parse_facility(app: &AppState, text: &str) -> Result<FacilityId, ApiError> {
+    let id = FacilityId::parse(text).map_err(|_| ApiError::not_found("facility", text))?;
+    app.config.facility(&id).ok_or_else(|| ApiError::not_found("facility", text))?;
+    Ok(id)
+}
+
+fn today(app: &AppState) -> BusinessDate {
+    BusinessDate::of_instant(app.clock.now())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    pub kind: String,
+    #[serde(default)]
+    pub brand: Option<String>,
+    pub name: String,
+}
+
+/// Checks a file the way a run will read it, so a bad file is refused at the door with its
+/// file, line and column, and nothing is stored.
+fn check_file(
+    kind: &str,
+    brand: Option<Brand>,
+    name: &str,
+    bytes: &[u8],
+    read_on: chrono::NaiveDate,
+) -> Result<(), ApiError> {
+    let rejected = |e: reconciler::inputs::error::FileRejected| ApiError::unprocessable("file_rejected", e.to_string());
+    match (kind, brand) {
+        ("card", None) => reconciler::inputs::card::read_card_settlement(name, bytes).map(|_| ()).map_err(rejected),
+        ("emoney", None) => {
+            reconciler::inputs::emoney::read_emoney_settlement(name, bytes).map(|_| ()).map_err(rejected)
+        }
+        ("qr", Some(brand)) if brand.method() == Method::Qr => {
+            reconciler::inputs::qr::read_qr_settlement(name, brand, bytes).map(|_| ()).map_err(rejected)
+        }
+        ("qr", _) => {
+            Err(ApiError::unprocessable("brand_required", "a QR settlement file names its QR brand").at("brand"))
+        }
+        ("bank", None) => reconciler::inputs::bank::read_bank_statement(
+            name,
+            bytes,
+            reconciler::inputs::bank::BankReadOptions::new(read_on),
+        )
+        .map(|_| ())
+        .map_err(rejected),
+        ("card" | "emoney" | "bank", Some(_)) => {
+            Err(ApiError::unprocessable("brand_not_allowed", "only a QR settlement file names a brand").at("brand"))
+        }
+        _ => {
+            Err(ApiError::unprocessable("invalid_kind", format!("{kind:?} is not card, emoney, qr or bank")).at("kind"))
+        }
+    }
+}
+
+/// `POST /v1/treasury/files?kind=card|emoney|qr|bank&brand=&name=` with the file as the body.
+/// A file whose content was loaded before is refused (`409`), so nothing is counted twice.
+pub async fn upload(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    QueryParams(query): QueryParams<UploadQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let name = query.name.trim();
+    if name.is_empty() || name.chars().count() > FILE_NAME_CHARS_MAX || name.contains(['/', '\\']) {
+        return Err(ApiError::unprocessable(
+            "invalid_name",
+            format!("the file name must be 1–{FILE_NAME_CHARS_MAX} characters without a path"),
+        )
+        .at("name"));
+    }
+    let brand = match &query.brand {
+        Some(text) => Some(
+            text.parse::<Brand>()
+                .map_err(|_| ApiError::unprocessable("invalid_brand", format!("unknown brand {text:?}")).at("brand"))?,
+        ),
+        None => None,
+    };
+    if body.is_empty() {
+        return Err(ApiError::unprocessable("empty_file", "the file is empty"));
+    }
+    check_file(&query.kind, brand, name, &body, today(&app).date())?;
+    let sha256 = hex::encode(Sha256::digest(&body));
+    let meta = FileMeta {
+        sha256: sha256.clone(),
+        kind: query.kind.clone(),
+        brand: brand.map(|b| b.code().to_string()),
+        name: name.to_string(),
+        size_bytes: i64::try_from(body.len()).unwrap_or(i64::MAX),
+    };
+    let mut tx = app.journal.begin_write().await?;
+    if let Some(earlier) = store::file_uploaded(tx.conn(), &sha256).await? {
+        tx.rollback().await?;
+        return Err(ApiError::conflict(
+            "file_already_loaded",
+            format!("this content was already loaded as {earlier:?} (sha256 {sha256}); it is not counted twice"),
+        ));
+    }
+    let now = app.clock.now();
+    store::store_file(
+        &mut tx,
+        &meta,
+        &base64::engine::general_purpose::STANDARD.encode(&body),
+        caller.user.as_str(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let view = TreasuryFileView {
+        sha256,
+        kind: meta.kind,
+        brand,
+        name: meta.name,
+        size_bytes: body.len() as u64,
+        uploaded_by: caller.user.clone(),
+        uploaded_at: now,
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub async fn files(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<TreasuryFileList>, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let mut conn = app.journal.read().await?;
+    Ok(Json(TreasuryFileList { files: store::list_files(&mut conn).await? }))
+}
+
+fn pipeline_error(error: PipelineError) -> ApiError {
+    match error {
+        PipelineError::Rejected(_) | PipelineError::Duplicate(_) => {
+            ApiError::unprocessable("file_rejected", error.to_string())
+        }
+        other => {
+            tracing::error!(error = %other, "reconciliation failed");
+            ApiError::internal(format!("reconciliation failed: {other}"))
+        }
+    }
+}
+
+/// Writes the loaded files into `dir` for the reconciler's loader; the newest bank statement is
+/// the one read.
+fn materialize(dir: &std::path::Path, files: Vec<(FileMeta, String)>) -> Result<InputFiles, ApiError> {
+    let mut inputs = InputFiles::default();
+    for (index, (meta, content)) in files.into_iter().enumerate() {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(content)
+            .map_err(|_| ApiError::internal(format!("stored file {} is not base64", meta.sha256)))?;
+        let path: PathBuf = dir.join(format!("{index:04}-{}", meta.name));
+        std::fs::write(&path, bytes).map_err(|e| ApiError::internal(format!("cannot stage {}: {e}", meta.name)))?;
+        match (meta.kind.as_str(), meta.brand.as_deref()) {
+            ("card", _) => inputs.card.push(path),
+            ("emoney", _) => inputs.emoney.push(path),
+            ("qr", Some(brand)) => {
+                let brand = brand.parse().map_err(|_| ApiError::internal(format!("stored brand {brand:?}")))?;
+                inputs.qr.push((brand, path));
+            }
+            ("bank", _) if inputs.bank.is_none() => inputs.bank = Some(path),
+            _ => {}
+        }
+    }
+    Ok(inputs)
+}
+
+/// `POST /v1/treasury/days/{date}/reconcile`: reconciles the day's facilities (or one) against
+/// every loaded file and stores each report and its exceptions. A closed day is left as it was.
+pub async fn reconcile(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(date): Path<String>,
+    request: Idempotent<ReconcileRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let date = parse_date(&date)?;
+    let as_of = request.body.as_of.unwrap_or_else(|| today(&app).date());
+    let (facilities, files, closed) = {
+        let mut conn = app.journal.read().await?;
+        let facilities: Vec<FacilityId> = match &request.body.facility_id {
+            Some(id) => vec![parse_facility(&app, id.as_str()).map_err(|e| e.at("facility_id"))?],
+            None => store::day_figures(&mut conn, date)
+                .await?
+                .into_keys()
+                .filter_map(|id| FacilityId::parse(&id).ok())
+                .filter(|id| app.config.facility(id).is_some())
+                .collect(),
+        };
+        let closed: Vec<FacilityId> =
+            store::closed_days_of(&mut conn, date).await?.into_iter().map(|c| c.facility_id).collect();
+        (facilities, store::files_for_run(&mut conn).await?, closed)
+    };
+    let files_used = files.len() as u64;
+    let staging = tempfile::tempdir().map_err(|e| ApiError::internal(format!("no staging folder: {e}")))?;
+    let inputs = materialize(staging.path(), files)?;
+    let (settlements, bank) = pipeline::load_inputs(&inputs, as_of).map_err(pipeline_error)?;
+    let calendar = BankCalendar::shipped().map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
+    let source = JournalSource::connect(&app.config.database.url)
+        .await
+        .map_err(|e| ApiError::internal(format!("journal source: {e}")))?;
+    let mut reports = Vec::new();
+    let mut outcome = Vec::new();
+    for facility in &facilities {
+        if closed.contains(facility) {
+            outcome.push(ReconciledFacility {
+                facility_id: facility.clone(),
+                gross: Yen::ZERO,
+                exceptions: 0,
+                outcome: "closed".to_string(),
+            });
+            continue;
+        }
+        let day = pipeline::reconcile_from_journal(
+            &source,
+            &app.config,
+            &calendar,
+            facility,
+            date,
+            &settlements,
+            &bank,
+            as_of,
+        )
+        .await;
+        let day = match day {
+            Ok(day) => day,
+            Err(error) => {
+                source.close().await;
+                return Err(pipeline_error(error));
+            }
+        };
+        outcome.push(ReconciledFacility {
+            facility_id: facility.clone(),
+            gross: day.report.revenue.amount_total,
+            exceptions: day.report.exceptions.count,
+            outcome: "reconciled".to_string(),
+        });
+        reports.push(day.report);
+    }
+    source.close().await;
+    let result = ReconcileResult { business_date: date, as_of, files_used, facilities: outcome };
+
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let now = app.clock.now();
+    let stored: Result<(), ApiError> = async {
+        for report in &reports {
+            if store::closed_day(itx.tx.conn(), &report.facility, date).await?.is_some() {
+                // Closed while this run was reading: the closed day wins.
+                continue;
+            }
+            let json = report::to_json(report).map_err(|e| ApiError::internal(format!("report: {e}")))?;
+            store::store_run(
+                &mut itx.tx,
+                &report.facility,
+                date,
+                as_of,
+                &json,
+                &report.exceptions.rows,
+                caller.user.as_str(),
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    itx.complete(stored.map(|()| (StatusCode::OK, result))).await
+}
+
+/// `GET /v1/treasury/days/{date}`: every facility's standing that day.
+pub async fn board(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(date): Path<String>,
+) -> Result<Json<DayBoard>, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let date = parse_date(&date)?;
+    let mut conn = app.journal.read().await?;
+    let figures = store::day_figures(&mut conn, date).await?;
+    let runs = store::runs_of_date(&mut conn, date).await?;
+    let closed = store::closed_days_of(&mut conn, date).await?;
+    let mut rows = Vec::new();
+    for facility in &app.config.facilities {
+        let f = figures.get(facility.id.as_str()).cloned().unwrap_or_default();
+        let run = runs.iter().find(|r| r.facility_id == facility.id.as_str());
+        let close = closed.iter().find(|c| c.facility_id == facility.id);
+        let status = if close.is_some() {
+            DayStatus::Closed
+        } else if f.shifts_open > 0 {
+            DayStatus::ShiftsOpen
+        } else if run.is_none() && f.shifts_closed == 0 && f.sales_count == 0 {
+            DayStatus::Idle
+        } else if run.is_none() {
+            DayStatus::NotReconciled
+        } else if f.exceptions_open > 0 {
+            DayStatus::Exceptions
+        } else {
+            DayStatus::Reconciled
+        };
+        let yen = |value: i64| Yen::new(value).map_err(|_| ApiError::internal("a day's total is out of range"));
+        rows.push(DayBoardRow {
+            facility_id: facility.id.clone(),
+            name_ja: facility.name_ja.clone(),
+            name_en: facility.name_en.clone(),
+            owner: report::owner_code(&facility.owner),
+            status,
+            shifts_open: f.shifts_open as u64,
+            shifts_closed: f.shifts_closed as u64,
+            sales_count: f.sales_count as u64,
+            taken: yen(f.taken)?,
+            taken_cashless: yen(f.taken_cashless)?,
+            cash_over_short: yen(f.over_short)?,
+            reconciled_at: run.map(|r| r.run_at),
+            exceptions_open: f.exceptions_open as u64,
+            exceptions_resolved: f.exceptions_resolved as u64,
+            closed_at: close.map(|c| c.closed_at),
+            closed_by: close.map(|c| c.closed_by.clone()),
+        });
+    }
+    Ok(Json(DayBoard { business_date: date, facilities: rows }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub section: Option<String>,
+}
+
+async fn stored_report(app: &AppState, facility: &FacilityId, date: BusinessDate) -> Result<DayReport, ApiError> {
+    let mut conn = app.journal.read().await?;
+    let run = store::load_run(&mut conn, facility, date).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_reconciled",
+            format!("facility {facility} has not been reconciled for {date}; run the reconciliation first"),
+        )
+    })?;
+    serde_json::from_str(&run.report_json).map_err(|e| ApiError::internal(format!("stored report unreadable: {e}")))
+}
+
+fn csv_download(name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /v1/treasury/days/{date}/facilities/{id}/report?format=json|html|csv&section=`: the
+/// stored daily report. CSV comes per section (`revenue`, `cash`, `cashless`, `exceptions`).
+pub async fn day_report(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((date, facility)): Path<(String, String)>,
+    QueryParams(query): QueryParams<ReportQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let date = parse_date(&date)?;
+    let facility = parse_facility(&app, &facility)?;
+    let report = stored_report(&app, &facility, date).await?;
+    match query.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(report).into_response()),
+        "html" => Ok(Html(report::html::day_report_page(&report)).into_response()),
+        "csv" => {
+            let section = query.section.as_deref().unwrap_or("revenue");
+            let table = match section {
+                "revenue" => report::csv::revenue(&report),
+                "cash" => report::csv::cash(&report),
+                "cashless" => report::csv::cashless(&report),
+                "exceptions" => report::csv::exceptions(&report),
+                other => {
+                    return Err(ApiError::unprocessable(
+                        "invalid_section",
+                        format!("{other:?} is not revenue, cash, cashless or exceptions"),
+                    )
+                    .at("section"))
+                }
+            };
+            Ok(csv_download(&format!("{facility}-{date}-{section}.csv"), table.to_bytes()))
+        }
+        other => {
+            Err(ApiError::unprocessable("invalid_format", format!("{other:?} is not json, html or csv")).at("format"))
+        }
+    }
+}
+
+/// `GET /v1/treasury/days/{date}/accounting-export`: the accounting system's journal entries of
+/// every facility reconciled that day, as CSV.
+pub async fn accounting_export(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(date): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let date = parse_date(&date)?;
+    let runs = {
+        let mut conn = app.journal.read().await?;
+        store::runs_of_date(&mut conn, date).await?
+    };
+    let mut entries = Vec::new();
+    for run in runs {
+        let report: DayReport = serde_json::from_str(&run.report_json)
+            .map_err(|e| ApiError::internal(format!("stored report unreadable: {e}")))?;
+        entries.extend(
+            report::accounting::journal_entries(&report, &app.config)
+                .map_err(|e| ApiError::internal(format!("accounting export: {e}")))?,
+        );
+    }
+    report::totals::check_journal_entries(&entries)
+        .map_err(|e| ApiError::internal(format!("the export's totals do not add up: {e}")))?;
+    Ok(csv_download(&format!("accounting-{date}.csv"), report::csv::journal_entries(&entries).to_bytes()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionQuery {
+    #[serde(default)]
+    pub business_date: Option<String>,
+    #[serde(default)]
+    pub facility_id: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// `GET /v1/treasury/exceptions?business_date=&facility_id=&kind=&state=`.
+pub async fn exceptions(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    QueryParams(query): QueryParams<ExceptionQuery>,
+) -> Result<Json<ExceptionList>, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let state = match query.state.as_deref() {
+        None | Some("") => None,
+        Some("open") => Some(ExceptionState::Open),
+        Some("resolved") => Some(ExceptionState::Resolved),
+        Some("cleared") => Some(ExceptionState::Cleared),
+        Some(other) => {
+            return Err(ApiError::unprocessable("invalid_state", format!("{other:?} is not open, resolved or cleared"))
+                .at("state"))
+        }
+    };
+    let filter = ExceptionFilter {
+        date: query.business_date.as_deref().filter(|d| !d.is_empty()).map(parse_date).transpose()?,
+        facility: query
+            .facility_id
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .map(|f| parse_facility(&app, f).map_err(|e| e.at("facility_id")))
+            .transpose()?,
+        facilities: None,
+        kind: query.kind.clone().filter(|k| !k.is_empty()),
+        state,
+    };
+    let mut conn = app.journal.read().await?;
+    Ok(Json(ExceptionList { exceptions: store::list_exceptions(&mut conn, &filter).await? }))
+}
+
+/// `POST /v1/treasury/exceptions/{id}/resolve`: what was done and why; who and when are recorded.
+pub async fn resolve_exception(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    request: Idempotent<ResolveExceptionRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    for (field, text) in [("action", &request.body.action), ("note", &request.body.note)] {
+        if text.trim().is_empty() || text.chars().count() > RESOLUTION_CHARS_MAX {
+            return Err(ApiError::unprocessable(
+                "invalid_resolution",
+                format!("{field} must be 1–{RESOLUTION_CHARS_MAX} characters"),
+            )
+            .at(field));
+        }
+    }
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let outcome: Result<_, ApiError> = async {
+        let exception =
+            store::load_exception(itx.tx.conn(), &id).await?.ok_or_else(|| ApiError::not_found("exception", &id))?;
+        if store::closed_day(itx.tx.conn(), &exception.facility_id, exception.business_date).await?.is_some() {
+            return Err(ApiError::conflict(
+                "day_closed",
+                format!("{} of {} is closed", exception.business_date, exception.facility_id),
+            ));
+        }
+        let now = app.clock.now();
+        let done = store::resolve_exception(
+            &mut itx.tx,
+            &id,
+            request.body.action.trim(),
+            request.body.note.trim(),
+            caller.user.as_str(),
+            now,
+        )
+        .await?;
+        if !done {
+            return Err(ApiError::conflict("exception_not_open", format!("exception {id} is not open")));
+        }
+        let resolved =
+            store::load_exception(itx.tx.conn(), &id).await?.ok_or_else(|| ApiError::not_found("exception", &id))?;
+        Ok((StatusCode::OK, resolved))
+    }
+    .await;
+    itx.complete(outcome).await
+}
+
+/// `POST /v1/treasury/days/{date}/facilities/{id}/close`: closes a reconciled facility-day whose
+/// shifts are all closed and whose exceptions are all resolved. From then on it is immutable.
+pub async fn close_day(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((date, facility)): Path<(String, String)>,
+    request: Idempotent<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let date = parse_date(&date)?;
+    let facility = parse_facility(&app, &facility)?;
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let outcome: Result<_, ApiError> = async {
+        if store::closed_day(itx.tx.conn(), &facility, date).await?.is_some() {
+            return Err(ApiError::conflict("day_closed", format!("{date} of {facility} is already closed")));
+        }
+        let figures = store::day_figures(itx.tx.conn(), date).await?;
+        let open_shifts = figures.get(facility.as_str()).map_or(0, |f| f.shifts_open);
+        if open_shifts > 0 {
+            return Err(ApiError::conflict(
+                "shifts_open",
+                format!("{open_shifts} shift(s) of {facility} on {date} are still open; close them first"),
+            ));
+        }
+        let run = store::load_run(itx.tx.conn(), &facility, date).await?.ok_or_else(|| {
+            ApiError::conflict("not_reconciled", format!("{facility} has not been reconciled for {date}"))
+        })?;
+        let filter = ExceptionFilter {
+            date: Some(date),
+            facility: Some(facility.clone()),
+            state: Some(ExceptionState::Open),
+            ..ExceptionFilter::default()
+        };
+        let open = store::list_exceptions(itx.tx.conn(), &filter).await?;
+        if !open.is_empty() {
+            return Err(ApiError::conflict(
+                "exceptions_open",
+                format!("{} exception(s) of {facility} on {date} are still open; resolve them first", open.len()),
+            ));
+        }
+        let view = ClosedDayView {
+            facility_id: facility.clone(),
+            business_date: date,
+            closed_at: app.clock.now(),
+            closed_by: caller.user.clone(),
+            report_sha256: hex::encode(Sha256::digest(run.report_json.as_bytes())),
+        };
+        store::close_day(&mut itx.tx, &view).await?;
+        Ok((StatusCode::OK, view))
+    }
+    .await;
+    itx.complete(outcome).await
+}

@@ -1,0 +1,361 @@
+"use strict";
+// The register: open a shift, ring up fee items, take payment, follow it to its outcome, print,
+// void, close the shift with the count. What is in progress (the basket, the sale, the payment
+// and their idempotency keys) is kept in sessionStorage, so a reload picks up where the clerk was
+// and repeats nothing.
+
+const DENOMINATIONS = [10000, 5000, 2000, 1000, 500, 100, 50, 10, 5, 1];
+const FINAL = ["completed", "declined", "failed", "cancelled", "reversed", "voided", "refunded", "partially_refunded"];
+const POLL_MS = 700;
+
+const page = { me: null, facility: null, register: null, shift: null, state: null, polling: false };
+
+function storageKey() { return "pos.register." + page.register; }
+function load() {
+  try { return JSON.parse(sessionStorage.getItem(storageKey())) || fresh(); } catch (_) { return fresh(); }
+}
+function fresh() { return { basket: [], saleKey: null, saleId: null, payKey: null, payBody: null, paymentId: null, finished: false }; }
+function save() { sessionStorage.setItem(storageKey(), JSON.stringify(page.state)); }
+
+function itemName(item) { return lang() === "en" ? item.name_en : item.name_ja; }
+function itemOf(code) { return page.facility.fee_items.find((i) => i.code === code); }
+function basketTotal() { return page.state.basket.reduce((sum, line) => sum + line.quantity * line.unit, 0); }
+
+function show(id, visible) { document.getElementById(id).hidden = !visible; }
+
+async function start() {
+  try {
+    page.me = await api("GET", "/v1/me");
+    const params = new URLSearchParams(location.search);
+    page.register = params.get("register") || page.me.register_id;
+    const facilities = (await api("GET", "/v1/facilities")).facilities;
+    if (!page.register) return chooseRegister(facilities);
+    page.facility = facilities.find((f) => f.registers.includes(page.register));
+    if (!page.facility) throw new ApiError(403, "forbidden", t("forbidden"));
+    document.getElementById("facility-name").textContent = lang() === "en" ? page.facility.name_en : page.facility.name_ja;
+    document.getElementById("register-id").textContent = page.register;
+    page.state = load();
+    await refreshShift();
+  } catch (error) { showError("error", error); }
+}
+
+function chooseRegister(facilities) {
+  const list = document.getElementById("choose-list");
+  list.replaceChildren(...facilities.flatMap((f) => f.registers.map((r) =>
+    el("a", { class: "button", href: "/register?register=" + encodeURIComponent(r) }, (lang() === "en" ? f.name_en : f.name_ja) + " · " + r))));
+  show("choose", true);
+}
+
+async function refreshShift() {
+  const open = (await api("GET", "/v1/shifts?register_id=" + encodeURIComponent(page.register) + "&state=open")).shifts;
+  page.shift = open[0] || null;
+  show("open-shift", !page.shift);
+  show("selling", !!page.shift);
+  show("sales", !!page.shift);
+  show("close-shift", !!page.shift);
+  if (page.shift) {
+    renderItems();
+    renderBasket();
+    await refreshSales();
+    if (page.state.paymentId && !page.state.finished) follow();
+    else if (page.state.payKey && !page.state.paymentId) resumePayment();
+  }
+}
+
+async function openShift(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const amount = Number(document.getElementById("float").value);
+    if (!Number.isInteger(amount) || amount < 0) { showError("error", new Error(t("shift.float"))); return; }
+    let key = sessionStorage.getItem(storageKey() + ".open");
+    if (!key) { key = newKey(); sessionStorage.setItem(storageKey() + ".open", key); }
+    try {
+      await api("POST", "/v1/shifts", { register_id: page.register, opening_float: amount }, key);
+      sessionStorage.removeItem(storageKey() + ".open");
+      show("shift-result", false);
+      await refreshShift();
+    } catch (error) { showError("error", error); }
+  });
+}
+
+function renderItems() {
+  const grid = document.getElementById("items");
+  grid.replaceChildren(...page.facility.fee_items.map((item) => el("button", {
+    class: "item", "data-code": item.code, type: "button", onclick: () => addItem(item),
+    disabled: !!page.state.saleId,
+  }, el("span", { text: itemName(item) }), el("small", { text: item.unit_price !== undefined ? yen(item.unit_price) : t("amount.enter") }))));
+}
+
+function addItem(item) {
+  if (page.state.saleId) return;
+  if (item.unit_price !== undefined) {
+    const line = page.state.basket.find((l) => l.code === item.code && !l.open);
+    if (line) line.quantity += 1; else page.state.basket.push({ code: item.code, quantity: 1, unit: item.unit_price, open: false });
+    save(); renderBasket();
+    return;
+  }
+  const box = document.getElementById("open-price");
+  box.hidden = false;
+  box.dataset.code = item.code;
+  document.getElementById("open-price-name").textContent = itemName(item) + " (≤ " + yen(item.open_price_max) + ")";
+  const input = document.getElementById("open-price-amount");
+  input.value = ""; input.max = item.open_price_max; input.focus();
+}
+
+function confirmOpenPrice() {
+  const box = document.getElementById("open-price");
+  const item = itemOf(box.dataset.code);
+  const amount = Number(document.getElementById("open-price-amount").value);
+  if (!Number.isInteger(amount) || amount <= 0 || amount > item.open_price_max) { showError("error", new Error(t("amount.enter"))); return; }
+  page.state.basket.push({ code: item.code, quantity: 1, unit: amount, open: true });
+  box.hidden = true; showError("error", null); save(); renderBasket();
+}
+
+function changeQuantity(index, delta) {
+  if (page.state.saleId) return;
+  const line = page.state.basket[index];
+  line.quantity += delta;
+  if (line.quantity <= 0) page.state.basket.splice(index, 1);
+  save(); renderBasket();
+}
+
+function renderBasket() {
+  const body = document.getElementById("basket-lines");
+  const locked = !!page.state.saleId;
+  body.replaceChildren(...page.state.basket.map((line, index) => {
+    const item = itemOf(line.code);
+    return el("tr", { "data-code": line.code },
+      el("td", { text: item ? itemName(item) : line.code }),
+      el("td", { class: "num" },
+        el("button", { type: "button", "aria-label": "−", onclick: () => changeQuantity(index, -1), disabled: locked || line.open }, "−"),
+        " ", el("span", { class: "qty", text: String(line.quantity) }), " ",
+        el("button", { type: "button", "aria-label": "+", onclick: () => changeQuantity(index, 1), disabled: locked || line.open }, "+")),
+      el("td", { class: "num", text: yen(line.quantity * line.unit) }));
+  }));
+  document.getElementById("basket-total").textContent = yen(basketTotal());
+  document.getElementById("basket-empty").hidden = page.state.basket.length > 0;
+  const hasItems = page.state.basket.length > 0;
+  const busy = page.busy || (!!page.state.paymentId && !page.state.finished);
+  document.querySelectorAll("[data-tender]").forEach((b) => { b.disabled = !hasItems || busy || page.state.finished; });
+  document.getElementById("clear").disabled = locked;
+  const brands = document.getElementById("qr-brand");
+  if (!brands.options.length) {
+    page.facility.qr_brands.forEach((b) => brands.append(el("option", { value: b, text: b })));
+  }
+  document.querySelector("[data-tender=qr]").hidden = !brands.options.length;
+  renderItems();
+}
+
+function clearBasket() {
+  if (page.state.saleId) return;
+  page.state = fresh(); save(); renderBasket(); setStatus(null);
+}
+
+function lines() {
+  return page.state.basket.map((l) => l.open ? { fee_item: l.code, quantity: l.quantity, amount: l.unit } : { fee_item: l.code, quantity: l.quantity });
+}
+
+async function tender(method) {
+  showError("error", null);
+  const body = { method };
+  if (method === "cash") {
+    const tendered = Number(document.getElementById("tendered").value || basketTotal());
+    if (!Number.isInteger(tendered) || tendered <= 0) { showError("error", new Error(t("tendered"))); return; }
+    body.tendered = tendered;
+  }
+  if (method === "qr") body.brand = document.getElementById("qr-brand").value;
+  if (!page.state.saleKey) { page.state.saleKey = newKey(); save(); }
+  if (!page.state.payKey) { page.state.payKey = newKey(); page.state.payBody = body; save(); }
+  await resumePayment();
+}
+
+// Sends (or sends again, with the same keys) the sale and its payment.
+async function resumePayment() {
+  try {
+    if (!page.state.saleId) {
+      const sale = await api("POST", "/v1/sales", { register_id: page.register, lines: lines() }, page.state.saleKey);
+      page.state.saleId = sale.id; save(); renderBasket();
+    }
+    const result = await api("POST", "/v1/sales/" + page.state.saleId + "/payments", page.state.payBody, page.state.payKey);
+    page.state.paymentId = result.payment.id; save();
+    renderBasket();
+    follow();
+  } catch (error) {
+    showError("error", error);
+    // Refused outright (nothing was journaled): the clerk may choose again with a new request.
+    if (error.status >= 400 && error.status < 500 && error.status !== 409) { page.state.payKey = null; page.state.payBody = null; save(); renderBasket(); }
+  }
+}
+
+function setStatus(state, note) {
+  const box = document.getElementById("status");
+  if (!state) { box.hidden = true; return; }
+  box.hidden = false;
+  box.dataset.state = state;
+  box.className = "status " + ({ completed: "ok", paid_cash: "ok", declined: "bad", failed: "bad", cancelled: "bad", reversed: "bad", in_doubt: "doubt" }[state] || "waiting");
+  box.textContent = t("status." + state) + (note && state !== "completed" ? " — " + note : "");
+}
+
+async function follow() {
+  if (page.polling) return;
+  page.polling = true;
+  try {
+    for (;;) {
+      const payment = await api("GET", "/v1/payments/" + page.state.paymentId);
+      setStatus(payment.state === "completed" && payment.method === "cash" ? "paid_cash" : payment.state, payment.note);
+      document.getElementById("cancel-payment").hidden = payment.state !== "awaiting_device" && !(payment.method === "qr" && payment.state === "authorizing");
+      const display = document.getElementById("qr-display");
+      if (payment.method === "qr" && !FINAL.includes(payment.state)) {
+        if (display.hidden) { display.src = "/v1/registers/" + encodeURIComponent(page.register) + "/display"; display.hidden = false; }
+      } else { display.hidden = true; display.removeAttribute("src"); }
+      if (payment.state === "completed") {
+        if (payment.change !== undefined && payment.change !== null) document.getElementById("change").textContent = t("change") + " " + yen(payment.change);
+        const sale = await api("GET", "/v1/sales/" + page.state.saleId);
+        if (sale.state === "paid") { finish(sale); return; }
+        // Split tender: part paid, the rest still due.
+        page.state.payKey = null; page.state.paymentId = null; save(); renderBasket();
+        return;
+      }
+      if (FINAL.includes(payment.state)) {
+        page.state.payKey = null; page.state.payBody = null; page.state.paymentId = null; save(); renderBasket();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } catch (error) { showError("error", error); } finally { page.polling = false; }
+}
+
+function finish(sale) {
+  page.state.finished = true; page.state.receipt = sale.receipt; save();
+  document.getElementById("done").hidden = false;
+  document.getElementById("receipt-no").textContent = sale.receipt ? sale.receipt.number : "";
+  document.getElementById("done").dataset.sale = sale.id;
+  renderBasket();
+  refreshSales();
+  followPrint(sale.id);
+}
+
+// The gateway queues the receipt when the sale is paid; this shows how the printing went.
+async function followPrint(saleId) {
+  const box = document.getElementById("print-result");
+  for (let i = 0; i < 120 && page.state.finished; i++) {
+    try {
+      const list = await api("GET", "/v1/registers/" + encodeURIComponent(page.register) + "/commands");
+      const print = list.commands.find((c) => c.command.kind === "print_receipt" && c.command.sale_id === saleId && !c.command.reprint);
+      if (print) {
+        box.dataset.state = print.state;
+        box.textContent = t("print." + print.state) + (print.result && print.result.detail && print.state !== "done" ? " — " + print.result.detail : "");
+        if (["done", "failed", "unknown"].includes(print.state)) return;
+      }
+    } catch (error) { showError("error", error); return; }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function cancelPayment(button) {
+  await once(button, async () => {
+    try { await api("POST", "/v1/payments/" + page.state.paymentId + "/cancel", {}, "cancel-" + page.state.paymentId); }
+    catch (error) { showError("error", error); }
+  });
+}
+
+async function printReceipt(button, saleId, reprint) {
+  await once(button, async () => {
+    try {
+      await api("POST", "/v1/registers/" + encodeURIComponent(page.register) + "/commands",
+        { kind: "print_receipt", sale_id: saleId, reprint }, (reprint ? "reprint-" : "print-") + saleId + (reprint ? "-" + newKey() : ""));
+      document.getElementById("reprint-result").textContent = t("printed") + (reprint ? " (" + t("reprint") + ")" : "");
+    } catch (error) { showError("error", error); }
+  });
+}
+
+function nextCustomer() {
+  page.state = fresh(); save();
+  document.getElementById("done").hidden = true;
+  document.getElementById("change").textContent = "";
+  document.getElementById("print-result").textContent = "";
+  document.getElementById("reprint-result").textContent = "";
+  document.getElementById("tendered").value = "";
+  setStatus(null); renderBasket();
+}
+
+async function refreshSales() {
+  const sales = (await api("GET", "/v1/sales?shift_id=" + encodeURIComponent(page.shift.id))).sales;
+  const body = document.getElementById("sales-lines");
+  body.replaceChildren(...sales.filter((s) => s.state !== "open").map((sale) => el("tr", { "data-sale": sale.id, "data-state": sale.state },
+    el("td", { text: sale.receipt ? String(sale.receipt.number) : "—" }),
+    el("td", { text: sale.lines.map((l) => (lang() === "en" ? (itemOf(l.fee_item) || {}).name_en || l.name_ja : l.name_ja) + " ×" + l.quantity).join(", ") }),
+    el("td", { text: sale.payments.filter((p) => p.state === "completed" || p.state === "reversed" || p.state === "refunded").map((p) => t("tender." + p.method)).join(", ") }),
+    el("td", { class: "num", text: yen(sale.amount_total) }),
+    el("td", { "data-i18n": sale.state === "voided" ? "voided" : "paid", text: t(sale.state === "voided" ? "voided" : "paid") }),
+    el("td", {}, sale.state === "paid" ? [
+      el("button", { type: "button", "data-action": "reprint", onclick: (e) => printReceipt(e.currentTarget, sale.id, true) }, t("reprint")),
+      " ",
+      el("button", { type: "button", class: "danger", "data-action": "void", onclick: (e) => voidSale(e.currentTarget, sale) }, t("void")),
+    ] : []))));
+}
+
+async function voidSale(button, sale) {
+  const reason = window.prompt(t("void.reason"), "");
+  if (!reason) return;
+  await once(button, async () => {
+    const keyName = storageKey() + ".void." + sale.id;
+    let key = sessionStorage.getItem(keyName);
+    if (!key) { key = newKey(); sessionStorage.setItem(keyName, key); }
+    try { await api("POST", "/v1/sales/" + sale.id + "/void", { reason }, key); await refreshSales(); }
+    catch (error) { showError("error", error); }
+  });
+}
+
+function renderCount() {
+  const body = document.getElementById("count-lines");
+  if (body.children.length) return;
+  body.replaceChildren(...DENOMINATIONS.map((d) => el("tr", {},
+    el("td", { class: "num", text: yen(d) }),
+    el("td", {}, el("input", { type: "number", min: "0", step: "1", inputmode: "numeric", "data-denomination": String(d), value: "0", "aria-label": yen(d) })))));
+}
+
+async function closeShift(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const counted = {};
+    document.querySelectorAll("[data-denomination]").forEach((input) => {
+      const n = Number(input.value || 0);
+      if (n > 0) counted[input.dataset.denomination] = n;
+    });
+    const keyName = storageKey() + ".close." + page.shift.id;
+    let key = sessionStorage.getItem(keyName);
+    if (!key) { key = newKey(); sessionStorage.setItem(keyName, key); }
+    try {
+      const shift = await api("POST", "/v1/shifts/" + page.shift.id + "/close", { counted }, key);
+      const cash = shift.cash;
+      document.getElementById("expected").textContent = yen(cash.expected);
+      document.getElementById("counted").textContent = yen(cash.counted);
+      document.getElementById("over-short").textContent = signedYen(cash.over_short);
+      show("shift-result", true);
+      show("selling", false); show("sales", false); show("close-shift", false);
+      sessionStorage.removeItem(storageKey());
+    } catch (error) { showError("error", error); }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("open-shift-button").addEventListener("click", (e) => openShift(e.currentTarget));
+  document.getElementById("open-price-ok").addEventListener("click", confirmOpenPrice);
+  document.getElementById("open-price-cancel").addEventListener("click", () => { document.getElementById("open-price").hidden = true; });
+  document.getElementById("clear").addEventListener("click", clearBasket);
+  document.querySelectorAll("[data-tender]").forEach((b) => b.addEventListener("click", async () => {
+    if (page.busy) return;
+    page.busy = true;
+    renderBasket();
+    try { await tender(b.dataset.tender); } finally { page.busy = false; renderBasket(); }
+  }));
+  document.getElementById("cancel-payment").addEventListener("click", (e) => cancelPayment(e.currentTarget));
+  document.getElementById("reprint").addEventListener("click", (e) => printReceipt(e.currentTarget, document.getElementById("done").dataset.sale, true));
+  document.getElementById("next").addEventListener("click", nextCustomer);
+  document.getElementById("close-shift-button").addEventListener("click", (e) => closeShift(e.currentTarget));
+  document.getElementById("new-shift").addEventListener("click", () => { show("shift-result", false); refreshShift(); });
+  document.addEventListener("langchange", () => { if (page.facility) { renderBasket(); refreshSales(); } });
+  renderCount();
+  start();
+});

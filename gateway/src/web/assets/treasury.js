@@ -1,0 +1,155 @@
+"use strict";
+// Treasury's pages: the day's board (reconcile, load files, export), a facility's daily report
+// (print, CSV, close the day) and the exceptions with their resolution.
+
+function tokyoToday() { return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Tokyo" }).format(new Date()); }
+function query(name) { return new URLSearchParams(location.search).get(name); }
+function facilityName(row) { return lang() === "en" ? row.name_en : row.name_ja; }
+
+async function loadBoard() {
+  showError("error", null);
+  const date = document.getElementById("date").value;
+  history.replaceState(null, "", "/treasury?date=" + date);
+  document.getElementById("export").href = "/v1/treasury/days/" + date + "/accounting-export";
+  try {
+    const board = await api("GET", "/v1/treasury/days/" + date);
+    document.getElementById("board-lines").replaceChildren(...board.facilities.filter((f) => f.status !== "idle").map((f) => el("tr", { "data-facility": f.facility_id, "data-status": f.status },
+      el("td", { text: f.facility_id + " " + facilityName(f) }),
+      el("td", {}, el("span", { class: "badge " + f.status, text: t("status." + f.status) })),
+      el("td", { class: "num", text: String(f.shifts_open) }),
+      el("td", { class: "num", text: String(f.sales_count) }),
+      el("td", { class: "num", text: yen(f.taken) }),
+      el("td", { class: "num", text: yen(f.taken_cashless) }),
+      el("td", { class: "num", text: signedYen(f.cash_over_short) }),
+      el("td", { class: "num", text: String(f.exceptions_open) }),
+      el("td", {}, f.reconciled_at ? el("a", { href: "/treasury/report?date=" + date + "&facility=" + f.facility_id, "data-i18n": "report", text: t("report") }) : ""))));
+    const files = (await api("GET", "/v1/treasury/files")).files;
+    document.getElementById("file-lines").replaceChildren(...files.map((f) => el("tr", {},
+      el("td", { text: f.name }), el("td", { text: f.kind + (f.brand ? " " + f.brand : "") }), el("td", { class: "num", text: String(f.size_bytes) }),
+      el("td", { text: f.uploaded_by + " " + new Date(f.uploaded_at).toLocaleString() }))));
+  } catch (error) { showError("error", error); }
+}
+
+async function reconcile(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const date = document.getElementById("date").value;
+    try {
+      const result = await api("POST", "/v1/treasury/days/" + date + "/reconcile", {});
+      document.getElementById("reconcile-result").textContent =
+        result.facilities.length + " " + t("reconciled") + ", " + result.facilities.reduce((n, f) => n + f.exceptions, 0) + " " + t("exceptions");
+      await loadBoard();
+    } catch (error) { showError("error", error); }
+  });
+}
+
+async function upload(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const file = document.getElementById("file").files[0];
+    if (!file) return;
+    const params = new URLSearchParams({ kind: document.getElementById("file-kind").value, name: file.name });
+    const brand = document.getElementById("file-brand").value.trim();
+    if (brand) params.set("brand", brand);
+    const response = await fetch("/v1/treasury/files?" + params, {
+      method: "POST", credentials: "same-origin", body: await file.arrayBuffer(),
+      headers: { "X-Pos-Csrf": "1", "Content-Type": "application/octet-stream", "Idempotency-Key": newKey() },
+    });
+    if (!response.ok) { const data = await response.json().catch(() => ({})); showError("error", new Error((data.error && data.error.message) || response.statusText)); }
+    await loadBoard();
+  });
+}
+
+function exceptionTable(exceptions, onChange) {
+  if (!exceptions.length) return el("p", { class: "muted", text: "—" });
+  return el("table", {}, el("thead", {}, el("tr", {},
+    ...["date", "facility", "kind", "records", "at.stake", "suggested", "state", "resolved.by", ""].map((k) => el("th", k ? { "data-i18n": k, text: t(k) } : {})))),
+  el("tbody", {}, ...exceptions.map((x) => el("tr", { "data-exception": x.id, "data-kind": x.kind, "data-state": x.state },
+    el("td", { text: x.business_date }), el("td", { text: x.facility_id }),
+    el("td", { text: x.kind + " " + x.name_ja }),
+    el("td", { text: x.records.join("; ") + (x.detail ? " — " + x.detail : "") }),
+    el("td", { class: "num", text: yen(x.amount_at_stake) }),
+    el("td", { text: x.suggested_action }),
+    el("td", { text: t("state." + x.state) }),
+    el("td", { text: x.resolved_by ? x.resolved_by + " " + new Date(x.resolved_at).toLocaleString() + " — " + x.resolution_action + ": " + x.resolution_note : "" }),
+    el("td", {}, x.state === "open" ? resolveForm(x, onChange) : "")))));
+}
+
+function resolveForm(x, onChange) {
+  const action = el("input", { "aria-label": t("action"), placeholder: t("action"), "data-field": "action", size: "14" });
+  const note = el("input", { "aria-label": t("note"), placeholder: t("note"), "data-field": "note", size: "18" });
+  const key = newKey();
+  const button = el("button", { type: "button", "data-action": "resolve", onclick: () => once(button, async () => {
+    try { await api("POST", "/v1/treasury/exceptions/" + x.id + "/resolve", { action: action.value, note: note.value }, key); await onChange(); }
+    catch (error) { showError("error", error); }
+  }) }, t("resolve"));
+  return el("span", { class: "row" }, action, note, button);
+}
+
+async function loadReport() {
+  showError("error", null);
+  const date = query("date"), facility = query("facility");
+  document.getElementById("title").textContent = facility + " " + date;
+  const base = "/v1/treasury/days/" + date + "/facilities/" + facility;
+  document.getElementById("report-frame").src = base + "/report?format=html";
+  document.querySelectorAll("[data-section]").forEach((a) => { a.href = base + "/report?format=csv&section=" + a.dataset.section; });
+  try {
+    const board = await api("GET", "/v1/treasury/days/" + date);
+    const row = board.facilities.find((f) => f.facility_id === facility);
+    document.getElementById("closed-state").textContent = row && row.closed_at ? t("closed") + " " + row.closed_by + " " + new Date(row.closed_at).toLocaleString() : "";
+    document.getElementById("close-day").disabled = !!(row && row.closed_at);
+    const list = await api("GET", "/v1/treasury/exceptions?business_date=" + date + "&facility_id=" + facility);
+    document.getElementById("exception-table").replaceChildren(exceptionTable(list.exceptions, loadReport));
+  } catch (error) { showError("error", error); }
+}
+
+async function closeDay(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const date = query("date"), facility = query("facility");
+    const keyName = "pos.close." + facility + "." + date;
+    let key = sessionStorage.getItem(keyName);
+    if (!key) { key = newKey(); sessionStorage.setItem(keyName, key); }
+    try { await api("POST", "/v1/treasury/days/" + date + "/facilities/" + facility + "/close", {}, key); }
+    catch (error) { sessionStorage.removeItem(keyName); showError("error", error); }
+    await loadReport();
+  });
+}
+
+async function loadExceptions() {
+  showError("error", null);
+  const params = new URLSearchParams();
+  [["business_date", "f-date"], ["facility_id", "f-facility"], ["kind", "f-kind"], ["state", "f-state"]].forEach(([name, id]) => {
+    const value = document.getElementById(id).value.trim();
+    if (value) params.set(name, value);
+  });
+  try {
+    const list = await api("GET", "/v1/treasury/exceptions?" + params);
+    document.getElementById("exception-table").replaceChildren(exceptionTable(list.exceptions, loadExceptions));
+  } catch (error) { showError("error", error); }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  if (document.getElementById("board")) {
+    document.getElementById("date").value = query("date") || tokyoToday();
+    document.getElementById("show").addEventListener("click", loadBoard);
+    document.getElementById("reconcile").addEventListener("click", (e) => reconcile(e.currentTarget));
+    document.getElementById("upload").addEventListener("click", (e) => upload(e.currentTarget));
+    document.addEventListener("langchange", loadBoard);
+    loadBoard();
+  } else if (document.getElementById("report-frame")) {
+    document.getElementById("print-report").addEventListener("click", () => document.getElementById("report-frame").contentWindow.print());
+    document.getElementById("close-day").addEventListener("click", (e) => closeDay(e.currentTarget));
+    loadReport();
+  } else {
+    document.getElementById("f-date").value = query("date") || "";
+    document.getElementById("f-state").value = query("state") || "";
+    try {
+      const facilities = (await api("GET", "/v1/facilities")).facilities;
+      facilities.forEach((f) => document.getElementById("f-facility").append(el("option", { value: f.id, text: f.id + " " + facilityName(f) })));
+      document.getElementById("f-facility").value = query("facility") || "";
+    } catch (error) { showError("error", error); }
+    document.getElementById("filter").addEventListener("click", loadExceptions);
+    loadExceptions();
+  }
+});

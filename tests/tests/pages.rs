@@ -1,0 +1,210 @@
+//! The pages, in headless Chromium (Debian's `chromium` through `chromedriver`), acting as the
+//! people who use them: a clerk works a shift at the register — cash and card (through counterd
+//! and the terminal simulator over a pty), a void, the drawer count ten yen short — and treasury
+//! reconciles the day, works the exception and closes the day. A screenshot of every page is kept
+//! under `test-artifacts/pages/` (or `$POS_TEST_ARTIFACTS/pages/`).
+//!
+//! And the pages' authorization: a clerk cannot open another facility's register or any
+//! treasury page, in the browser or through the API behind it.
+
+use device_drivers::terminal_sim::CardSource;
+use e2e::browser::Browser;
+use e2e::{devices, Counter};
+use pos_core::api::{DayBoard, DayStatus, SaleList, ShiftList};
+use pos_core::{Brand, BusinessDate};
+
+const REGISTER: &str = "R0101";
+const TERMINAL: u32 = 10_010_101;
+const FLOAT: i64 = 30_000;
+
+fn today() -> BusinessDate {
+    BusinessDate::of_instant(chrono::Utc::now())
+}
+
+/// The drawer holding `amount` yen, largest pieces first.
+fn count_of(mut amount: i64) -> Vec<(i64, i64)> {
+    let mut pieces = Vec::new();
+    for face in [10_000, 5_000, 1_000, 500, 100, 50, 10, 5, 1] {
+        if amount >= face {
+            pieces.push((face, amount / face));
+            amount %= face;
+        }
+    }
+    pieces
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
+    let counter = Counter::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let terminal =
+        devices::terminal(&counter, TERMINAL, CardSource::fixed(Brand::Visa).expect("brand"), dir.path(), 20).await;
+    let counterd = devices::counterd(&counter, REGISTER, &terminal.path, &dir.path().join("counterd.json"));
+    let browser = Browser::start().await;
+    let base = counter.base.clone();
+
+    // The clerk signs in and opens the shift with the float.
+    browser.sign_in(&base, "demo-clerk-r0101", "/register").await;
+    browser.visible("#open-shift-button").await;
+    browser.keep_screenshot("01-register-open-shift").await;
+    browser.fill("#float", &FLOAT.to_string()).await;
+    browser.click("#open-shift-button").await;
+
+    // Two fee items by cash: the tendered amount left empty means exact money.
+    browser.click(r#"#items [data-code="JUMINHYO"]"#).await;
+    browser.click(r#"#items [data-code="KOSEKI-ZENBU"]"#).await;
+    let total = browser.text("#basket-total").await;
+    browser.keep_screenshot("02-register-basket").await;
+    browser.click("[data-tender=cash]").await;
+    browser.visible("#done").await;
+    let cash_status = browser.text("#status").await;
+    assert!(cash_status.contains("承認") || cash_status.contains("完了"), "{cash_status}");
+    browser.click("#next").await;
+
+    // One by card: the charge goes to counterd, the terminal simulator and the acquirer.
+    browser.click(r#"#items [data-code="INKAN"]"#).await;
+    browser.click("[data-tender=card]").await;
+    let approved = browser.text_until("#status", "approved", |t| t.contains("承認されました")).await;
+    assert_eq!(approved, "承認されました");
+    browser.visible("#done").await;
+    // The gateway queued the receipt; this counter has no printer, and the page says so.
+    let printed = browser.text_until("#print-result", "the print outcome", |t| t.contains("印刷")).await;
+    assert!(printed.contains("印刷できません") || printed.contains("印刷しました"), "{printed}");
+    browser.keep_screenshot("03-register-card-approved").await;
+    browser.click("#reprint").await;
+    browser.text_until("#reprint-result", "the reprint", |t| t.contains("再発行")).await;
+    browser.click("#next").await;
+
+    // Void the card sale (a same-day card void is a reversal at the acquirer).
+    let sales: SaleList = counter.get("treasury", &format!("/v1/sales?register_id={REGISTER}")).await;
+    assert_eq!(sales.sales.len(), 2, "two sales rung up");
+    let card_sale = sales.sales.iter().find(|s| s.payments.iter().any(|p| p.method == pos_core::Method::Card));
+    let card_sale = card_sale.expect("the card sale").clone();
+    let cash_taken: i64 = sales
+        .sales
+        .iter()
+        .flat_map(|s| &s.payments)
+        .filter(|p| p.method == pos_core::Method::Cash)
+        .map(|p| p.amount.get())
+        .sum();
+    assert_eq!(format!("¥{}", format_thousands(cash_taken)), total, "the basket showed what cash paid");
+    browser.click(&format!(r#"tr[data-sale="{}"] [data-action=void]"#, card_sale.id)).await;
+    browser.answer_prompt("入力誤り").await;
+    browser.visible(&format!(r#"tr[data-sale="{}"][data-state=voided]"#, card_sale.id)).await;
+    browser.keep_screenshot("04-register-voided").await;
+
+    // Close the shift with a count ten yen short.
+    for (face, pieces) in count_of(FLOAT + cash_taken - 10) {
+        browser.fill(&format!(r#"[data-denomination="{face}"]"#), &pieces.to_string()).await;
+    }
+    browser.click("#close-shift-button").await;
+    let over_short = browser.text("#over-short").await;
+    assert_eq!(over_short, "−10");
+    browser.keep_screenshot("05-register-shift-closed").await;
+    let shifts: ShiftList = counter.get("treasury", &format!("/v1/shifts?register_id={REGISTER}")).await;
+    assert_eq!(shifts.shifts[0].cash.as_ref().map(|c| c.over_short.get()), Some(-10));
+
+    // Treasury: the board, the reconciliation, the facility's report and its exception.
+    let date = today();
+    browser.sign_in(&base, "demo-treasury", "/treasury").await;
+    browser.visible(r#"tr[data-facility="F01"][data-status=not_reconciled]"#).await;
+    browser.keep_screenshot("06-treasury-board").await;
+    browser.click("#reconcile").await;
+    browser.visible(r#"tr[data-facility="F01"][data-status=exceptions]"#).await;
+    browser.keep_screenshot("07-treasury-board-reconciled").await;
+    browser.goto(&format!("{base}/treasury/report?date={date}&facility=F01")).await;
+    browser.visible(r#"[data-kind=cash_short][data-state=open]"#).await;
+    let frame = browser
+        .script("return document.getElementById('report-frame').contentDocument.body.innerText", serde_json::json!([]))
+        .await;
+    assert!(frame.as_str().unwrap_or_default().contains("F01"), "the report is shown: {frame}");
+    browser.keep_screenshot("08-treasury-report").await;
+    browser.fill("[data-kind=cash_short] [data-field=action]", "出納員に確認").await;
+    browser.fill("[data-kind=cash_short] [data-field=note]", "釣銭の渡し過ぎ、10円").await;
+    browser.click("[data-kind=cash_short] [data-action=resolve]").await;
+    browser.visible(r#"[data-kind=cash_short][data-state=resolved]"#).await;
+    browser.click("#close-day").await;
+    browser.text_until("#closed-state", "closed", |t| t.contains("締め済み")).await;
+    browser.keep_screenshot("09-treasury-report-closed").await;
+    let board: DayBoard = counter.get("treasury", &format!("/v1/treasury/days/{date}")).await;
+    let f01 = board.facilities.iter().find(|f| f.facility_id.as_str() == "F01").expect("F01");
+    assert_eq!(f01.status, DayStatus::Closed);
+    assert_eq!(f01.cash_over_short.get(), -10);
+
+    browser.goto(&format!("{base}/treasury/exceptions?date={date}")).await;
+    browser.visible(r#"[data-kind=cash_short][data-state=resolved]"#).await;
+    browser.keep_screenshot("10-treasury-exceptions").await;
+
+    browser.quit().await;
+    counterd.abort();
+    drop(terminal);
+    counter.stop().await;
+}
+
+fn format_thousands(amount: i64) -> String {
+    let digits = amount.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clerk_cannot_open_another_register_or_any_treasury_page() {
+    let counter = Counter::start().await;
+    let browser = Browser::start().await;
+    let base = counter.base.clone();
+
+    // Without a session every page sends the browser to the sign-in page.
+    browser.delete_cookies().await;
+    browser.goto(&format!("{base}/treasury")).await;
+    browser.visible("#sign-in-form").await;
+    assert!(browser.current_url().await.contains("/sign-in?next=/treasury"));
+    browser.fill("#token", "not-a-token").await;
+    browser.click("#sign-in-button").await;
+    browser.text_until("#error", "the refusal", |t| t.contains("unknown token")).await;
+
+    browser.sign_in(&base, "demo-clerk-r0101", "/register").await;
+    for page in [
+        "/register?register=R0201",
+        "/treasury",
+        "/treasury/report?date=2026-11-25&facility=F01",
+        "/treasury/exceptions",
+    ] {
+        browser.goto(&format!("{base}{page}")).await;
+        let refusal = browser.text("h1").await;
+        assert_eq!(refusal, "このページを表示する権限がありません", "{page}");
+        browser.visible("#forbidden").await;
+    }
+    browser.keep_screenshot("11-clerk-refused-treasury").await;
+    // The API behind the pages refuses the same, with the session cookie as with a token.
+    let status = browser
+        .script(
+            "return fetch('/v1/treasury/days/2026-11-25', {credentials: 'same-origin'}).then(r => r.status)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(status.as_i64(), Some(403));
+    // A cookie-authenticated change without the pages' header is refused (cross-site forgery).
+    let forged = browser
+        .script(
+            "return fetch('/v1/shifts', {method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json', 'Idempotency-Key': 'x1'}, body: JSON.stringify({register_id: 'R0101', opening_float: 0})}).then(r => r.status)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(forged.as_i64(), Some(403));
+
+    // English on request, remembered across pages.
+    browser.goto(&format!("{base}/register")).await;
+    browser.click("[data-lang=en]").await;
+    browser.text_until("#open-shift-button", "English", |t| t == "Open shift").await;
+    browser.goto(&format!("{base}/register")).await;
+    browser.text_until("#open-shift-button", "English after a reload", |t| t == "Open shift").await;
+
+    browser.quit().await;
+    counter.stop().await;
+}
