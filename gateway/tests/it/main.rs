@@ -35,3 +35,4 @@ mod qr;
 mod support;
 mod switch;
 mod switch_rig;
+mod treasury;

@@ -1,0 +1,214 @@
+//! Treasury's API on both backends: loading files (strictly, once each), reconciling a day over
+//! the gateway's own journal with the results stored, the board, the report in its formats, the
+//! exceptions' resolution with who and when, closing a day (only when everything is settled, and
+//! then for good), and who may do any of it.
+
+use pos_config::Backend;
+use pos_core::api::{
+    ClosedDayView, DayBoard, DayStatus, ExceptionList, ExceptionState, ExceptionView, ReconcileResult, SaleView,
+    ShiftView,
+};
+use pos_core::BusinessDate;
+use serde_json::json;
+
+use crate::support::{key, spawn_app, token, TestApp};
+
+const BANK_EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/protocols/zengin-statement-example.txt");
+
+/// A shift at R0101 with one cash sale of 300 yen, closed ten yen short.
+async fn short_day(app: &TestApp) -> BusinessDate {
+    let clerk = token("clerk-r0101");
+    let shift: ShiftView =
+        app.post("/v1/shifts", &clerk, &key(), &json!({ "register_id": "R0101", "opening_float": 10000 })).await.ok();
+    let sale: SaleView = app
+        .post(
+            "/v1/sales",
+            &clerk,
+            &key(),
+            &json!({ "register_id": "R0101", "lines": [{ "fee_item": "JUMINHYO", "quantity": 1 }] }),
+        )
+        .await
+        .ok();
+    let _: serde_json::Value = app
+        .post(
+            &format!("/v1/sales/{}/payments", sale.id),
+            &clerk,
+            &key(),
+            &json!({ "method": "cash", "tendered": 1000 }),
+        )
+        .await
+        .ok();
+    // 10,000 float + 300 taken = 10,300 expected; 10,290 counted.
+    let counted = json!({ "counted": { "10000": 1, "100": 2, "50": 1, "10": 4 } });
+    let closed: ShiftView = app.post(&format!("/v1/shifts/{}/close", shift.id), &clerk, &key(), &counted).await.ok();
+    assert_eq!(closed.cash.map(|c| c.over_short.get()), Some(-10));
+    shift.business_date
+}
+
+async fn treasury_reconciles_closes_and_keeps_a_closed_day(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let treasury = token("treasury");
+    let date = short_day(&app).await;
+
+    let board: DayBoard = app.get(&format!("/v1/treasury/days/{date}"), &treasury).await.ok();
+    let f01 = board.facilities.iter().find(|f| f.facility_id.as_str() == "F01").expect("F01");
+    assert_eq!(f01.status, DayStatus::NotReconciled);
+    assert_eq!((f01.sales_count, f01.taken.get(), f01.cash_over_short.get()), (1, 300, -10));
+
+    let run_key = key();
+    let body = json!({ "as_of": date.to_string() });
+    let run: ReconcileResult =
+        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &run_key, &body).await.ok();
+    assert_eq!(run.facilities.len(), 1, "{run:?}");
+    assert_eq!((run.facilities[0].gross.get(), run.facilities[0].outcome.as_str()), (300, "reconciled"));
+    let again = app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &run_key, &body).await;
+    assert!(again.replayed, "the same key answers from the first run");
+
+    let list: ExceptionList = app.get(&format!("/v1/treasury/exceptions?business_date={date}"), &treasury).await.ok();
+    let short: Vec<&ExceptionView> = list.exceptions.iter().filter(|x| x.kind == "cash_short").collect();
+    assert_eq!(short.len(), 1, "{:?}", list.exceptions);
+    assert_eq!(short[0].amount_at_stake.get(), -10);
+    assert_eq!(short[0].state, ExceptionState::Open);
+    let short_id = short[0].id.clone();
+
+    // A re-run keeps the exception (same id) rather than adding a second one.
+    let _: ReconcileResult =
+        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    let list: ExceptionList =
+        app.get(&format!("/v1/treasury/exceptions?business_date={date}&kind=cash_short"), &treasury).await.ok();
+    assert_eq!(list.exceptions.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), vec![short_id.as_str()]);
+
+    // The report in each format.
+    let report = format!("/v1/treasury/days/{date}/facilities/F01/report");
+    let json_report: serde_json::Value = app.get(&report, &treasury).await.ok();
+    assert_eq!(json_report["cash"]["over_short_total"], json!(-10), "{json_report}");
+    let html = app.get(&format!("{report}?format=html"), &treasury).await;
+    assert!(html.status == 200 && html.text.contains("日計表"), "{}", html.text);
+    let csv = app.get(&format!("{report}?format=csv&section=cash"), &treasury).await;
+    assert!(csv.status == 200 && csv.text.starts_with('\u{feff}'), "CSV with a BOM for Excel: {}", csv.text);
+    let (code, _, field) = app.get(&format!("{report}?format=pdf"), &treasury).await.error(422);
+    assert_eq!((code.as_str(), field.as_deref()), ("invalid_format", Some("format")));
+    let export = app.get(&format!("/v1/treasury/days/{date}/accounting-export"), &treasury).await;
+    assert!(export.status == 200 && export.text.contains("300"), "{}", export.text);
+
+    // Closing waits for every exception to be resolved.
+    let close = format!("/v1/treasury/days/{date}/facilities/F01/close");
+    let (code, _, _) = app.post(&close, &treasury, &key(), &json!({})).await.error(409);
+    assert_eq!(code, "exceptions_open");
+    let (code, _, field) = app
+        .post(
+            &format!("/v1/treasury/exceptions/{short_id}/resolve"),
+            &treasury,
+            &key(),
+            &json!({ "action": " ", "note": "x" }),
+        )
+        .await
+        .error(422);
+    assert_eq!((code.as_str(), field.as_deref()), ("invalid_resolution", Some("action")));
+    let resolved: ExceptionView = app
+        .post(
+            &format!("/v1/treasury/exceptions/{short_id}/resolve"),
+            &treasury,
+            &key(),
+            &json!({ "action": "出納員に確認", "note": "釣銭の渡し過ぎ" }),
+        )
+        .await
+        .ok();
+    assert_eq!(resolved.state, ExceptionState::Resolved);
+    assert_eq!(resolved.resolved_by.as_ref().map(|u| u.as_str()), Some("treasury"));
+    assert!(resolved.resolved_at.is_some());
+    let (code, _, _) = app
+        .post(
+            &format!("/v1/treasury/exceptions/{short_id}/resolve"),
+            &treasury,
+            &key(),
+            &json!({ "action": "a", "note": "b" }),
+        )
+        .await
+        .error(409);
+    assert_eq!(code, "exception_not_open");
+
+    let closed: ClosedDayView = app.post(&close, &treasury, &key(), &json!({})).await.ok();
+    assert_eq!(closed.closed_by.as_str(), "treasury");
+    let (code, _, _) = app.post(&close, &treasury, &key(), &json!({})).await.error(409);
+    assert_eq!(code, "day_closed");
+    // A closed day is left as it was by a later run.
+    let run: ReconcileResult =
+        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    assert_eq!(run.facilities[0].outcome, "closed");
+    let board: DayBoard = app.get(&format!("/v1/treasury/days/{date}"), &treasury).await.ok();
+    let f01 = board.facilities.iter().find(|f| f.facility_id.as_str() == "F01").expect("F01");
+    assert_eq!(f01.status, DayStatus::Closed);
+    app.stop().await;
+}
+
+async fn only_treasury_reaches_the_treasury_api(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let date = short_day(&app).await;
+    let reads = [
+        format!("/v1/treasury/days/{date}"),
+        format!("/v1/treasury/days/{date}/facilities/F01/report"),
+        format!("/v1/treasury/days/{date}/accounting-export"),
+        "/v1/treasury/exceptions".to_string(),
+        "/v1/treasury/files".to_string(),
+    ];
+    for user in ["clerk-r0101", "op-sports", "admin"] {
+        for path in &reads {
+            app.get(path, &token(user)).await.error(403);
+        }
+        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &token(user), &key(), &json!({})).await.error(403);
+        app.post(&format!("/v1/treasury/days/{date}/facilities/F01/close"), &token(user), &key(), &json!({}))
+            .await
+            .error(403);
+    }
+    assert_eq!(app.count("treasury_reconciliations").await, 0);
+    assert_eq!(app.count("treasury_closed_days").await, 0);
+    app.stop().await;
+}
+
+async fn upload(app: &TestApp, query: &str, body: Vec<u8>) -> crate::support::Reply {
+    let response = app
+        .http
+        .post(format!("{}/v1/treasury/files?{query}", app.base))
+        .bearer_auth(token("treasury"))
+        .header("Idempotency-Key", key())
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status().as_u16();
+    crate::support::Reply { status, text: response.text().await.expect("body"), replayed: false }
+}
+
+async fn files_are_checked_on_loading_and_loaded_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let statement = std::fs::read(BANK_EXAMPLE).expect("the shared bank statement example");
+
+    // A truncated statement is refused with where it broke, and nothing is stored.
+    let cut = statement[..statement.len() / 2].to_vec();
+    let (code, message, _) = upload(&app, "kind=bank&name=cut.txt", cut).await.error(422);
+    assert_eq!(code, "file_rejected");
+    assert!(message.contains("cut.txt"), "{message}");
+    let (code, _, field) = upload(&app, "kind=wire&name=x.txt", statement.clone()).await.error(422);
+    assert_eq!((code.as_str(), field.as_deref()), ("invalid_kind", Some("kind")));
+    let (code, _, field) = upload(&app, "kind=qr&name=x.csv", statement.clone()).await.error(422);
+    assert_eq!((code.as_str(), field.as_deref()), ("brand_required", Some("brand")));
+    assert_eq!(app.count("treasury_files").await, 0);
+
+    let stored = upload(&app, "kind=bank&name=statement.txt", statement.clone()).await;
+    assert_eq!(stored.status, 201, "{}", stored.text);
+    let (code, message, _) = upload(&app, "kind=bank&name=again.txt", statement).await.error(409);
+    assert_eq!(code, "file_already_loaded");
+    assert!(message.contains("statement.txt"), "{message}");
+    assert_eq!(app.count("treasury_files").await, 1);
+    let list: pos_core::api::TreasuryFileList = app.get("/v1/treasury/files", &token("treasury")).await.ok();
+    assert_eq!(list.files.len(), 1);
+    assert_eq!(list.files[0].name, "statement.txt");
+    app.stop().await;
+}
+
+on_both_backends!(
+    treasury_reconciles_closes_and_keeps_a_closed_day,
+    only_treasury_reaches_the_treasury_api,
+    files_are_checked_on_loading_and_loaded_once,
+);
