@@ -57,6 +57,11 @@ pub struct Counter {
 
 impl Counter {
     pub async fn start() -> Counter {
+        Counter::start_with(|_| {}).await
+    }
+
+    /// As [`Counter::start`], with the configuration adjusted first (e.g. a QR provider link).
+    pub async fn start_with(adjust: impl FnOnce(&mut pos_config::Config)) -> Counter {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = pos_tls::DevPki::new("e2e CA").expect("CA");
         pki.write_server(dir.path(), "gateway", &["localhost", "127.0.0.1"]).expect("PKI files");
@@ -95,6 +100,7 @@ impl Counter {
                 link.ca_file = dir.path().join("ca.crt");
             }
         }
+        adjust(&mut config);
         config.database = pos_config::Database {
             url: format!("sqlite://{}", dir.path().join("journal.db").display()),
             backend: pos_config::Backend::Sqlite,

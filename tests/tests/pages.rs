@@ -208,3 +208,76 @@ async fn a_clerk_cannot_open_another_register_or_any_treasury_page() {
     browser.quit().await;
     counter.stop().await;
 }
+
+/// The QR code in a screenshot, decoded.
+fn decode_qr(png: &[u8]) -> Vec<String> {
+    let image = image::load_from_memory_with_format(png, image::ImageFormat::Png).expect("PNG").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    prepared.detect_grids().into_iter().filter_map(|grid| grid.decode().ok().map(|(_, text)| text)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_customer_display_shows_the_code_the_qr_provider_issued() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
+    let sim = qr_sim::start_with(
+        listener,
+        qr_sim::QrSimConfig::example(),
+        qr_sim::StartOptions { clock: std::sync::Arc::new(pos_core::SystemClock), tls: None },
+    )
+    .await
+    .expect("qr-sim starts");
+    let base_url = sim.base_url();
+    let counter = Counter::start_with(move |config| {
+        let acquirer = config.acquirers.iter_mut().find(|a| a.id == "ACQ-QR").expect("ACQ-QR configured");
+        let mut merchants = std::collections::BTreeMap::new();
+        merchants.insert(pos_core::FacilityId::parse("F01").expect("facility"), "M0001".to_string());
+        acquirer.qr_link = Some(pos_config::QrLink {
+            base_url,
+            api_key: "sample_key".to_string(),
+            api_secret: pos_config::Secret::new("sample_secret"),
+            poll_interval_ms: 200,
+            request_timeout_ms: 2_000,
+            resolve_retry_ms: 200,
+            resolve_tries_max: 20,
+            merchants,
+        });
+    })
+    .await;
+    let browser = Browser::start().await;
+    let base = counter.base.clone();
+
+    // The clerk takes a PayPay payment on the register page; the page shows the display.
+    browser.sign_in(&base, "demo-clerk-r0101", "/register").await;
+    browser.click("#open-shift-button").await;
+    browser.click(r#"#items [data-code="JUMINHYO"]"#).await;
+    browser.script("document.getElementById('qr-brand').value = 'PAYPAY'", serde_json::json!([])).await;
+    browser.click("[data-tender=qr]").await;
+    browser.visible("#qr-display").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let record = loop {
+        if let Some(record) = sim.payments().into_iter().next() {
+            break record;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no code at the provider");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let code_id = match &record.flow {
+        qr_sim::Flow::MerchantPresented { code_id } => code_id.clone(),
+        other => panic!("unexpected flow {other:?}"),
+    };
+    let issued = format!("{}/{code_id}", sim.config().payment_url_base);
+    browser.keep_screenshot("12-register-qr-waiting").await;
+
+    // The customer display itself (a second screen opens this page), read as a camera would.
+    browser.goto(&format!("{base}/v1/registers/{REGISTER}/display")).await;
+    browser.visible("svg").await;
+    let shown = browser.keep_screenshot("13-customer-display-qr").await;
+    let decoded = decode_qr(&std::fs::read(&shown).expect("screenshot"));
+    assert_eq!(decoded, vec![issued.clone()], "the display shows the code the simulator issued");
+    // Something else is not mistaken for it: a blank page decodes to nothing.
+    browser.goto(&format!("{base}/sign-in")).await;
+    assert!(decode_qr(&browser.screenshot_png().await).is_empty());
+
+    browser.quit().await;
+    counter.stop().await;
+}
