@@ -45,5 +45,6 @@ pub mod journal;
 pub mod matching;
 pub mod pipeline;
 pub mod report;
+pub mod scale;
 pub mod settlements;
 pub mod source;
