@@ -24,7 +24,7 @@ use crate::inputs::bank::{BankTransactionKind, Direction, StatementEntry};
 use crate::inputs::identifiers::PayoutId;
 use crate::journal::{DayJournal, JournalPayment, RefundChannel, SaleId, ShiftId};
 use crate::matching::{self, describe_line, MatchContext, MatchGroup, TimingDifference};
-use crate::settlements::{LineKind, SettlementLine, Settlements, Source};
+use crate::settlements::{LineKind, SettlementLine, Settlements, Source, StatedPayout};
 
 /// What a day is reconciled under, besides its inputs.
 #[derive(Debug, Clone, Copy)]
@@ -222,6 +222,20 @@ pub fn reconcile_day(
     bank: &[StatementEntry],
     context: &DayContext<'_>,
 ) -> Result<DayResult, ReconcileError> {
+    let facility = check_inputs(facility_id, business_date, journal, context)?;
+    let all_lines = settlements.lines()?;
+    let totals = SettlementTotals::of(settlements, &all_lines, context.config)?;
+    let lines = matching::facility_lines(facility, &all_lines);
+    reconcile_facility_day(facility_id, business_date, journal, lines, &totals, bank, context)
+}
+
+/// The facility of the day, once the journal is known to be its and the day's.
+fn check_inputs<'c>(
+    facility_id: &FacilityId,
+    business_date: BusinessDate,
+    journal: &DayJournal,
+    context: &DayContext<'c>,
+) -> Result<&'c Facility, ReconcileError> {
     let facility =
         context.config.facility(facility_id).ok_or_else(|| ReconcileError::UnknownFacility(facility_id.clone()))?;
     if &journal.facility != facility_id || journal.business_date != business_date {
@@ -230,7 +244,79 @@ pub fn reconcile_day(
             found: format!("{} on {}", journal.facility, journal.business_date),
         });
     }
-    let all_lines = settlements.lines()?;
+    Ok(facility)
+}
+
+/// What a facility-day needs from the settlement lines of every facility: the whole net of each
+/// payout (what its bank credit must be) and each card file's net beside its trailer's stated
+/// payout. Built in one pass over the lines, so that a facility-day can then be reconciled from
+/// its own lines alone ([`reconcile_facility_day`]). It holds one entry per payout and per file,
+/// never a line.
+#[derive(Debug, Clone, Default)]
+pub struct SettlementTotals {
+    payout_net: BTreeMap<PayoutKey, Yen>,
+    file_net: BTreeMap<String, Yen>,
+    stated: Vec<StatedPayout>,
+    /// The first brand seen on a line without a contract: a payout cannot be told without one.
+    uncontracted: Option<Brand>,
+}
+
+impl SettlementTotals {
+    pub fn new() -> SettlementTotals {
+        SettlementTotals::default()
+    }
+
+    /// The totals of the lines of `settlements` (as [`Settlements::lines`] gives them).
+    pub fn of(
+        settlements: &Settlements,
+        lines: &[SettlementLine],
+        config: &Config,
+    ) -> Result<SettlementTotals, ReconcileError> {
+        let mut totals = SettlementTotals::new();
+        for line in lines {
+            totals.add_line(config, line)?;
+        }
+        for stated in settlements.stated_payouts() {
+            totals.add_stated(stated);
+        }
+        Ok(totals)
+    }
+
+    /// Counts one line of any facility.
+    pub fn add_line(&mut self, config: &Config, line: &SettlementLine) -> Result<(), ReconcileError> {
+        let file_net = self.file_net.entry(line.file.clone()).or_insert(Yen::ZERO);
+        *file_net = error::add(*file_net, line.amount_net, "a card file's net")?;
+        if line.kind == LineKind::OutcomeUnknown {
+            return Ok(());
+        }
+        if config.fee_rate(line.brand).is_none() {
+            self.uncontracted.get_or_insert(line.brand);
+            return Ok(());
+        }
+        let payout_net = self.payout_net.entry(payout_key(config, line)?).or_insert(Yen::ZERO);
+        *payout_net = error::add(*payout_net, line.amount_net, "a payout")?;
+        Ok(())
+    }
+
+    /// Records a card file's trailer.
+    pub fn add_stated(&mut self, stated: StatedPayout) {
+        self.stated.push(stated);
+    }
+}
+
+/// Reconciles one facility's business day from the facility's own settlement lines (in file
+/// order; lines of other facilities are not looked at) and the totals of every facility's lines.
+/// [`reconcile_day`] is this after picking the facility's lines out of all of them.
+pub fn reconcile_facility_day(
+    facility_id: &FacilityId,
+    business_date: BusinessDate,
+    journal: &DayJournal,
+    lines: Vec<SettlementLine>,
+    totals: &SettlementTotals,
+    bank: &[StatementEntry],
+    context: &DayContext<'_>,
+) -> Result<DayResult, ReconcileError> {
+    let facility = check_inputs(facility_id, business_date, journal, context)?;
     let match_context = MatchContext {
         config: context.config,
         facility,
@@ -238,15 +324,15 @@ pub fn reconcile_day(
         business_date,
         as_of: context.as_of,
     };
-    let outcome = matching::match_day(journal, &all_lines, &match_context)?;
+    let outcome = matching::match_facility_lines(journal, lines, &match_context)?;
     let mut exceptions = outcome.exceptions.clone();
     let scoped: Vec<&SettlementLine> =
         outcome.lines.iter().zip(&outcome.in_scope).filter(|(_, in_scope)| **in_scope).map(|(line, _)| line).collect();
 
     let fee_lines = fee_lines(&scoped, context.config, &mut exceptions)?;
     let mut bank_claimed = vec![false; bank.len()];
-    let payouts = payout_shares(&scoped, &all_lines, business_date, bank, &mut bank_claimed, context, &mut exceptions)?;
-    check_stated_payouts(settlements, &all_lines, &payouts, &mut exceptions)?;
+    let payouts = payout_shares(&scoped, totals, business_date, bank, &mut bank_claimed, context, &mut exceptions)?;
+    check_stated_payouts(totals, &payouts, &mut exceptions)?;
     let cash = cash_section(journal, facility, business_date, bank, &mut bank_claimed, context, &mut exceptions)?;
     let revenue_lines = revenue_lines(journal, facility, business_date);
     let revenue_accounts = revenue_accounts(&revenue_lines)?;
@@ -432,7 +518,7 @@ fn judge_deposit(
 
 fn payout_shares(
     scoped: &[&SettlementLine],
-    all_lines: &[SettlementLine],
+    totals: &SettlementTotals,
     business_date: BusinessDate,
     bank: &[StatementEntry],
     bank_claimed: &mut [bool],
@@ -443,14 +529,12 @@ fn payout_shares(
     for line in scoped.iter().filter(|line| line.kind != LineKind::OutcomeUnknown) {
         by_payout.entry(payout_key(context.config, line)?).or_default().push(line);
     }
+    if let (Some(brand), false) = (totals.uncontracted, by_payout.is_empty()) {
+        return Err(ReconcileError::NoContract(brand));
+    }
     let mut shares = Vec::new();
     for (key, lines) in by_payout {
-        let mut payout_amount_net = Yen::ZERO;
-        for line in all_lines.iter().filter(|line| line.kind != LineKind::OutcomeUnknown) {
-            if payout_key(context.config, line)? == key {
-                payout_amount_net = error::add(payout_amount_net, line.amount_net, "a payout")?;
-            }
-        }
+        let payout_amount_net = totals.payout_net.get(&key).copied().unwrap_or(Yen::ZERO);
         shares.push(PayoutShare {
             acquirer: key.acquirer.clone(),
             payout_id: key.payout_id.clone(),
@@ -506,20 +590,16 @@ fn payout_shares(
 
 /// The card acquirer's trailer states the payout; it must be the sum of the file's net lines.
 fn check_stated_payouts(
-    settlements: &Settlements,
-    all_lines: &[SettlementLine],
+    totals: &SettlementTotals,
     payouts: &[PayoutShare],
     exceptions: &mut Vec<Exception>,
 ) -> Result<(), ReconcileError> {
-    for stated in settlements.stated_payouts() {
+    for stated in &totals.stated {
         let touched = payouts.iter().any(|payout| payout.payout_id.as_ref() == Some(&stated.payout_id));
         if !touched {
             continue;
         }
-        let lines_net = error::sum(
-            all_lines.iter().filter(|line| line.file == stated.file).map(|line| line.amount_net),
-            "a card file's net",
-        )?;
+        let lines_net = totals.file_net.get(&stated.file).copied().unwrap_or(Yen::ZERO);
         if lines_net != stated.amount_net {
             let difference = error::subtract(stated.amount_net, lines_net, "a payout difference")?;
             let detail = format!(

@@ -28,6 +28,9 @@
 //!   later, with the fiscal-year rule of 出納整理期間.
 //! - [`pipeline`]: what the `reconcile` command does, as functions: load the files a day needs,
 //!   reconcile, write the reports.
+//! - [`scale`]: the same at scale in bounded memory: settlement files read once into an on-disk
+//!   spool by facility and date, then one facility-day at a time; with the generator and the
+//!   SQL-join baseline of `cargo bench -p reconciler --bench scale`.
 //!
 //! Matching and reporting read no clock: the "as of" date is an input.
 //!
@@ -45,5 +48,6 @@ pub mod journal;
 pub mod matching;
 pub mod pipeline;
 pub mod report;
+pub mod scale;
 pub mod settlements;
 pub mod source;

@@ -29,13 +29,16 @@
 //! Every settlement line is claimed by at most one group; a record whose keys lead to a line
 //! another group already holds raises "claimed twice" instead of taking it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use pos_config::{Config, Facility};
-use pos_core::{BusinessDate, Method, Yen};
+use pos_core::{BusinessDate, Method, TerminalId, Yen};
 
 use crate::calendar::BankCalendar;
 use crate::error::{self, ReconcileError};
 use crate::exceptions::{Exception, ExceptionKind, RecordRef};
+use crate::inputs::identifiers::{Rrn, Stan};
 use crate::journal::{DayJournal, JournalPayment, JournalRefund, RefundChannel};
 use crate::settlements::{LineKind, SettlementLine, Source};
 
@@ -224,16 +227,30 @@ fn belongs_to(facility: &Facility, line: &SettlementLine) -> bool {
     }
 }
 
+/// The lines of `all_lines` that belong to the facility, in their order.
+pub fn facility_lines(facility: &Facility, all_lines: &[SettlementLine]) -> Vec<SettlementLine> {
+    all_lines.iter().filter(|line| belongs_to(facility, line)).cloned().collect()
+}
+
 /// Matches the day's journal of one facility to all the settlement lines given.
 pub fn match_day(
     journal: &DayJournal,
     all_lines: &[SettlementLine],
     context: &MatchContext<'_>,
 ) -> Result<MatchOutcome, ReconcileError> {
-    let lines: Vec<SettlementLine> =
-        all_lines.iter().filter(|line| belongs_to(context.facility, line)).cloned().collect();
+    match_facility_lines(journal, facility_lines(context.facility, all_lines), context)
+}
+
+/// Matches the day's journal of one facility to the facility's own settlement lines (as
+/// [`facility_lines`] picks them: the result depends on their order).
+pub fn match_facility_lines(
+    journal: &DayJournal,
+    lines: Vec<SettlementLine>,
+    context: &MatchContext<'_>,
+) -> Result<MatchOutcome, ReconcileError> {
     let mut matcher = Matcher {
         context,
+        keys: KeyIndex::of(&lines),
         outcome: MatchOutcome {
             claimed_by: vec![None; lines.len()],
             in_scope: lines.iter().map(|line| line.business_date() == context.business_date).collect(),
@@ -294,7 +311,64 @@ fn day_items(journal: &DayJournal, business_date: BusinessDate) -> Vec<Item<'_>>
 
 struct Matcher<'c, 'a> {
     context: &'c MatchContext<'a>,
+    keys: KeyIndex,
     outcome: MatchOutcome,
+}
+
+/// The lines by each key a record can be matched by, so that pass 1 looks at the few lines
+/// that share a key with the record instead of every line of the facility (which made a day of
+/// tens of thousands of payments quadratic). It only narrows the search: every candidate is
+/// still judged by [`Item::keys_match`].
+#[derive(Debug, Default)]
+struct KeyIndex {
+    by_rrn: HashMap<Rrn, Vec<usize>>,
+    by_trace: HashMap<(TerminalId, Stan), Vec<usize>>,
+    by_merchant_payment_id: HashMap<String, Vec<usize>>,
+}
+
+impl KeyIndex {
+    fn of(lines: &[SettlementLine]) -> KeyIndex {
+        let mut index = KeyIndex::default();
+        for (position, line) in lines.iter().enumerate() {
+            if let Some(rrn) = &line.rrn {
+                index.by_rrn.entry(rrn.clone()).or_default().push(position);
+            }
+            if let (Some(terminal), Some(stan)) = (&line.terminal_id, &line.stan) {
+                index.by_trace.entry((terminal.clone(), stan.clone())).or_default().push(position);
+            }
+            if let Some(id) = &line.merchant_payment_id {
+                index.by_merchant_payment_id.entry(id.clone()).or_default().push(position);
+            }
+        }
+        index
+    }
+
+    /// The lines that share a key with the record, in line order, each once.
+    fn candidates(&self, item: &Item<'_>) -> Vec<usize> {
+        let (stan, rrn) = match item.refund {
+            Some(refund) => (refund.stan.as_ref(), refund.rrn.as_ref()),
+            None => (item.payment.stan.as_ref(), item.payment.rrn.as_ref()),
+        };
+        let merchant_payment_id = match item.refund {
+            Some(refund) => refund.refund_id.as_str(),
+            None => item.payment.merchant_payment_id(),
+        };
+        let mut found: Vec<usize> = Vec::new();
+        if let Some(lines) = rrn.and_then(|rrn| self.by_rrn.get(rrn)) {
+            found.extend(lines);
+        }
+        if let (Some(terminal), Some(stan)) = (&item.payment.terminal_id, stan) {
+            if let Some(lines) = self.by_trace.get(&(terminal.clone(), stan.clone())) {
+                found.extend(lines);
+            }
+        }
+        if let Some(lines) = self.by_merchant_payment_id.get(merchant_payment_id) {
+            found.extend(lines);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
 }
 
 impl Matcher<'_, '_> {
@@ -309,7 +383,7 @@ impl Matcher<'_, '_> {
     /// Pass 1. Returns whether the record was dealt with (matched, or an exception raised).
     fn match_by_keys(&mut self, item: &Item<'_>) -> Result<bool, ReconcileError> {
         let candidates: Vec<usize> =
-            (0..self.outcome.lines.len()).filter(|&index| item.keys_match(self.line(index))).collect();
+            self.keys.candidates(item).into_iter().filter(|&index| item.keys_match(self.line(index))).collect();
         let mut free = Vec::new();
         for index in candidates {
             match self.outcome.claimed_by[index] {

@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use pos_core::{Brand, BusinessDate, TerminalId, Yen};
 
 use crate::error::ReconcileError;
-use crate::inputs::card::{CardRecordType, CardSettlement};
+use crate::inputs::card::{CardRecord, CardRecordType, CardSettlement};
 use crate::inputs::emoney::{EmoneyRecord, EmoneyTransactionKind};
 use crate::inputs::identifiers::{PayoutId, Rrn, Stan};
 use crate::inputs::qr::{QrRecord, QrTransactionKind};
@@ -105,6 +105,99 @@ impl SettlementLine {
     pub fn business_date(&self) -> BusinessDate {
         BusinessDate::new(self.time.date_naive())
     }
+
+    /// A card file's line.
+    pub fn of_card(file: &str, record: &CardRecord) -> SettlementLine {
+        SettlementLine {
+            file: file.to_string(),
+            line: record.line,
+            source: Source::Card,
+            kind: match record.record_type {
+                CardRecordType::Sale => LineKind::Sale,
+                CardRecordType::Refund => LineKind::Refund,
+                CardRecordType::Chargeback => LineKind::Chargeback,
+                CardRecordType::ChargebackReversal => LineKind::ChargebackReversal,
+                CardRecordType::Adjustment => LineKind::Adjustment,
+            },
+            brand: record.brand,
+            merchant: record.merchant_id.as_str().to_string(),
+            terminal_id: Some(record.terminal_id.clone()),
+            terminal_code: None,
+            stan: Some(record.stan.clone()),
+            rrn: Some(record.rrn.clone()),
+            original_rrn: record.original_rrn.clone(),
+            merchant_payment_id: None,
+            time: record.transaction_time,
+            amount_gross: record.amount_gross,
+            amount_fee: record.amount_fee,
+            amount_net: record.amount_net,
+            settlement_date: record.settlement_date,
+            payout_id: Some(record.payout_id.clone()),
+            payout_date: record.payout_date,
+        }
+    }
+
+    /// A QR provider's line.
+    pub fn of_qr(file: &str, record: &QrRecord) -> SettlementLine {
+        SettlementLine {
+            file: file.to_string(),
+            line: record.line,
+            source: Source::Qr,
+            kind: match record.kind {
+                QrTransactionKind::Payment => LineKind::Sale,
+                QrTransactionKind::Refund => LineKind::Refund,
+                QrTransactionKind::Cancel => LineKind::Cancel,
+            },
+            brand: record.brand,
+            merchant: record.merchant_code.as_str().to_string(),
+            terminal_id: None,
+            terminal_code: Some(record.terminal_code.as_str().to_string()),
+            stan: None,
+            rrn: None,
+            original_rrn: None,
+            merchant_payment_id: Some(record.merchant_payment_id.as_str().to_string()),
+            time: record.transaction_time,
+            amount_gross: record.amount_gross,
+            amount_fee: record.amount_fee,
+            amount_net: record.amount_net,
+            // The QR file has no settlement date column; the payout date stands for it.
+            settlement_date: record.payout_date,
+            payout_id: Some(record.payout_id.clone()),
+            payout_date: record.payout_date,
+        }
+    }
+
+    /// The e-money centre's line; fails only if its net amount overflows.
+    pub fn of_emoney(file: &str, record: &EmoneyRecord) -> Result<SettlementLine, ReconcileError> {
+        let amount_net = record
+            .amount_net()
+            .map_err(|source| ReconcileError::Money { what: "an e-money line's net amount", source })?;
+        Ok(SettlementLine {
+            file: file.to_string(),
+            line: record.line,
+            source: Source::Emoney,
+            kind: match record.kind {
+                EmoneyTransactionKind::Sale => LineKind::Sale,
+                EmoneyTransactionKind::Cancel => LineKind::Cancel,
+                EmoneyTransactionKind::OutcomeUnknown => LineKind::OutcomeUnknown,
+            },
+            brand: record.brand,
+            merchant: record.merchant_id.as_str().to_string(),
+            terminal_id: Some(record.terminal_id.clone()),
+            terminal_code: None,
+            stan: Some(record.stan.clone()),
+            rrn: None,
+            original_rrn: None,
+            merchant_payment_id: None,
+            time: record.transaction_time,
+            amount_gross: record.amount_gross,
+            amount_fee: record.amount_fee,
+            amount_net,
+            settlement_date: record.settlement_date,
+            payout_id: None,
+            payout_date: record.settlement_date,
+        })
+    }
 }
 
 /// The trailer of a card file: what the acquirer says it pays for that file's payout.
@@ -121,92 +214,14 @@ impl Settlements {
     pub fn lines(&self) -> Result<Vec<SettlementLine>, ReconcileError> {
         let mut lines = Vec::new();
         for file in &self.card {
-            lines.extend(file.settlement.records.iter().map(|record| SettlementLine {
-                file: file.name.clone(),
-                line: record.line,
-                source: Source::Card,
-                kind: match record.record_type {
-                    CardRecordType::Sale => LineKind::Sale,
-                    CardRecordType::Refund => LineKind::Refund,
-                    CardRecordType::Chargeback => LineKind::Chargeback,
-                    CardRecordType::ChargebackReversal => LineKind::ChargebackReversal,
-                    CardRecordType::Adjustment => LineKind::Adjustment,
-                },
-                brand: record.brand,
-                merchant: record.merchant_id.as_str().to_string(),
-                terminal_id: Some(record.terminal_id.clone()),
-                terminal_code: None,
-                stan: Some(record.stan.clone()),
-                rrn: Some(record.rrn.clone()),
-                original_rrn: record.original_rrn.clone(),
-                merchant_payment_id: None,
-                time: record.transaction_time,
-                amount_gross: record.amount_gross,
-                amount_fee: record.amount_fee,
-                amount_net: record.amount_net,
-                settlement_date: record.settlement_date,
-                payout_id: Some(record.payout_id.clone()),
-                payout_date: record.payout_date,
-            }));
+            lines.extend(file.settlement.records.iter().map(|record| SettlementLine::of_card(&file.name, record)));
         }
         for file in &self.qr {
-            lines.extend(file.records.iter().map(|record| SettlementLine {
-                file: file.name.clone(),
-                line: record.line,
-                source: Source::Qr,
-                kind: match record.kind {
-                    QrTransactionKind::Payment => LineKind::Sale,
-                    QrTransactionKind::Refund => LineKind::Refund,
-                    QrTransactionKind::Cancel => LineKind::Cancel,
-                },
-                brand: record.brand,
-                merchant: record.merchant_code.as_str().to_string(),
-                terminal_id: None,
-                terminal_code: Some(record.terminal_code.as_str().to_string()),
-                stan: None,
-                rrn: None,
-                original_rrn: None,
-                merchant_payment_id: Some(record.merchant_payment_id.as_str().to_string()),
-                time: record.transaction_time,
-                amount_gross: record.amount_gross,
-                amount_fee: record.amount_fee,
-                amount_net: record.amount_net,
-                // The QR file has no settlement date column; the payout date stands for it.
-                settlement_date: record.payout_date,
-                payout_id: Some(record.payout_id.clone()),
-                payout_date: record.payout_date,
-            }));
+            lines.extend(file.records.iter().map(|record| SettlementLine::of_qr(&file.name, record)));
         }
         for file in &self.emoney {
             for record in &file.records {
-                let amount_net = record
-                    .amount_net()
-                    .map_err(|source| ReconcileError::Money { what: "an e-money line's net amount", source })?;
-                lines.push(SettlementLine {
-                    file: file.name.clone(),
-                    line: record.line,
-                    source: Source::Emoney,
-                    kind: match record.kind {
-                        EmoneyTransactionKind::Sale => LineKind::Sale,
-                        EmoneyTransactionKind::Cancel => LineKind::Cancel,
-                        EmoneyTransactionKind::OutcomeUnknown => LineKind::OutcomeUnknown,
-                    },
-                    brand: record.brand,
-                    merchant: record.merchant_id.as_str().to_string(),
-                    terminal_id: Some(record.terminal_id.clone()),
-                    terminal_code: None,
-                    stan: Some(record.stan.clone()),
-                    rrn: None,
-                    original_rrn: None,
-                    merchant_payment_id: None,
-                    time: record.transaction_time,
-                    amount_gross: record.amount_gross,
-                    amount_fee: record.amount_fee,
-                    amount_net,
-                    settlement_date: record.settlement_date,
-                    payout_id: None,
-                    payout_date: record.settlement_date,
-                });
+                lines.push(SettlementLine::of_emoney(&file.name, record)?);
             }
         }
         Ok(lines)
