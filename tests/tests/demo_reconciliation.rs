@@ -92,6 +92,17 @@ async fn the_demo_day_reconciles_with_exactly_its_planted_discrepancies() {
     }
     let entries = std::fs::read(out.join(format!("{DATE}-journal-entries.csv"))).expect("export");
     assert!(entries.starts_with(b"\xEF\xBB\xBF"), "CSV for Excel starts with a BOM");
+    // The export books to the configuration's account codes: the fee, the shortage, a receivable.
+    let config = pos_config::load_with_env(&example_config_path(), |_| None).expect("config");
+    let entries = String::from_utf8(entries).expect("UTF-8");
+    for code in [
+        &config.accounting.fee_expense_account,
+        &config.accounting.cash_short_account,
+        &config.accounting.cash_account,
+        &config.acquirers[0].receivable_account,
+    ] {
+        assert!(entries.contains(&format!(",{code},")), "{code} is booked");
+    }
     let short_day: serde_json::Value = serde_json::from_slice(
         &std::fs::read(out.join(format!("{}-{DATE}.json", short[0].facility))).expect("day report"),
     )
