@@ -90,3 +90,4 @@ pub use error::SimError;
 pub use fault::{Fault, FaultPlan, MessageKind};
 pub use ledger::{EntryKind, EntryState, Handling, LedgerEntry, Received, ReversalOutcome};
 pub use server::{start, start_with, SimulatorHandle};
+pub use settlement::SettlementFaults;

@@ -16,6 +16,42 @@ pub struct Config {
     pub brand_rules: Vec<BrandRule>,
     pub terminal_host: Option<TerminalHost>,
     pub users: Vec<User>,
+    pub accounting: Accounting,
+}
+
+/// The accounting system's account codes that the reconciler's export books to, besides the
+/// fee items' revenue accounts (歳入科目) and each acquirer's receivable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accounting {
+    /// 現金: cash in hand until it is deposited.
+    pub cash_account: String,
+    /// 未収金 of revenue that no payment of the day covers.
+    pub unsettled_account: String,
+    /// 役務費 (手数料): the acquirers' fees.
+    pub fee_expense_account: String,
+    /// 雑入 (現金過剰).
+    pub cash_over_account: String,
+    /// 現金不足 (損失).
+    pub cash_short_account: String,
+}
+
+impl Accounting {
+    /// Codes that say what they stand for, used when the configuration has no `[accounting]`
+    /// section: an export booked to them is visibly not mapped to the city's chart of accounts.
+    pub fn unmapped() -> Accounting {
+        Accounting {
+            cash_account: "CASH".to_string(),
+            unsettled_account: "RECEIVABLE-UNSETTLED".to_string(),
+            fee_expense_account: "EXPENSE-FEES".to_string(),
+            cash_over_account: "MISC-INCOME-CASH-OVER".to_string(),
+            cash_short_account: "LOSS-CASH-SHORT".to_string(),
+        }
+    }
+
+    /// An acquirer's receivable when the configuration names none (see [`Accounting::unmapped`]).
+    pub fn unmapped_receivable(acquirer_id: &str) -> String {
+        format!("RECEIVABLE-{acquirer_id}")
+    }
 }
 
 /// The TLS listener that payment terminals connect to (ISO 8583).
@@ -239,6 +275,8 @@ pub struct Acquirer {
     pub kind: AcquirerKind,
     pub depositor_name: String,
     pub settlement_lag_days: u32,
+    /// 未収金 from this acquirer: what it owes until its payout arrives.
+    pub receivable_account: String,
     pub fees: Vec<FeeRate>,
     pub link: Option<AcquirerLink>,
     /// The HTTPS link to a QR provider (kind `qr` only).

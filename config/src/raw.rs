@@ -19,6 +19,18 @@ pub struct RawConfig {
     pub brand_rules: Vec<RawBrandRule>,
     pub terminal_host: Option<RawTerminalHost>,
     pub users: Vec<RawUser>,
+    pub accounting: Option<RawAccounting>,
+}
+
+/// The accounting system's account codes (see `model::Accounting`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccounting {
+    pub cash_account: String,
+    pub unsettled_account: String,
+    pub fee_expense_account: String,
+    pub cash_over_account: String,
+    pub cash_short_account: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +157,7 @@ pub struct RawAcquirer {
     pub kind: String,
     pub depositor_name: String,
     pub settlement_lag_days: u32,
+    pub receivable_account: Option<String>,
     pub fees: Vec<RawFee>,
     pub link: Option<RawLink>,
     pub qr_link: Option<RawQrLink>,

@@ -74,6 +74,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
 
     let fee_items = validate_fee_items(&raw.fee_items, &mut issues);
     let acquirers = validate_acquirers(&raw.acquirers, base_dir, &mut issues);
+    let accounting = validate_accounting(raw.accounting.as_ref(), &raw.acquirers, &mut issues);
     // A brand named by any acquirer counts as routed even if that fee line has another problem,
     // so one mistake is reported once, not again at every facility that takes the brand.
     let routed_brands: HashSet<Brand> =
@@ -143,6 +144,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
                 brand_rules,
                 terminal_host,
                 users,
+                accounting,
             });
         }
     }
@@ -203,9 +205,7 @@ fn validate_fee_items(raw: &[RawFeeItem], issues: &mut Issues) -> BTreeMap<FeeIt
         let path = format!("fee_items[{index}]");
         issues.non_empty(&format!("{path}.name_ja"), &item.name_ja);
         issues.non_empty(&format!("{path}.name_en"), &item.name_en);
-        if item.revenue_account.trim().is_empty()
-            || !item.revenue_account.bytes().all(|b| b.is_ascii_digit() || b == b'-')
-        {
+        if !is_account_code(&item.revenue_account) {
             issues.add(
                 format!("{path}.revenue_account"),
                 format!("{:?} is not a revenue account code (digits and '-')", item.revenue_account),
@@ -262,6 +262,45 @@ fn validate_fee_items(raw: &[RawFeeItem], issues: &mut Issues) -> BTreeMap<FeeIt
         }
     }
     items
+}
+
+/// An account code as the city's accounting system writes it: digits and '-'.
+fn is_account_code(code: &str) -> bool {
+    !code.trim().is_empty() && code.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// The `[accounting]` codes, each checked; with them, every acquirer needs its receivable
+/// account too, so that no line of the export falls back to an unmapped code.
+fn validate_accounting(raw: Option<&RawAccounting>, acquirers: &[RawAcquirer], issues: &mut Issues) -> Accounting {
+    for (index, acquirer) in acquirers.iter().enumerate() {
+        let path = format!("acquirers[{index}].receivable_account");
+        match &acquirer.receivable_account {
+            Some(code) if !is_account_code(code) => {
+                issues.add(path, format!("{code:?} is not an account code (digits and '-')"));
+            }
+            None if raw.is_some() => issues.add(path, "required when [accounting] gives the account codes"),
+            _ => {}
+        }
+    }
+    let Some(raw) = raw else { return Accounting::unmapped() };
+    for (field, code) in [
+        ("cash_account", &raw.cash_account),
+        ("unsettled_account", &raw.unsettled_account),
+        ("fee_expense_account", &raw.fee_expense_account),
+        ("cash_over_account", &raw.cash_over_account),
+        ("cash_short_account", &raw.cash_short_account),
+    ] {
+        if !is_account_code(code) {
+            issues.add(format!("accounting.{field}"), format!("{code:?} is not an account code (digits and '-')"));
+        }
+    }
+    Accounting {
+        cash_account: raw.cash_account.clone(),
+        unsettled_account: raw.unsettled_account.clone(),
+        fee_expense_account: raw.fee_expense_account.clone(),
+        cash_over_account: raw.cash_over_account.clone(),
+        cash_short_account: raw.cash_short_account.clone(),
+    }
 }
 
 fn validate_acquirers(raw: &[RawAcquirer], base_dir: &Path, issues: &mut Issues) -> Vec<Acquirer> {
@@ -337,6 +376,10 @@ fn validate_acquirers(raw: &[RawAcquirer], base_dir: &Path, issues: &mut Issues)
                 kind,
                 depositor_name: acquirer.depositor_name.clone(),
                 settlement_lag_days: acquirer.settlement_lag_days,
+                receivable_account: acquirer
+                    .receivable_account
+                    .clone()
+                    .unwrap_or_else(|| Accounting::unmapped_receivable(&acquirer.id)),
                 fees,
                 link,
                 qr_link,

@@ -587,6 +587,62 @@ fn a_missing_required_key_is_refused_by_name() {
 }
 
 #[test]
+fn the_example_city_names_its_account_codes() {
+    let config = example();
+    let codes = [
+        &config.accounting.cash_account,
+        &config.accounting.unsettled_account,
+        &config.accounting.fee_expense_account,
+        &config.accounting.cash_over_account,
+        &config.accounting.cash_short_account,
+    ];
+    let receivables: BTreeSet<&str> = config.acquirers.iter().map(|a| a.receivable_account.as_str()).collect();
+    assert_eq!(receivables.len(), config.acquirers.len(), "one receivable per acquirer");
+    for code in codes.into_iter().map(String::as_str).chain(receivables) {
+        assert!(code.bytes().all(|b| b.is_ascii_digit() || b == b'-'), "{code} is a code of the chart");
+    }
+}
+
+#[test]
+fn without_account_codes_the_export_books_to_unmapped_names() {
+    let config = parse(&base()).expect("base configuration");
+    assert_eq!(config.accounting, pos_config::Accounting::unmapped());
+    assert_eq!(config.acquirers[0].receivable_account, "RECEIVABLE-ACQ-CARD");
+}
+
+#[test]
+fn account_codes_are_checked_and_complete() {
+    let accounting = r#"
+[accounting]
+cash_account = "90-01-01-01"
+unsettled_account = "90-02-01-99"
+fee_expense_account = "02-01-05-12"
+cash_over_account = "cash over"
+cash_short_account = "02-01-05-99"
+
+[city]"#;
+    let text = replaced(
+        &base_with("settlement_lag_days = 2\n", "settlement_lag_days = 2\nreceivable_account = \"90-02-01-0X\"\n"),
+        "\n[city]",
+        accounting,
+    );
+    let issues = issues_of(&text);
+    assert_eq!(
+        message_at(&issues, "accounting.cash_over_account"),
+        r#""cash over" is not an account code (digits and '-')"#
+    );
+    assert_eq!(
+        message_at(&issues, "acquirers[0].receivable_account"),
+        r#""90-02-01-0X" is not an account code (digits and '-')"#
+    );
+    assert_eq!(
+        message_at(&issues, "acquirers[1].receivable_account"),
+        "required when [accounting] gives the account codes"
+    );
+    assert_eq!(issues.len(), 3, "{issues:#?}");
+}
+
+#[test]
 fn a_rate_that_is_not_a_number_is_refused() {
     let text = base_with(r#"rate = "3.24%""#, r#"rate = "three%""#);
     let issues = issues_of(&text);

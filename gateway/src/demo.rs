@@ -65,6 +65,8 @@ pub struct DemoOptions {
     /// Do not print the summary (tests).
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub reconcile: crate::demo_reconcile::ReconcileOptions,
 }
 
 /// What the day came to, per facility, as read back through the API.
@@ -110,6 +112,8 @@ pub struct DemoReport {
     pub qr_provider_paid_amount: i64,
     pub audit_records: i64,
     pub audit_intact: bool,
+    /// The end-of-day reconciliation of the day played.
+    pub reconciliation: Option<crate::demo_reconcile::DemoReconciliation>,
 }
 
 struct Client {
@@ -397,6 +401,15 @@ async fn start_qr_provider(config: &mut Config, clock: Arc<ManualClock>) -> anyh
     const DEMO_QR_KEY: &str = "demo_qr_key";
     const DEMO_QR_SECRET: &str = "demo_qr_secret";
     let mut sim_config = qr_sim::QrSimConfig::example();
+    // The provider charges what the city's contract says, so that its settlement file's fees
+    // are the contracted ones.
+    sim_config.fees = config
+        .acquirers
+        .iter()
+        .filter(|a| a.kind == pos_config::AcquirerKind::Qr)
+        .flat_map(|a| a.fees.iter())
+        .map(|f| qr_sim::FeeTerm { brand: f.brand, rate: f.rate, rounding: f.rounding })
+        .collect();
     sim_config.keys = vec![qr_sim::KeyConfig {
         api_key: qr_protocol::ApiKey::new(DEMO_QR_KEY),
         api_secret: qr_protocol::ApiSecret::new(DEMO_QR_SECRET),
@@ -592,10 +605,18 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         .filter(|entry| entry.state == acquirer_sim::EntryState::Approved)
         .collect();
     let qr_payments = switch.qr.payments();
+    let sims = crate::demo_reconcile::Simulators { card: &switch.card, emoney: &switch.emoney, qr: &switch.qr };
+    let reconciliation = match &report {
+        Ok(_) => {
+            Some(crate::demo_reconcile::reconcile_day(&config, &options.data_dir, &options.reconcile, date, sims).await)
+        }
+        Err(_) => None,
+    };
     switch.card.shutdown().await;
     switch.emoney.shutdown().await;
     switch.qr.shutdown().await;
     let mut report = report?;
+    report.reconciliation = reconciliation.transpose()?;
     report.journal = journal_path.display().to_string();
     report.acquirer_approved = ledger.len();
     report.acquirer_approved_amount = ledger.iter().map(|entry| entry.amount.get()).sum();
@@ -724,12 +745,7 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
     // Close every register at 17:30; the first register of the busiest certificate counter is
     // ten yen short.
     clock.set(jst_instant(date, NaiveTime::from_hms_opt(17, 30, 0).unwrap_or(NaiveTime::MIN)));
-    let short_register = config
-        .facilities
-        .iter()
-        .find(|f| f.kind == FacilityKind::CertificateCounter)
-        .and_then(|f| f.registers.first())
-        .map(|r| r.id.clone());
+    let short_register = crate::demo_reconcile::short_register(config);
     for (register, shift_id) in &shift_of {
         let token = token_for(register)?;
         let shift: ShiftView = client.get(&format!("/v1/shifts/{shift_id}"), &token).await?;
@@ -901,6 +917,9 @@ fn print_report(config: &Config, report: &DemoReport) {
         if report.audit_intact { "intact" } else { "BROKEN" }
     );
     println!("Sign-in tokens of the example configuration: \"demo-<user>\", e.g. demo-clerk-r0101, demo-treasury, demo-admin.");
+    if let Some(reconciliation) = &report.reconciliation {
+        crate::demo_reconcile::print(reconciliation);
+    }
 }
 
 /// The clock the demo drives, exposed for tests that want to read it.

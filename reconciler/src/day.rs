@@ -225,7 +225,7 @@ pub fn reconcile_day(
     let facility = check_inputs(facility_id, business_date, journal, context)?;
     let all_lines = settlements.lines()?;
     let totals = SettlementTotals::of(settlements, &all_lines, context.config)?;
-    let lines = matching::facility_lines(facility, &all_lines);
+    let lines = matching::facility_lines(facility, journal, &all_lines);
     reconcile_facility_day(facility_id, business_date, journal, lines, &totals, bank, context)
 }
 

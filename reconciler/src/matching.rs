@@ -29,7 +29,7 @@
 //! Every settlement line is claimed by at most one group; a record whose keys lead to a line
 //! another group already holds raises "claimed twice" instead of taking it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use pos_config::{Config, Facility};
@@ -215,21 +215,36 @@ fn line_ref(line: &SettlementLine) -> RecordRef {
     RecordRef::SettlementLine { file: line.file.clone(), line: line.line }
 }
 
-/// Whether a settlement line belongs to the facility: by merchant id for card and e-money, by
-/// the register as the QR provider's terminal for QR (the provider's merchant id is the city's).
-fn belongs_to(facility: &Facility, line: &SettlementLine) -> bool {
+/// Whether a settlement line belongs to the facility: by merchant id for card and e-money. For
+/// QR (the provider's merchant id is the city's), by the register as the provider's terminal, or
+/// by the merchant payment id when it names one of the facility's payments or refunds: the
+/// gateway does not pass the register to the provider, whose 端末ID is then its own.
+fn belongs_to(facility: &Facility, qr_keys: &HashSet<&str>, line: &SettlementLine) -> bool {
     match line.source {
         Source::Card | Source::Emoney => line.merchant == facility.merchant_id,
-        Source::Qr => line
-            .terminal_code
-            .as_deref()
-            .is_some_and(|code| facility.registers.iter().any(|register| register.id.as_str() == code)),
+        Source::Qr => {
+            line.terminal_code
+                .as_deref()
+                .is_some_and(|code| facility.registers.iter().any(|register| register.id.as_str() == code))
+                || line.merchant_payment_id.as_deref().is_some_and(|key| qr_keys.contains(key))
+        }
     }
 }
 
-/// The lines of `all_lines` that belong to the facility, in their order.
-pub fn facility_lines(facility: &Facility, all_lines: &[SettlementLine]) -> Vec<SettlementLine> {
-    all_lines.iter().filter(|line| belongs_to(facility, line)).cloned().collect()
+/// The merchant payment ids the facility's QR payments and refunds were sent under.
+fn qr_keys(journal: &DayJournal) -> HashSet<&str> {
+    let mut keys = HashSet::new();
+    for payment in journal.payments.iter().filter(|payment| payment.method == Method::Qr) {
+        keys.insert(payment.merchant_payment_id());
+        keys.extend(payment.refunds.iter().map(|refund| refund.refund_id.as_str()));
+    }
+    keys
+}
+
+/// The lines of `all_lines` that belong to the facility whose day `journal` is, in their order.
+pub fn facility_lines(facility: &Facility, journal: &DayJournal, all_lines: &[SettlementLine]) -> Vec<SettlementLine> {
+    let qr_keys = qr_keys(journal);
+    all_lines.iter().filter(|line| belongs_to(facility, &qr_keys, line)).cloned().collect()
 }
 
 /// Matches the day's journal of one facility to all the settlement lines given.
@@ -238,7 +253,7 @@ pub fn match_day(
     all_lines: &[SettlementLine],
     context: &MatchContext<'_>,
 ) -> Result<MatchOutcome, ReconcileError> {
-    match_facility_lines(journal, facility_lines(context.facility, all_lines), context)
+    match_facility_lines(journal, facility_lines(context.facility, journal, all_lines), context)
 }
 
 /// Matches the day's journal of one facility to the facility's own settlement lines (as

@@ -12,7 +12,8 @@
 //! - A payment's time is its `created_at` (UTC) in JST; its STAN is `acquirer_stan`, the number the
 //!   gateway sent to the card acquirer or the e-money centre (which is what their files carry as
 //!   `stan` / 取引通番). The QR provider's `merchantPaymentId` is the payment id itself; the journal
-//!   has no column of its own for it.
+//!   has no column of its own for it. A QR payment's `rrn` column holds the provider's own
+//!   payment id (決済番号, e.g. `04000000000000000006`), which is not an RRN and is not read.
 //! - `masked_card` is a masked PAN for cards and a masked card id (カードID) for e-money.
 //! - A cashless payment whose brand was never read (the card was not presented) has no `brand`;
 //!   if it was undone it never reached an acquirer and moves no money, so it is left out (and
@@ -253,7 +254,7 @@ fn decode_payment(row: &AnyRow) -> Result<Option<JournalPayment>, SourceError> {
         time: columns.instant("created_at")?,
         terminal_id: columns.optional_parsed("terminal_id", TerminalId::parse)?,
         stan: columns.optional_parsed("acquirer_stan", Stan::parse)?,
-        rrn: columns.optional_parsed("rrn", Rrn::parse)?,
+        rrn: if method == Method::Qr { None } else { columns.optional_parsed("rrn", Rrn::parse)? },
         masked_pan,
         card_id,
         refunds: Vec::new(),

@@ -15,6 +15,7 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
         seed: 7,
         cashless_per_mille: 150,
         quiet: true,
+        reconcile: Default::default(),
     };
     let report = gateway::demo::run(options.clone()).await.expect("demo day");
     let config = pos_config::load_with_env(&example_config_path(), |_| None).expect("config");

@@ -202,4 +202,17 @@ impl SimulatorHandle {
         let shared = &self.shared;
         settlement::write(shared.centre, &entries, date, &shared.fees, shared.payout_lag_days, dir)
     }
+
+    /// [`SimulatorHandle::write_settlement`] with planted mistakes: transactions left out, fees
+    /// off the contract ([`settlement::SettlementFaults`]).
+    pub fn write_settlement_with(
+        &self,
+        date: NaiveDate,
+        dir: &Path,
+        faults: &settlement::SettlementFaults,
+    ) -> Result<PathBuf, SimError> {
+        let entries = self.ledger();
+        let shared = &self.shared;
+        settlement::write_with(shared.centre, &entries, date, &shared.fees, shared.payout_lag_days, dir, faults)
+    }
 }

@@ -13,7 +13,7 @@ use std::fmt::Write;
 use chrono::NaiveDate;
 use pos_core::Yen;
 
-use super::{calendar, fee, jst_date, CRLF};
+use super::{calendar, fee, jst_date, SettlementFaults, CRLF};
 use crate::config::FeeTerm;
 use crate::error::SimError;
 use crate::ledger::{EntryKind, EntryState, LedgerEntry};
@@ -35,10 +35,22 @@ pub fn render(
     fees: &[FeeTerm],
     payout_lag_days: u32,
 ) -> Result<String, SimError> {
+    render_with(entries, date, fees, payout_lag_days, &SettlementFaults::default())
+}
+
+/// [`render`] with planted mistakes ([`SettlementFaults`]).
+pub fn render_with(
+    entries: &[LedgerEntry],
+    date: NaiveDate,
+    fees: &[FeeTerm],
+    payout_lag_days: u32,
+    faults: &SettlementFaults,
+) -> Result<String, SimError> {
     let payout_date = calendar::payout_date(date, payout_lag_days)?;
     let payout_id = payout_id(payout_date);
     let settlement_date = date.format("%Y-%m-%d").to_string();
-    let mut rows: Vec<&LedgerEntry> = entries.iter().filter(|entry| settles_on(entry, date)).collect();
+    let mut rows: Vec<&LedgerEntry> =
+        entries.iter().filter(|entry| settles_on(entry, date) && !faults.omits(&entry.rrn)).collect();
     rows.sort_by(|a, b| (a.at, &a.rrn).cmp(&(b.at, &b.rrn)));
 
     let mut out = String::new();
@@ -53,7 +65,7 @@ pub fn render(
             EntryKind::Sale => ("SALE", entry.amount),
             EntryKind::Refund => ("REFUND", entry.amount.checked_neg()),
         };
-        let fee = fee(fees, entry.brand, gross, line)?;
+        let fee = faults.fee(&entry.rrn, fee(fees, entry.brand, gross, line)?, gross.is_negative(), line)?;
         let net = gross.checked_sub(fee).map_err(money(line))?;
         gross_sum = gross_sum.checked_add(gross).map_err(money(line))?;
         fee_sum = fee_sum.checked_add(fee).map_err(money(line))?;

@@ -28,7 +28,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use iso8583::ResponseCode;
 use pos_core::{Brand, Yen};
 
-use super::{calendar, fee, jst_date, CRLF};
+use super::{calendar, fee, jst_date, SettlementFaults, CRLF};
 use crate::config::FeeTerm;
 use crate::error::SimError;
 use crate::ledger::{EntryKind, LedgerEntry};
@@ -107,8 +107,20 @@ pub fn render(
     fees: &[FeeTerm],
     payout_lag_days: u32,
 ) -> Result<String, SimError> {
+    render_with(entries, date, fees, payout_lag_days, &SettlementFaults::default())
+}
+
+/// [`render`] with planted mistakes ([`SettlementFaults`]).
+pub fn render_with(
+    entries: &[LedgerEntry],
+    date: NaiveDate,
+    fees: &[FeeTerm],
+    payout_lag_days: u32,
+    faults: &SettlementFaults,
+) -> Result<String, SimError> {
     let payout_date = calendar::payout_date(date, payout_lag_days)?.format("%Y%m%d").to_string();
-    let mut events: Vec<Event<'_>> = entries.iter().flat_map(|entry| events_of(entry, date)).collect();
+    let mut events: Vec<Event<'_>> =
+        entries.iter().filter(|entry| !faults.omits(&entry.rrn)).flat_map(|entry| events_of(entry, date)).collect();
     events.sort_by(|a, b| (a.at, &a.entry.rrn).cmp(&(b.at, &b.entry.rrn)));
 
     let mut out = String::new();
@@ -117,7 +129,10 @@ pub fn render(
     for (index, event) in events.iter().enumerate() {
         let line = index + 2;
         let (amount, fee) = match event.money {
-            Money::WithFee(amount) => (amount, fee(fees, event.entry.brand, amount, line)?),
+            Money::WithFee(amount) => {
+                let contracted = fee(fees, event.entry.brand, amount, line)?;
+                (amount, faults.fee(&event.entry.rrn, contracted, amount.is_negative(), line)?)
+            }
             Money::NoFee(amount) => (amount, Yen::ZERO),
         };
         let at = event.at.with_timezone(&pos_core::time::jst());

@@ -7,6 +7,9 @@
 pub mod calendar;
 pub mod card;
 pub mod emoney;
+pub mod faults;
+
+pub use faults::SettlementFaults;
 
 use std::path::{Path, PathBuf};
 
@@ -32,10 +35,22 @@ pub fn render(
     fees: &[FeeTerm],
     payout_lag_days: u32,
 ) -> Result<Vec<u8>, SimError> {
+    render_with(centre, entries, date, fees, payout_lag_days, &SettlementFaults::default())
+}
+
+/// [`render`] with planted mistakes ([`SettlementFaults`]).
+pub fn render_with(
+    centre: Centre,
+    entries: &[LedgerEntry],
+    date: NaiveDate,
+    fees: &[FeeTerm],
+    payout_lag_days: u32,
+    faults: &SettlementFaults,
+) -> Result<Vec<u8>, SimError> {
     match centre {
-        Centre::Card => card::render(entries, date, fees, payout_lag_days).map(String::into_bytes),
+        Centre::Card => card::render_with(entries, date, fees, payout_lag_days, faults).map(String::into_bytes),
         Centre::Emoney => {
-            emoney::render(entries, date, fees, payout_lag_days).and_then(|text| emoney::shift_jis(&text))
+            emoney::render_with(entries, date, fees, payout_lag_days, faults).and_then(|text| emoney::shift_jis(&text))
         }
     }
 }
@@ -49,7 +64,20 @@ pub fn write(
     payout_lag_days: u32,
     dir: &Path,
 ) -> Result<PathBuf, SimError> {
-    let bytes = render(centre, entries, date, fees, payout_lag_days)?;
+    write_with(centre, entries, date, fees, payout_lag_days, dir, &SettlementFaults::default())
+}
+
+/// [`write()`] with planted mistakes ([`SettlementFaults`]).
+pub fn write_with(
+    centre: Centre,
+    entries: &[LedgerEntry],
+    date: NaiveDate,
+    fees: &[FeeTerm],
+    payout_lag_days: u32,
+    dir: &Path,
+    faults: &SettlementFaults,
+) -> Result<PathBuf, SimError> {
+    let bytes = render_with(centre, entries, date, fees, payout_lag_days, faults)?;
     let path = dir.join(file_name(centre, date));
     let temporary = dir.join(format!(".{}.partial", file_name(centre, date)));
     let failed = |path: &Path| {

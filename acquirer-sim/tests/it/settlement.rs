@@ -62,6 +62,37 @@ async fn the_card_file_of_a_day_is_exactly_as_protocols_4_1_says() {
 }
 
 #[tokio::test]
+async fn planted_mistakes_leave_a_sale_out_and_charge_a_fee_off_the_contract() {
+    let fees = vec![fee(Brand::Visa, "3.24%", Rounding::Truncate), fee(Brand::Amex, "3.5%", Rounding::HalfUp)];
+    let sim = start_sim_with(Centre::Card, fees, 2).await;
+    let mut client = Client::connect(&sim).await;
+    sim.clock.set(jst(24, 10, 15, 2));
+    assert_eq!(code_of(&client.request(&purchase("000123", 1500)).await), "00");
+    sim.clock.set(jst(24, 10, 20, 0));
+    assert_eq!(code_of(&client.request(&card_purchase("000124", 4700, "AMEX", "378282246310005")).await), "00");
+    sim.clock.set(jst(24, 10, 25, 0));
+    assert_eq!(code_of(&client.request(&purchase("000125", 800)).await), "00");
+
+    let faults = acquirer_sim::SettlementFaults {
+        omit_rrns: ["632810000001".to_string()].into(),
+        fee_offsets: [("632810000002".to_string(), 1)].into(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = sim.handle.write_settlement_with(day(), dir.path(), &faults).unwrap();
+    // The first sale is gone, the AMEX fee is 165 + 1, and the trailer adds up what is written.
+    let expected = concat!(
+        "record_type,settlement_date,payout_id,payout_date,merchant_id,terminal_id,transaction_time,stan,rrn,auth_code,brand,masked_pan,gross_amount,fee_amount,net_amount,original_rrn\r\n",
+        "SALE,2026-11-24,P20261126-001,2026-11-26,000000000010001,T0010001,2026-11-24T10:20:00+09:00,000124,632810000002,FSRJHE,AMEX,378282*****0005,4700,166,4534,\r\n",
+        "SALE,2026-11-24,P20261126-001,2026-11-26,000000000010001,T0010001,2026-11-24T10:25:00+09:00,000125,632810000003,NP5B83,VISA,411111******1111,800,25,775,\r\n",
+        "TOTAL,2026-11-24,P20261126-001,,,,,,,,,,5500,191,5309,\r\n",
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+    // Without faults the same ledger writes every sale at the contracted fee.
+    let clean = std::fs::read_to_string(sim.handle.write_settlement(day(), dir.path()).unwrap()).unwrap();
+    assert!(clean.ends_with("TOTAL,2026-11-24,P20261126-001,,,,,,,,,,7000,238,6762,\r\n"), "{clean}");
+}
+
+#[tokio::test]
 async fn the_emoney_file_of_a_day_is_shift_jis_as_protocols_4_3_says() {
     let sim = start_sim_with(Centre::Emoney, acquirer_sim::default_fees(Centre::Emoney), 3).await;
     let mut client = Client::connect(&sim).await;

@@ -7,8 +7,10 @@
 //! and credited to the acquirer's receivable, so the receivable left is the net payout. Cash
 //! over is credited to miscellaneous income, cash short debited to a loss account.
 //!
-//! The configuration has no account codes for cash, receivables and fees yet, so they are the
-//! named constants below; refunds of earlier days are not booked here yet.
+//! The account codes are the configuration's: `[accounting]` for cash, unsettled revenue, fees
+//! and cash over/short, each acquirer's `receivable_account` for its 未収金 (without them, codes
+//! that say what they stand for, [`pos_config::Accounting::unmapped`]). Refunds of earlier days
+//! are not booked here yet.
 //!
 //! CSV columns: `date, account_code, debit, credit, amount, facility, description`; `debit` and
 //! `credit` hold the amount on the side the row books (the other is 0) and `amount` the row's
@@ -21,19 +23,6 @@ use serde::Serialize;
 
 use super::DayReport;
 use crate::error::{self, ReconcileError};
-
-/// 現金 (cash in hand, to be deposited).
-pub const ACCOUNT_CASH: &str = "CASH";
-/// 未収金 from an acquirer: `RECEIVABLE-<acquirer id>`.
-pub const ACCOUNT_RECEIVABLE_PREFIX: &str = "RECEIVABLE-";
-/// 未収金 of revenue no payment of the day covers.
-pub const ACCOUNT_UNSETTLED: &str = "RECEIVABLE-UNSETTLED";
-/// 役務費 (手数料): the acquirers' fees.
-pub const ACCOUNT_FEES: &str = "EXPENSE-FEES";
-/// 雑入 (現金過剰).
-pub const ACCOUNT_CASH_OVER: &str = "MISC-INCOME-CASH-OVER";
-/// 現金不足 (損失).
-pub const ACCOUNT_CASH_SHORT: &str = "LOSS-CASH-SHORT";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JournalEntry {
@@ -60,16 +49,24 @@ fn side(report: &DayReport, account_code: String, debit: bool, amount: Yen, desc
 
 /// The entries of one facility-day.
 pub fn journal_entries(report: &DayReport, config: &Config) -> Result<Vec<JournalEntry>, ReconcileError> {
+    let accounts = &config.accounting;
+    let receivable = |acquirer: &str| {
+        config
+            .acquirers
+            .iter()
+            .find(|candidate| candidate.id == acquirer)
+            .map_or_else(|| pos_config::Accounting::unmapped_receivable(acquirer), |a| a.receivable_account.clone())
+    };
     let mut entries = Vec::new();
     let mut debits: std::collections::BTreeMap<String, Yen> = std::collections::BTreeMap::new();
     for row in &report.revenue.rows {
         let account = match (row.method, row.brand) {
-            (Some(Method::Cash), _) => ACCOUNT_CASH.to_string(),
+            (Some(Method::Cash), _) => accounts.cash_account.clone(),
             (Some(_), Some(brand)) => match config.fee_rate(brand) {
-                Some((acquirer, _)) => format!("{ACCOUNT_RECEIVABLE_PREFIX}{}", acquirer.id),
+                Some((acquirer, _)) => acquirer.receivable_account.clone(),
                 None => return Err(ReconcileError::NoContract(brand)),
             },
-            _ => ACCOUNT_UNSETTLED.to_string(),
+            _ => accounts.unsettled_account.clone(),
         };
         let entry = debits.entry(account).or_insert(Yen::ZERO);
         *entry = error::add(*entry, row.amount, "debits")?;
@@ -91,23 +88,19 @@ pub fn journal_entries(report: &DayReport, config: &Config) -> Result<Vec<Journa
         }
         let payout_name = payout.payout_id.clone().unwrap_or_else(|| payout.payout_date.to_string());
         let description = format!("手数料 fee {} {payout_name}", payout.acquirer_name);
-        entries.push(side(report, ACCOUNT_FEES.to_string(), true, payout.fee, description.clone()));
-        entries.push(side(
-            report,
-            format!("{ACCOUNT_RECEIVABLE_PREFIX}{}", payout.acquirer),
-            false,
-            payout.fee,
-            description,
-        ));
+        entries.push(side(report, accounts.fee_expense_account.clone(), true, payout.fee, description.clone()));
+        entries.push(side(report, receivable(&payout.acquirer), false, payout.fee, description));
     }
     let over_short = report.cash.over_short_total;
     if over_short > Yen::ZERO {
-        entries.push(side(report, ACCOUNT_CASH.to_string(), true, over_short, "現金過剰 cash over".to_string()));
-        entries.push(side(report, ACCOUNT_CASH_OVER.to_string(), false, over_short, "現金過剰 cash over".to_string()));
+        let over = "現金過剰 cash over";
+        entries.push(side(report, accounts.cash_account.clone(), true, over_short, over.to_string()));
+        entries.push(side(report, accounts.cash_over_account.clone(), false, over_short, over.to_string()));
     } else if over_short < Yen::ZERO {
         let short = over_short.checked_neg();
-        entries.push(side(report, ACCOUNT_CASH_SHORT.to_string(), true, short, "現金不足 cash short".to_string()));
-        entries.push(side(report, ACCOUNT_CASH.to_string(), false, short, "現金不足 cash short".to_string()));
+        let text = "現金不足 cash short";
+        entries.push(side(report, accounts.cash_short_account.clone(), true, short, text.to_string()));
+        entries.push(side(report, accounts.cash_account.clone(), false, short, text.to_string()));
     }
     Ok(entries)
 }

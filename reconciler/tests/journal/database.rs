@@ -284,3 +284,27 @@ async fn a_corrupt_row_is_named() {
     );
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_qr_payments_provider_id_in_the_rrn_column_is_not_taken_for_an_rrn() {
+    let folder = tempfile::tempdir().unwrap();
+    let (url, pool) = sqlite_journal(folder.path()).await;
+    let written = mixed_day("2026-11-24");
+    insert_journal(&pool, &written).await;
+    // What the gateway's QR connector records: the provider's 決済番号, 20 digits.
+    sqlx::query("UPDATE payments SET rrn = '04000000000000000006' WHERE id = 'PAY-QR-1'").execute(&pool).await.unwrap();
+    let read = read_back(&url, &written).await;
+    let qr = read.payments.iter().find(|payment| payment.payment_id.as_str() == "PAY-QR-1").unwrap();
+    assert_eq!(qr.rrn, None);
+    // A card payment's RRN is still read, and still strictly.
+    assert!(read.payments.iter().any(|payment| payment.rrn.as_ref().is_some_and(|rrn| rrn.as_str() == "632810000123")));
+    sqlx::query("UPDATE payments SET rrn = '04000000000000000006' WHERE id = 'PAY-CARD-1'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let source = JournalSource::connect(&url).await.unwrap();
+    let error = source.read_day(&written.facility, written.business_date).await.unwrap_err();
+    assert!(error.to_string().starts_with("journal record payments.rrn of PAY-CARD-1"), "{error}");
+    source.close().await;
+    pool.close().await;
+}

@@ -503,6 +503,30 @@ fn split_qr_lines_match_one_payment() {
 }
 
 #[test]
+fn a_qr_line_under_the_providers_own_terminal_is_scoped_by_its_merchant_payment_id() {
+    let config = config();
+    let qr = payment("PQ", Brand::PayPay, 1000, "2026-11-24T13:00:00", "", None);
+    let journal = journal("2026-11-24", vec![qr], None);
+    let mut ours = qr_record(&config, 2, QrTransactionKind::Payment, "2026-11-24T13:00:00", "PQ", 1000);
+    // The gateway does not pass the register, so the provider writes its own terminal id.
+    ours.terminal_code = reconciler::inputs::identifiers::ExternalId::parse("PROVIDER-T1").unwrap();
+    let mut elsewhere = ours.clone();
+    elsewhere.line = 3;
+    elsewhere.merchant_payment_id = reconciler::inputs::identifiers::ExternalId::parse("PQ-OTHER").unwrap();
+    let settlements = Settlements {
+        qr: vec![reconciler::settlements::QrFile { name: "qr.csv".to_string(), records: vec![ours, elsewhere] }],
+        ..Settlements::default()
+    };
+    // Both lines are one payout of 2 × 981; only the first is this facility's.
+    let bank = vec![credit(1, "2026-11-30", BankTransactionKind::Transfer, QR_DEPOSITOR, 1_962, "")];
+    let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
+    assert_eq!(result.exceptions, vec![]);
+    assert_eq!(result.match_groups.len(), 1);
+    assert_eq!(result.payouts.len(), 1);
+    assert_eq!((result.payouts[0].amount_net, result.payouts[0].payout_amount_net), (yen(981), yen(1_962)));
+}
+
+#[test]
 fn aggregated_emoney_line_matches_several_payments_without_keys() {
     let config = config();
     let first = payment("E1", Brand::Waon, 470, "2026-11-24T13:00:00", "", None);

@@ -86,6 +86,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             Acquirer {
                 qr_link: None,
                 id: "card".to_string(),
+                receivable_account: pos_config::Accounting::unmapped_receivable("card"),
                 name: "Card acquirer".to_string(),
                 kind: AcquirerKind::Card,
                 depositor_name: CARD_DEPOSITOR.to_string(),
@@ -96,6 +97,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             Acquirer {
                 qr_link: None,
                 id: "emoney".to_string(),
+                receivable_account: pos_config::Accounting::unmapped_receivable("emoney"),
                 name: "E-money centre".to_string(),
                 kind: AcquirerKind::Emoney,
                 depositor_name: EMONEY_DEPOSITOR.to_string(),
@@ -106,6 +108,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             Acquirer {
                 qr_link: None,
                 id: "paypay".to_string(),
+                receivable_account: pos_config::Accounting::unmapped_receivable("paypay"),
                 name: "PayPay".to_string(),
                 kind: AcquirerKind::Qr,
                 depositor_name: QR_DEPOSITOR.to_string(),
@@ -117,6 +120,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
         brand_rules: Vec::new(),
         terminal_host: None,
         users: Vec::new(),
+        accounting: pos_config::Accounting::unmapped(),
     }
 }
 

@@ -1,0 +1,369 @@
+//! The demo's end of day: treasury reconciles the business day the demo played.
+//!
+//! Once the counters are closed, the simulated acquirers write the day's settlement files (the
+//! card acquirer's with two planted mistakes: one sale left out, one fee a yen over the
+//! contract), the simulated bank writes the statement their payouts and the facilities' cash
+//! deposits produce, and the reconciler reads the demo's journal and those files exactly as the
+//! `reconcile` command does, writes every facility's 日計表 (JSON, CSV, HTML), the city-wide and
+//! per-operator summaries and the accounting export, and lists the exceptions: the planted ones
+//! and the register closed ten yen short — and nothing else.
+//!
+//! The day is reconciled "as of" the first bank business day after everything it started is
+//! due (settlements by each acquirer's lag, payouts by their date, cash deposits the next day),
+//! so nothing is left as a timing difference and every exception is final.
+//!
+//! The gateway depends on the reconciler, not the other way round: the reconciler reads the
+//! journal through its own read-only [`reconciler::source`], and the treasury API the gateway is
+//! to serve needs the reconciler too.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use pos_config::{Config, FacilityKind};
+use pos_core::{BusinessDate, RegisterId, Yen};
+use reconciler::calendar::BankCalendar;
+use reconciler::exceptions::ExceptionKind;
+use reconciler::pipeline::{self, Formats, InputFiles};
+use reconciler::settlements::{LineKind, Settlements};
+use reconciler::source::JournalSource;
+use serde::Serialize;
+
+use crate::demo::PLANTED_SHORTAGE_YEN;
+
+/// What the demo's reconciliation plants and where it writes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReconcileOptions {
+    /// Write the card acquirer's settlement file without the planted mistakes (the register
+    /// closed ten yen short stays short: that is the counter's doing, not the file's).
+    #[arg(long)]
+    pub no_plant: bool,
+}
+
+/// The simulators whose books the day's files are written from.
+pub struct Simulators<'a> {
+    pub card: &'a acquirer_sim::SimulatorHandle,
+    pub emoney: &'a acquirer_sim::SimulatorHandle,
+    pub qr: &'a qr_sim::QrSimHandle,
+}
+
+/// One discrepancy: where, what kind (the reconciler's exception code), and the amount at stake.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Discrepancy {
+    pub facility: String,
+    pub kind: String,
+    pub amount: i64,
+}
+
+/// An exception the reconciler found, as the demo prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Found {
+    pub discrepancy: Discrepancy,
+    pub name_ja: String,
+    pub detail: String,
+}
+
+/// What the day's reconciliation came to.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DemoReconciliation {
+    pub as_of: String,
+    /// Where the reports are.
+    pub reports_dir: String,
+    /// The settlement files and the bank statement read.
+    pub inputs: Vec<String>,
+    pub facilities_reconciled: usize,
+    /// Journal records matched to settlement lines (match groups), and the lines read.
+    pub matched: usize,
+    pub settlement_lines: usize,
+    pub timing_differences: usize,
+    /// Payouts and cash deposits the bank statement holds.
+    pub bank_credits: usize,
+    /// What the demo planted, sorted.
+    pub planted: Vec<Discrepancy>,
+    /// What the reconciler found, by facility.
+    pub found: Vec<Found>,
+}
+
+impl DemoReconciliation {
+    /// The found exceptions as discrepancies, sorted, to compare with [`Self::planted`].
+    pub fn found_discrepancies(&self) -> Vec<Discrepancy> {
+        let mut found: Vec<Discrepancy> = self.found.iter().map(|found| found.discrepancy.clone()).collect();
+        found.sort();
+        found
+    }
+}
+
+/// The register the demo closes [`PLANTED_SHORTAGE_YEN`] short: the first register of the
+/// first certificate counter, the busiest kind of counter.
+pub fn short_register(config: &Config) -> Option<RegisterId> {
+    config
+        .facilities
+        .iter()
+        .find(|facility| facility.kind == FacilityKind::CertificateCounter)
+        .and_then(|facility| facility.registers.first())
+        .map(|register| register.id.clone())
+}
+
+/// The planted fee error, in yen over the contracted fee.
+pub const PLANTED_FEE_OFFSET_YEN: i64 = 1;
+/// Bank business days between the last due date and the day the reconciliation is run for.
+const AS_OF_AFTER_LAST_DUE_BUSINESS_DAYS: u32 = 1;
+
+/// The demo's collection account at the city's designated bank (指定金融機関), fictional.
+fn bank_account() -> anyhow::Result<bank_sim::Account> {
+    Ok(bank_sim::Account {
+        bank_code: 9900,
+        bank_name: "ﾐﾅﾄｷﾞﾝｺｳ".to_string(),
+        branch_code: 1,
+        branch_name: "ｼﾔｸｼﾖﾏｴ".to_string(),
+        account_type: bank_sim::AccountType::Ordinary,
+        account_number: 1_234_567,
+        account_name: "ﾐﾅﾄｼ ｶｲｹｲｶﾝﾘｼﾔ".to_string(),
+        balance_opening: Yen::new(50_000_000)?,
+    })
+}
+
+/// Picks the card sales the settlement file gets wrong: the day's first standing card sale is
+/// left out, the second is charged a fee [`PLANTED_FEE_OFFSET_YEN`] over the contract.
+fn plant(
+    config: &Config,
+    card: &acquirer_sim::SimulatorHandle,
+    date: NaiveDate,
+    planted: &mut Vec<Discrepancy>,
+) -> anyhow::Result<acquirer_sim::SettlementFaults> {
+    let mut sales: Vec<acquirer_sim::LedgerEntry> = card
+        .ledger()
+        .into_iter()
+        .filter(|entry| {
+            entry.state == acquirer_sim::EntryState::Approved
+                && entry.kind == acquirer_sim::EntryKind::Sale
+                && BusinessDate::of_instant(entry.at.to_utc()).date() == date
+        })
+        .collect();
+    sales.sort_by(|a, b| (a.at, &a.rrn).cmp(&(b.at, &b.rrn)));
+    let facility_of = |entry: &acquirer_sim::LedgerEntry| {
+        config
+            .facilities
+            .iter()
+            .find(|facility| facility.merchant_id == entry.merchant_id)
+            .map(|facility| facility.id.to_string())
+            .with_context(|| format!("the card acquirer booked merchant {} of no facility", entry.merchant_id))
+    };
+    let mut faults = acquirer_sim::SettlementFaults::default();
+    if let Some(omitted) = sales.first() {
+        faults.omit_rrns.insert(omitted.rrn.clone());
+        planted.push(Discrepancy {
+            facility: facility_of(omitted)?,
+            kind: ExceptionKind::MissingInSettlement.code().to_string(),
+            amount: -omitted.amount.get(),
+        });
+    }
+    if let Some(overcharged) = sales.get(1) {
+        faults.fee_offsets.insert(overcharged.rrn.clone(), PLANTED_FEE_OFFSET_YEN);
+        planted.push(Discrepancy {
+            facility: facility_of(overcharged)?,
+            kind: ExceptionKind::FeeMismatch.code().to_string(),
+            amount: PLANTED_FEE_OFFSET_YEN,
+        });
+    }
+    Ok(faults)
+}
+
+/// One acquirer payout as the bank receives it: who pays, when, how much, with which reference.
+struct Payout {
+    payer_name: String,
+    date: NaiveDate,
+    reference: Option<String>,
+    amount_net: Yen,
+}
+
+/// The payouts the settlement files announce: per acquirer and payout (its id, or its date for
+/// the e-money centre), the sum of the net amounts — what each acquirer transfers.
+fn payouts(config: &Config, settlements: &Settlements) -> anyhow::Result<Vec<Payout>> {
+    let mut sums: BTreeMap<(String, Option<String>, NaiveDate), Yen> = BTreeMap::new();
+    for line in settlements.lines()?.iter().filter(|line| line.kind != LineKind::OutcomeUnknown) {
+        let (acquirer, _) = config.fee_rate(line.brand).with_context(|| format!("no acquirer takes {}", line.brand))?;
+        let key = (acquirer.id.clone(), line.payout_id.as_ref().map(|id| id.as_str().to_string()), line.payout_date);
+        let sum = sums.entry(key).or_insert(Yen::ZERO);
+        *sum = sum.checked_add(line.amount_net)?;
+    }
+    let mut payouts = Vec::new();
+    for ((acquirer, reference, date), amount_net) in sums {
+        let acquirer = config.acquirers.iter().find(|a| a.id == acquirer).context("acquirer vanished")?;
+        payouts.push(Payout { payer_name: acquirer.depositor_name.clone(), date, reference, amount_net });
+    }
+    Ok(payouts)
+}
+
+/// The day the reconciliation is run for: a bank business day after every due date of the day.
+fn as_of(config: &Config, calendar: &BankCalendar, date: NaiveDate, payouts: &[Payout]) -> anyhow::Result<NaiveDate> {
+    let lag = config.acquirers.iter().map(|acquirer| acquirer.settlement_lag_days).max().unwrap_or(0);
+    let mut last_due = calendar.due_on(date, lag)?.max(calendar.next_business_day(date)?);
+    for payout in payouts {
+        last_due = last_due.max(calendar.next_business_day(payout.date)?);
+    }
+    Ok(calendar.add_business_days(last_due, AS_OF_AFTER_LAST_DUE_BUSINESS_DAYS)?)
+}
+
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Writes the day's settlement files and bank statement, reconciles every facility, writes the
+/// reports into `<data dir>/reconciliation/<date>/` and returns what was found.
+pub async fn reconcile_day(
+    config: &Config,
+    data_dir: &Path,
+    options: &ReconcileOptions,
+    date: NaiveDate,
+    sims: Simulators<'_>,
+) -> anyhow::Result<DemoReconciliation> {
+    let calendar = BankCalendar::shipped()?;
+    let day = BusinessDate::new(date);
+    let mut planted = Vec::new();
+    let faults = if options.no_plant { Default::default() } else { plant(config, sims.card, date, &mut planted)? };
+    if let Some(register) = short_register(config) {
+        let (facility, _) = config.register(&register).context("the short register vanished")?;
+        planted.push(Discrepancy {
+            facility: facility.id.to_string(),
+            kind: ExceptionKind::CashShort.code().to_string(),
+            amount: -PLANTED_SHORTAGE_YEN,
+        });
+    }
+    planted.sort();
+
+    let inputs_dir = data_dir.join("settlement");
+    let mut files = InputFiles {
+        card: vec![sims.card.write_settlement_with(date, &inputs_dir, &faults)?],
+        qr: vec![(sims.qr.config().brand, sims.qr.write_settlement(date, &inputs_dir)?)],
+        emoney: vec![sims.emoney.write_settlement(date, &inputs_dir)?],
+        bank: None,
+    };
+    let (settlements, _) = pipeline::load_inputs(&files, date)?;
+    let payouts = payouts(config, &settlements)?;
+    let as_of = as_of(config, &calendar, date, &payouts)?;
+
+    let source = JournalSource::connect(&config.database.url).await?;
+    let mut movements = Vec::new();
+    for payout in payouts.iter().filter(|payout| payout.amount_net > Yen::ZERO) {
+        movements.push(bank_sim::Movement {
+            booking_date: calendar.business_day_on_or_after(payout.date)?,
+            direction: bank_sim::Direction::Credit,
+            kind: bank_sim::TransactionKind::Transfer,
+            amount: payout.amount_net,
+            payer_name: payout.payer_name.clone(),
+            description: payout.reference.clone().unwrap_or_default(),
+        });
+    }
+    // Each facility takes the day's cash, less the floats that stay in the drawers, to the bank
+    // the next business morning.
+    let deposit_day = calendar.next_business_day(date)?;
+    for facility in &config.facilities {
+        let journal = source.read_day(&facility.id, day).await?;
+        let mut deposit = Yen::ZERO;
+        for shift in &journal.shifts {
+            if let Some(counted) = shift.cash_counted {
+                deposit = deposit.checked_add(counted.checked_sub(shift.float_opening)?)?;
+            }
+        }
+        if deposit > Yen::ZERO {
+            movements.push(bank_sim::Movement {
+                booking_date: deposit_day,
+                direction: bank_sim::Direction::Credit,
+                kind: bank_sim::TransactionKind::Cash,
+                amount: deposit,
+                payer_name: facility.depositor_name.clone(),
+                description: String::new(),
+            });
+        }
+    }
+    let bank_credits = movements.len();
+    let statement =
+        bank_sim::Statement { created_on: as_of, from: date, to: as_of, accounts: vec![(bank_account()?, movements)] };
+    files.bank = Some(bank_sim::write(&statement, &inputs_dir)?);
+
+    // From here on, exactly what `reconcile range` does with these files.
+    let (settlements, bank) = pipeline::load_inputs(&files, as_of)?;
+    let out: PathBuf = data_dir.join("reconciliation").join(date.to_string());
+    let formats = Formats { json: true, csv: true, html: true };
+    let mut result = DemoReconciliation {
+        as_of: as_of.to_string(),
+        reports_dir: shown(&out),
+        inputs: files
+            .card
+            .iter()
+            .chain(files.emoney.iter())
+            .chain(files.qr.iter().map(|(_, path)| path))
+            .map(|p| shown(p))
+            .collect(),
+        settlement_lines: settlements.lines()?.len(),
+        bank_credits,
+        planted,
+        ..DemoReconciliation::default()
+    };
+    result.inputs.extend(files.bank.iter().map(|path| shown(path)));
+    let mut reports = Vec::new();
+    for facility in &config.facilities {
+        let reconciled =
+            pipeline::reconcile_from_journal(&source, config, &calendar, &facility.id, day, &settlements, &bank, as_of)
+                .await
+                .with_context(|| format!("reconciling {} on {date}", facility.id))?;
+        pipeline::write_day_report(&reconciled.report, &out, formats)?;
+        result.facilities_reconciled += 1;
+        result.matched += reconciled.result.match_groups.len();
+        result.timing_differences += reconciled.result.timing_differences.len();
+        for exception in &reconciled.result.exceptions {
+            result.found.push(Found {
+                discrepancy: Discrepancy {
+                    facility: facility.id.to_string(),
+                    kind: exception.kind.code().to_string(),
+                    amount: exception.amount_at_stake.get(),
+                },
+                name_ja: exception.kind.name_ja().to_string(),
+                detail: exception.detail.clone(),
+            });
+        }
+        reports.push(reconciled.report);
+    }
+    pipeline::write_summaries(&reports, config, &out, formats, &date.to_string())?;
+    source.close().await;
+    Ok(result)
+}
+
+/// The reconciliation's lines of the demo's summary.
+pub fn print(reconciliation: &DemoReconciliation) {
+    let yen = |amount: i64| Yen::new(amount).map(|y| y.to_string()).unwrap_or_default();
+    println!();
+    println!(
+        "Reconciliation as of {} (every settlement, payout and deposit of the day due by then):",
+        reconciliation.as_of
+    );
+    println!(
+        "  {} facilities reconciled; {} journal records matched to {} settlement lines; {} bank credits; {} timing differences.",
+        reconciliation.facilities_reconciled,
+        reconciliation.matched,
+        reconciliation.settlement_lines,
+        reconciliation.bank_credits,
+        reconciliation.timing_differences
+    );
+    println!("  {} exception(s):", reconciliation.found.len());
+    for found in &reconciliation.found {
+        let planted = reconciliation.planted.contains(&found.discrepancy);
+        println!(
+            "    {:<4} {:<22} {:>8}  {}{}",
+            found.discrepancy.facility,
+            found.discrepancy.kind,
+            yen(found.discrepancy.amount),
+            found.name_ja,
+            if planted { " (planted)" } else { "" }
+        );
+        println!("         {}", found.detail);
+    }
+    let found = reconciliation.found_discrepancies();
+    let verdict = if found == reconciliation.planted { "exactly the planted ones" } else { "NOT the planted ones" };
+    println!(
+        "  Found {verdict}. Reports (日計表 JSON/CSV/HTML, city and operator summaries, accounting export): {}",
+        reconciliation.reports_dir
+    );
+}
