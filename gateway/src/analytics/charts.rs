@@ -1,0 +1,474 @@
+//! The seven charts: facts added up into a [`ChartTable`], in exact whole yen.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Days, Timelike};
+use pos_config::{Config, Facility, Owner};
+use pos_core::{Brand, BusinessDate, FeeItemCode, Method, Yen};
+
+use super::facts::{LineFact, PaymentFact};
+use super::request::{ChartKind, ChartRequest, Granularity, Lang};
+use super::table::{ChartTable, Column, Plot, Value, RATE_DECIMALS};
+use super::{add, AnalyticsError};
+
+/// The national target for the cashless share, in percent: BRIEF.md ("the national target is
+/// 40 % by 2025").
+pub const CASHLESS_TARGET_PERCENT: &str = "40";
+
+/// What a chart is made of.
+pub struct ChartInput<'a> {
+    pub request: &'a ChartRequest,
+    pub config: &'a Config,
+    /// The facilities the chart covers, after the caller's scope and the filters.
+    pub facilities: Vec<&'a Facility>,
+    /// Taken payments of the range and facilities, in the order they were made (any method).
+    pub payments: Vec<PaymentFact>,
+    /// The lines of the sales those payments paid (read for `top-fee-items` only).
+    pub lines: Vec<LineFact>,
+}
+
+pub fn build(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    match input.request.chart {
+        ChartKind::CashlessShare => cashless_share(input),
+        ChartKind::ByBrand => by_brand(input),
+        ChartKind::ByMethod => by_method(input),
+        ChartKind::Heatmap => heatmap(input),
+        ChartKind::TopFeeItems => top_fee_items(input),
+        ChartKind::FeesByBrand => fees_by_brand(input),
+        ChartKind::Facilities => facilities(input),
+    }
+}
+
+fn method_name(method: Method, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => method.name_ja(),
+        Lang::En => match method {
+            Method::Cash => "Cash",
+            Method::Card => "Credit and debit cards",
+            Method::Emoney => "E-money",
+            Method::Qr => "QR code",
+        },
+    }
+}
+
+fn owner_code(owner: &Owner) -> String {
+    match owner {
+        Owner::City => super::request::CITY_OWNER.to_string(),
+        Owner::Operator(operator) => operator.to_string(),
+    }
+}
+
+/// The payments the `method` filter lets through.
+fn selected<'a>(input: &'a ChartInput<'_>) -> impl Iterator<Item = &'a PaymentFact> {
+    let method = input.request.method;
+    input.payments.iter().filter(move |payment| method.is_none_or(|method| payment.method == method))
+}
+
+/// A count and an amount, added to one payment at a time.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    count: u64,
+    amount: Yen,
+}
+
+impl Tally {
+    fn take(&mut self, amount: Yen, what: &'static str) -> Result<(), AnalyticsError> {
+        self.count += 1;
+        self.amount = add(self.amount, amount, what)?;
+        Ok(())
+    }
+}
+
+/// All payments and the cashless ones among them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Split {
+    total: Tally,
+    cashless: Tally,
+}
+
+impl Split {
+    fn take(&mut self, payment: &PaymentFact) -> Result<(), AnalyticsError> {
+        self.total.take(payment.amount, "the total")?;
+        if payment.method.is_cashless() {
+            self.cashless.take(payment.amount, "the cashless total")?;
+        }
+        Ok(())
+    }
+
+    fn values(&self) -> Vec<Value> {
+        vec![
+            Value::Count(self.total.count),
+            Value::Amount(self.total.amount),
+            Value::Count(self.cashless.count),
+            Value::Amount(self.cashless.amount),
+            Value::count_share(self.cashless.count, self.total.count),
+            Value::share(self.cashless.amount, self.total.amount),
+        ]
+    }
+}
+
+const COUNT: Column = Column::new("count", "件数", "Count");
+const AMOUNT: Column = Column::new("amount", "金額（円）", "Amount (yen)");
+const SHARE_AMOUNT: Column = Column::new("share_amount_percent", "金額構成比（%）", "Share of amount (%)");
+const COUNT_TOTAL: Column = Column::new("count_total", "総件数", "Payments");
+const AMOUNT_TOTAL: Column = Column::new("amount_total", "総額（円）", "Total (yen)");
+const COUNT_CASHLESS: Column = Column::new("count_cashless", "キャッシュレス件数", "Cashless payments");
+const AMOUNT_CASHLESS: Column = Column::new("amount_cashless", "キャッシュレス金額（円）", "Cashless amount (yen)");
+const SHARE_COUNT_CASHLESS: Column =
+    Column::new("share_count_percent", "キャッシュレス比率・件数（%）", "Cashless share of count (%)");
+const SHARE_AMOUNT_CASHLESS: Column =
+    Column::new("share_amount_percent", "キャッシュレス比率・金額（%）", "Cashless share of amount (%)");
+const TARGET: Column = Column::new("target_percent", "国の目標（%）", "National target (%)");
+const SPLIT_COLUMNS: [Column; 6] =
+    [COUNT_TOTAL, AMOUNT_TOTAL, COUNT_CASHLESS, AMOUNT_CASHLESS, SHARE_COUNT_CASHLESS, SHARE_AMOUNT_CASHLESS];
+
+fn period_of(date: BusinessDate, granularity: Granularity) -> String {
+    match granularity {
+        Granularity::Day => date.to_string(),
+        Granularity::Month => format!("{:04}-{:02}", date.date().year(), date.date().month()),
+        Granularity::FiscalYear => date.fiscal_year().to_string(),
+    }
+}
+
+/// Cashless share per period: every period of the range is a row, empty ones too, so the line
+/// has no gaps.
+fn cashless_share(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    let granularity = input.request.granularity;
+    let mut periods: BTreeMap<String, Split> = BTreeMap::new();
+    let mut day = input.request.from.date();
+    while day <= input.request.to.date() {
+        periods.entry(period_of(BusinessDate::new(day), granularity)).or_default();
+        day = day.checked_add_days(Days::new(1)).unwrap_or(chrono::NaiveDate::MAX);
+    }
+    let mut total = Split::default();
+    for payment in selected(input) {
+        periods.entry(period_of(payment.business_date, granularity)).or_default().take(payment)?;
+        total.take(payment)?;
+    }
+    let period = Column::new("period", "期間", "Period");
+    let mut columns = vec![period];
+    columns.extend(SPLIT_COLUMNS);
+    columns.push(TARGET);
+    let plot =
+        Plot::Line { label: "period", value: SHARE_AMOUNT_CASHLESS.key, target_percent: CASHLESS_TARGET_PERCENT };
+    let mut table = ChartTable::new(ChartKind::CashlessShare, columns, plot);
+    for (name, split) in &periods {
+        let mut row = vec![Value::Text(name.clone())];
+        row.extend(split.values());
+        row.push(Value::Text(CASHLESS_TARGET_PERCENT.to_string()));
+        table.push(row);
+    }
+    for (column, value) in SPLIT_COLUMNS.into_iter().zip(total.values()) {
+        table.total(column, value);
+    }
+    table.total(TARGET, Value::Text(CASHLESS_TARGET_PERCENT.to_string()));
+    Ok(table)
+}
+
+/// Rows of (key, tally), with each row's share of the whole amount.
+fn shares_table<K>(
+    chart: ChartKind,
+    key_columns: Vec<Column>,
+    rows: Vec<(K, Tally)>,
+    key_values: impl Fn(&K) -> Vec<Value>,
+    label: &'static str,
+) -> Result<ChartTable, AnalyticsError> {
+    let mut total = Tally::default();
+    for (_, tally) in &rows {
+        total.count += tally.count;
+        total.amount = add(total.amount, tally.amount, "the total")?;
+    }
+    let mut columns = key_columns;
+    columns.extend([COUNT, AMOUNT, SHARE_AMOUNT]);
+    let mut table = ChartTable::new(chart, columns, Plot::Bars { label, value: AMOUNT.key });
+    for (key, tally) in &rows {
+        let mut row = key_values(key);
+        row.extend([Value::Count(tally.count), Value::Amount(tally.amount), Value::share(tally.amount, total.amount)]);
+        table.push(row);
+    }
+    table.total(COUNT, Value::Count(total.count));
+    table.total(AMOUNT, Value::Amount(total.amount));
+    table.total(SHARE_AMOUNT, Value::share(total.amount, total.amount));
+    Ok(table)
+}
+
+/// Every method (or the one filtered on), in a fixed order, so the chart's colours stay put.
+fn by_method(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    let lang = input.request.lang;
+    let mut tallies: BTreeMap<Method, Tally> = Method::ALL
+        .into_iter()
+        .filter(|method| input.request.method.is_none_or(|wanted| wanted == *method))
+        .map(|method| (method, Tally::default()))
+        .collect();
+    for payment in selected(input) {
+        tallies.entry(payment.method).or_default().take(payment.amount, "a method's amount")?;
+    }
+    let columns =
+        vec![Column::new("method", "決済手段コード", "Method code"), Column::new("name", "決済手段", "Method")];
+    shares_table(
+        ChartKind::ByMethod,
+        columns,
+        tallies.into_iter().collect(),
+        |method| vec![Value::Text(method.code().to_string()), Value::Text(method_name(*method, lang).to_string())],
+        "name",
+    )
+}
+
+/// The brands that were used, largest amount first.
+fn by_brand(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    let lang = input.request.lang;
+    let mut tallies: BTreeMap<Brand, Tally> = BTreeMap::new();
+    for payment in selected(input) {
+        tallies.entry(payment.brand).or_default().take(payment.amount, "a brand's amount")?;
+    }
+    let mut rows: Vec<(Brand, Tally)> = tallies.into_iter().collect();
+    rows.sort_by(|left, right| right.1.amount.cmp(&left.1.amount).then(left.0.code().cmp(right.0.code())));
+    let columns = vec![
+        Column::new("brand", "ブランドコード", "Brand code"),
+        Column::new("name", "ブランド", "Brand"),
+        Column::new("method", "決済手段", "Method"),
+    ];
+    shares_table(
+        ChartKind::ByBrand,
+        columns,
+        rows,
+        |brand| {
+            vec![
+                Value::Text(brand.code().to_string()),
+                Value::Text(brand.display_name().to_string()),
+                Value::Text(method_name(brand.method(), lang).to_string()),
+            ]
+        },
+        "name",
+    )
+}
+
+const WEEKDAYS: [(&str, &str, &str); 7] = [
+    ("mon", "月", "Mon"),
+    ("tue", "火", "Tue"),
+    ("wed", "水", "Wed"),
+    ("thu", "木", "Thu"),
+    ("fri", "金", "Fri"),
+    ("sat", "土", "Sat"),
+    ("sun", "日", "Sun"),
+];
+const HOURS_PER_DAY: u32 = 24;
+
+/// Weekday × hour of the day (JST), all 168 cells.
+fn heatmap(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    let lang = input.request.lang;
+    let mut cells = [[Tally::default(); HOURS_PER_DAY as usize]; 7];
+    let mut total = Tally::default();
+    for payment in selected(input) {
+        let weekday = payment.time.weekday().num_days_from_monday() as usize;
+        let hour = payment.time.hour() as usize;
+        cells[weekday][hour].take(payment.amount, "a heatmap cell")?;
+        total.take(payment.amount, "the total")?;
+    }
+    let columns = vec![
+        Column::new("weekday", "曜日コード", "Weekday code"),
+        Column::new("weekday_name", "曜日", "Weekday"),
+        Column::new("hour", "時", "Hour"),
+        COUNT,
+        AMOUNT,
+    ];
+    let plot = Plot::Grid { rows: "weekday_name", columns: "hour", value: COUNT.key };
+    let mut table = ChartTable::new(ChartKind::Heatmap, columns, plot);
+    for (weekday, hours) in cells.iter().enumerate() {
+        let (code, ja, en) = WEEKDAYS[weekday];
+        for (hour, tally) in hours.iter().enumerate() {
+            table.push(vec![
+                Value::Text(code.to_string()),
+                Value::Text(lang.pick(ja, en).to_string()),
+                Value::Count(hour as u64),
+                Value::Count(tally.count),
+                Value::Amount(tally.amount),
+            ]);
+        }
+    }
+    table.total(COUNT, Value::Count(total.count));
+    table.total(AMOUNT, Value::Amount(total.amount));
+    Ok(table)
+}
+
+/// Fee items per method. A sale's lines are paid, in order, by its payments, in order — the
+/// reconciler's split (its daily report's revenue by brand) — so a sale split between cash and a
+/// card puts its first lines on the first payment and the amounts stay exact. `count` is the
+/// number of sale lines (a line split between two payments counts under both).
+fn top_fee_items(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    let lang = input.request.lang;
+    let mut tenders: BTreeMap<&str, Vec<(Method, Yen)>> = BTreeMap::new();
+    for payment in &input.payments {
+        tenders.entry(payment.sale_id.as_str()).or_default().push((payment.method, payment.amount));
+    }
+    let mut names: BTreeMap<&FeeItemCode, &str> = BTreeMap::new();
+    let mut tallies: BTreeMap<(&FeeItemCode, Method), Tally> = BTreeMap::new();
+    for line in &input.lines {
+        names.entry(&line.fee_item).or_insert(line.name_ja.as_str());
+        let mut left = line.amount;
+        for (method, tender_left) in tenders.get_mut(line.sale_id.as_str()).into_iter().flatten() {
+            if left <= Yen::ZERO {
+                break;
+            }
+            if *tender_left <= Yen::ZERO {
+                continue;
+            }
+            let part = left.min(*tender_left);
+            *tender_left =
+                tender_left.checked_sub(part).map_err(|source| AnalyticsError::Money { what: "a tender", source })?;
+            left = left.checked_sub(part).map_err(|source| AnalyticsError::Money { what: "a sale line", source })?;
+            if input.request.method.is_none_or(|wanted| wanted == *method) {
+                tallies.entry((&line.fee_item, *method)).or_default().take(part, "a fee item's amount")?;
+            }
+        }
+    }
+    let mut rows: Vec<((&FeeItemCode, Method), Tally)> = tallies.into_iter().collect();
+    rows.sort_by(|left, right| right.1.amount.cmp(&left.1.amount).then(left.0.cmp(&right.0)));
+    let mut total = Tally::default();
+    for (_, tally) in &rows {
+        total.count += tally.count;
+        total.amount = add(total.amount, tally.amount, "the total")?;
+    }
+    let columns = vec![
+        Column::new("rank", "順位", "Rank"),
+        Column::new("fee_item", "手数料項目コード", "Fee item code"),
+        Column::new("name", "手数料項目", "Fee item"),
+        Column::new("method", "決済手段コード", "Method code"),
+        Column::new("method_name", "決済手段", "Method"),
+        COUNT,
+        AMOUNT,
+        SHARE_AMOUNT,
+    ];
+    let mut table = ChartTable::new(ChartKind::TopFeeItems, columns, Plot::Bars { label: "name", value: AMOUNT.key });
+    for (rank, ((code, method), tally)) in rows.iter().take(input.request.limit).enumerate() {
+        let name = match lang {
+            Lang::Ja => names.get(code).copied().unwrap_or_default().to_string(),
+            Lang::En => input
+                .config
+                .fee_item(code)
+                .map_or_else(|| names.get(code).copied().unwrap_or_default().to_string(), |item| item.name_en.clone()),
+        };
+        table.push(vec![
+            Value::Count(rank as u64 + 1),
+            Value::Text(code.to_string()),
+            Value::Text(name),
+            Value::Text(method.code().to_string()),
+            Value::Text(method_name(*method, lang).to_string()),
+            Value::Count(tally.count),
+            Value::Amount(tally.amount),
+            Value::share(tally.amount, total.amount),
+        ]);
+    }
+    // The totals are of every item, listed or not, so they equal the takings of the filter.
+    table.total(COUNT, Value::Count(total.count));
+    table.total(AMOUNT, Value::Amount(total.amount));
+    Ok(table)
+}
+
+/// What cashless costs: per brand, the contracted fee on each payment (the acquirer's rate with
+/// its rounding, from the configuration — the reconciler's contracted fee per settled
+/// transaction), added up, and the effective rate that results.
+fn fees_by_brand(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    let lang = input.request.lang;
+    let mut per_brand: BTreeMap<Brand, (Tally, Option<Yen>)> = BTreeMap::new();
+    for payment in selected(input).filter(|payment| payment.method.is_cashless()) {
+        let entry = per_brand.entry(payment.brand).or_insert((Tally::default(), Some(Yen::ZERO)));
+        entry.0.take(payment.amount, "a brand's gross")?;
+        let fee = match input.config.fee_rate(payment.brand) {
+            Some((_, contract)) => Some(
+                contract
+                    .rate
+                    .fee(payment.amount, contract.rounding)
+                    .map_err(|source| AnalyticsError::Money { what: "a contracted fee", source })?,
+            ),
+            None => None,
+        };
+        entry.1 = match (entry.1, fee) {
+            (Some(sum), Some(fee)) => Some(add(sum, fee, "a brand's fees")?),
+            _ => None,
+        };
+    }
+    let columns = vec![
+        Column::new("brand", "ブランドコード", "Brand code"),
+        Column::new("name", "ブランド", "Brand"),
+        Column::new("method", "決済手段", "Method"),
+        Column::new("acquirer", "加盟店契約先", "Acquirer"),
+        Column::new("count", "件数", "Count"),
+        Column::new("gross", "決済額（円）", "Gross (yen)"),
+        Column::new("rate_percent", "契約手数料率（%）", "Contracted rate (%)"),
+        Column::new("rounding", "端数処理", "Rounding"),
+        Column::new("fee", "手数料（円）", "Fee (yen)"),
+        Column::new("effective_rate_percent", "実効手数料率（%）", "Effective rate (%)"),
+    ];
+    let mut table =
+        ChartTable::new(ChartKind::FeesByBrand, columns.clone(), Plot::Bars { label: "name", value: "fee" });
+    let (mut count, mut gross, mut fees) = (0u64, Yen::ZERO, Yen::ZERO);
+    let mut rows: Vec<(Brand, (Tally, Option<Yen>))> = per_brand.into_iter().collect();
+    rows.sort_by(|left, right| right.1 .1.cmp(&left.1 .1).then(left.0.code().cmp(right.0.code())));
+    for (brand, (tally, fee)) in rows {
+        let contract = input.config.fee_rate(brand);
+        count += tally.count;
+        gross = add(gross, tally.amount, "the gross")?;
+        if let Some(fee) = fee {
+            fees = add(fees, fee, "the fees")?;
+        }
+        table.push(vec![
+            Value::Text(brand.code().to_string()),
+            Value::Text(brand.display_name().to_string()),
+            Value::Text(method_name(brand.method(), lang).to_string()),
+            Value::Text(contract.map(|(acquirer, _)| acquirer.id.clone()).unwrap_or_default()),
+            Value::Count(tally.count),
+            Value::Amount(tally.amount),
+            Value::Text(contract.map(|(_, fee)| fee.rate.percent().to_string()).unwrap_or_default()),
+            Value::Text(contract.map(|(_, fee)| fee.rounding.name().to_string()).unwrap_or_default()),
+            fee.map_or_else(|| Value::Text(String::new()), Value::Amount),
+            match fee {
+                Some(fee) => Value::percent(fee.to_decimal(), tally.amount.to_decimal(), RATE_DECIMALS),
+                None => Value::Text(String::new()),
+            },
+        ]);
+    }
+    table.total(columns[4], Value::Count(count));
+    table.total(columns[5], Value::Amount(gross));
+    table.total(columns[8], Value::Amount(fees));
+    table.total(columns[9], Value::percent(fees.to_decimal(), gross.to_decimal(), RATE_DECIMALS));
+    Ok(table)
+}
+
+/// Every facility the chart covers, in id order, empty ones too.
+fn facilities(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
+    let lang = input.request.lang;
+    let mut splits: BTreeMap<&pos_core::FacilityId, Split> =
+        input.facilities.iter().map(|facility| (&facility.id, Split::default())).collect();
+    let mut total = Split::default();
+    for payment in selected(input) {
+        if let Some(split) = splits.get_mut(&payment.facility) {
+            split.take(payment)?;
+            total.take(payment)?;
+        }
+    }
+    let mut columns = vec![
+        Column::new("facility_id", "施設コード", "Facility code"),
+        Column::new("name", "施設", "Facility"),
+        Column::new("owner", "運営", "Run by"),
+    ];
+    columns.extend(SPLIT_COLUMNS);
+    let plot = Plot::Bars { label: "name", value: SHARE_AMOUNT_CASHLESS.key };
+    let mut table = ChartTable::new(ChartKind::Facilities, columns, plot);
+    let mut facilities = input.facilities.clone();
+    facilities.sort_by(|left, right| left.id.cmp(&right.id));
+    for facility in facilities {
+        let split = splits.get(&facility.id).copied().unwrap_or_default();
+        let mut row = vec![
+            Value::Text(facility.id.to_string()),
+            Value::Text(lang.pick(&facility.name_ja, &facility.name_en).to_string()),
+            Value::Text(owner_code(&facility.owner)),
+        ];
+        row.extend(split.values());
+        table.push(row);
+    }
+    for (column, value) in SPLIT_COLUMNS.into_iter().zip(total.values()) {
+        table.total(column, value);
+    }
+    Ok(table)
+}
