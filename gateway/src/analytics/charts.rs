@@ -472,3 +472,151 @@ fn facilities(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
     }
     Ok(table)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, FixedOffset};
+
+    use super::*;
+    use crate::analytics::request::ChartRequest;
+
+    fn config() -> Config {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples/city.toml");
+        pos_config::load_with_env(&path, |_| None).expect("example config loads")
+    }
+
+    fn request(chart: ChartKind, pairs: &[(&str, &str)]) -> ChartRequest {
+        let params: BTreeMap<String, String> =
+            pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+        ChartRequest::parse(chart, &params).expect("request parses")
+    }
+
+    fn payment(sale: &str, brand: Brand, amount: i64, at: &str) -> PaymentFact {
+        let time = DateTime::<FixedOffset>::parse_from_rfc3339(&format!("{at}+09:00")).expect("time");
+        PaymentFact {
+            id: format!("pay-{sale}-{amount}"),
+            sale_id: sale.to_string(),
+            facility: pos_core::FacilityId::parse("F01").expect("facility"),
+            method: brand.method(),
+            brand,
+            amount: Yen::new(amount).expect("yen"),
+            business_date: BusinessDate::new(time.date_naive()),
+            time,
+        }
+    }
+
+    fn line(sale: &str, item: &str, amount: i64) -> LineFact {
+        LineFact {
+            sale_id: sale.to_string(),
+            fee_item: FeeItemCode::parse(item).expect("item"),
+            name_ja: item.to_string(),
+            amount: Yen::new(amount).expect("yen"),
+        }
+    }
+
+    fn table(request: &ChartRequest, payments: Vec<PaymentFact>, lines: Vec<LineFact>) -> ChartTable {
+        let config = config();
+        let facilities = config.facilities.iter().take(2).collect();
+        build(&ChartInput { request, config: &config, facilities, payments, lines }).expect("chart builds")
+    }
+
+    fn cell(table: &ChartTable, row: usize, key: &str) -> String {
+        table.rows[row][table.column_index(key).expect("column")].text()
+    }
+
+    #[test]
+    fn cashless_share_by_month_and_fiscal_year() {
+        let payments = vec![
+            payment("a", Brand::Cash, 700, "2026-03-31T23:59:00"),
+            payment("b", Brand::Visa, 300, "2026-03-02T10:00:00"),
+            payment("c", Brand::PayPay, 100, "2026-04-01T00:00:00"),
+        ];
+        let months = request(
+            ChartKind::CashlessShare,
+            &[("from", "2026-02-15"), ("to", "2026-04-01"), ("granularity", "month")],
+        );
+        let months = table(&months, payments.clone(), Vec::new());
+        let periods: Vec<String> = (0..months.rows.len()).map(|row| cell(&months, row, "period")).collect();
+        assert_eq!(periods, ["2026-02", "2026-03", "2026-04"], "every month of the range, empty ones too");
+        assert_eq!(cell(&months, 1, "share_amount_percent"), "30.0");
+        assert_eq!(cell(&months, 1, "share_count_percent"), "50.0");
+        assert_eq!(cell(&months, 0, "share_amount_percent"), "", "no payments: no share");
+        assert_eq!(cell(&months, 2, "amount_cashless"), "100");
+        let years = request(
+            ChartKind::CashlessShare,
+            &[("from", "2026-03-01"), ("to", "2026-04-30"), ("granularity", "fiscal_year")],
+        );
+        let years = table(&years, payments, Vec::new());
+        assert_eq!(cell(&years, 0, "period"), "FY2025");
+        assert_eq!(cell(&years, 1, "period"), "FY2026");
+        assert_eq!(cell(&years, 0, "target_percent"), CASHLESS_TARGET_PERCENT);
+        let totals: BTreeMap<&str, String> =
+            years.totals.iter().map(|(column, value)| (column.key, value.text())).collect();
+        assert_eq!(totals["amount_total"], "1100");
+        assert_eq!(totals["share_amount_percent"], "36.4", "400 / 1100 = 36.36… rounds to 36.4");
+    }
+
+    #[test]
+    fn a_split_sale_puts_its_first_lines_on_its_first_payment() {
+        let payments = vec![
+            payment("s", Brand::Cash, 500, "2026-11-25T10:00:00"),
+            payment("s", Brand::Jcb, 1000, "2026-11-25T10:01:00"),
+        ];
+        let lines = vec![line("s", "GYM-IPPAN", 300), line("s", "GYM-ARENA-HALF", 1200)];
+        let all = request(ChartKind::TopFeeItems, &[("from", "2026-11-25"), ("to", "2026-11-25")]);
+        let all = table(&all, payments.clone(), lines.clone());
+        let found: Vec<(String, String, String)> = (0..all.rows.len())
+            .map(|row| (cell(&all, row, "fee_item"), cell(&all, row, "method"), cell(&all, row, "amount")))
+            .collect();
+        let expected =
+            [("GYM-ARENA-HALF", "card", "1000"), ("GYM-IPPAN", "cash", "300"), ("GYM-ARENA-HALF", "cash", "200")];
+        let expected: Vec<(String, String, String)> =
+            expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        assert_eq!(found, expected);
+        let cards = request(
+            ChartKind::TopFeeItems,
+            &[("from", "2026-11-25"), ("to", "2026-11-25"), ("method", "card"), ("limit", "1")],
+        );
+        let cards = table(&cards, payments, lines);
+        assert_eq!(cards.rows.len(), 1);
+        assert_eq!(cell(&cards, 0, "amount"), "1000");
+        let total = cards.totals.iter().find(|(column, _)| column.key == "amount").map(|(_, value)| value.text());
+        assert_eq!(total.as_deref(), Some("1000"), "the card part of the sale only");
+    }
+
+    #[test]
+    fn fees_are_the_contract_on_each_payment_added_up() {
+        // VISA is 3.24 %, truncated: 14.58 → 14 and 32.40 → 32, not 3.24 % of 1,450 (46.98 → 46).
+        let payments = vec![
+            payment("a", Brand::Visa, 450, "2026-11-25T10:00:00"),
+            payment("b", Brand::Visa, 1000, "2026-11-25T11:00:00"),
+        ];
+        let fees = request(ChartKind::FeesByBrand, &[("from", "2026-11-25"), ("to", "2026-11-25")]);
+        let fees = table(&fees, payments, Vec::new());
+        assert_eq!(cell(&fees, 0, "fee"), "46");
+        assert_eq!(cell(&fees, 0, "gross"), "1450");
+        assert_eq!(cell(&fees, 0, "rate_percent"), "3.24");
+        assert_eq!(cell(&fees, 0, "rounding"), "truncate");
+        assert_eq!(cell(&fees, 0, "effective_rate_percent"), "3.17");
+    }
+
+    #[test]
+    fn the_heatmap_counts_each_payment_in_its_tokyo_weekday_and_hour() {
+        // 2026-11-23 is a Monday.
+        let payments = vec![
+            payment("a", Brand::Cash, 300, "2026-11-23T09:15:00"),
+            payment("b", Brand::Cash, 300, "2026-11-23T09:45:00"),
+            payment("c", Brand::Nanaco, 200, "2026-11-29T17:00:00"),
+        ];
+        let heatmap = request(ChartKind::Heatmap, &[("from", "2026-11-23"), ("to", "2026-11-29")]);
+        let heatmap = table(&heatmap, payments, Vec::new());
+        assert_eq!(heatmap.rows.len(), 168);
+        assert_eq!((cell(&heatmap, 9, "weekday"), cell(&heatmap, 9, "count")), ("mon".to_string(), "2".to_string()));
+        assert_eq!(
+            (cell(&heatmap, 6 * 24 + 17, "weekday"), cell(&heatmap, 6 * 24 + 17, "amount")),
+            ("sun".to_string(), "200".to_string())
+        );
+    }
+}

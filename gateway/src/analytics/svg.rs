@@ -287,3 +287,59 @@ fn grid(table: &ChartTable, request: &ChartRequest, rows_key: &str, columns_key:
     out.push_str("</svg>");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use pos_core::Yen;
+
+    use super::*;
+    use crate::analytics::request::ChartKind;
+    use crate::analytics::table::Column;
+
+    fn request(chart: ChartKind) -> ChartRequest {
+        let params: BTreeMap<String, String> = [("from", "2026-11-01"), ("to", "2026-11-30")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ChartRequest::parse(chart, &params).expect("request")
+    }
+
+    #[test]
+    fn bars_carry_their_figures_and_text_is_escaped() {
+        let plot = Plot::Bars { label: "name", value: "amount" };
+        let columns = vec![Column::new("name", "名前", "Name"), Column::new("amount", "金額", "Amount")];
+        let mut table = ChartTable::new(ChartKind::ByBrand, columns, plot);
+        table.push(vec![Value::Text("<A&B>".to_string()), Value::Amount(Yen::new(1500).expect("yen"))]);
+        table.push(vec![Value::Text("C".to_string()), Value::Amount(Yen::new(500).expect("yen"))]);
+        let svg = render(&table, &request(ChartKind::ByBrand));
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" viewBox=\"0 0 960 "));
+        assert!(svg.contains("<title>ブランド別決済額 2026-11-01 – 2026-11-30</title>"));
+        assert!(svg.contains("data-name=\"&lt;A&amp;B&gt;\" data-amount=\"1500\" data-value=\"1500\""));
+        assert!(!svg.contains("<A&B>"));
+        // The largest bar spans the bar area; the others are in proportion.
+        assert!(svg.contains("width=\"500\" height=\"16\""), "{svg}");
+        assert!(svg.contains("width=\"166.7\" height=\"16\""), "{svg}");
+        assert!(svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn the_share_line_has_its_target() {
+        let plot = Plot::Line { label: "period", value: "share", target_percent: "40" };
+        let columns = vec![Column::new("period", "期間", "Period"), Column::new("share", "比率", "Share")];
+        let mut table = ChartTable::new(ChartKind::CashlessShare, columns, plot);
+        for (period, share) in [("2026-11-01", 250), ("2026-11-02", 500)] {
+            table.push(vec![
+                Value::Text(period.to_string()),
+                Value::percent(rust_decimal::Decimal::from(share), rust_decimal::Decimal::from(1000), 1),
+            ]);
+        }
+        let svg = render(&table, &request(ChartKind::CashlessShare));
+        assert!(svg.contains("<line class=\"target\" data-value=\"40\""));
+        assert!(svg.contains("国の目標 40%"));
+        assert_eq!(svg.matches("<circle class=\"mark\"").count(), 2);
+        assert!(svg.contains("data-share=\"50.0\" data-value=\"50.0\""));
+        assert!(svg.contains("<polyline"));
+    }
+}
