@@ -6,7 +6,7 @@ use chrono::{Datelike, Days, Timelike};
 use pos_config::{Config, Facility, Owner};
 use pos_core::{Brand, BusinessDate, FeeItemCode, Method, Yen};
 
-use super::facts::{LineFact, PaymentFact};
+use super::facts::{AmountGroup, DayGroup, HourGroup, ItemGroup, LineFact, PaymentFact};
 use super::request::{ChartKind, ChartRequest, Granularity, Lang};
 use super::table::{ChartTable, Column, Plot, Value, RATE_DECIMALS};
 use super::{add, AnalyticsError};
@@ -21,10 +21,35 @@ pub struct ChartInput<'a> {
     pub config: &'a Config,
     /// The facilities the chart covers, after the caller's scope and the filters.
     pub facilities: Vec<&'a Facility>,
-    /// Taken payments of the range and facilities, in the order they were made (any method).
-    pub payments: Vec<PaymentFact>,
-    /// The lines of the sales those payments paid (read for `top-fee-items` only).
-    pub lines: Vec<LineFact>,
+    /// Taken payments per day, facility and brand (every chart but the three below).
+    pub days: Vec<DayGroup>,
+    /// Taken payments per hour (`heatmap`).
+    pub hours: Vec<HourGroup>,
+    /// Taken payments per brand and amount (`fees-by-brand`).
+    pub amounts: Vec<AmountGroup>,
+    /// Fee items of sales paid whole by one payment (`top-fee-items`).
+    pub items: Vec<ItemGroup>,
+    /// The payments of sales split between payments, any method, in the order they were made,
+    /// and those sales' lines (`top-fee-items`).
+    pub split_payments: Vec<PaymentFact>,
+    pub split_lines: Vec<LineFact>,
+}
+
+impl<'a> ChartInput<'a> {
+    /// An input without facts, to be filled with those the chart needs.
+    pub fn new(request: &'a ChartRequest, config: &'a Config, facilities: Vec<&'a Facility>) -> ChartInput<'a> {
+        ChartInput {
+            request,
+            config,
+            facilities,
+            days: Vec::new(),
+            hours: Vec::new(),
+            amounts: Vec::new(),
+            items: Vec::new(),
+            split_payments: Vec::new(),
+            split_lines: Vec::new(),
+        }
+    }
 }
 
 pub fn build(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
@@ -58,12 +83,6 @@ fn owner_code(owner: &Owner) -> String {
     }
 }
 
-/// The payments the `method` filter lets through.
-fn selected<'a>(input: &'a ChartInput<'_>) -> impl Iterator<Item = &'a PaymentFact> {
-    let method = input.request.method;
-    input.payments.iter().filter(move |payment| method.is_none_or(|method| payment.method == method))
-}
-
 /// A count and an amount, added to one payment at a time.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
@@ -72,8 +91,8 @@ struct Tally {
 }
 
 impl Tally {
-    fn take(&mut self, amount: Yen, what: &'static str) -> Result<(), AnalyticsError> {
-        self.count += 1;
+    fn take(&mut self, count: u64, amount: Yen, what: &'static str) -> Result<(), AnalyticsError> {
+        self.count += count;
         self.amount = add(self.amount, amount, what)?;
         Ok(())
     }
@@ -87,10 +106,10 @@ struct Split {
 }
 
 impl Split {
-    fn take(&mut self, payment: &PaymentFact) -> Result<(), AnalyticsError> {
-        self.total.take(payment.amount, "the total")?;
-        if payment.method.is_cashless() {
-            self.cashless.take(payment.amount, "the cashless total")?;
+    fn take(&mut self, group: &DayGroup) -> Result<(), AnalyticsError> {
+        self.total.take(group.count, group.amount, "the total")?;
+        if group.method.is_cashless() {
+            self.cashless.take(group.count, group.amount, "the cashless total")?;
         }
         Ok(())
     }
@@ -141,9 +160,9 @@ fn cashless_share(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> 
         day = day.checked_add_days(Days::new(1)).unwrap_or(chrono::NaiveDate::MAX);
     }
     let mut total = Split::default();
-    for payment in selected(input) {
-        periods.entry(period_of(payment.business_date, granularity)).or_default().take(payment)?;
-        total.take(payment)?;
+    for group in &input.days {
+        periods.entry(period_of(group.business_date, granularity)).or_default().take(group)?;
+        total.take(group)?;
     }
     let period = Column::new("period", "期間", "Period");
     let mut columns = vec![period];
@@ -200,8 +219,8 @@ fn by_method(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
         .filter(|method| input.request.method.is_none_or(|wanted| wanted == *method))
         .map(|method| (method, Tally::default()))
         .collect();
-    for payment in selected(input) {
-        tallies.entry(payment.method).or_default().take(payment.amount, "a method's amount")?;
+    for group in &input.days {
+        tallies.entry(group.method).or_default().take(group.count, group.amount, "a method's amount")?;
     }
     let columns =
         vec![Column::new("method", "決済手段コード", "Method code"), Column::new("name", "決済手段", "Method")];
@@ -218,8 +237,8 @@ fn by_method(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
 fn by_brand(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
     let lang = input.request.lang;
     let mut tallies: BTreeMap<Brand, Tally> = BTreeMap::new();
-    for payment in selected(input) {
-        tallies.entry(payment.brand).or_default().take(payment.amount, "a brand's amount")?;
+    for group in &input.days {
+        tallies.entry(group.brand).or_default().take(group.count, group.amount, "a brand's amount")?;
     }
     let mut rows: Vec<(Brand, Tally)> = tallies.into_iter().collect();
     rows.sort_by(|left, right| right.1.amount.cmp(&left.1.amount).then(left.0.code().cmp(right.0.code())));
@@ -259,11 +278,11 @@ fn heatmap(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
     let lang = input.request.lang;
     let mut cells = [[Tally::default(); HOURS_PER_DAY as usize]; 7];
     let mut total = Tally::default();
-    for payment in selected(input) {
-        let weekday = payment.time.weekday().num_days_from_monday() as usize;
-        let hour = payment.time.hour() as usize;
-        cells[weekday][hour].take(payment.amount, "a heatmap cell")?;
-        total.take(payment.amount, "the total")?;
+    for group in &input.hours {
+        let weekday = group.hour.weekday().num_days_from_monday() as usize;
+        let hour = group.hour.hour() as usize;
+        cells[weekday][hour].take(group.count, group.amount, "a heatmap cell")?;
+        total.take(group.count, group.amount, "the total")?;
     }
     let columns = vec![
         Column::new("weekday", "曜日コード", "Weekday code"),
@@ -291,19 +310,28 @@ fn heatmap(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
     Ok(table)
 }
 
-/// Fee items per method. A sale's lines are paid, in order, by its payments, in order — the
-/// reconciler's split (its daily report's revenue by brand) — so a sale split between cash and a
-/// card puts its first lines on the first payment and the amounts stay exact. `count` is the
-/// number of sale lines (a line split between two payments counts under both).
+/// Fee items per method. A sale paid by one payment books its lines to that payment's method; a
+/// split sale's lines are paid, in order, by its payments, in order — the reconciler's split (its
+/// daily report's revenue by brand) — so a sale split between cash and a card puts its first
+/// lines on the first payment and the amounts stay exact. `count` is the number of sale lines (a
+/// line split between two payments counts under both).
 fn top_fee_items(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
     let lang = input.request.lang;
-    let mut tenders: BTreeMap<&str, Vec<(Method, Yen)>> = BTreeMap::new();
-    for payment in &input.payments {
-        tenders.entry(payment.sale_id.as_str()).or_default().push((payment.method, payment.amount));
-    }
     let mut names: BTreeMap<&FeeItemCode, &str> = BTreeMap::new();
     let mut tallies: BTreeMap<(&FeeItemCode, Method), Tally> = BTreeMap::new();
-    for line in &input.lines {
+    for group in &input.items {
+        names.entry(&group.fee_item).or_insert(group.name_ja.as_str());
+        tallies.entry((&group.fee_item, group.method)).or_default().take(
+            group.count,
+            group.amount,
+            "a fee item's amount",
+        )?;
+    }
+    let mut tenders: BTreeMap<&str, Vec<(Method, Yen)>> = BTreeMap::new();
+    for payment in &input.split_payments {
+        tenders.entry(payment.sale_id.as_str()).or_default().push((payment.method, payment.amount));
+    }
+    for line in &input.split_lines {
         names.entry(&line.fee_item).or_insert(line.name_ja.as_str());
         let mut left = line.amount;
         for (method, tender_left) in tenders.get_mut(line.sale_id.as_str()).into_iter().flatten() {
@@ -318,7 +346,7 @@ fn top_fee_items(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
                 tender_left.checked_sub(part).map_err(|source| AnalyticsError::Money { what: "a tender", source })?;
             left = left.checked_sub(part).map_err(|source| AnalyticsError::Money { what: "a sale line", source })?;
             if input.request.method.is_none_or(|wanted| wanted == *method) {
-                tallies.entry((&line.fee_item, *method)).or_default().take(part, "a fee item's amount")?;
+                tallies.entry((&line.fee_item, *method)).or_default().take(1, part, "a fee item's amount")?;
             }
         }
     }
@@ -371,15 +399,22 @@ fn top_fee_items(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
 fn fees_by_brand(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
     let lang = input.request.lang;
     let mut per_brand: BTreeMap<Brand, (Tally, Option<Yen>)> = BTreeMap::new();
-    for payment in selected(input).filter(|payment| payment.method.is_cashless()) {
-        let entry = per_brand.entry(payment.brand).or_insert((Tally::default(), Some(Yen::ZERO)));
-        entry.0.take(payment.amount, "a brand's gross")?;
-        let fee = match input.config.fee_rate(payment.brand) {
+    let money = |what| move |source| AnalyticsError::Money { what, source };
+    for group in input.amounts.iter().filter(|group| group.method.is_cashless()) {
+        let entry = per_brand.entry(group.brand).or_insert((Tally::default(), Some(Yen::ZERO)));
+        let count = i64::try_from(group.count)
+            .map_err(|_| money("a brand's gross")(pos_core::MoneyError::Overflow("count")))?;
+        let gross = group.amount.checked_mul(count).map_err(money("a brand's gross"))?;
+        entry.0.take(group.count, gross, "a brand's gross")?;
+        // The fee is charged on each payment and rounded there, so it is the fee on one payment
+        // of the amount times the payments of that amount.
+        let fee = match input.config.fee_rate(group.brand) {
             Some((_, contract)) => Some(
                 contract
                     .rate
-                    .fee(payment.amount, contract.rounding)
-                    .map_err(|source| AnalyticsError::Money { what: "a contracted fee", source })?,
+                    .fee(group.amount, contract.rounding)
+                    .and_then(|fee| fee.checked_mul(count))
+                    .map_err(money("a contracted fee"))?,
             ),
             None => None,
         };
@@ -441,10 +476,10 @@ fn facilities(input: &ChartInput<'_>) -> Result<ChartTable, AnalyticsError> {
     let mut splits: BTreeMap<&pos_core::FacilityId, Split> =
         input.facilities.iter().map(|facility| (&facility.id, Split::default())).collect();
     let mut total = Split::default();
-    for payment in selected(input) {
-        if let Some(split) = splits.get_mut(&payment.facility) {
-            split.take(payment)?;
-            total.take(payment)?;
+    for group in &input.days {
+        if let Some(split) = splits.get_mut(&group.facility) {
+            split.take(group)?;
+            total.take(group)?;
         }
     }
     let mut columns = vec![
@@ -516,10 +551,51 @@ mod tests {
         }
     }
 
+    /// The facts the journal's queries would return for these payments and lines.
     fn table(request: &ChartRequest, payments: Vec<PaymentFact>, lines: Vec<LineFact>) -> ChartTable {
         let config = config();
         let facilities = config.facilities.iter().take(2).collect();
-        build(&ChartInput { request, config: &config, facilities, payments, lines }).expect("chart builds")
+        let mut input = ChartInput::new(request, &config, facilities);
+        let wanted = |payment: &PaymentFact| request.method.is_none_or(|method| method == payment.method);
+        let mut amounts: BTreeMap<(Method, Brand, Yen), u64> = BTreeMap::new();
+        for payment in payments.iter().filter(|payment| wanted(payment)) {
+            let (count, amount) = (1, payment.amount);
+            input.days.push(DayGroup {
+                business_date: payment.business_date,
+                facility: payment.facility.clone(),
+                method: payment.method,
+                brand: payment.brand,
+                count,
+                amount,
+            });
+            input.hours.push(HourGroup { hour: payment.time, count, amount });
+            *amounts.entry((payment.method, payment.brand, amount)).or_default() += 1;
+        }
+        input.amounts = amounts
+            .into_iter()
+            .map(|((method, brand, amount), count)| AmountGroup { method, brand, amount, count })
+            .collect();
+        for payment in &payments {
+            if payments.iter().filter(|other| other.sale_id == payment.sale_id).count() > 1 {
+                input.split_payments.push(payment.clone());
+            } else if wanted(payment) {
+                for line in lines.iter().filter(|line| line.sale_id == payment.sale_id) {
+                    input.items.push(ItemGroup {
+                        fee_item: line.fee_item.clone(),
+                        name_ja: line.name_ja.clone(),
+                        method: payment.method,
+                        count: 1,
+                        amount: line.amount,
+                    });
+                }
+            }
+        }
+        input.split_lines = lines
+            .iter()
+            .filter(|line| input.split_payments.iter().any(|payment| payment.sale_id == line.sale_id))
+            .cloned()
+            .collect();
+        build(&input).expect("chart builds")
     }
 
     fn cell(table: &ChartTable, row: usize, key: &str) -> String {
@@ -588,18 +664,21 @@ mod tests {
 
     #[test]
     fn fees_are_the_contract_on_each_payment_added_up() {
-        // VISA is 3.24 %, truncated: 14.58 → 14 and 32.40 → 32, not 3.24 % of 1,450 (46.98 → 46).
+        // VISA is 3.24 %, truncated on each payment: 14.58 → 14 twice and 32.40 → 32, which is
+        // 60, not 3.24 % of 1,900 (61.56 → 61).
         let payments = vec![
             payment("a", Brand::Visa, 450, "2026-11-25T10:00:00"),
             payment("b", Brand::Visa, 1000, "2026-11-25T11:00:00"),
+            payment("c", Brand::Visa, 450, "2026-11-25T12:00:00"),
         ];
         let fees = request(ChartKind::FeesByBrand, &[("from", "2026-11-25"), ("to", "2026-11-25")]);
         let fees = table(&fees, payments, Vec::new());
-        assert_eq!(cell(&fees, 0, "fee"), "46");
-        assert_eq!(cell(&fees, 0, "gross"), "1450");
+        assert_eq!(cell(&fees, 0, "fee"), "60");
+        assert_eq!(cell(&fees, 0, "gross"), "1900");
+        assert_eq!(cell(&fees, 0, "count"), "3");
         assert_eq!(cell(&fees, 0, "rate_percent"), "3.24");
         assert_eq!(cell(&fees, 0, "rounding"), "truncate");
-        assert_eq!(cell(&fees, 0, "effective_rate_percent"), "3.17");
+        assert_eq!(cell(&fees, 0, "effective_rate_percent"), "3.16");
     }
 
     #[test]

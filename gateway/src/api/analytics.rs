@@ -108,12 +108,24 @@ pub async fn chart(
     // Reading every facility needs no list in the query; the whole city is the common case.
     let unrestricted = request.facility_id.is_none() && request.operator_id.is_none() && caller.scope == Scope::All;
     let ids: Vec<FacilityId> = facilities.iter().map(|facility| facility.id.clone()).collect();
-    let filter =
-        FactFilter { from: request.from, to: request.to, facilities: (!unrestricted).then_some(ids.as_slice()) };
-    let payments = facts::taken_payments(&app.journal, &filter).await?;
-    let lines =
-        if kind == ChartKind::TopFeeItems { facts::paid_sale_lines(&app.journal, &filter).await? } else { Vec::new() };
-    let input = ChartInput { request: &request, config: &app.config, facilities, payments, lines };
+    let filter = FactFilter {
+        from: request.from,
+        to: request.to,
+        facilities: (!unrestricted).then_some(ids.as_slice()),
+        method: request.method,
+    };
+    let mut input = ChartInput::new(&request, &app.config, facilities);
+    match kind {
+        ChartKind::Heatmap => input.hours = facts::by_hour(&app.journal, &filter).await?,
+        ChartKind::FeesByBrand => input.amounts = facts::by_amount(&app.journal, &filter).await?,
+        ChartKind::TopFeeItems => {
+            input.items = facts::items_paid_whole(&app.journal, &filter).await?;
+            (input.split_payments, input.split_lines) = facts::split_sales(&app.journal, &filter).await?;
+        }
+        ChartKind::CashlessShare | ChartKind::ByBrand | ChartKind::ByMethod | ChartKind::Facilities => {
+            input.days = facts::by_day(&app.journal, &filter).await?
+        }
+    }
     let table = charts::build(&input)?;
     Ok(match request.format {
         Format::Json => Json(table.to_json(&request)).into_response(),
