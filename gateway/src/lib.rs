@@ -8,6 +8,7 @@
 //! completes; the `gateway` binary is thin glue around it, and the [`demo`] plays a business day
 //! through the real API.
 
+pub mod analytics;
 pub mod api;
 pub mod bench;
 pub mod booking;

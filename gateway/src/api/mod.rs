@@ -1,6 +1,7 @@
 //! The HTTP API, versioned under `/v1`: one module per resource, one error type, one
 //! authentication and audit layer over every route.
 
+pub mod analytics;
 pub mod auth;
 pub mod devices;
 pub mod display;
@@ -62,6 +63,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/treasury/exceptions", get(treasury::exceptions))
         .route("/v1/treasury/exceptions/{id}/resolve", post(treasury::resolve_exception))
         .merge(crate::web::routes())
+        .route("/v1/analytics/{chart}", get(analytics::chart))
         .route("/v1/audit/verify", get(system::verify_audit))
         .route("/metrics", get(system::metrics))
         // The timeout sits inside the audit layer, so a request cut off by it is still recorded.

@@ -27,6 +27,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod analytics;
 mod card_data;
 mod crash;
 mod devices;

@@ -98,18 +98,7 @@ pub async fn rig_with_clock(backend: Backend, clock: Arc<dyn pos_core::Clock>) -
 impl Rig {
     /// A scripted payment terminal connected to the terminal host over TLS.
     pub async fn terminal(&self) -> Client {
-        let address = self.app.terminal_host.expect("terminal host").to_string();
-        let client = Client::start(ClientSettings {
-            endpoints: vec![address],
-            server_name: "localhost".to_string(),
-            tls: self.pki.client_tls(),
-            in_flight_max: 4,
-            connect_timeout_ms: 3_000,
-            echo_interval_ms: 60_000,
-            reconnect_backoff_ms_max: 200,
-        });
-        assert!(client.wait_connected(Duration::from_secs(5)).await, "terminal connects to the terminal host");
-        client
+        terminal(&self.app, &self.pki).await
     }
 
     pub async fn open_shift(&self, user: &str, register: &str) -> ShiftView {
@@ -161,6 +150,22 @@ impl Rig {
         self.card_secondary.shutdown().await;
         self.emoney.shutdown().await;
     }
+}
+
+/// A scripted payment terminal connected to `app`'s terminal host over TLS, trusting `pki`.
+pub async fn terminal(app: &TestApp, pki: &TestPki) -> Client {
+    let address = app.terminal_host.expect("terminal host").to_string();
+    let client = Client::start(ClientSettings {
+        endpoints: vec![address],
+        server_name: "localhost".to_string(),
+        tls: pki.client_tls(),
+        in_flight_max: 4,
+        connect_timeout_ms: 3_000,
+        echo_interval_ms: 60_000,
+        reconnect_backoff_ms_max: 200,
+    });
+    assert!(client.wait_connected(Duration::from_secs(5)).await, "terminal connects to the terminal host");
+    client
 }
 
 pub const TEST_PAN: &str = "4111111111111111";
