@@ -378,9 +378,10 @@ enum Created {
     InDoubt(String),
 }
 
-/// `POST /v2/codes`, retried on doubt. A retry refused as a duplicate means an earlier try took
-/// effect but its answer (and the code's URL) was lost: the payment goes in doubt and the
-/// resolver reads the status and withdraws it.
+/// `POST /v2/codes`, retried on doubt. A create refused as a duplicate means an earlier try took
+/// effect but its answer (and the code's URL) was lost — a retry here, or a create a restarted
+/// gateway resumes after dying with its request out: the payment goes in doubt and the resolver
+/// reads the status and withdraws it.
 async fn create(app: &AppState, client: &QrClient, target: &Target) -> Result<ShownCode, Created> {
     let mut last = String::new();
     for attempt in 1..=CREATE_TRIES_MAX {
@@ -393,8 +394,10 @@ async fn create(app: &AppState, client: &QrClient, target: &Target) -> Result<Sh
                     expires_at: data.expiry_date,
                 })
             }
-            Err(error) if error.code() == Some(&ResultCode::DuplicateDynamicQrRequest) && attempt > 1 => {
-                return Err(Created::InDoubt(format!("a retried create found the code already made ({last})")));
+            // Our payment id is unique, so a duplicate can only be an earlier try of ours.
+            Err(error) if error.code() == Some(&ResultCode::DuplicateDynamicQrRequest) => {
+                let earlier = if last.is_empty() { "before a restart".to_string() } else { last };
+                return Err(Created::InDoubt(format!("the code was already made by an earlier try ({earlier})")));
             }
             Err(error) if error.is_in_doubt() => {
                 tracing::warn!(%error, attempt, payment = %target.payment.view.id, "QR code create in doubt");

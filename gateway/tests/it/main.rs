@@ -32,6 +32,7 @@ mod crash;
 mod devices;
 mod journal_suite;
 mod qr;
+mod qr_crash;
 mod support;
 mod switch;
 mod switch_rig;
