@@ -51,7 +51,7 @@
 //!   for unknown routes (404 `NOT_FOUND`), wrong methods (405), bodies over
 //!   [`api::REQUEST_BODY_BYTES_MAX`] (413) and bodies that do not parse (400 `INVALID_PARAMS`).
 //! - **Faults** ([`FaultPlan`]): per endpoint, in list order, counted: `Delay`, `ServerError`
-//!   (before or after the effect), `NoAnswer` (effect applied, never answered until shutdown),
+//!   (before or after the effect), `NoAnswer` (effect applied, never answered until shutdown), `Refuse` (400 `UNACCEPTABLE_OP`, no effect),
 //!   `PaidAfterCancel` (a withdrawn code is paid at the same instant).
 //! - **Settlement** ([`settlement`]): see there.
 //! - **Bounds.** [`ledger::PAYMENTS_PER_MERCHANT_MAX`], [`ledger::REFUNDS_PER_PAYMENT_MAX`],

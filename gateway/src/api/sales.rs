@@ -562,7 +562,10 @@ pub async fn void(
     if let Ok(sale) = &outcome {
         metrics::counter!("sales_voided_total", "facility" => sale.facility_id.to_string()).increment(1);
     }
-    itx.complete(outcome.map(|sale| (StatusCode::OK, sale))).await
+    let response = itx.complete(outcome.map(|sale| (StatusCode::OK, sale))).await?;
+    // A QR payment's void is a refund at the provider, journaled with the void: start it now.
+    crate::switch::qr_refund::spawn_pending_of_sale(&app, &sale_id).await?;
+    Ok(response)
 }
 
 async fn void_in(
@@ -609,6 +612,10 @@ async fn void_in(
                 },
             )
             .await?;
+            continue;
+        }
+        if payment.method == Method::Qr {
+            void_qr_payment(app, tx, payment, actor, reason, &sale.id).await?;
             continue;
         }
         // A same-day card or e-money payment is voided by reversing it at the acquirer; the
@@ -671,6 +678,50 @@ async fn void_in(
     sale.voided_at = Some(now);
     sale.void_reason = Some(reason.to_string());
     Ok(sale)
+}
+
+/// A QR payment is voided by refunding its whole amount at the provider; it becomes `voided`
+/// when the provider confirms (the switch's QR refunds).
+async fn void_qr_payment(
+    app: &AppState,
+    tx: &mut WriteTx,
+    payment: &mut PaymentView,
+    actor: &str,
+    reason: &str,
+    sale_id: &str,
+) -> Result<(), ApiError> {
+    if payment.refunded != Yen::ZERO {
+        return Err(ApiError::conflict(
+            "void_not_possible",
+            format!("payment {} is partly refunded: refund the rest instead", payment.id),
+        ));
+    }
+    let lock = tx.for_update();
+    let record =
+        payments::load(tx.conn(), &payment.id, lock).await?.ok_or_else(|| ApiError::internal("payment vanished"))?;
+    if crate::switch::qr_refund::start_void(app, tx, &record, actor, reason).await?.is_none() {
+        return Err(ApiError::conflict(
+            "void_not_possible",
+            format!("payment {}'s QR provider is not connected; treasury can record a cash refund", payment.id),
+        ));
+    }
+    let now = app.clock.now();
+    let note = "void requested: refunding at the QR provider";
+    payments::set_state(tx, &payment.id, payment.state, Some(note), now).await?;
+    payment.note = Some(note.to_string());
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor,
+            kind: "payment.void_requested",
+            entity_id: &payment.id,
+            facility_id: &record.facility_id,
+            data: serde_json::json!({ "sale_id": sale_id, "amount": payment.amount }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn get(

@@ -62,7 +62,7 @@ impl QrError {
         }
     }
 
-    fn code(&self) -> Option<&ResultCode> {
+    pub(super) fn code(&self) -> Option<&ResultCode> {
         match self {
             QrError::Provider { code, .. } => Some(code),
             QrError::Transport(_) => None,
@@ -94,7 +94,7 @@ impl QrClient {
         &self.link
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         epoch: i64,
         method: reqwest::Method,
@@ -191,7 +191,7 @@ impl QrClient {
 pub struct QrLinks {
     clients: HashMap<String, QrClient>,
     busy: Mutex<HashSet<String>>,
-    tries: Mutex<HashMap<String, u32>>,
+    pub(super) tries: Mutex<HashMap<String, u32>>,
 }
 
 impl QrLinks {
@@ -209,17 +209,26 @@ impl QrLinks {
         self.clients.get(acquirer_id)
     }
 
-    /// Marks a payment busy; false when it already was.
-    fn claim(&self, payment_id: &str) -> bool {
+    /// Marks a payment (or a refund) busy; false when it already was.
+    pub(super) fn claim(&self, payment_id: &str) -> bool {
         self.busy.lock().unwrap_or_else(PoisonError::into_inner).insert(payment_id.to_string())
     }
 
-    fn release(&self, payment_id: &str) {
+    pub(super) fn release(&self, payment_id: &str) {
         self.busy.lock().unwrap_or_else(PoisonError::into_inner).remove(payment_id);
     }
 
-    fn is_busy(&self, payment_id: &str) -> bool {
+    pub(super) fn is_busy(&self, payment_id: &str) -> bool {
         self.busy.lock().unwrap_or_else(PoisonError::into_inner).contains(payment_id)
+    }
+
+    /// Whether resolving `id` has been tried as often as every provider allows.
+    pub(super) fn given_up(&self, id: &str) -> bool {
+        self.tries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .is_some_and(|tries| self.clients.values().all(|c| *tries >= c.link.resolve_tries_max))
     }
 }
 
@@ -239,7 +248,7 @@ fn target(app: &AppState, payment: PaymentRecord) -> Option<(Target, &QrClient)>
     Some((Target { payment, id, merchant }, client))
 }
 
-fn epoch(app: &AppState) -> i64 {
+pub(super) fn epoch(app: &AppState) -> i64 {
     app.clock.now().timestamp()
 }
 
@@ -619,17 +628,10 @@ pub async fn sweep(app: &AppState) -> Result<(), JournalError> {
         spawn_watch(app, id);
     }
     for id in in_doubt.iter().filter(|id| !app.switch.qr.is_busy(id)) {
-        let given_up = app
-            .switch
-            .qr
-            .tries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id.as_str())
-            .is_some_and(|tries| app.switch.qr.clients.values().all(|c| *tries >= c.link.resolve_tries_max));
-        if !given_up {
+        if !app.switch.qr.given_up(id) {
             spawn_resolve(app, id);
         }
     }
-    Ok(())
+    let request_timeout_ms = app.switch.qr.clients.values().map(|c| c.link.request_timeout_ms).max().unwrap_or(0);
+    super::qr_refund::sweep(app, retry_ms, request_timeout_ms).await
 }

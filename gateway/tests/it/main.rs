@@ -33,6 +33,7 @@ mod devices;
 mod journal_suite;
 mod qr;
 mod qr_crash;
+mod qr_refunds;
 mod support;
 mod switch;
 mod switch_rig;
