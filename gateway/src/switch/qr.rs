@@ -192,6 +192,8 @@ pub struct QrLinks {
     clients: HashMap<String, QrClient>,
     busy: Mutex<HashSet<String>>,
     pub(super) tries: Mutex<HashMap<String, u32>>,
+    /// Customer codes scanned for payments not yet sent (never journaled: bearer credentials).
+    pub(super) scanned: Mutex<HashMap<String, super::qr_barcode::CustomerCode>>,
 }
 
 impl QrLinks {
@@ -233,10 +235,13 @@ impl QrLinks {
 }
 
 /// What the watcher and resolver need about one payment.
-struct Target {
-    payment: PaymentRecord,
-    id: MerchantPaymentId,
-    merchant: String,
+pub(super) struct Target {
+    pub(super) payment: PaymentRecord,
+    pub(super) id: MerchantPaymentId,
+    pub(super) merchant: String,
+    /// The counter scanned the customer's code (its masked form is journaled) rather than
+    /// showing one.
+    pub(super) customer_presented: bool,
 }
 
 fn target(app: &AppState, payment: PaymentRecord) -> Option<(Target, &QrClient)> {
@@ -245,7 +250,8 @@ fn target(app: &AppState, payment: PaymentRecord) -> Option<(Target, &QrClient)>
     let id = MerchantPaymentId::parse(&payment.view.id).ok()?;
     let facility = pos_core::FacilityId::parse(&payment.facility_id).ok()?;
     let merchant = client.link.merchant_for(&facility).to_string();
-    Some((Target { payment, id, merchant }, client))
+    let customer_presented = payment.view.masked_card.is_some();
+    Some((Target { payment, id, merchant, customer_presented }, client))
 }
 
 pub(super) fn epoch(app: &AppState) -> i64 {
@@ -301,6 +307,9 @@ async fn watch(app: &AppState, payment_id: &str) -> Result<(), JournalError> {
         )
         .await;
     };
+    if target.customer_presented {
+        return super::qr_barcode::charge(app, payment_id, &target, client).await;
+    }
     let shown = {
         let mut conn = app.journal.read().await?;
         qr_journal::state_of(&mut conn, payment_id).await?.code
@@ -418,8 +427,8 @@ async fn create(app: &AppState, client: &QrClient, target: &Target) -> Result<Sh
     Err(Created::InDoubt(last))
 }
 
-/// Records `to` if the payment is still `from`, with a note; true when it was recorded.
-async fn decide(
+/// Records `to` if the payment is still `from`, with a note.
+pub(super) async fn decide(
     app: &AppState,
     payment_id: &str,
     from: PaymentState,
@@ -469,7 +478,7 @@ async fn decide(
 }
 
 /// The provider says paid: completed and booked into the sale.
-async fn complete(
+pub(super) async fn complete(
     app: &AppState,
     payment_id: &str,
     from: PaymentState,
@@ -583,8 +592,18 @@ async fn resolve_at_provider(
     if let Some(code) = &qr.code {
         client.delete_code(epoch(app), &target.merchant, &code.code_id).await?;
     }
-    let Some(details) = client.status(epoch(app), &target.merchant, &target.id).await? else {
-        return Ok(Resolution::NotPaid("the QR code was never created".into()));
+    let details = if target.customer_presented {
+        super::qr_barcode::inquire(app, client, target).await?
+    } else {
+        client.status(epoch(app), &target.merchant, &target.id).await?
+    };
+    let Some(details) = details else {
+        let never = if target.customer_presented {
+            "the QR payment never reached the provider"
+        } else {
+            "the QR code was never created"
+        };
+        return Ok(Resolution::NotPaid(never.into()));
     };
     match details.status {
         PaymentStatus::Completed if qr.cancel_requested => {

@@ -32,6 +32,7 @@ mod crash;
 mod devices;
 mod journal_suite;
 mod qr;
+mod qr_barcode;
 mod qr_crash;
 mod qr_refunds;
 mod support;

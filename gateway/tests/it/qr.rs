@@ -37,6 +37,11 @@ pub struct QrRig {
 }
 
 pub async fn qr_rig(backend: Backend, clock: Arc<dyn Clock>) -> QrRig {
+    qr_rig_with(backend, clock, true).await
+}
+
+/// A rig whose provider takes scanned customer codes or not.
+pub async fn qr_rig_with(backend: Backend, clock: Arc<dyn Clock>, customer_presented: bool) -> QrRig {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
     let sim =
         qr_sim::start_with(listener, QrSimConfig::example(), qr_sim::StartOptions { clock: clock.clone(), tls: None })
@@ -55,6 +60,7 @@ pub async fn qr_rig(backend: Backend, clock: Arc<dyn Clock>) -> QrRig {
             request_timeout_ms: REQUEST_TIMEOUT_MS,
             resolve_retry_ms: 200,
             resolve_tries_max: 20,
+            customer_presented,
             merchants,
         });
     })
