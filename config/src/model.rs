@@ -326,6 +326,8 @@ pub struct QrLink {
     pub resolve_retry_ms: u64,
     /// Attempts to resolve a payment in doubt before it is left to treasury.
     pub resolve_tries_max: u32,
+    /// The provider takes customer-presented barcodes (`POST /v2/payments`) as well as showing codes.
+    pub customer_presented: bool,
     /// Facility → the provider's merchant id (`X-ASSUME-MERCHANT`).
     pub merchants: BTreeMap<FacilityId, String>,
 }

@@ -179,6 +179,10 @@ pub struct RawQrLink {
     pub request_timeout_ms: u64,
     pub resolve_retry_ms: u64,
     pub resolve_tries_max: u32,
+    /// Whether the provider takes the customer-presented flow (the counter scans the customer's
+    /// barcode, `POST /v2/payments`); absent: merchant-presented codes only.
+    #[serde(default)]
+    pub customer_presented: bool,
     /// Facility id → the provider's merchant id (`X-ASSUME-MERCHANT`); absent: the key's only merchant.
     #[serde(default)]
     pub merchants: std::collections::BTreeMap<String, String>,

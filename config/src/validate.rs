@@ -760,6 +760,7 @@ fn validate_qr_link(path: &str, raw: &RawQrLink, issues: &mut Issues) -> Option<
         request_timeout_ms: raw.request_timeout_ms,
         resolve_retry_ms: raw.resolve_retry_ms,
         resolve_tries_max: raw.resolve_tries_max,
+        customer_presented: raw.customer_presented,
         merchants,
     })
 }

@@ -71,6 +71,11 @@ pub struct PaymentRequest {
     /// The QR brand the customer pays with (QR only: it picks the provider whose code is shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand: Option<crate::Brand>,
+    /// The barcode the counter scanned from the customer's app (QR only, 12–24 digits): the
+    /// customer-presented flow instead of showing a code. A bearer credential: the gateway keeps
+    /// only its first and last four digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -70,18 +70,42 @@ pub struct CodeData {
     pub requested_at: Option<i64>,
 }
 
-/// `POST /v2/payments` — **this system's customer-presented contract** (not PayPay's
-/// `userAuthorizationId` flow): the counter's scanner read `userCode` from the customer's app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /v2/payments`, the customer-presented flow (the counter scans the barcode the customer's
+/// app shows). The body follows PayPay's published "Create a payment" payload (Open Payment API
+/// v2, `POST /v2/payments`): `merchantPaymentId`, `userAuthorizationId`, `amount`
+/// `{amount, currency}`, `requestedAt` required, `orderDescription` optional — the field names of
+/// the official SDKs' `Payment.create` / `PaymentOrder` (paypayopa-sdk-python
+/// `resources/payment.py`, which refuses a payload without `userAuthorizationId`;
+/// paypayopa-sdk-java `docs/PaymentOrder.md`). PayPay does not publish a separate store-scan
+/// schema, so the scanned barcode travels as the payer reference `userAuthorizationId`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePaymentRequest {
     pub merchant_payment_id: MerchantPaymentId,
-    /// The barcode digits shown by the customer's app.
+    /// The barcode digits shown by the customer's app: a bearer credential, masked in `Debug`.
+    #[serde(rename = "userAuthorizationId")]
     pub user_code: String,
     pub amount: Money,
     pub requested_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_description: Option<String>,
+}
+
+impl std::fmt::Debug for CreatePaymentRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.user_code.len();
+        let masked = match (self.user_code.get(..4), self.user_code.get(digits.saturating_sub(4)..)) {
+            (Some(first), Some(last)) if digits > 8 => format!("{first}{}{last}", "*".repeat(digits - 8)),
+            _ => "*".repeat(digits),
+        };
+        f.debug_struct("CreatePaymentRequest")
+            .field("merchant_payment_id", &self.merchant_payment_id)
+            .field("user_code", &masked)
+            .field("amount", &self.amount)
+            .field("requested_at", &self.requested_at)
+            .field("order_description", &self.order_description)
+            .finish()
+    }
 }
 
 /// `data` of `GET /v2/codes/payments/{id}`, `GET /v2/payments/{id}` and `POST /v2/payments`.

@@ -18,6 +18,9 @@ pub enum Fault {
     ServerError { status: u16, processed: bool },
     /// Process the request and never answer (the connection stays open until shutdown).
     NoAnswer,
+    /// Refuse the request without effect: 400 `UNACCEPTABLE_OP` (the provider's business refusal,
+    /// e.g. a refund its own rules do not allow).
+    Refuse,
     /// On `DELETE /v2/codes/{codeId}`: the customer pays the code just as the merchant withdraws
     /// it. The delete is answered `SUCCESS`, yet the payment reads `COMPLETED`.
     PaidAfterCancel,

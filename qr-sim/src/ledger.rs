@@ -344,7 +344,7 @@ impl Ledger {
     ) -> Result<PaymentDetails, ApiError> {
         let amount = positive_amount(request.amount)?;
         if request.user_code.len() != USER_CODE_DIGITS || !request.user_code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::invalid_params(format!("userCode must be {USER_CODE_DIGITS} digits")));
+            return Err(ApiError::invalid_params(format!("userAuthorizationId must be {USER_CODE_DIGITS} digits")));
         }
         self.admit(merchant, &request.merchant_payment_id, ResultCode::DuplicatePaymentRequest)?;
         let decline = if request.user_code.starts_with(EXPIRED_USER_CODE_PREFIX) {

@@ -41,17 +41,17 @@
 //!   `INVALID_PARAMS`; on an unpaid payment: 400 `UNACCEPTABLE_OP`; a repeated
 //!   `merchantRefundId` returns the earlier refund unchanged. `GET /v2/refunds/{id}[?paymentId=]`;
 //!   unknown: 404 `NO_SUCH_REFUND_ORDER`.
-//! - **Customer-presented barcode** (this system's extension, not PayPay's
-//!   `userAuthorizationId` flow): `POST /v2/payments` with `{"merchantPaymentId", "userCode"
-//!   (the 18 digits the scanner read), "amount", "requestedAt", "orderDescription"?}` → 201 with
+//! - **Customer-presented barcode**: `POST /v2/payments` with PayPay's "Create a payment" body
+//!   `{"merchantPaymentId", "userAuthorizationId" (here: the 18 digits the counter's scanner
+//!   read), "amount", "requestedAt", "orderDescription"?}` → 201 with
 //!   the payment details, `COMPLETED`. Declines (recorded `FAILED`, the id stays used): amount
-//!   ¥9051 → 400 `INSUFFICIENT_BALANCE`; a `userCode` starting `99` → 400 `INVALID_USER_CODE`;
+//!   ¥9051 → 400 `INSUFFICIENT_BALANCE`; a code starting `99` → 400 `INVALID_USER_CODE`;
 //!   not 18 digits → 400 `INVALID_PARAMS`; a reused id → 400 `DUPLICATE_PAYMENT_REQUEST`.
 //! - **Errors.** Every answer is `{"resultInfo": {"code", "message", "codeId"}, "data"}`, also
 //!   for unknown routes (404 `NOT_FOUND`), wrong methods (405), bodies over
 //!   [`api::REQUEST_BODY_BYTES_MAX`] (413) and bodies that do not parse (400 `INVALID_PARAMS`).
 //! - **Faults** ([`FaultPlan`]): per endpoint, in list order, counted: `Delay`, `ServerError`
-//!   (before or after the effect), `NoAnswer` (effect applied, never answered until shutdown),
+//!   (before or after the effect), `NoAnswer` (effect applied, never answered until shutdown), `Refuse` (400 `UNACCEPTABLE_OP`, no effect),
 //!   `PaidAfterCancel` (a withdrawn code is paid at the same instant).
 //! - **Settlement** ([`settlement`]): see there.
 //! - **Bounds.** [`ledger::PAYMENTS_PER_MERCHANT_MAX`], [`ledger::REFUNDS_PER_PAYMENT_MAX`],

@@ -86,6 +86,19 @@ def main():
     step("payment_details_cancelled", lambda: client.Payment.get_payment_details(cancelled))
     step("payment_details_unknown", lambda: client.Payment.get_payment_details(f"SDK-{run_id}-X"))
 
+    # The customer-presented flow: the counter scanned the customer's barcode (Payment.create,
+    # POST /v2/payments, the code as userAuthorizationId).
+    def barcode_request(merchant_payment_id, user_code):
+        return {
+            "merchantPaymentId": merchant_payment_id,
+            "userAuthorizationId": user_code,
+            "amount": {"amount": 470, "currency": "JPY"},
+            "orderDescription": "住民票の写し",
+        }
+
+    step("barcode_payment", lambda: client.Payment.create(barcode_request(f"SDK-{run_id}-D", "281234567890123456")))
+    step("barcode_declined", lambda: client.Payment.create(barcode_request(f"SDK-{run_id}-E", "991234567890123456")))
+
     wrong = paypayopa.Client(auth=(api_key, api_secret + "-wrong"), base_url=base_url)
     with contextlib.redirect_stdout(sys.stderr):
         response = wrong.Payment.get_payment_details(paid)

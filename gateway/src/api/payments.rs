@@ -351,6 +351,20 @@ async fn refund_in(
             crate::switch::refund::apply_refund(tx, &payment, request.amount, caller.user.as_str(), now).await?;
             "recorded"
         }
+        RefundMethod::Original if payment.view.method == pos_core::Method::Qr => {
+            check_brand_rule(app, &payment, request.amount, BusinessDate::of_instant(now))?;
+            // Refunded at the QR provider (`POST /v2/refunds`) by the switch after the commit.
+            let acquirer_id =
+                payment.acquirer_id.clone().filter(|a| app.switch.qr.client(a).is_some()).ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "no_acquirer_link",
+                        "this payment's QR provider is not connected; treasury can record a cash refund",
+                    )
+                    .at("method")
+                })?;
+            crate::journal::refunds::insert(tx, &new("authorizing", Some(&acquirer_id), None, None), now).await?;
+            "authorizing"
+        }
         RefundMethod::Original => {
             check_brand_rule(app, &payment, request.amount, BusinessDate::of_instant(now))?;
             let acquirer_id =

@@ -1,5 +1,6 @@
 //! Sales: ring up fee items, pay (cash, for now), void within the shift, list and fetch.
 
+use crate::switch::qr_barcode::CustomerCode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -223,6 +224,7 @@ pub async fn pay(
             ApiError::unprocessable("tendered_not_allowed", "only a cash payment has a tendered amount").at("tendered")
         );
     }
+    let customer_code = scanned_customer_code(&request.body)?;
     for (field, amount) in [("tendered", request.body.tendered), ("amount", request.body.amount)] {
         if amount.is_some_and(|a| a.get() <= 0) {
             return Err(ApiError::unprocessable("invalid_amount", format!("{field} must be a positive amount of yen"))
@@ -235,7 +237,9 @@ pub async fn pay(
     };
     let outcome = match request.body.method {
         Method::Cash => pay_cash_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await,
-        Method::Qr => start_qr_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await,
+        Method::Qr => {
+            start_qr_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body, customer_code.as_ref()).await
+        }
         method => start_device_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body, method).await,
     };
     if let Some(result) = outcome.as_ref().ok().filter(|r| r.payment.method == Method::Cash) {
@@ -245,7 +249,20 @@ pub async fn pay(
             .increment(result.payment.amount.get().unsigned_abs());
     }
     let qr_payment = outcome.as_ref().ok().filter(|r| r.payment.method == Method::Qr).map(|r| r.payment.id.clone());
-    let response = itx.complete(outcome.map(|result| (StatusCode::CREATED, result))).await?;
+    // The scanned code waits in memory for the watcher: it is never journaled.
+    let held = qr_payment.clone().zip(customer_code);
+    if let Some((payment_id, code)) = held.clone() {
+        app.switch.qr.hold_code(&payment_id, code);
+    }
+    let response = match itx.complete(outcome.map(|result| (StatusCode::CREATED, result))).await {
+        Ok(response) => response,
+        Err(error) => {
+            if let Some((payment_id, _)) = held {
+                app.switch.qr.drop_code(&payment_id);
+            }
+            return Err(error);
+        }
+    };
     // Only once `authorizing` is committed may the code be created (write-ahead).
     if let Some(payment_id) = qr_payment {
         crate::switch::qr::spawn_watch(&app, &payment_id);
@@ -253,14 +270,32 @@ pub async fn pay(
     Ok(response)
 }
 
-/// A QR payment: journaled `authorizing` with its provider; the watcher creates the code after
-/// the commit and follows it to an outcome.
+/// The customer code a QR payment request carries, checked before anything is journaled: digits
+/// only, of a scanner's length, and only on a QR payment. Errors never repeat the code.
+fn scanned_customer_code(request: &PaymentRequest) -> Result<Option<CustomerCode>, ApiError> {
+    let Some(text) = &request.customer_code else { return Ok(None) };
+    if request.method != Method::Qr {
+        return Err(ApiError::unprocessable(
+            "customer_code_not_allowed",
+            "only a QR payment takes a scanned customer code",
+        )
+        .at("customer_code"));
+    }
+    CustomerCode::parse(text)
+        .map(Some)
+        .map_err(|error| ApiError::unprocessable("invalid_customer_code", error.to_string()).at("customer_code"))
+}
+
+/// A QR payment: journaled `authorizing` with its provider; the watcher then creates the code
+/// (merchant-presented) or charges the scanned customer code (customer-presented) after the
+/// commit, and follows it to an outcome.
 async fn start_qr_payment_in(
     app: &AppState,
     tx: &mut WriteTx,
     caller: &Caller,
     sale_id: &str,
     request: &PaymentRequest,
+    customer_code: Option<&CustomerCode>,
 ) -> Result<PaymentResult, ApiError> {
     let (sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
     let brand = request.brand.ok_or_else(|| {
@@ -288,6 +323,14 @@ async fn start_qr_payment_in(
             )
             .at("method")
         })?;
+    let scans = app.config.qr_acquirer(brand).is_some_and(|(_, link)| link.customer_presented);
+    if customer_code.is_some() && !scans {
+        return Err(ApiError::unprocessable(
+            "customer_presented_unsupported",
+            format!("the {brand} provider does not take scanned customer codes: show the customer display instead"),
+        )
+        .at("customer_code"));
+    }
     let amount = amount_to_pay(&sale, &facility, request)?;
     let now = app.clock.now();
     let state = PaymentState::Created
@@ -305,15 +348,25 @@ async fn start_qr_payment_in(
         created_at: now,
         business_date: BusinessDate::of_instant(now),
         terminal_id: None,
-        masked_card: None,
+        masked_card: customer_code.map(CustomerCode::masked),
         response_code: None,
         rrn: None,
         auth_code: None,
-        note: Some("creating the QR code: show the customer display".to_string()),
+        note: Some(
+            if customer_code.is_some() {
+                "charging the customer's code at the QR provider"
+            } else {
+                "creating the QR code: show the customer display"
+            }
+            .to_string(),
+        ),
         refunded: Yen::ZERO,
     };
     payments::insert(tx, &sale, &payment).await?;
     crate::journal::qr::set_acquirer(tx, &payment.id, &acquirer).await?;
+    if let Some(masked) = &payment.masked_card {
+        crate::journal::qr::set_customer_code(tx, &payment.id, masked).await?;
+    }
     events::append(
         tx.conn(),
         NewEvent {
@@ -562,7 +615,10 @@ pub async fn void(
     if let Ok(sale) = &outcome {
         metrics::counter!("sales_voided_total", "facility" => sale.facility_id.to_string()).increment(1);
     }
-    itx.complete(outcome.map(|sale| (StatusCode::OK, sale))).await
+    let response = itx.complete(outcome.map(|sale| (StatusCode::OK, sale))).await?;
+    // A QR payment's void is a refund at the provider, journaled with the void: start it now.
+    crate::switch::qr_refund::spawn_pending_of_sale(&app, &sale_id).await?;
+    Ok(response)
 }
 
 async fn void_in(
@@ -609,6 +665,10 @@ async fn void_in(
                 },
             )
             .await?;
+            continue;
+        }
+        if payment.method == Method::Qr {
+            void_qr_payment(app, tx, payment, actor, reason, &sale.id).await?;
             continue;
         }
         // A same-day card or e-money payment is voided by reversing it at the acquirer; the
@@ -671,6 +731,50 @@ async fn void_in(
     sale.voided_at = Some(now);
     sale.void_reason = Some(reason.to_string());
     Ok(sale)
+}
+
+/// A QR payment is voided by refunding its whole amount at the provider; it becomes `voided`
+/// when the provider confirms (the switch's QR refunds).
+async fn void_qr_payment(
+    app: &AppState,
+    tx: &mut WriteTx,
+    payment: &mut PaymentView,
+    actor: &str,
+    reason: &str,
+    sale_id: &str,
+) -> Result<(), ApiError> {
+    if payment.refunded != Yen::ZERO {
+        return Err(ApiError::conflict(
+            "void_not_possible",
+            format!("payment {} is partly refunded: refund the rest instead", payment.id),
+        ));
+    }
+    let lock = tx.for_update();
+    let record =
+        payments::load(tx.conn(), &payment.id, lock).await?.ok_or_else(|| ApiError::internal("payment vanished"))?;
+    if crate::switch::qr_refund::start_void(app, tx, &record, actor, reason).await?.is_none() {
+        return Err(ApiError::conflict(
+            "void_not_possible",
+            format!("payment {}'s QR provider is not connected; treasury can record a cash refund", payment.id),
+        ));
+    }
+    let now = app.clock.now();
+    let note = "void requested: refunding at the QR provider";
+    payments::set_state(tx, &payment.id, payment.state, Some(note), now).await?;
+    payment.note = Some(note.to_string());
+    events::append(
+        tx.conn(),
+        NewEvent {
+            at: now,
+            actor,
+            kind: "payment.void_requested",
+            entity_id: &payment.id,
+            facility_id: &record.facility_id,
+            data: serde_json::json!({ "sale_id": sale_id, "amount": payment.amount }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn get(

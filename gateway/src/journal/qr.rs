@@ -115,6 +115,16 @@ pub async fn latest_of_register(conn: &mut AnyConnection, register_id: &str) -> 
     row.map(|row| row.try_get::<String, _>("id").map_err(JournalError::from)).transpose()
 }
 
+/// The masked customer code of a customer-presented payment (never the code itself).
+pub async fn set_customer_code(tx: &mut WriteTx, payment_id: &str, masked: &str) -> Result<(), JournalError> {
+    sqlx::query("UPDATE payments SET masked_card = $1 WHERE id = $2")
+        .bind(masked)
+        .bind(payment_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// The provider a QR payment goes to, recorded with the payment before any request is sent.
 pub async fn set_acquirer(tx: &mut WriteTx, payment_id: &str, acquirer_id: &str) -> Result<(), JournalError> {
     sqlx::query("UPDATE payments SET acquirer_id = $1 WHERE id = $2")

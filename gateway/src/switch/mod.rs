@@ -13,6 +13,8 @@
 pub mod authorize;
 pub mod links;
 pub mod qr;
+pub mod qr_barcode;
+pub mod qr_refund;
 pub mod refund;
 pub mod terminal_host;
 pub mod worker;

@@ -62,7 +62,7 @@ impl QrError {
         }
     }
 
-    fn code(&self) -> Option<&ResultCode> {
+    pub(super) fn code(&self) -> Option<&ResultCode> {
         match self {
             QrError::Provider { code, .. } => Some(code),
             QrError::Transport(_) => None,
@@ -94,7 +94,7 @@ impl QrClient {
         &self.link
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         epoch: i64,
         method: reqwest::Method,
@@ -191,7 +191,9 @@ impl QrClient {
 pub struct QrLinks {
     clients: HashMap<String, QrClient>,
     busy: Mutex<HashSet<String>>,
-    tries: Mutex<HashMap<String, u32>>,
+    pub(super) tries: Mutex<HashMap<String, u32>>,
+    /// Customer codes scanned for payments not yet sent (never journaled: bearer credentials).
+    pub(super) scanned: Mutex<HashMap<String, super::qr_barcode::CustomerCode>>,
 }
 
 impl QrLinks {
@@ -209,25 +211,37 @@ impl QrLinks {
         self.clients.get(acquirer_id)
     }
 
-    /// Marks a payment busy; false when it already was.
-    fn claim(&self, payment_id: &str) -> bool {
+    /// Marks a payment (or a refund) busy; false when it already was.
+    pub(super) fn claim(&self, payment_id: &str) -> bool {
         self.busy.lock().unwrap_or_else(PoisonError::into_inner).insert(payment_id.to_string())
     }
 
-    fn release(&self, payment_id: &str) {
+    pub(super) fn release(&self, payment_id: &str) {
         self.busy.lock().unwrap_or_else(PoisonError::into_inner).remove(payment_id);
     }
 
-    fn is_busy(&self, payment_id: &str) -> bool {
+    pub(super) fn is_busy(&self, payment_id: &str) -> bool {
         self.busy.lock().unwrap_or_else(PoisonError::into_inner).contains(payment_id)
+    }
+
+    /// Whether resolving `id` has been tried as often as every provider allows.
+    pub(super) fn given_up(&self, id: &str) -> bool {
+        self.tries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .is_some_and(|tries| self.clients.values().all(|c| *tries >= c.link.resolve_tries_max))
     }
 }
 
 /// What the watcher and resolver need about one payment.
-struct Target {
-    payment: PaymentRecord,
-    id: MerchantPaymentId,
-    merchant: String,
+pub(super) struct Target {
+    pub(super) payment: PaymentRecord,
+    pub(super) id: MerchantPaymentId,
+    pub(super) merchant: String,
+    /// The counter scanned the customer's code (its masked form is journaled) rather than
+    /// showing one.
+    pub(super) customer_presented: bool,
 }
 
 fn target(app: &AppState, payment: PaymentRecord) -> Option<(Target, &QrClient)> {
@@ -236,10 +250,11 @@ fn target(app: &AppState, payment: PaymentRecord) -> Option<(Target, &QrClient)>
     let id = MerchantPaymentId::parse(&payment.view.id).ok()?;
     let facility = pos_core::FacilityId::parse(&payment.facility_id).ok()?;
     let merchant = client.link.merchant_for(&facility).to_string();
-    Some((Target { payment, id, merchant }, client))
+    let customer_presented = payment.view.masked_card.is_some();
+    Some((Target { payment, id, merchant, customer_presented }, client))
 }
 
-fn epoch(app: &AppState) -> i64 {
+pub(super) fn epoch(app: &AppState) -> i64 {
     app.clock.now().timestamp()
 }
 
@@ -292,6 +307,9 @@ async fn watch(app: &AppState, payment_id: &str) -> Result<(), JournalError> {
         )
         .await;
     };
+    if target.customer_presented {
+        return super::qr_barcode::charge(app, payment_id, &target, client).await;
+    }
     let shown = {
         let mut conn = app.journal.read().await?;
         qr_journal::state_of(&mut conn, payment_id).await?.code
@@ -378,9 +396,10 @@ enum Created {
     InDoubt(String),
 }
 
-/// `POST /v2/codes`, retried on doubt. A retry refused as a duplicate means an earlier try took
-/// effect but its answer (and the code's URL) was lost: the payment goes in doubt and the
-/// resolver reads the status and withdraws it.
+/// `POST /v2/codes`, retried on doubt. A create refused as a duplicate means an earlier try took
+/// effect but its answer (and the code's URL) was lost — a retry here, or a create a restarted
+/// gateway resumes after dying with its request out: the payment goes in doubt and the resolver
+/// reads the status and withdraws it.
 async fn create(app: &AppState, client: &QrClient, target: &Target) -> Result<ShownCode, Created> {
     let mut last = String::new();
     for attempt in 1..=CREATE_TRIES_MAX {
@@ -393,8 +412,10 @@ async fn create(app: &AppState, client: &QrClient, target: &Target) -> Result<Sh
                     expires_at: data.expiry_date,
                 })
             }
-            Err(error) if error.code() == Some(&ResultCode::DuplicateDynamicQrRequest) && attempt > 1 => {
-                return Err(Created::InDoubt(format!("a retried create found the code already made ({last})")));
+            // Our payment id is unique, so a duplicate can only be an earlier try of ours.
+            Err(error) if error.code() == Some(&ResultCode::DuplicateDynamicQrRequest) => {
+                let earlier = if last.is_empty() { "before a restart".to_string() } else { last };
+                return Err(Created::InDoubt(format!("the code was already made by an earlier try ({earlier})")));
             }
             Err(error) if error.is_in_doubt() => {
                 tracing::warn!(%error, attempt, payment = %target.payment.view.id, "QR code create in doubt");
@@ -406,8 +427,8 @@ async fn create(app: &AppState, client: &QrClient, target: &Target) -> Result<Sh
     Err(Created::InDoubt(last))
 }
 
-/// Records `to` if the payment is still `from`, with a note; true when it was recorded.
-async fn decide(
+/// Records `to` if the payment is still `from`, with a note.
+pub(super) async fn decide(
     app: &AppState,
     payment_id: &str,
     from: PaymentState,
@@ -457,7 +478,7 @@ async fn decide(
 }
 
 /// The provider says paid: completed and booked into the sale.
-async fn complete(
+pub(super) async fn complete(
     app: &AppState,
     payment_id: &str,
     from: PaymentState,
@@ -571,8 +592,18 @@ async fn resolve_at_provider(
     if let Some(code) = &qr.code {
         client.delete_code(epoch(app), &target.merchant, &code.code_id).await?;
     }
-    let Some(details) = client.status(epoch(app), &target.merchant, &target.id).await? else {
-        return Ok(Resolution::NotPaid("the QR code was never created".into()));
+    let details = if target.customer_presented {
+        super::qr_barcode::inquire(app, client, target).await?
+    } else {
+        client.status(epoch(app), &target.merchant, &target.id).await?
+    };
+    let Some(details) = details else {
+        let never = if target.customer_presented {
+            "the QR payment never reached the provider"
+        } else {
+            "the QR code was never created"
+        };
+        return Ok(Resolution::NotPaid(never.into()));
     };
     match details.status {
         PaymentStatus::Completed if qr.cancel_requested => {
@@ -616,17 +647,10 @@ pub async fn sweep(app: &AppState) -> Result<(), JournalError> {
         spawn_watch(app, id);
     }
     for id in in_doubt.iter().filter(|id| !app.switch.qr.is_busy(id)) {
-        let given_up = app
-            .switch
-            .qr
-            .tries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id.as_str())
-            .is_some_and(|tries| app.switch.qr.clients.values().all(|c| *tries >= c.link.resolve_tries_max));
-        if !given_up {
+        if !app.switch.qr.given_up(id) {
             spawn_resolve(app, id);
         }
     }
-    Ok(())
+    let request_timeout_ms = app.switch.qr.clients.values().map(|c| c.link.request_timeout_ms).max().unwrap_or(0);
+    super::qr_refund::sweep(app, retry_ms, request_timeout_ms).await
 }

@@ -48,6 +48,10 @@ pub async fn send(app: AppState, refund_id: String) {
 async fn send_inner(app: &AppState, refund_id: &str) -> Result<(), JournalError> {
     let mut conn = app.journal.read().await?;
     let Some(refund) = refunds::load(&mut conn, refund_id, "").await? else { return Ok(()) };
+    if super::qr_refund::is_qr_refund(app, &refund) {
+        super::qr_refund::spawn(app, refund_id);
+        return Ok(());
+    }
     let Some(payment) = payments::load(&mut conn, &refund.view.payment_id, "").await? else { return Ok(()) };
     drop(conn);
     let merchant_id = merchant_of(app, &payment.facility_id);

@@ -117,7 +117,7 @@ struct Attempt {
     acknowledged_receipt: Option<i64>,
 }
 
-async fn post(
+pub async fn post(
     http: &reqwest::Client,
     url: String,
     user: &str,

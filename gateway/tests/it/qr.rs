@@ -23,20 +23,25 @@ on_both_backends!(
     a_create_timeout_is_resolved_by_withdrawing_at_the_provider,
 );
 
-const CLERK: &str = "clerk-r0101";
-const REGISTER: &str = "R0101";
+pub const CLERK: &str = "clerk-r0101";
+pub const REGISTER: &str = "R0101";
 /// Short intervals so the flows finish within a test.
-const POLL_MS: u64 = 100;
-const REQUEST_TIMEOUT_MS: u64 = 500;
+pub const POLL_MS: u64 = 100;
+pub const REQUEST_TIMEOUT_MS: u64 = 500;
 /// The bound on waiting for any state.
-const WAIT_MS: u64 = 15_000;
+pub const WAIT_MS: u64 = 15_000;
 
-struct QrRig {
-    app: TestApp,
-    sim: QrSimHandle,
+pub struct QrRig {
+    pub app: TestApp,
+    pub sim: QrSimHandle,
 }
 
-async fn qr_rig(backend: Backend, clock: Arc<dyn Clock>) -> QrRig {
+pub async fn qr_rig(backend: Backend, clock: Arc<dyn Clock>) -> QrRig {
+    qr_rig_with(backend, clock, true).await
+}
+
+/// A rig whose provider takes scanned customer codes or not.
+pub async fn qr_rig_with(backend: Backend, clock: Arc<dyn Clock>, customer_presented: bool) -> QrRig {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
     let sim =
         qr_sim::start_with(listener, QrSimConfig::example(), qr_sim::StartOptions { clock: clock.clone(), tls: None })
@@ -55,6 +60,7 @@ async fn qr_rig(backend: Backend, clock: Arc<dyn Clock>) -> QrRig {
             request_timeout_ms: REQUEST_TIMEOUT_MS,
             resolve_retry_ms: 200,
             resolve_tries_max: 20,
+            customer_presented,
             merchants,
         });
     })
@@ -63,7 +69,7 @@ async fn qr_rig(backend: Backend, clock: Arc<dyn Clock>) -> QrRig {
 }
 
 impl QrRig {
-    async fn start(&self) -> PaymentView {
+    pub async fn start(&self) -> PaymentView {
         self.app
             .post("/v1/shifts", &token(CLERK), &key(), &json!({ "register_id": REGISTER, "opening_float": 0 }))
             .await
@@ -93,7 +99,7 @@ impl QrRig {
     }
 
     /// Waits until the simulator holds the code of `payment` and the gateway has stored it.
-    async fn code_shown(&self, payment: &str) -> qr_sim::PaymentRecord {
+    pub async fn code_shown(&self, payment: &str) -> qr_sim::PaymentRecord {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
         loop {
             let record = self.sim.payments().into_iter().find(|p| p.merchant_payment_id.as_str() == payment);
@@ -106,11 +112,11 @@ impl QrRig {
         }
     }
 
-    async fn payment(&self, id: &str) -> PaymentView {
+    pub async fn payment(&self, id: &str) -> PaymentView {
         self.app.get(&format!("/v1/payments/{id}"), &token("treasury")).await.ok()
     }
 
-    async fn wait_for(&self, id: &str, state: PaymentState) -> PaymentView {
+    pub async fn wait_for(&self, id: &str, state: PaymentState) -> PaymentView {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
         loop {
             let payment = self.payment(id).await;
@@ -127,7 +133,7 @@ impl QrRig {
         }
     }
 
-    fn sim_status(&self, id: &str) -> PaymentStatus {
+    pub fn sim_status(&self, id: &str) -> PaymentStatus {
         self.sim
             .payments()
             .into_iter()
@@ -136,11 +142,11 @@ impl QrRig {
             .expect("the simulator knows the payment")
     }
 
-    async fn cancel(&self, id: &str) -> PaymentView {
+    pub async fn cancel(&self, id: &str) -> PaymentView {
         self.app.post(&format!("/v1/payments/{id}/cancel"), &token(CLERK), &key(), &json!({})).await.ok()
     }
 
-    async fn events_of(&self, id: &str, kind: &str) -> i64 {
+    pub async fn events_of(&self, id: &str, kind: &str) -> i64 {
         use sqlx::Row;
         let mut conn = self.app.app.journal.read().await.expect("conn");
         sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE entity_id = $1 AND kind = $2")
@@ -152,7 +158,7 @@ impl QrRig {
             .get::<i64, _>("n")
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.app.stop().await;
         self.sim.shutdown().await;
     }

@@ -228,6 +228,7 @@ pub async fn answer(
     let fault = fault::take(&mut lock(&state.faults), endpoint);
     let outcome = match fault {
         Some(Fault::ServerError { status, processed: false }) => Err(ApiError::server_error(status)),
+        Some(Fault::Refuse) => Err(ApiError::new(ResultCode::UnacceptableOp, "refused (injected fault)")),
         _ => {
             let now = state.clock.now();
             let paid_after_cancel = fault == Some(Fault::PaidAfterCancel);

@@ -210,7 +210,7 @@ async fn an_unpaid_payment_cannot_be_refunded() {
 async fn customer_presented_payments_complete_or_decline() {
     let rig = Rig::start().await;
     let payment = |id: &str, user_code: &str, amount: i64| {
-        json!({"merchantPaymentId": id, "userCode": user_code, "amount": {"amount": amount, "currency": "JPY"},
+        json!({"merchantPaymentId": id, "userAuthorizationId": user_code, "amount": {"amount": amount, "currency": "JPY"},
                "requestedAt": 1_700_000_000})
     };
     let (status, body) = rig.post("/v2/payments", payment("CP-1", "281234567890123456", 470)).await;

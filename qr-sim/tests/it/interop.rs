@@ -79,6 +79,8 @@ async fn the_paypay_python_sdk_works_unchanged() {
         ("cancel", "REQUEST_ACCEPTED"),
         ("payment_details_cancelled", "SUCCESS"),
         ("payment_details_unknown", "DYNAMIC_QR_PAYMENT_NOT_FOUND"),
+        ("barcode_payment", "SUCCESS"),
+        ("barcode_declined", "INVALID_USER_CODE"),
         ("wrong_secret", "UNAUTHORIZED"),
     ];
     for (step, result) in expected {
@@ -91,6 +93,8 @@ async fn the_paypay_python_sdk_works_unchanged() {
     assert_eq!(steps["refund_repeated"]["data"], steps["refund"]["data"]);
     assert_eq!(steps["refund_details"]["data"]["merchantRefundId"], steps["refund"]["data"]["merchantRefundId"]);
     assert_eq!(steps["payment_details_cancelled"]["data"]["status"], "FAILED");
+    assert_eq!(steps["barcode_payment"]["data"]["status"], "COMPLETED");
+    assert_eq!(steps["barcode_payment"]["data"]["amount"]["amount"], 470);
     assert!(steps["create"]["data"]["url"]
         .as_str()
         .unwrap()
@@ -104,6 +108,10 @@ async fn the_paypay_python_sdk_works_unchanged() {
     assert_eq!(status_of("-A").as_deref(), Some("COMPLETED"));
     assert_eq!(status_of("-B").as_deref(), Some("CANCELED"));
     assert_eq!(status_of("-C").as_deref(), Some("FAILED"));
+    assert_eq!(status_of("-D").as_deref(), Some("COMPLETED"));
+    assert_eq!(status_of("-E").as_deref(), Some("FAILED"));
+    let scanned = payments.iter().find(|p| p.merchant_payment_id.as_str().ends_with("-D")).unwrap();
+    assert_eq!(scanned.flow, qr_sim::Flow::CustomerPresented { user_code: "281234567890123456".into() });
     let paid = payments.iter().find(|p| p.merchant_payment_id.as_str().ends_with("-A")).unwrap();
     assert_eq!(paid.refunded.get(), 100);
     assert_eq!(handle.refunds().len(), 1);
