@@ -40,6 +40,7 @@ pub use settings::{Bounds, SettingsError, SettingsFile};
 
 use crate::printer::driver::{Printer, PrinterSettings};
 use crate::printer::receipt::{Issue, Receipt};
+use crate::terminal_sim::host::result_code::HOST_NOT_RESPONDING;
 use crate::zvt::commands::fields::Password;
 use crate::zvt::ecr::{EcrDriver, EcrSettings, Outcome};
 
@@ -285,6 +286,15 @@ impl Counterd {
                 let card = report.masked_card.clone().unwrap_or_default();
                 done(format!("approved {card}").trim().to_string(), Some(report))
             }
+            // The terminal sent the authorization and its host never answered: the host (the
+            // gateway) may have charged the card, so this is not a refusal but an open question.
+            Outcome::Aborted { result_code, .. } if result_code == HOST_NOT_RESPONDING => unknown(
+                format!(
+                    "the terminal sent the authorization but its host did not answer (result code {:02X})",
+                    result_code.0
+                ),
+                Some(report),
+            ),
             Outcome::Completed(_) | Outcome::Aborted { .. } => {
                 let code = report.result_code.map(|c| format!("{c:02X}")).unwrap_or_else(|| "none".to_string());
                 failed(format!("the terminal did not approve: result code {code}"), Some(report))

@@ -1,0 +1,195 @@
+//! One counter's devices for the end-to-end tests: the terminal simulator on the master side of
+//! a pseudo-terminal (counterd opens the slave by its path, as it opens a real serial port),
+//! counterd run in-process as a task, and waits on what the gateway shows of their commands.
+//!
+//! The test keeps one more descriptor of each slave open, so the device's side stays up while
+//! counterd is killed and restarted.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use device_drivers::counterd::{
+    Bounds, Counterd, DeviceToken, GatewayClient, Settings, SystemDevices, TerminalAddress,
+};
+use device_drivers::terminal_sim::{CardSource, SimulatorEvent, SimulatorOptions, TerminalSimulator};
+use device_drivers::zvt::commands::fields::{Password, TerminalNumber};
+use device_drivers::zvt::transport::fd::pty_stream;
+use device_drivers::zvt::transport::ZvtLink;
+use pos_core::api::{CommandKind, CommandState, DeviceCommand, PaymentResult, SaleView};
+use pos_core::RegisterId;
+use serde_json::json;
+
+use crate::Counter;
+
+/// The longest any condition of a test is waited for.
+pub const WAIT_MAX: Duration = Duration::from_secs(30);
+/// How often a condition is looked at again.
+pub const LOOK_AGAIN: Duration = Duration::from_millis(100);
+
+/// Waits until `look` returns a value, at most [`WAIT_MAX`].
+pub async fn until<T, F, Fut>(what: &str, mut look: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT_MAX;
+    loop {
+        if let Some(value) = look().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(LOOK_AGAIN).await;
+    }
+}
+
+/// A terminal simulator on the master side of a pty; counterd opens the slave by its path.
+pub struct Terminal {
+    pub path: PathBuf,
+    pub events: tokio::sync::broadcast::Receiver<SimulatorEvent>,
+    _keep_open: OwnedFd,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Terminal {
+    /// Waits (at most [`WAIT_MAX`]) for the first event that `pick` accepts.
+    pub async fn event(&mut self, what: &str, pick: impl Fn(&SimulatorEvent) -> bool) -> SimulatorEvent {
+        let seen = tokio::time::timeout(WAIT_MAX, async {
+            loop {
+                match self.events.recv().await {
+                    Ok(event) if pick(&event) => return Some(event),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .await;
+        match seen {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("the terminal simulator stopped before {what}"),
+            Err(_) => panic!("timed out waiting for the terminal: {what}"),
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A terminal simulator with id `terminal_id` reading `cards`, its state in `state`, the customer
+/// taking `card_ms` to present the card.
+pub async fn terminal(counter: &Counter, terminal_id: u32, cards: CardSource, state: &Path, card_ms: u64) -> Terminal {
+    let mut options =
+        SimulatorOptions::new(TerminalNumber::new(terminal_id).expect("terminal id"), state.join("terminal.json"));
+    options.card_presentation_ms = card_ms;
+    terminal_with(counter, options, cards).await
+}
+
+/// As [`terminal`], with every option given.
+pub async fn terminal_with(counter: &Counter, options: SimulatorOptions, cards: CardSource) -> Terminal {
+    let host = counter.terminal_host_client().await;
+    let mut simulator =
+        TerminalSimulator::new(options, cards, Some(host), Arc::new(pos_core::SystemClock)).expect("simulator");
+    let events = simulator.subscribe();
+    let pair = nix::pty::openpty(None, None).expect("pty");
+    let path = nix::unistd::ttyname(&pair.slave).expect("pty name");
+    let terminal_side = pty_stream(pair.master).expect("pty stream");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = simulator
+            .serve(ZvtLink::serial(terminal_side), async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Terminal { path, _keep_open: pair.slave, events, stop: Some(stop) }
+}
+
+/// The bounds of counterd in the tests: short polls and backoffs, so a test waits little.
+pub fn test_bounds() -> Bounds {
+    Bounds {
+        poll_wait_ms: 500,
+        backoff_ms_min: 50,
+        backoff_ms_max: 500,
+        health_interval_ms: 1_000,
+        charge_deadline_ms: 20_000,
+        end_of_day_deadline_ms: 20_000,
+    }
+}
+
+/// The demo token of register `register`'s counter device.
+pub fn device_token(register: &RegisterId) -> DeviceToken {
+    DeviceToken::new(&Counter::token_of(&format!("counter-{}", register.as_str().to_lowercase()))).expect("token")
+}
+
+/// counterd for `register` with only a terminal at `terminal`.
+pub fn counterd(counter: &Counter, register: &str, terminal: &Path, state_file: &Path) -> tokio::task::JoinHandle<()> {
+    let devices =
+        SystemDevices { terminal: TerminalAddress::Serial(terminal.to_path_buf()), printer: None, scanner: None };
+    counterd_with(counter, register, devices, state_file)
+}
+
+/// counterd for `register` with `devices`, over plain HTTP to the gateway.
+pub fn counterd_with(
+    counter: &Counter,
+    register: &str,
+    devices: SystemDevices,
+    state_file: &Path,
+) -> tokio::task::JoinHandle<()> {
+    let register = RegisterId::parse(register).expect("register");
+    let client = GatewayClient::new(&counter.base, register.clone(), device_token(&register), None).expect("client");
+    let settings = Settings {
+        register,
+        terminal_password: Password::new(0).expect("password"),
+        facility_name: "市民課".to_string(),
+        city_name: "見本市".to_string(),
+        state_file: state_file.to_path_buf(),
+        bounds: test_bounds(),
+    };
+    let counterd = Counterd::new(settings, client, Arc::new(devices)).expect("counterd");
+    tokio::spawn(counterd.run(std::future::pending()))
+}
+
+#[derive(serde::Deserialize)]
+struct CommandList {
+    commands: Vec<DeviceCommand>,
+}
+
+/// The register's commands as treasury reads them, newest first.
+pub async fn commands(counter: &Counter, register: &str) -> Vec<DeviceCommand> {
+    let list: CommandList = counter.get("treasury", &format!("/v1/registers/{register}/commands")).await;
+    list.commands
+}
+
+/// The register's command matching `pick`, once it has ended.
+pub async fn ended(counter: &Counter, register: &str, pick: impl Fn(&CommandKind) -> bool) -> DeviceCommand {
+    until("the command to end", || async {
+        commands(counter, register).await.into_iter().find(|c| {
+            pick(&c.command) && matches!(c.state, CommandState::Done | CommandState::Failed | CommandState::Unknown)
+        })
+    })
+    .await
+}
+
+/// Opens a shift at `register`, rings up `line` and starts paying it by `method`.
+pub async fn start_sale(
+    counter: &Counter,
+    clerk: &str,
+    register: &str,
+    line: serde_json::Value,
+    method: &str,
+) -> PaymentResult {
+    counter.open_shift(clerk, register).await;
+    let sale: SaleView = counter.post(clerk, "/v1/sales", &json!({ "register_id": register, "lines": [line] })).await;
+    counter.post(clerk, &format!("/v1/sales/{}/payments", sale.id), &json!({ "method": method })).await
+}
+
+/// Picks the charge command of payment `payment_id`.
+pub fn is_charge_of(payment_id: &str) -> impl Fn(&CommandKind) -> bool + '_ {
+    move |kind| matches!(kind, CommandKind::Charge { payment_id: id, .. } if id == payment_id)
+}
