@@ -761,7 +761,8 @@ impl Counter {
         };
         let sale: SaleView = self.post("/v1/sales", &sale_request).await?;
         let sale_created = Instant::now();
-        let payment_request = PaymentRequest { method: Method::Card, tendered: None, amount: None, brand: None };
+        let payment_request =
+            PaymentRequest { method: Method::Card, tendered: None, amount: None, brand: None, customer_code: None };
         let path = format!("/v1/sales/{}/payments", sale.id);
         let started_payment: PaymentResult = self.post(&path, &payment_request).await?;
         let payment_started = Instant::now();

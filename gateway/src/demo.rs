@@ -427,7 +427,8 @@ async fn pay_by_qr(
     sale: &SaleView,
     brand: Brand,
 ) -> anyhow::Result<SaleView> {
-    let request = PaymentRequest { method: Method::Qr, tendered: None, amount: None, brand: Some(brand) };
+    let request =
+        PaymentRequest { method: Method::Qr, tendered: None, amount: None, brand: Some(brand), customer_code: None };
     let started: PaymentResult = client
         .post(&format!("/v1/sales/{}/payments", sale.id), token, &uuid::Uuid::new_v4().to_string(), &request)
         .await?;
@@ -477,7 +478,8 @@ async fn pay_on_terminal(
     report: &mut DemoReport,
 ) -> anyhow::Result<SaleView> {
     use iso8583::{fields, BrandData, Message, Mti};
-    let request = PaymentRequest { method: brand.method(), tendered: None, amount: None, brand: None };
+    let request =
+        PaymentRequest { method: brand.method(), tendered: None, amount: None, brand: None, customer_code: None };
     let started: PaymentResult = client
         .post(&format!("/v1/sales/{}/payments", sale.id), token, &uuid::Uuid::new_v4().to_string(), &request)
         .await?;
@@ -686,8 +688,13 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
             }
             _ => {
                 let tendered = tendered_for(sale.amount_total, planned.tender_style, facility.policy.cash_tendered_max);
-                let payment =
-                    PaymentRequest { method: Method::Cash, tendered: Some(tendered), amount: None, brand: None };
+                let payment = PaymentRequest {
+                    method: Method::Cash,
+                    tendered: Some(tendered),
+                    amount: None,
+                    brand: None,
+                    customer_code: None,
+                };
                 let key = uuid::Uuid::new_v4().to_string();
                 let path = format!("/v1/sales/{}/payments", sale.id);
                 let paid: PaymentResult = client.post(&path, &token, &key, &payment).await?;

@@ -150,6 +150,8 @@ pub fn counterd_with(
         city_name: "見本市".to_string(),
         state_file: state_file.to_path_buf(),
         bounds: test_bounds(),
+        scanner_suffix: device_drivers::scanner::Suffix::CrLf,
+        customer_display: device_drivers::counterd::CustomerDisplay::None,
     };
     let counterd = Counterd::new(settings, client, Arc::new(devices)).expect("counterd");
     tokio::spawn(counterd.run(std::future::pending()))
@@ -192,4 +194,77 @@ pub async fn start_sale(
 /// Picks the charge command of payment `payment_id`.
 pub fn is_charge_of(payment_id: &str) -> impl Fn(&CommandKind) -> bool + '_ {
     move |kind| matches!(kind, CommandKind::Charge { payment_id: id, .. } if id == payment_id)
+}
+
+/// A simulated receipt printer on the master side of a pty; counterd opens the slave by path.
+pub struct SimulatedPrinter {
+    pub path: PathBuf,
+    pub panel: device_drivers::printer::simulator::PrinterPanel,
+    pub output: tokio::sync::watch::Receiver<device_drivers::printer::simulator::PrinterOutput>,
+    _keep_open: OwnedFd,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for SimulatedPrinter {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn printer() -> SimulatedPrinter {
+    let simulator = device_drivers::printer::simulator::PrinterSimulator::new();
+    let (panel, output) = (simulator.panel(), simulator.output());
+    let pair = nix::pty::openpty(None, None).expect("pty");
+    let path = nix::unistd::ttyname(&pair.slave).expect("pty name");
+    let printer_side = pty_stream(pair.master).expect("pty stream");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = simulator
+            .serve(printer_side, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    SimulatedPrinter { path, panel, output, _keep_open: pair.slave, stop: Some(stop) }
+}
+
+/// A barcode scanner on the master side of a pty: what the test writes is what it scanned.
+pub struct SimulatedScanner {
+    pub path: PathBuf,
+    line: device_drivers::zvt::transport::fd::FdStream<std::fs::File>,
+    _keep_open: OwnedFd,
+}
+
+impl SimulatedScanner {
+    /// Scans `code`: its bytes and the CR LF suffix.
+    pub async fn scan(&mut self, code: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.line.write_all(format!("{code}\r\n").as_bytes()).await.expect("scan");
+        self.line.flush().await.expect("scan");
+    }
+}
+
+pub fn scanner() -> SimulatedScanner {
+    let pair = nix::pty::openpty(None, None).expect("pty");
+    let path = nix::unistd::ttyname(&pair.slave).expect("pty name");
+    let line = pty_stream(pair.master).expect("pty stream");
+    SimulatedScanner { path, line, _keep_open: pair.slave }
+}
+
+/// The command `id` of `register`, once it has ended.
+pub async fn ended_id(counter: &Counter, register: &str, id: &str) -> DeviceCommand {
+    until("the command to end", || async {
+        commands(counter, register).await.into_iter().find(|c| {
+            c.id == id && matches!(c.state, CommandState::Done | CommandState::Failed | CommandState::Unknown)
+        })
+    })
+    .await
+}
+
+/// Queues `command` (JSON, as a clerk sends it) for `register` and waits for it to end.
+pub async fn run_command(counter: &Counter, clerk: &str, register: &str, command: serde_json::Value) -> DeviceCommand {
+    let queued: DeviceCommand = counter.post(clerk, &format!("/v1/registers/{register}/commands"), &command).await;
+    ended_id(counter, register, &queued.id).await
 }

@@ -74,7 +74,7 @@ async fn commands_reach_the_registers_device_once_and_are_answered_once(backend:
         let taken: NextCommand = next(&app, DEVICE, REGISTER, 0).await.ok();
         let command = taken.command.expect("a command");
         assert_eq!(command.state, CommandState::Delivered);
-        let done = CommandResult { state: CommandState::Done, detail: "ok".to_string(), terminal: None };
+        let done = CommandResult { state: CommandState::Done, detail: "ok".to_string(), terminal: None, output: None };
         let answered: DeviceCommand = answer(&app, &command.id, &done).await.ok();
         assert_eq!(answered.state, CommandState::Done);
         kinds.push(command.command);
@@ -99,8 +99,12 @@ async fn commands_reach_the_registers_device_once_and_are_answered_once(backend:
     let charge = first.command.expect("the charge");
     assert_eq!(charge.command, CommandKind::Charge { payment_id: card.id.clone(), amount: card.amount });
     assert_eq!(again.command.map(|c| c.id), Some(charge.id.clone()));
-    let unknown =
-        CommandResult { state: CommandState::Unknown, detail: "terminal went silent".to_string(), terminal: None };
+    let unknown = CommandResult {
+        state: CommandState::Unknown,
+        detail: "terminal went silent".to_string(),
+        terminal: None,
+        output: None,
+    };
     answer(&app, &charge.id, &unknown).await.ok::<DeviceCommand>();
     assert_eq!(answer(&app, &charge.id, &unknown).await.status, 200, "the same answer again is accepted");
     let different = CommandResult { state: CommandState::Done, ..unknown.clone() };
@@ -133,8 +137,12 @@ async fn commands_reach_the_registers_device_once_and_are_answered_once(backend:
         .ok();
     let taken: NextCommand = next(&app, "counter-r0102", "R0102", 0).await.ok();
     let charge = taken.command.expect("the charge");
-    let failed =
-        CommandResult { state: CommandState::Failed, detail: "terminal not connected".to_string(), terminal: None };
+    let failed = CommandResult {
+        state: CommandState::Failed,
+        detail: "terminal not connected".to_string(),
+        terminal: None,
+        output: None,
+    };
     let reply = app
         .send_raw(
             reqwest::Method::POST,
