@@ -12,6 +12,7 @@ pub mod api;
 pub mod bench;
 pub mod booking;
 pub mod demo;
+pub mod demo_counter;
 pub mod journal;
 pub mod metrics;
 pub mod switch;
