@@ -141,8 +141,20 @@ pub fn counterd_with(
     devices: SystemDevices,
     state_file: &Path,
 ) -> tokio::task::JoinHandle<()> {
+    counterd_via(&counter.base, None, register, devices, state_file)
+}
+
+/// counterd for `register` with `devices`, reaching the gateway at `base` (`https://…` with
+/// `tls`: the CA, and the client certificate for mutual TLS).
+pub fn counterd_via(
+    base: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    register: &str,
+    devices: SystemDevices,
+    state_file: &Path,
+) -> tokio::task::JoinHandle<()> {
     let register = RegisterId::parse(register).expect("register");
-    let client = GatewayClient::new(&counter.base, register.clone(), device_token(&register), None).expect("client");
+    let client = GatewayClient::new(base, register.clone(), device_token(&register), tls).expect("client");
     let settings = Settings {
         register,
         terminal_password: Password::new(0).expect("password"),
