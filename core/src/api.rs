@@ -291,7 +291,30 @@ pub enum CommandKind {
     OpenDrawer,
     /// The terminal's end-of-day (totals per brand).
     EndOfDay,
+    /// Read the next code from the barcode scanner, waiting at most `wait_ms` (at most
+    /// [`SCAN_WAIT_MS_MAX`]; [`SCAN_WAIT_MS_DEFAULT`] when absent). With a sale and a QR brand,
+    /// the counter then pays that sale with the code the customer presented.
+    ScanCode {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sale_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        brand: Option<Brand>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_ms: Option<u64>,
+    },
+    /// Show a QR code (its payload, at most [`QR_PAYLOAD_CHARS_MAX`] characters) on the
+    /// customer-facing display.
+    ShowQr {
+        payload: String,
+    },
 }
+
+/// How long a scan command waits for a code when it does not say.
+pub const SCAN_WAIT_MS_DEFAULT: u64 = 60_000;
+/// The longest a scan command may wait for a code.
+pub const SCAN_WAIT_MS_MAX: u64 = 300_000;
+/// The longest QR payload a counter is asked to show (a payment QR code's URL is well under it).
+pub const QR_PAYLOAD_CHARS_MAX: usize = 1_024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -327,6 +350,29 @@ pub struct CommandResult {
     /// For a charge: the terminal's own trace and receipt numbers, result code, masked card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<TerminalReport>,
+    /// What the command produced: the terminal's end-of-day totals, a scanned code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<CommandOutput>,
+}
+
+/// What a command produced, beyond how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CommandOutput {
+    /// The terminal's totals per brand as its end of day closed the batch.
+    EndOfDay { totals: Vec<BrandTotal> },
+    /// The code the barcode scanner read.
+    Scanned { code: String },
+}
+
+/// One brand's line of a terminal's end-of-day totals: payments counted and their amount (net of
+/// refunds and reversals, so it may be negative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandTotal {
+    pub brand: Brand,
+    pub count: u32,
+    pub amount: Yen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

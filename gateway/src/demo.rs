@@ -8,7 +8,8 @@
 //! each facility's takings as treasury sees them through the API. Everything is drawn from a
 //! seeded generator, so a day replays exactly.
 //!
-//! Only cash is paid for now: card, e-money and QR payments arrive with the payment switch.
+//! One register's card and e-money payments go through a real counter: counterd, the terminal
+//! simulator and a printer simulator over pseudo-terminals ([`crate::demo_counter`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -114,6 +115,10 @@ pub struct DemoReport {
     pub audit_intact: bool,
     /// The end-of-day reconciliation of the day played.
     pub reconciliation: Option<crate::demo_reconcile::DemoReconciliation>,
+    /// The register whose card and e-money payments went through counterd and the terminal
+    /// simulator (see [`crate::demo_counter`]), and the receipts its printer printed for them.
+    pub counter_register: Option<String>,
+    pub counter_receipts: Vec<String>,
 }
 
 struct Client {
@@ -586,7 +591,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
     ));
     let client = Client { http: reqwest::Client::new(), base };
     let terminals = iso8583::client::Client::start(iso8583::client::ClientSettings {
-        endpoints: vec![terminal_address],
+        endpoints: vec![terminal_address.clone()],
         server_name: "localhost".to_string(),
         tls: switch.terminal_client_tls.clone(),
         in_flight_max: 4,
@@ -595,8 +600,22 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         reconnect_backoff_ms_max: 1_000,
     });
 
-    let stage = Stage { client: &client, terminals: &terminals, qr: &switch.qr, app: &app, clock: clock.as_ref() };
+    let mut counter = start_counter(&config, &options, date, &client.base, &terminal_address, &switch, &clock).await?;
+    let stage = Stage {
+        client: &client,
+        terminals: &terminals,
+        qr: &switch.qr,
+        app: &app,
+        clock: clock.as_ref(),
+        counter: &mut counter,
+    };
     let report = play(&config, &options, date, stage).await;
+    let counter_receipts = counter.as_ref().map(|c| c.receipts.clone()).unwrap_or_default();
+    let first_receipt = counter.as_ref().and_then(|c| c.first_receipt.clone());
+    let counter_register = counter.as_ref().map(|c| c.register.to_string());
+    if let Some(counter) = counter {
+        counter.stop().await;
+    }
     terminals.shutdown();
     let _ = stop.send(());
     server.await.context("gateway task")??;
@@ -626,10 +645,63 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
     let qr_paid: Vec<_> = qr_payments.iter().filter(|p| p.status == qr_protocol::PaymentStatus::Completed).collect();
     report.qr_provider_paid = qr_paid.len();
     report.qr_provider_paid_amount = qr_paid.iter().map(|p| p.amount.get()).sum();
+    report.counter_register = counter_register;
+    report.counter_receipts = counter_receipts.iter().map(|path| path.display().to_string()).collect();
     if !options.quiet {
         print_report(&config, &report);
+        print_counter(&report, first_receipt.as_deref());
     }
     Ok(report)
+}
+
+/// Starts the demo's one real counter (see [`crate::demo_counter`]) at the register the day's
+/// plan has the most card and e-money sales for.
+async fn start_counter(
+    config: &Config,
+    options: &DemoOptions,
+    date: NaiveDate,
+    api_base: &str,
+    terminal_host: &str,
+    switch: &DemoSwitch,
+    clock: &Arc<ManualClock>,
+) -> anyhow::Result<Option<crate::demo_counter::DemoCounter>> {
+    // The same draws `play` makes first, so the plan is the one played.
+    let plan =
+        plan_day(config, date, options.sales, options.cashless_per_mille, &mut StdRng::seed_from_u64(options.seed));
+    let planned: Vec<(RegisterId, Brand)> =
+        plan.into_iter().filter_map(|sale| sale.brand.map(|brand| (sale.register, brand))).collect();
+    let Some((register, brands)) = crate::demo_counter::pick_register(config, &planned) else { return Ok(None) };
+    let setup = crate::demo_counter::CounterSetup {
+        config,
+        register,
+        brands,
+        api_base: api_base.to_string(),
+        terminal_host: terminal_host.to_string(),
+        terminal_tls: switch.terminal_client_tls.clone(),
+        clock: clock.clone(),
+        data_dir: &options.data_dir,
+    };
+    Ok(Some(crate::demo_counter::DemoCounter::start(setup).await?))
+}
+
+fn print_counter(report: &DemoReport, first_receipt: Option<&str>) {
+    let Some(register) = &report.counter_register else { return };
+    println!();
+    println!(
+        "Counter {register}: {} card and e-money payments went register → gateway → counterd → ZVT over a pty → \
+         terminal simulator → ISO 8583 → gateway → acquirer; receipts printed in ESC/POS (Shift_JIS) on a simulated \
+         printer, their text in {}/.",
+        report.counter_receipts.len(),
+        report
+            .counter_receipts
+            .first()
+            .and_then(|p| std::path::Path::new(p).parent())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    if let Some(receipt) = first_receipt {
+        println!("The first of them:\n\n{receipt}");
+    }
 }
 
 /// What the day is played through: the API client, the terminal's link, the QR provider, the
@@ -640,10 +712,12 @@ struct Stage<'a> {
     qr: &'a qr_sim::QrSimHandle,
     app: &'a crate::AppState,
     clock: &'a ManualClock,
+    /// The register whose payments go through counterd and the terminal simulator.
+    counter: &'a mut Option<crate::demo_counter::DemoCounter>,
 }
 
 async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: Stage<'_>) -> anyhow::Result<DemoReport> {
-    let Stage { client, terminals, qr, app, clock } = stage;
+    let Stage { client, terminals, qr, app, clock, counter } = stage;
     let mut rng = StdRng::seed_from_u64(options.seed);
     let clerk_of: BTreeMap<RegisterId, String> = config
         .users
@@ -703,8 +777,13 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
                 sale
             }
             (Some(brand), Some(terminal_id)) => {
-                let result =
-                    pay_on_terminal(client, terminals, &token, &sale, brand, terminal_id.as_str(), &mut report).await?;
+                let result = match counter.as_mut().filter(|counter| counter.register == planned.register) {
+                    Some(counter) => counter.pay(&token, &sale, brand).await?,
+                    None => {
+                        pay_on_terminal(client, terminals, &token, &sale, brand, terminal_id.as_str(), &mut report)
+                            .await?
+                    }
+                };
                 *report.cashless.entry(brand.code().to_string()).or_default() += 1;
                 result
             }

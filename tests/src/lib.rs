@@ -7,7 +7,7 @@
 //! acquirers, and a small HTTP client.
 
 pub mod browser;
-pub mod devices;
+pub mod counter_rig;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +24,8 @@ pub fn example_config_path() -> PathBuf {
 pub const GATEWAY_STOP_MS_MAX: u64 = 5_000;
 /// How long binding a just-released port may keep failing.
 pub const REBIND_MS_MAX: u64 = 5_000;
+/// Worker threads of the gateway's own runtime.
+pub const GATEWAY_WORKER_THREADS: usize = 2;
 
 async fn bind_again(address: &str) -> tokio::net::TcpListener {
     let until = tokio::time::Instant::now() + std::time::Duration::from_millis(REBIND_MS_MAX);
@@ -52,6 +54,9 @@ pub struct Counter {
     http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), gateway::GatewayError>>>,
+    /// The gateway runs on a runtime of its own, so that [`Counter::kill_gateway`] can end every
+    /// task it started at once, as a crash of its process would.
+    runtime: GatewayRuntime,
     _dir: tempfile::TempDir,
 }
 
@@ -121,6 +126,7 @@ impl Counter {
             http: reqwest::Client::new(),
             stop: None,
             server: None,
+            runtime: GatewayRuntime(None),
             _dir: dir,
         };
         counter.serve(listener, terminal_listener).await;
@@ -128,20 +134,51 @@ impl Counter {
     }
 
     async fn serve(&mut self, listener: tokio::net::TcpListener, terminal_listener: tokio::net::TcpListener) {
-        let app = gateway::AppState::start(self.config.clone(), Arc::new(pos_core::SystemClock))
-            .await
-            .expect("gateway starts");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(GATEWAY_WORKER_THREADS)
+            .enable_all()
+            .build()
+            .expect("gateway runtime");
+        let listener = listener.into_std().expect("API listener");
+        let terminal_listener = terminal_listener.into_std().expect("terminal listener");
+        let (config, tls) = (self.config.clone(), self.tls.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(gateway::run_with_terminals(
-            listener,
-            Some((terminal_listener, self.tls.clone())),
-            app,
-            async move {
+        let (ready, started) = tokio::sync::oneshot::channel::<()>();
+        let server = runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("API listener");
+            let terminal_listener = tokio::net::TcpListener::from_std(terminal_listener).expect("terminal listener");
+            let app = gateway::AppState::start(config, Arc::new(pos_core::SystemClock)).await.expect("gateway starts");
+            let _ = ready.send(());
+            gateway::run_with_terminals(listener, Some((terminal_listener, tls)), app, async move {
                 let _ = stopped.await;
-            },
-        ));
+            })
+            .await
+        });
+        started.await.expect("the gateway started");
         self.stop = Some(stop);
         self.server = Some(server);
+        self.runtime = GatewayRuntime(Some(runtime));
+    }
+
+    /// Ends the gateway's runtime: every task of the gateway (API, terminal host, requests in
+    /// flight to the acquirers, the switch's worker) stops at its next await, nothing is answered
+    /// and nothing more is written — as when its process is killed. Committed journal writes stay.
+    pub async fn kill_gateway(&mut self) {
+        // The runtime goes first: dropping the stop signal would start a graceful shutdown.
+        self.shut_runtime().await;
+        self.stop = None;
+        self.server = None;
+    }
+
+    async fn shut_runtime(&mut self) {
+        if let Some(runtime) = self.runtime.0.take() {
+            // Shutting a runtime down blocks, which an async task must not do.
+            tokio::task::spawn_blocking(move || {
+                runtime.shutdown_timeout(std::time::Duration::from_millis(GATEWAY_STOP_MS_MAX))
+            })
+            .await
+            .expect("the gateway runtime shuts down");
+        }
     }
 
     /// Stops the gateway (API and terminal host; the acquirer simulators keep running). Open
@@ -158,6 +195,7 @@ impl Counter {
                 let _ = server.await;
             }
         }
+        self.shut_runtime().await;
     }
 
     /// Starts the gateway again on the same addresses and the same journal file.
@@ -236,5 +274,18 @@ impl Counter {
         self.stop_gateway().await;
         self.card.shutdown().await;
         self.emoney.shutdown().await;
+    }
+}
+
+/// The gateway's own runtime. A test that fails before [`Counter::stop`] still ends the gateway:
+/// a runtime dropped inside another runtime's task would panic, so it is shut down without
+/// waiting.
+struct GatewayRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for GatewayRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }

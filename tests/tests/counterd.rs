@@ -5,144 +5,13 @@
 //! the pty's path, as it opens a real serial port; the test keeps one more descriptor of that
 //! side open, so the terminal's side stays up while counterd is killed and restarted.
 
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
-
-use device_drivers::counterd::{
-    Bounds, CommandJournal, Counterd, DeviceToken, GatewayClient, Settings, SystemDevices, TerminalAddress,
-};
-use device_drivers::terminal_sim::{CardSource, SimulatorEvent, SimulatorOptions, TerminalSimulator};
-use device_drivers::zvt::commands::fields::{Password, TerminalNumber};
-use device_drivers::zvt::transport::fd::pty_stream;
-use device_drivers::zvt::transport::ZvtLink;
+use device_drivers::counterd::CommandJournal;
+use device_drivers::terminal_sim::{CardSource, SimulatorEvent};
+use e2e::counter_rig::{counterd, ended, is_charge_of, start_sale, terminal, until};
 use e2e::Counter;
-use pos_core::api::{CommandKind, CommandState, DeviceCommand, PaymentResult, PaymentView, SaleView};
-use pos_core::{Brand, PaymentState, RegisterId, SaleState};
+use pos_core::api::{CommandKind, CommandState, PaymentResult, PaymentView, SaleView};
+use pos_core::{Brand, PaymentState, SaleState};
 use serde_json::json;
-
-/// The longest any condition below is waited for.
-const WAIT_MAX: Duration = Duration::from_secs(30);
-/// How often a condition is looked at again.
-const LOOK_AGAIN: Duration = Duration::from_millis(100);
-
-/// Waits until `look` returns a value, at most [`WAIT_MAX`].
-async fn until<T, F, Fut>(what: &str, mut look: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT_MAX;
-    loop {
-        if let Some(value) = look().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(LOOK_AGAIN).await;
-    }
-}
-
-/// A terminal simulator on the master side of a pty; counterd will open the slave by its path.
-struct Terminal {
-    path: PathBuf,
-    _keep_open: OwnedFd,
-    events: tokio::sync::broadcast::Receiver<SimulatorEvent>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn terminal(counter: &Counter, terminal_id: u32, cards: CardSource, state: &Path, card_ms: u64) -> Terminal {
-    let host = counter.terminal_host_client().await;
-    let mut options =
-        SimulatorOptions::new(TerminalNumber::new(terminal_id).expect("terminal id"), state.join("terminal.json"));
-    options.card_presentation_ms = card_ms;
-    let mut simulator =
-        TerminalSimulator::new(options, cards, Some(host), Arc::new(pos_core::SystemClock)).expect("simulator");
-    let events = simulator.subscribe();
-    let pair = nix::pty::openpty(None, None).expect("pty");
-    let path = nix::unistd::ttyname(&pair.slave).expect("pty name");
-    let terminal_side = pty_stream(pair.master).expect("pty stream");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = simulator
-            .serve(ZvtLink::serial(terminal_side), async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Terminal { path, _keep_open: pair.slave, events, stop: Some(stop) }
-}
-
-fn counterd(counter: &Counter, register: &str, terminal: &Path, state_file: &Path) -> tokio::task::JoinHandle<()> {
-    let register = RegisterId::parse(register).expect("register");
-    let token =
-        DeviceToken::new(&Counter::token_of(&format!("counter-{}", register.as_str().to_lowercase()))).expect("token");
-    let client = GatewayClient::new(&counter.base, register.clone(), token, None).expect("client");
-    let bounds = Bounds {
-        poll_wait_ms: 500,
-        backoff_ms_min: 50,
-        backoff_ms_max: 500,
-        health_interval_ms: 1_000,
-        charge_deadline_ms: 20_000,
-        end_of_day_deadline_ms: 20_000,
-    };
-    let settings = Settings {
-        register,
-        terminal_password: Password::new(0).expect("password"),
-        facility_name: "市民課".to_string(),
-        city_name: "見本市".to_string(),
-        state_file: state_file.to_path_buf(),
-        bounds,
-    };
-    let devices =
-        SystemDevices { terminal: TerminalAddress::Serial(terminal.to_path_buf()), printer: None, scanner: None };
-    let counterd = Counterd::new(settings, client, Arc::new(devices)).expect("counterd");
-    tokio::spawn(counterd.run(std::future::pending()))
-}
-
-#[derive(serde::Deserialize)]
-struct CommandList {
-    commands: Vec<DeviceCommand>,
-}
-
-async fn commands(counter: &Counter, register: &str) -> Vec<DeviceCommand> {
-    let list: CommandList = counter.get("treasury", &format!("/v1/registers/{register}/commands")).await;
-    list.commands
-}
-
-/// The register's command matching `pick`, once it has ended.
-async fn ended(counter: &Counter, register: &str, pick: impl Fn(&CommandKind) -> bool) -> DeviceCommand {
-    until("the command to end", || async {
-        commands(counter, register).await.into_iter().find(|c| {
-            pick(&c.command) && matches!(c.state, CommandState::Done | CommandState::Failed | CommandState::Unknown)
-        })
-    })
-    .await
-}
-
-async fn start_sale(
-    counter: &Counter,
-    clerk: &str,
-    register: &str,
-    line: serde_json::Value,
-    method: &str,
-) -> PaymentResult {
-    counter.open_shift(clerk, register).await;
-    let sale: SaleView = counter.post(clerk, "/v1/sales", &json!({ "register_id": register, "lines": [line] })).await;
-    counter.post(clerk, &format!("/v1/sales/{}/payments", sale.id), &json!({ "method": method })).await
-}
-
-fn is_charge_of(payment_id: &str) -> impl Fn(&CommandKind) -> bool + '_ {
-    move |kind| matches!(kind, CommandKind::Charge { payment_id: id, .. } if id == payment_id)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_card_sale_runs_through_counterd_and_the_receipt_command_finds_no_printer() {
@@ -236,17 +105,7 @@ async fn counterd_killed_mid_charge_answers_unknown_after_restart_and_never_char
     let payment_id = started.payment.id.clone();
 
     // The terminal waits for the card, and counterd has journaled the start.
-    let awaiting = tokio::time::timeout(WAIT_MAX, async {
-        loop {
-            match terminal.events.recv().await {
-                Ok(SimulatorEvent::AwaitingCard) => return true,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
-            }
-        }
-    })
-    .await;
-    assert_eq!(awaiting, Ok(true), "the terminal asks for the card");
+    terminal.event("the terminal asks for the card", |e| *e == SimulatorEvent::AwaitingCard).await;
     let command_id = until("the journaled start", || async {
         let journal = CommandJournal::open(&state_file).ok()?;
         let found = journal.entries().find_map(|(id, entry)| {
@@ -262,17 +121,7 @@ async fn counterd_killed_mid_charge_answers_unknown_after_restart_and_never_char
     assert!(task.await.is_err_and(|e| e.is_cancelled()));
 
     // The terminal's dialogue with the dead ECR ends (its messages go unacknowledged).
-    let finished = tokio::time::timeout(WAIT_MAX, async {
-        loop {
-            match terminal.events.recv().await {
-                Ok(SimulatorEvent::CommandFinished(_)) => return true,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
-            }
-        }
-    })
-    .await;
-    assert_eq!(finished, Ok(true), "the terminal ends the broken dialogue");
+    terminal.event("the terminal ends the broken dialogue", |e| matches!(e, SimulatorEvent::CommandFinished(_))).await;
 
     // Restarted on the same state file: the command comes back, and is answered unknown, unrun.
     let task = counterd(&counter, "R0101", &terminal.path, &state_file);

@@ -66,6 +66,14 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
     assert!(report.audit_intact);
     assert!(report.audit_records > 800, "every API call is audited");
     assert!(std::path::Path::new(&report.journal).exists());
+    // One register's card and e-money payments went through counterd and the terminal simulator
+    // over a pty, and its printer printed a receipt for each.
+    assert!(report.counter_register.is_some());
+    assert!(!report.counter_receipts.is_empty());
+    for receipt in &report.counter_receipts {
+        let text = std::fs::read_to_string(receipt).expect("receipt written");
+        assert!(text.contains("領収書") && text.contains("No. "), "{text}");
+    }
 
     // The same seed replays the same day.
     let again = gateway::demo::run(options).await.expect("second run");

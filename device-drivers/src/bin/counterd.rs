@@ -51,6 +51,8 @@ async fn main() -> anyhow::Result<()> {
         city_name: file.city_name.clone(),
         state_file: file.state_file.clone(),
         bounds: file.bounds.clone(),
+        scanner_suffix: file.scanner_suffix.into(),
+        customer_display: file.customer_display.into(),
     };
     let counterd = Counterd::new(settings, client, Arc::new(devices))?;
     tracing::info!(register = %file.register, gateway = %file.gateway_url, "counterd started");

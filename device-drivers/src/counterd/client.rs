@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pos_core::api::{CommandResult, DeviceCommand, DeviceHealth, NextCommand, SaleView, COMMAND_WAIT_MS_MAX};
+use pos_core::api::{
+    CommandResult, DeviceCommand, DeviceHealth, NextCommand, PaymentRequest, PaymentResult, SaleView,
+    COMMAND_WAIT_MS_MAX, IDEMPOTENCY_KEY_HEADER,
+};
 use pos_core::RegisterId;
 use serde::de::DeserializeOwned;
 
@@ -140,6 +143,27 @@ impl GatewayClient {
     pub async fn sale(&self, id: &str) -> Result<SaleView, ClientError> {
         let url = format!("{}/v1/sales/{id}", self.base);
         let request = self.http.get(url).bearer_auth(&self.token.0).timeout(Duration::from_millis(REQUEST_TIMEOUT_MS));
+        decode(request.send().await).await
+    }
+}
+
+impl GatewayClient {
+    /// Starts a payment of sale `id` under `idempotency_key`: a repeat with the same key is
+    /// answered with the first payment, never a second one.
+    pub async fn start_payment(
+        &self,
+        id: &str,
+        payment: &PaymentRequest,
+        idempotency_key: &str,
+    ) -> Result<PaymentResult, ClientError> {
+        let url = format!("{}/v1/sales/{id}/payments", self.base);
+        let request = self
+            .http
+            .post(url)
+            .bearer_auth(&self.token.0)
+            .header(IDEMPOTENCY_KEY_HEADER, idempotency_key)
+            .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
+            .json(payment);
         decode(request.send().await).await
     }
 }

@@ -56,7 +56,10 @@ pub trait DeviceOpener: Send + Sync {
     fn open_terminal(&self) -> Result<ZvtLink, DeviceError>;
     /// The printer's byte stream; `None` when the counter has no printer.
     fn open_printer(&self) -> Option<Result<Box<dyn ByteStream>, DeviceError>>;
-    /// Whether the scanner is there (counterd takes no scan commands yet, it only reports it).
+    /// The barcode scanner's byte stream, with anything scanned before now discarded; `None`
+    /// when the counter has no scanner.
+    fn open_scanner(&self) -> Option<Result<Box<dyn ByteStream>, DeviceError>>;
+    /// Whether the scanner is there.
     fn scanner_status(&self) -> DeviceStatus;
 }
 
@@ -98,6 +101,17 @@ impl DeviceOpener for SystemDevices {
                 .map(|stream| Box::new(stream) as Box<dyn ByteStream>)
                 .map_err(|e| DeviceError::Open { device: path.display().to_string(), reason: e.to_string() }),
         )
+    }
+
+    fn open_scanner(&self) -> Option<Result<Box<dyn ByteStream>, DeviceError>> {
+        let path = self.scanner.as_ref()?;
+        let open_error = |reason: String| DeviceError::Open { device: path.display().to_string(), reason };
+        Some(open_serial_port(path).map_err(|e| open_error(e.to_string())).and_then(|stream| {
+            // A code lying in the line's buffer was scanned before anyone asked: a stale one.
+            serialport::SerialPort::clear(stream.get_ref(), serialport::ClearBuffer::Input)
+                .map_err(|e| open_error(e.to_string()))?;
+            Ok(Box::new(stream) as Box<dyn ByteStream>)
+        }))
     }
 
     fn scanner_status(&self) -> DeviceStatus {

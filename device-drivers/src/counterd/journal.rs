@@ -186,7 +186,8 @@ mod tests {
         journal.record_started("cmd_1", &charge(), Utc::now()).expect("started");
         let reopened = CommandJournal::open(&path).expect("reopen");
         assert_eq!(reopened.get("cmd_1").map(|e| e.result.is_none()), Some(true));
-        let result = CommandResult { state: CommandState::Failed, detail: "no".to_string(), terminal: None };
+        let result =
+            CommandResult { state: CommandState::Failed, detail: "no".to_string(), terminal: None, output: None };
         journal.record_result("cmd_1", &result).expect("result");
         let reopened = CommandJournal::open(&path).expect("reopen");
         assert_eq!(reopened.get("cmd_1").and_then(|e| e.result.clone()), Some(result));
@@ -205,14 +206,14 @@ mod tests {
     fn a_result_for_an_unknown_command_is_an_error() {
         let dir = tempfile::tempdir().expect("dir");
         let mut journal = CommandJournal::open(&dir.path().join("state.json")).expect("journal");
-        let result = CommandResult { state: CommandState::Done, detail: String::new(), terminal: None };
+        let result = CommandResult { state: CommandState::Done, detail: String::new(), terminal: None, output: None };
         assert!(matches!(journal.record_result("nope", &result), Err(JournalError::NotStarted { .. })));
     }
 
     #[test]
     fn pruning_keeps_unanswered_entries() {
         let mut file = JournalFile { version: JOURNAL_VERSION, ..JournalFile::default() };
-        let done = CommandResult { state: CommandState::Done, detail: String::new(), terminal: None };
+        let done = CommandResult { state: CommandState::Done, detail: String::new(), terminal: None, output: None };
         for n in 0..(ANSWERED_KEPT_MAX as u64 + 5) {
             file.commands.insert(
                 format!("c{n}"),

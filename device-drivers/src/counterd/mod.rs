@@ -22,13 +22,15 @@
 pub mod client;
 pub mod devices;
 pub mod journal;
+pub mod scan;
 pub mod settings;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pos_core::api::{
-    CommandKind, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus, TerminalReport,
+    BrandTotal, CommandKind, CommandOutput, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus,
+    TerminalReport,
 };
 use pos_core::{RegisterId, Yen};
 use tokio::time::Instant;
@@ -40,6 +42,8 @@ pub use settings::{Bounds, SettingsError, SettingsFile};
 
 use crate::printer::driver::{Printer, PrinterSettings};
 use crate::printer::receipt::{Issue, Receipt};
+use crate::scanner::Suffix;
+use crate::terminal_sim::host::result_code::HOST_NOT_RESPONDING;
 use crate::zvt::commands::fields::Password;
 use crate::zvt::ecr::{EcrDriver, EcrSettings, Outcome};
 
@@ -54,6 +58,20 @@ pub struct Settings {
     pub city_name: String,
     pub state_file: std::path::PathBuf,
     pub bounds: Bounds,
+    /// What ends a code from the barcode scanner.
+    pub scanner_suffix: Suffix,
+    pub customer_display: CustomerDisplay,
+}
+
+/// What the customer looks at while paying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CustomerDisplay {
+    /// Nothing: a show-QR command is answered "not supported".
+    #[default]
+    None,
+    /// The gateway's display page of the register (`/v1/registers/{id}/display`), on a screen
+    /// facing the customer; it renders the register's QR payment code itself.
+    DisplayPage,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,7 +257,7 @@ impl Counterd {
                     tokio::time::sleep(delay).await;
                     return;
                 }
-                let result = self.execute(&command.command).await;
+                let result = self.execute(&id, &command.command).await;
                 if let Err(error) = self.journal.record_result(&id, &result) {
                     tracing::error!(%error, command = %id, "counterd: the result could not be journaled; posting it anyway");
                 }
@@ -249,12 +267,16 @@ impl Counterd {
         post_result(&self.client, &id, &result, backoff).await;
     }
 
-    async fn execute(&mut self, command: &CommandKind) -> CommandResult {
+    async fn execute(&mut self, id: &str, command: &CommandKind) -> CommandResult {
         match command {
             CommandKind::Charge { amount, .. } => self.charge(*amount).await,
             CommandKind::PrintReceipt { sale_id, reprint } => self.print_receipt(sale_id, *reprint).await,
             CommandKind::OpenDrawer => self.open_drawer().await,
             CommandKind::EndOfDay => self.end_of_day().await,
+            CommandKind::ScanCode { sale_id, brand, wait_ms } => {
+                self.scan_code(id, sale_id.as_deref(), *brand, *wait_ms).await
+            }
+            CommandKind::ShowQr { payload } => self.show_qr(payload),
         }
     }
 
@@ -285,6 +307,15 @@ impl Counterd {
                 let card = report.masked_card.clone().unwrap_or_default();
                 done(format!("approved {card}").trim().to_string(), Some(report))
             }
+            // The terminal sent the authorization and its host never answered: the host (the
+            // gateway) may have charged the card, so this is not a refusal but an open question.
+            Outcome::Aborted { result_code, .. } if result_code == HOST_NOT_RESPONDING => unknown(
+                format!(
+                    "the terminal sent the authorization but its host did not answer (result code {:02X})",
+                    result_code.0
+                ),
+                Some(report),
+            ),
             Outcome::Completed(_) | Outcome::Aborted { .. } => {
                 let code = report.result_code.map(|c| format!("{c:02X}")).unwrap_or_else(|| "none".to_string());
                 failed(format!("the terminal did not approve: result code {code}"), Some(report))
@@ -302,14 +333,25 @@ impl Counterd {
             return failed("the payment terminal is not connected".to_string(), None);
         };
         match terminal.end_of_day(deadline).await {
-            Ok(Outcome::Completed(report)) => {
-                let totals = match report.totals() {
-                    Some(Ok(totals)) => format!("{totals:?}"),
-                    Some(Err(error)) => format!("totals unreadable: {error}"),
-                    None => "no totals sent".to_string(),
-                };
-                done(format!("end of day done; {totals}"), None)
-            }
+            Ok(Outcome::Completed(report)) => match report.totals() {
+                Some(Ok(totals)) => {
+                    let totals: Vec<BrandTotal> = totals
+                        .brands
+                        .iter()
+                        .map(|total| BrandTotal { brand: total.brand, count: total.count, amount: total.amount })
+                        .collect();
+                    let lines: Vec<String> =
+                        totals.iter().map(|t| format!("{} {} × {}", t.brand.code(), t.count, t.amount)).collect();
+                    let detail = format!(
+                        "end of day done: {}",
+                        if lines.is_empty() { "no payments".to_string() } else { lines.join("; ") }
+                    );
+                    CommandResult { output: Some(CommandOutput::EndOfDay { totals }), ..done(detail, None) }
+                }
+                // The batch is closed either way; the terminal's own print-out has the figures.
+                Some(Err(error)) => done(format!("end of day done; the totals were unreadable: {error}"), None),
+                None => done("end of day done; the terminal sent no totals".to_string(), None),
+            },
             Ok(Outcome::Aborted { result_code, .. }) => {
                 failed(format!("end of day refused: result code {:02X}", result_code.0), None)
             }
@@ -349,8 +391,12 @@ impl Counterd {
                 done(format!("receipt {} printed", receipt.number_text()), None)
             }
             Err(error) => {
-                self.set_health(|h| h.printer = DeviceStatus::NotReady);
-                failed(format!("printer: {error}"), None)
+                let detail = format!("printer: {error}");
+                self.set_health(|h| {
+                    h.printer = DeviceStatus::NotReady;
+                    h.detail = detail.clone();
+                });
+                failed(detail, None)
             }
         }
     }
@@ -413,15 +459,15 @@ pub fn terminal_report(outcome: &Outcome) -> TerminalReport {
 }
 
 fn done(detail: String, terminal: Option<TerminalReport>) -> CommandResult {
-    CommandResult { state: CommandState::Done, detail, terminal }
+    CommandResult { state: CommandState::Done, detail, terminal, output: None }
 }
 
 fn failed(detail: String, terminal: Option<TerminalReport>) -> CommandResult {
-    CommandResult { state: CommandState::Failed, detail, terminal }
+    CommandResult { state: CommandState::Failed, detail, terminal, output: None }
 }
 
 fn unknown(detail: String, terminal: Option<TerminalReport>) -> CommandResult {
-    CommandResult { state: CommandState::Unknown, detail, terminal }
+    CommandResult { state: CommandState::Unknown, detail, terminal, output: None }
 }
 
 #[cfg(test)]

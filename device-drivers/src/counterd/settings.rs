@@ -11,6 +11,8 @@
 //! terminal_password = 0
 //! printer = "/dev/ttyUSB1"                  # optional
 //! scanner = "/dev/ttyACM0"                  # optional
+//! scanner_suffix = "crlf"                   # optional: "cr", "lf" or "crlf" (the default)
+//! customer_display = "display_page"         # optional: "none" (the default) or "display_page"
 //! state_file = "/var/lib/counterd/state.json"
 //! facility_name = "市民課"
 //! city_name = "見本市"
@@ -76,11 +78,53 @@ pub struct SettingsFile {
     pub terminal_password: u32,
     pub printer: Option<PathBuf>,
     pub scanner: Option<PathBuf>,
+    #[serde(default)]
+    pub scanner_suffix: SuffixSetting,
+    #[serde(default)]
+    pub customer_display: DisplaySetting,
     pub state_file: PathBuf,
     pub facility_name: String,
     pub city_name: String,
     #[serde(default)]
     pub bounds: Bounds,
+}
+
+/// `scanner_suffix`: what ends a scanned code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuffixSetting {
+    Cr,
+    Lf,
+    #[default]
+    Crlf,
+}
+
+impl From<SuffixSetting> for crate::scanner::Suffix {
+    fn from(setting: SuffixSetting) -> crate::scanner::Suffix {
+        match setting {
+            SuffixSetting::Cr => crate::scanner::Suffix::Cr,
+            SuffixSetting::Lf => crate::scanner::Suffix::Lf,
+            SuffixSetting::Crlf => crate::scanner::Suffix::CrLf,
+        }
+    }
+}
+
+/// `customer_display`: what the customer looks at (see [`super::CustomerDisplay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisplaySetting {
+    #[default]
+    None,
+    DisplayPage,
+}
+
+impl From<DisplaySetting> for super::CustomerDisplay {
+    fn from(setting: DisplaySetting) -> super::CustomerDisplay {
+        match setting {
+            DisplaySetting::None => super::CustomerDisplay::None,
+            DisplaySetting::DisplayPage => super::CustomerDisplay::DisplayPage,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

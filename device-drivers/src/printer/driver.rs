@@ -54,7 +54,7 @@ pub enum PrinterError {
     StrayBytes { query: u8 },
     #[error("the printer's status answer could not be read: {0}")]
     Status(#[from] StatusError),
-    #[error("the printer cannot print now: {status:?}")]
+    #[error("the printer cannot print now: {status}")]
     NotReady { status: PrinterStatus },
     #[error("writing to the printer took more than {WRITE_TIMEOUT_MS} ms")]
     WriteTimeout,

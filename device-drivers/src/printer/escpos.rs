@@ -150,6 +150,20 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Command>, ParseError> {
     Ok(commands)
 }
 
+/// The command at the start of `bytes` and how many bytes it took, for a reader that gets bytes
+/// as they arrive (the simulated printer): [`ParseError::Truncated`] means "wait for more". A run
+/// of printable bytes is one [`Command::Text`] up to the next control byte or the end.
+pub fn parse_first(bytes: &[u8]) -> Result<Option<(Command, usize)>, ParseError> {
+    match bytes.first() {
+        None => Ok(None),
+        Some(&byte) if byte >= 0x20 => {
+            let end = bytes.iter().position(|&next| next < 0x20).unwrap_or(bytes.len());
+            Ok(Some((Command::Text(bytes[..end].to_vec()), end)))
+        }
+        Some(_) => parse_control(bytes, 0).map(Some),
+    }
+}
+
 /// One control command at `offset`, and how many bytes it took.
 fn parse_control(bytes: &[u8], offset: usize) -> Result<(Command, usize), ParseError> {
     let byte = bytes[offset];

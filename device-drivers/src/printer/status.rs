@@ -19,16 +19,16 @@ pub const QUERIES: [u8; 4] = [QUERY_PRINTER, QUERY_OFFLINE_CAUSE, QUERY_ERROR_CA
 pub const FIXED_BITS_MASK: u8 = 0b1001_0011;
 pub const FIXED_BITS_VALUE: u8 = 0b0001_0010;
 
-const PRINTER_DRAWER_PIN_HIGH: u8 = 0x04;
-const PRINTER_OFFLINE: u8 = 0x08;
-const OFFLINE_COVER_OPEN: u8 = 0x04;
-const OFFLINE_PAPER_END_STOP: u8 = 0x20;
-const OFFLINE_ERROR: u8 = 0x40;
-const ERROR_AUTOCUTTER: u8 = 0x08;
-const ERROR_UNRECOVERABLE: u8 = 0x20;
-const ERROR_AUTO_RECOVERABLE: u8 = 0x40;
-const PAPER_NEAR_END: u8 = 0x0C;
-const PAPER_END: u8 = 0x60;
+pub const PRINTER_DRAWER_PIN_HIGH: u8 = 0x04;
+pub const PRINTER_OFFLINE: u8 = 0x08;
+pub const OFFLINE_COVER_OPEN: u8 = 0x04;
+pub const OFFLINE_PAPER_END_STOP: u8 = 0x20;
+pub const OFFLINE_ERROR: u8 = 0x40;
+pub const ERROR_AUTOCUTTER: u8 = 0x08;
+pub const ERROR_UNRECOVERABLE: u8 = 0x20;
+pub const ERROR_AUTO_RECOVERABLE: u8 = 0x40;
+pub const PAPER_NEAR_END: u8 = 0x0C;
+pub const PAPER_END: u8 = 0x60;
 
 /// Which level of drawer kick-out connector pin 3 means "open". It depends on the drawer's
 /// switch, not on the printer, so it is a setting of the counter.
@@ -104,6 +104,29 @@ impl PrinterStatus {
             status.apply(kind, answer, drawer_open_level)?;
         }
         Ok(status)
+    }
+}
+
+impl std::fmt::Display for PrinterStatus {
+    /// What a clerk needs to know, in words: `paper out, cover open`, or `ready`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let problems: Vec<&str> = [
+            (self.paper_end, "paper out"),
+            (self.cover_open, "cover open"),
+            (self.autocutter_error, "cutter error"),
+            (self.unrecoverable_error, "unrecoverable error"),
+            (self.auto_recoverable_error, "recoverable error (e.g. the head overheated)"),
+            (self.offline && !(self.paper_end || self.cover_open), "offline"),
+            (self.paper_near_end, "paper near its end"),
+        ]
+        .into_iter()
+        .filter_map(|(set, words)| set.then_some(words))
+        .collect();
+        if problems.is_empty() {
+            f.write_str("ready")
+        } else {
+            f.write_str(&problems.join(", "))
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use pos_config::{Role, Scope};
 use pos_core::api::{
     CommandKind, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus, NextCommand,
-    COMMAND_WAIT_MS_MAX,
+    COMMAND_WAIT_MS_MAX, QR_PAYLOAD_CHARS_MAX, SCAN_WAIT_MS_MAX,
 };
 use pos_core::RegisterId;
 use serde::Deserialize;
@@ -211,6 +211,7 @@ pub async fn queue(
         )
         .at("kind"));
     }
+    check_command(&request.body)?;
     let mut itx = match begin(&app, &caller, &request).await? {
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
@@ -231,6 +232,30 @@ pub async fn queue(
             )
         });
     itx.complete(outcome).await
+}
+
+/// The bounds of a scan or show-QR command, checked before it is queued.
+fn check_command(command: &CommandKind) -> Result<(), ApiError> {
+    match command {
+        CommandKind::ShowQr { payload } if payload.is_empty() || payload.chars().count() > QR_PAYLOAD_CHARS_MAX => {
+            Err(ApiError::unprocessable(
+                "invalid_payload",
+                format!("a QR payload has 1 to {QR_PAYLOAD_CHARS_MAX} characters"),
+            )
+            .at("payload"))
+        }
+        CommandKind::ScanCode { wait_ms: Some(wait), .. } if *wait == 0 || *wait > SCAN_WAIT_MS_MAX => {
+            Err(ApiError::unprocessable("invalid_wait", format!("wait_ms is 1 to {SCAN_WAIT_MS_MAX}")).at("wait_ms"))
+        }
+        CommandKind::ScanCode { sale_id, brand, .. } if sale_id.is_some() != brand.is_some() => {
+            Err(ApiError::unprocessable("sale_and_brand", "a scan that pays names both the sale and the QR brand")
+                .at(if sale_id.is_some() { "brand" } else { "sale_id" }))
+        }
+        CommandKind::ScanCode { brand: Some(brand), .. } if brand.method() != pos_core::Method::Qr => {
+            Err(ApiError::unprocessable("brand_not_qr", format!("{brand} is not a QR brand")).at("brand"))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

@@ -7,7 +7,10 @@ use serde_json::json;
 
 use crate::support::{key, spawn_app_with, token, TestApp};
 
-on_both_backends!(commands_reach_the_registers_device_once_and_are_answered_once);
+on_both_backends!(
+    commands_reach_the_registers_device_once_and_are_answered_once,
+    scan_and_show_qr_commands_are_checked_before_they_are_queued,
+);
 
 const CLERK: &str = "clerk-r0101";
 const DEVICE: &str = "counter-r0101";
@@ -74,7 +77,7 @@ async fn commands_reach_the_registers_device_once_and_are_answered_once(backend:
         let taken: NextCommand = next(&app, DEVICE, REGISTER, 0).await.ok();
         let command = taken.command.expect("a command");
         assert_eq!(command.state, CommandState::Delivered);
-        let done = CommandResult { state: CommandState::Done, detail: "ok".to_string(), terminal: None };
+        let done = CommandResult { state: CommandState::Done, detail: "ok".to_string(), terminal: None, output: None };
         let answered: DeviceCommand = answer(&app, &command.id, &done).await.ok();
         assert_eq!(answered.state, CommandState::Done);
         kinds.push(command.command);
@@ -99,8 +102,12 @@ async fn commands_reach_the_registers_device_once_and_are_answered_once(backend:
     let charge = first.command.expect("the charge");
     assert_eq!(charge.command, CommandKind::Charge { payment_id: card.id.clone(), amount: card.amount });
     assert_eq!(again.command.map(|c| c.id), Some(charge.id.clone()));
-    let unknown =
-        CommandResult { state: CommandState::Unknown, detail: "terminal went silent".to_string(), terminal: None };
+    let unknown = CommandResult {
+        state: CommandState::Unknown,
+        detail: "terminal went silent".to_string(),
+        terminal: None,
+        output: None,
+    };
     answer(&app, &charge.id, &unknown).await.ok::<DeviceCommand>();
     assert_eq!(answer(&app, &charge.id, &unknown).await.status, 200, "the same answer again is accepted");
     let different = CommandResult { state: CommandState::Done, ..unknown.clone() };
@@ -133,8 +140,12 @@ async fn commands_reach_the_registers_device_once_and_are_answered_once(backend:
         .ok();
     let taken: NextCommand = next(&app, "counter-r0102", "R0102", 0).await.ok();
     let charge = taken.command.expect("the charge");
-    let failed =
-        CommandResult { state: CommandState::Failed, detail: "terminal not connected".to_string(), terminal: None };
+    let failed = CommandResult {
+        state: CommandState::Failed,
+        detail: "terminal not connected".to_string(),
+        terminal: None,
+        output: None,
+    };
     let reply = app
         .send_raw(
             reqwest::Method::POST,
@@ -174,4 +185,40 @@ async fn card_payment(app: &TestApp, sale: &str) -> PaymentView {
         app.post(&format!("/v1/sales/{sale}/payments"), &token(CLERK), &key(), &json!({ "method": "card" })).await;
     let result: PaymentResult = reply.ok();
     result.payment
+}
+
+async fn scan_and_show_qr_commands_are_checked_before_they_are_queued(backend: Backend) {
+    let app = crate::support::spawn_app(backend).await;
+    let path = format!("/v1/registers/{REGISTER}/commands");
+    let before = (app.journal_counts().await, app.count("device_commands").await);
+    let refused = [
+        (json!({ "kind": "show_qr", "payload": "" }), "invalid_payload", "payload"),
+        (
+            json!({ "kind": "show_qr", "payload": "x".repeat(pos_core::api::QR_PAYLOAD_CHARS_MAX + 1) }),
+            "invalid_payload",
+            "payload",
+        ),
+        (json!({ "kind": "scan_code", "wait_ms": 0 }), "invalid_wait", "wait_ms"),
+        (json!({ "kind": "scan_code", "wait_ms": pos_core::api::SCAN_WAIT_MS_MAX + 1 }), "invalid_wait", "wait_ms"),
+        (json!({ "kind": "scan_code", "sale_id": "sale_1" }), "sale_and_brand", "brand"),
+        (json!({ "kind": "scan_code", "brand": "PAYPAY" }), "sale_and_brand", "sale_id"),
+        (json!({ "kind": "scan_code", "sale_id": "sale_1", "brand": "VISA" }), "brand_not_qr", "brand"),
+    ];
+    for (body, code, field) in refused {
+        let (got_code, _, got_field) = app.post(&path, &token(CLERK), &key(), &body).await.error(422);
+        assert_eq!((got_code.as_str(), got_field.as_deref()), (code, Some(field)), "{body}");
+    }
+    let after = (app.journal_counts().await, app.count("device_commands").await);
+    assert_eq!(after, before, "refused commands change nothing");
+
+    // Within bounds they are queued for the device as sent.
+    let scan = json!({ "kind": "scan_code", "sale_id": "sale_1", "brand": "PAYPAY", "wait_ms": 5000 });
+    let queued: DeviceCommand = app.post(&path, &token(CLERK), &key(), &scan).await.ok();
+    let taken: NextCommand = next(&app, DEVICE, REGISTER, 0).await.ok();
+    assert_eq!(taken.command.map(|c| (c.id, c.command)), Some((queued.id, queued.command)));
+    assert!(matches!(
+        serde_json::from_value::<CommandKind>(scan),
+        Ok(CommandKind::ScanCode { brand: Some(pos_core::Brand::PayPay), wait_ms: Some(5000), .. })
+    ));
+    app.stop().await;
 }
