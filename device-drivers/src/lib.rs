@@ -22,13 +22,15 @@
 //! - [`printer`], the receipt printer and cash drawer over ESC/POS in Kanji mode with Shift_JIS:
 //!   the city's receipt (領収書) built from a `pos_core::api::SaleView`, laid out into exact
 //!   lines (42 columns, a full-width character counting two) that are both rendered as text and
-//!   encoded as bytes, the drawer kick, the `DLE EOT` status, and a driver with bounded waits.
+//!   encoded as bytes, the drawer kick, the `DLE EOT` status, and a driver with bounded waits;
+//!   and the printer's own side ([`printer::simulator`]) for tests and the demo.
 //! - [`counterd`], the bridge between one counter's devices and the gateway (library and the
 //!   `counterd` binary): it long-polls the gateway's public HTTP API for its register's commands
 //!   (API types from `pos_core::api`, never the gateway crate), journals each command durably in
 //!   a local state file before and after running it (so a command is never run twice, and a
 //!   charge whose outcome it did not see is answered unknown), drives the terminal, printer and
-//!   drawer, reports health, and retries the gateway and the devices with bounded backoff.
+//!   drawer and scanner (a customer-presented QR code pays the sale it was scanned for), reports
+//!   health, and retries the gateway and the devices with bounded backoff.
 
 pub mod counterd;
 pub mod printer;

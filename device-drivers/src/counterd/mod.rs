@@ -11,9 +11,13 @@
 //!
 //! - Charge → ZVT authorization on the terminal: approved → `Done` with the terminal's report
 //!   (masked card, brand, trace and receipt numbers); aborted or declined → `Failed` with the
-//!   result code; [`Outcome::Unknown`] → `Unknown`, and the link is reopened.
+//!   result code, except "host not responding" (`A1`: the authorization went out and no answer
+//!   came), which is `Unknown` like [`Outcome::Unknown`]; after an unknown the link is reopened.
 //! - PrintReceipt → the sale read from the gateway, [`Receipt::from_sale`], printed; no printer →
-//!   `Failed` "no printer". OpenDrawer → the drawer kick. EndOfDay → the terminal's end of day.
+//!   `Failed` "no printer"; a printer that cannot print → `Failed` saying why ("paper out").
+//!   OpenDrawer → the drawer kick. EndOfDay → the terminal's end of day, its totals per brand as
+//!   the result's [`CommandOutput::EndOfDay`].
+//! - ScanCode and ShowQr: see [`scan`].
 //! - Health (`POST …/health`) every [`Bounds::health_interval_ms`].
 //! - The gateway unreachable or failing (5xx): retried with exponential backoff up to
 //!   [`Bounds::backoff_ms_max`]. The terminal link lost: reopened with backoff, reported
