@@ -7,9 +7,11 @@
 //! And the pages' authorization: a clerk cannot open another facility's register or any
 //! treasury page, in the browser or through the API behind it.
 
+use device_drivers::counterd::{SystemDevices, TerminalAddress};
 use device_drivers::terminal_sim::CardSource;
 use e2e::browser::Browser;
-use e2e::{devices, Counter};
+use e2e::counter_rig::{counterd_with, printer, terminal};
+use e2e::Counter;
 use pos_core::api::{DayBoard, DayStatus, SaleList, ShiftList};
 use pos_core::{Brand, BusinessDate};
 
@@ -37,9 +39,14 @@ fn count_of(mut amount: i64) -> Vec<(i64, i64)> {
 async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
     let counter = Counter::start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let terminal =
-        devices::terminal(&counter, TERMINAL, CardSource::fixed(Brand::Visa).expect("brand"), dir.path(), 20).await;
-    let counterd = devices::counterd(&counter, REGISTER, &terminal.path, &dir.path().join("counterd.json"));
+    let terminal = terminal(&counter, TERMINAL, CardSource::fixed(Brand::Visa).expect("brand"), dir.path(), 20).await;
+    let printer = printer();
+    let devices = SystemDevices {
+        terminal: TerminalAddress::Serial(terminal.path.clone()),
+        printer: Some(printer.path.clone()),
+        scanner: None,
+    };
+    let counterd = counterd_with(&counter, REGISTER, devices, &dir.path().join("counterd.json"));
     let browser = Browser::start().await;
     let base = counter.base.clone();
 
@@ -67,12 +74,19 @@ async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
     let approved = browser.text_until("#status", "approved", |t| t.contains("承認されました")).await;
     assert_eq!(approved, "承認されました");
     browser.visible("#done").await;
-    // The gateway queued the receipt; this counter has no printer, and the page says so.
-    let printed = browser.text_until("#print-result", "the print outcome", |t| t.contains("印刷")).await;
-    assert!(printed.contains("印刷できません") || printed.contains("印刷しました"), "{printed}");
+    // The gateway queued the receipt; counterd printed it on the counter's printer.
+    let printed = browser.text_until("#print-result", "the print outcome", |t| t.contains("しました")).await;
+    assert_eq!(printed, "領収書を印刷しました");
     browser.keep_screenshot("03-register-card-approved").await;
     browser.click("#reprint").await;
     browser.text_until("#reprint-result", "the reprint", |t| t.contains("再発行")).await;
+    let output = printer.output.clone();
+    let receipts = e2e::counter_rig::until("the receipts and the reprint on paper", || {
+        let documents = output.borrow().documents.clone();
+        async move { (documents.len() >= 3).then_some(documents) }
+    })
+    .await;
+    assert!(receipts.iter().filter(|r| r.contains("再発行")).count() == 1, "one reprint, marked 再発行: {receipts:?}");
     browser.click("#next").await;
 
     // Void the card sale (a same-day card void is a reversal at the acquirer).
@@ -137,7 +151,7 @@ async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
 
     browser.quit().await;
     counterd.abort();
-    drop(terminal);
+    drop((terminal, printer));
     counter.stop().await;
 }
 
@@ -239,6 +253,7 @@ async fn the_customer_display_shows_the_code_the_qr_provider_issued() {
             request_timeout_ms: 2_000,
             resolve_retry_ms: 200,
             resolve_tries_max: 20,
+            customer_presented: false,
             merchants,
         });
     })

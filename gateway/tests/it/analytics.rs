@@ -92,6 +92,7 @@ async fn rig(backend: Backend) -> Rig {
             request_timeout_ms: 2_000,
             resolve_retry_ms: 200,
             resolve_tries_max: 20,
+            customer_presented: false,
             merchants,
         });
         config.terminal_host = Some(TerminalHost {
