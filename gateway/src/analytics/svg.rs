@@ -25,6 +25,8 @@ const BAR_HEIGHT_PX: i64 = 16;
 const LINE_PLOT_HEIGHT_PX: i64 = 320;
 const LINE_AXIS_WIDTH_PX: i64 = 48;
 const LINE_X_LABELS_MAX: usize = 12;
+/// Room right of the line for the last period's label, which is centred on its point.
+const LINE_RIGHT_PAD_PX: i64 = 36;
 const GRID_LABEL_WIDTH_PX: i64 = 48;
 const GRID_CELL_HEIGHT_PX: i64 = 28;
 const COLOUR_BAR: &str = "#2f6db5";
@@ -139,7 +141,7 @@ fn line(table: &ChartTable, request: &ChartRequest, label: &str, value: &str, ta
     let mut out = String::new();
     header(&mut out, table, request, height);
     let left = Decimal::from(MARGIN_PX + LINE_AXIS_WIDTH_PX);
-    let width = Decimal::from(WIDTH_PX - 2 * MARGIN_PX - LINE_AXIS_WIDTH_PX);
+    let width = Decimal::from(WIDTH_PX - 2 * MARGIN_PX - LINE_AXIS_WIDTH_PX - LINE_RIGHT_PAD_PX);
     let top = Decimal::from(TITLE_HEIGHT_PX + MARGIN_PX);
     let plot_height = Decimal::from(LINE_PLOT_HEIGHT_PX);
     let bottom = top + plot_height;
