@@ -149,6 +149,23 @@ async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
     browser.visible(r#"[data-kind=cash_short][data-state=resolved]"#).await;
     browser.keep_screenshot("10-treasury-exceptions").await;
 
+    // Analytics of the day: every chart is drawn, and the share chart carries the day's cash.
+    browser.goto(&format!("{base}/analytics?from={date}&to={date}&facility_id=F01")).await;
+    for chart in ["cashless-share", "by-method", "by-brand", "heatmap", "top-fee-items", "fees-by-brand", "facilities"] {
+        browser.visible(&format!(r#"[data-chart="{chart}"] svg"#)).await;
+    }
+    let values = browser
+        .script(
+            "return Array.from(document.querySelectorAll('[data-chart=\"by-method\"] svg [data-value]')).map(e => e.getAttribute('data-value'))",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(
+        values.as_array().is_some_and(|v| v.iter().any(|x| x.as_str() == Some(&cash_taken.to_string()))),
+        "the by-method chart shows the cash taken ({cash_taken}): {values}"
+    );
+    browser.keep_screenshot("14-analytics").await;
+
     browser.quit().await;
     counterd.abort();
     drop((terminal, printer));
@@ -212,7 +229,33 @@ async fn a_clerk_cannot_open_another_register_or_any_treasury_page() {
         .await;
     assert_eq!(forged.as_i64(), Some(403));
 
+    // An operator sees only its own facilities, in the pages and in what they download.
+    let own: pos_core::api::FacilityList = counter.get("op-sports", "/v1/facilities").await;
+    let own: Vec<String> = own.facilities.iter().map(|f| f.id.to_string()).collect();
+    assert!(!own.is_empty() && !own.contains(&"F01".to_string()));
+    browser.sign_in(&base, "demo-op-sports", "/analytics").await;
+    browser.visible(r#"[data-chart="facilities"] svg"#).await;
+    let listed = browser
+        .script(
+            "return Array.from(document.querySelectorAll('#facility option')).map(o => o.value).filter(v => v)",
+            serde_json::json!([]),
+        )
+        .await;
+    let listed: Vec<String> = serde_json::from_value(listed).expect("facility list");
+    assert_eq!(listed, own, "the operator's facility filter lists its facilities only");
+    browser.keep_screenshot("15-operator-analytics").await;
+    let other = browser
+        .script(
+            "return fetch('/v1/analytics/facilities?from=2026-11-01&to=2026-11-30&facility_id=F01&format=csv').then(r => r.status)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(other.as_i64(), Some(403), "another facility's download is refused");
+    browser.goto(&format!("{base}/treasury")).await;
+    browser.visible("#forbidden").await;
+
     // English on request, remembered across pages.
+    browser.sign_in(&base, "demo-clerk-r0101", "/register").await;
     browser.goto(&format!("{base}/register")).await;
     browser.click("[data-lang=en]").await;
     browser.text_until("#open-shift-button", "English", |t| t == "Open shift").await;
