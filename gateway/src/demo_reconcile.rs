@@ -110,6 +110,9 @@ pub const PLANTED_FEE_OFFSET_YEN: i64 = 1;
 /// Bank business days between the last due date and the day the reconciliation is run for.
 const AS_OF_AFTER_LAST_DUE_BUSINESS_DAYS: u32 = 1;
 
+/// The balance the demo's bank account opens the statement with.
+const BANK_OPENING_BALANCE_YEN: i64 = 50_000_000;
+
 /// The demo's collection account at the city's designated bank (指定金融機関), fictional.
 fn bank_account() -> anyhow::Result<bank_sim::Account> {
     Ok(bank_sim::Account {
@@ -120,7 +123,7 @@ fn bank_account() -> anyhow::Result<bank_sim::Account> {
         account_type: bank_sim::AccountType::Ordinary,
         account_number: 1_234_567,
         account_name: "ﾐﾅﾄｼ ｶｲｹｲｶﾝﾘｼﾔ".to_string(),
-        balance_opening: Yen::new(50_000_000)?,
+        balance_opening: Yen::new(BANK_OPENING_BALANCE_YEN)?,
     })
 }
 
