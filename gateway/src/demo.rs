@@ -68,6 +68,8 @@ pub struct DemoOptions {
     pub quiet: bool,
     #[command(flatten)]
     pub reconcile: crate::demo_reconcile::ReconcileOptions,
+    #[command(flatten)]
+    pub pages: crate::demo_pages::PagesOptions,
 }
 
 /// What the day came to, per facility, as read back through the API.
@@ -650,6 +652,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
     if !options.quiet {
         print_report(&config, &report);
         print_counter(&report, first_receipt.as_deref());
+    }
+    if options.pages.serve {
+        crate::demo_pages::serve(&config, &options.pages, clock.clone(), date, report.reconciliation.as_ref()).await?;
+    } else if !options.quiet {
+        println!();
+        println!("To see the day in the pages (register, treasury, analytics), run the demo with --serve.");
     }
     Ok(report)
 }

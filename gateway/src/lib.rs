@@ -14,6 +14,7 @@ pub mod bench;
 pub mod booking;
 pub mod demo;
 pub mod demo_counter;
+pub mod demo_pages;
 pub mod demo_reconcile;
 pub mod journal;
 pub mod metrics;

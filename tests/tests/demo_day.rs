@@ -16,6 +16,7 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
         cashless_per_mille: 150,
         quiet: true,
         reconcile: Default::default(),
+        pages: gateway::demo_pages::PagesOptions { serve: false, listen: "127.0.0.1:0".parse().expect("address") },
     };
     let report = gateway::demo::run(options.clone()).await.expect("demo day");
     let config = pos_config::load_with_env(&example_config_path(), |_| None).expect("config");

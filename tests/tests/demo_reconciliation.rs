@@ -19,6 +19,7 @@ fn options(data: &std::path::Path, no_plant: bool) -> DemoOptions {
         cashless_per_mille: 150,
         quiet: true,
         reconcile: ReconcileOptions { no_plant },
+        pages: gateway::demo_pages::PagesOptions { serve: false, listen: "127.0.0.1:0".parse().expect("address") },
     }
 }
 
@@ -131,4 +132,54 @@ async fn without_planted_file_mistakes_only_the_cash_shortage_remains() {
     let qr: usize = report.facilities.iter().map(|f| f.qr_payments).sum();
     let cashless: usize = report.facilities.iter().map(|f| f.cashless_payments).sum();
     assert_eq!(reconciliation.matched, cashless + qr, "every cashless payment matched its line");
+}
+
+/// The same day, loaded and reconciled through treasury's API (what `demo --serve` does for the
+/// pages), finds the same discrepancies, stored for the board and the exceptions list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn treasurys_api_finds_the_same_discrepancies_in_the_demo_day() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let options = options(data.path(), false);
+    let report = gateway::demo::run(options.clone()).await.expect("demo day");
+    let reconciliation = report.reconciliation.clone().expect("reconciled");
+    let mut config = pos_config::load(&options.config).expect("config");
+    config.database = pos_config::Database {
+        url: format!("sqlite://{}", data.path().join("journal.db").display()),
+        backend: pos_config::Backend::Sqlite,
+        connections_max: 4,
+    };
+    let date: chrono::NaiveDate = DATE.parse().expect("date");
+    let clock = std::sync::Arc::new(pos_core::SystemClock);
+    let (pages, result) = gateway::demo_pages::start(
+        &config,
+        "127.0.0.1:0".parse().expect("address"),
+        clock,
+        date,
+        Some(&reconciliation),
+    )
+    .await
+    .expect("pages start and the day is reconciled through the API");
+    let result = result.expect("a reconciliation result");
+    assert_eq!(result.facilities.len(), 35);
+    let list: pos_core::api::ExceptionList = reqwest::Client::new()
+        .get(format!("{}/v1/treasury/exceptions?business_date={DATE}", pages.base))
+        .bearer_auth("demo-treasury")
+        .send()
+        .await
+        .expect("exceptions")
+        .json()
+        .await
+        .expect("exception list");
+    let mut through_api: Vec<Discrepancy> = list
+        .exceptions
+        .iter()
+        .map(|x| Discrepancy {
+            facility: x.facility_id.to_string(),
+            kind: x.kind.clone(),
+            amount: x.amount_at_stake.get(),
+        })
+        .collect();
+    through_api.sort();
+    assert_eq!(through_api, reconciliation.planted, "the API run finds what the demo planted, no more");
+    pages.stop().await.expect("pages stop");
 }

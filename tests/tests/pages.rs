@@ -151,7 +151,8 @@ async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
 
     // Analytics of the day: every chart is drawn, and the share chart carries the day's cash.
     browser.goto(&format!("{base}/analytics?from={date}&to={date}&facility_id=F01")).await;
-    for chart in ["cashless-share", "by-method", "by-brand", "heatmap", "top-fee-items", "fees-by-brand", "facilities"] {
+    for chart in ["cashless-share", "by-method", "by-brand", "heatmap", "top-fee-items", "fees-by-brand", "facilities"]
+    {
         browser.visible(&format!(r#"[data-chart="{chart}"] svg"#)).await;
     }
     let values = browser
