@@ -328,6 +328,8 @@ pub struct QrLink {
     pub resolve_tries_max: u32,
     /// The provider takes customer-presented barcodes (`POST /v2/payments`) as well as showing codes.
     pub customer_presented: bool,
+    /// The CA trusted for the provider's HTTPS instead of the public roots; `None`: public roots.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Facility → the provider's merchant id (`X-ASSUME-MERCHANT`).
     pub merchants: BTreeMap<FacilityId, String>,
 }

@@ -183,6 +183,10 @@ pub struct RawQrLink {
     /// barcode, `POST /v2/payments`); absent: merchant-presented codes only.
     #[serde(default)]
     pub customer_presented: bool,
+    /// The CA to trust for the provider instead of the public roots (a private or test PKI),
+    /// relative to the configuration file.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// Facility id → the provider's merchant id (`X-ASSUME-MERCHANT`); absent: the key's only merchant.
     #[serde(default)]
     pub merchants: std::collections::BTreeMap<String, String>,

@@ -364,8 +364,10 @@ fn validate_acquirers(raw: &[RawAcquirer], base_dir: &Path, issues: &mut Issues)
         if kind == Some(AcquirerKind::Qr) && acquirer.link.is_some() {
             issues.add(format!("{path}.link"), "a QR provider is reached over HTTPS, not an ISO 8583 link");
         }
-        let qr_link =
-            acquirer.qr_link.as_ref().and_then(|raw| validate_qr_link(&format!("{path}.qr_link"), raw, issues));
+        let qr_link = acquirer
+            .qr_link
+            .as_ref()
+            .and_then(|raw| validate_qr_link(&format!("{path}.qr_link"), raw, base_dir, issues));
         if kind.is_some_and(|kind| kind != AcquirerKind::Qr) && acquirer.qr_link.is_some() {
             issues.add(format!("{path}.qr_link"), "only a QR provider (kind qr) has a qr_link");
         }
@@ -711,7 +713,7 @@ fn validate_link(path: &str, raw: &RawLink, base_dir: &Path, issues: &mut Issues
 pub const QR_POLL_INTERVAL_MS_LIMIT: u64 = 60_000;
 pub const QR_RESOLVE_TRIES_LIMIT: u32 = 1_000;
 
-fn validate_qr_link(path: &str, raw: &RawQrLink, issues: &mut Issues) -> Option<QrLink> {
+fn validate_qr_link(path: &str, raw: &RawQrLink, base_dir: &Path, issues: &mut Issues) -> Option<QrLink> {
     let scheme_ok = raw.base_url.starts_with("https://") || raw.base_url.starts_with("http://");
     if !scheme_ok || raw.base_url.trim_end_matches('/').ends_with(':') || raw.base_url.contains(char::is_whitespace) {
         issues.add(format!("{path}.base_url"), format!("{:?} is not an https:// (or local http://) URL", raw.base_url));
@@ -742,6 +744,12 @@ fn validate_qr_link(path: &str, raw: &RawQrLink, issues: &mut Issues) -> Option<
     if raw.resolve_tries_max == 0 || raw.resolve_tries_max > QR_RESOLVE_TRIES_LIMIT {
         issues.add(format!("{path}.resolve_tries_max"), format!("must be between 1 and {QR_RESOLVE_TRIES_LIMIT}"));
     }
+    if let Some(ca_file) = &raw.ca_file {
+        issues.non_empty(&format!("{path}.ca_file"), ca_file);
+        if !raw.base_url.starts_with("https://") {
+            issues.add(format!("{path}.ca_file"), "a CA only applies to an https:// base_url");
+        }
+    }
     let mut merchants = BTreeMap::new();
     for (facility, merchant) in &raw.merchants {
         let at = format!("{path}.merchants.{facility}");
@@ -761,6 +769,7 @@ fn validate_qr_link(path: &str, raw: &RawQrLink, issues: &mut Issues) -> Option<
         resolve_retry_ms: raw.resolve_retry_ms,
         resolve_tries_max: raw.resolve_tries_max,
         customer_presented: raw.customer_presented,
+        ca_file: raw.ca_file.as_deref().map(|f| anchored(base_dir, f)),
         merchants,
     })
 }

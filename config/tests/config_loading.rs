@@ -934,3 +934,34 @@ fn a_qr_link_takes_its_secret_from_the_environment_and_never_prints_it() {
     );
     assert!(message_at(&issues_of(&card_with_qr), "acquirers[0].qr_link").contains("kind qr"));
 }
+
+#[test]
+fn a_qr_link_may_scan_customer_codes_and_trust_its_own_ca_for_https_only() {
+    let text =
+        base_with("[[acquirers.fees]]\nbrand = \"PAYPAY\"\nrate = \"1.98%\"\nrounding = \"truncate\"\n", QR_LINK);
+    let env = |key: &str| (key == "POS_QR_SECRET").then(|| "s3cr3t-value".to_string());
+    let config = parse_env(&text, env).unwrap_or_else(|error| panic!("refused: {error}"));
+    let (_, link) = config.qr_acquirer(Brand::PayPay).expect("PayPay is linked");
+    assert!(!link.customer_presented, "merchant-presented codes only unless configured");
+    assert_eq!(link.ca_file, None, "public roots unless a CA is named");
+
+    let scanning = replaced(
+        &text,
+        "resolve_tries_max = 20",
+        "resolve_tries_max = 20\ncustomer_presented = true\nca_file = \"tls/qr-ca.crt\"",
+    );
+    let config = parse_env(&scanning, env).unwrap_or_else(|error| panic!("refused: {error}"));
+    let (_, link) = config.qr_acquirer(Brand::PayPay).expect("PayPay is linked");
+    assert!(link.customer_presented);
+    assert_eq!(link.ca_file.as_deref(), Some(Path::new("./tls/qr-ca.crt")), "anchored at the configuration's folder");
+
+    let plain =
+        replaced(&scanning, "base_url = \"https://api.paypay.example/\"", "base_url = \"http://127.0.0.1:8091\"");
+    let issues = match parse_env(&plain, env) {
+        Err(error) => error.issues().to_vec(),
+        Ok(_) => panic!("a CA for plain HTTP was accepted"),
+    };
+    assert!(message_at(&issues, "acquirers[1].qr_link.ca_file").contains("https://"), "{issues:?}");
+    let wrong_type = replaced(&text, "resolve_tries_max = 20", "resolve_tries_max = 20\ncustomer_presented = \"yes\"");
+    assert!(parse_env(&wrong_type, env).is_err(), "the flag is a boolean");
+}

@@ -434,6 +434,7 @@ async fn start_qr_provider(config: &mut Config, clock: Arc<ManualClock>) -> anyh
             resolve_retry_ms: 200,
             resolve_tries_max: 10,
             customer_presented: true,
+            ca_file: None,
             merchants: BTreeMap::new(),
         });
     }

@@ -48,6 +48,9 @@ pub enum QrError {
     /// No answer, or an answer we cannot read: the request may have taken effect.
     #[error("no usable answer from the QR provider: {0}")]
     Transport(String),
+    /// The provider's TLS trust could not be set up (configuration, not a request).
+    #[error("QR provider TLS configuration: {0}")]
+    Tls(String),
     /// The provider answered with an error.
     #[error("QR provider answered {status} {code}: {message}")]
     Provider { status: u16, code: ResultCode, message: String },
@@ -58,6 +61,7 @@ impl QrError {
     pub fn is_in_doubt(&self) -> bool {
         match self {
             QrError::Transport(_) => true,
+            QrError::Tls(_) => false,
             QrError::Provider { status, .. } => *status >= 500,
         }
     }
@@ -65,7 +69,7 @@ impl QrError {
     pub(super) fn code(&self) -> Option<&ResultCode> {
         match self {
             QrError::Provider { code, .. } => Some(code),
-            QrError::Transport(_) => None,
+            QrError::Transport(_) | QrError::Tls(_) => None,
         }
     }
 }
@@ -79,10 +83,13 @@ pub struct QrClient {
 
 impl QrClient {
     pub fn new(link: QrLink) -> Result<QrClient, QrError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(link.request_timeout_ms))
-            .build()
-            .map_err(|e| QrError::Transport(e.to_string()))?;
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_millis(link.request_timeout_ms));
+        if let Some(ca_file) = &link.ca_file {
+            // A private PKI replaces the public roots: only this CA's certificates are trusted.
+            let tls = pos_tls::client_config(ca_file, None).map_err(|e| QrError::Tls(e.to_string()))?;
+            builder = builder.use_preconfigured_tls((*tls).clone());
+        }
+        let http = builder.build().map_err(|e| QrError::Tls(e.to_string()))?;
         let credentials = Credentials {
             api_key: ApiKey::new(link.api_key.clone()),
             api_secret: ApiSecret::new(link.api_secret.expose()),

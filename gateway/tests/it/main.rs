@@ -36,6 +36,7 @@ mod qr;
 mod qr_barcode;
 mod qr_crash;
 mod qr_refunds;
+mod qr_tls;
 mod support;
 mod switch;
 mod switch_rig;

@@ -61,6 +61,7 @@ pub async fn qr_rig_with(backend: Backend, clock: Arc<dyn Clock>, customer_prese
             resolve_retry_ms: 200,
             resolve_tries_max: 20,
             customer_presented,
+            ca_file: None,
             merchants,
         });
     })
