@@ -65,6 +65,39 @@ impl Counter {
         Counter::start_with(|_| {}).await
     }
 
+    /// As [`Counter::start`], with a PayPay-style QR provider simulated in this process and
+    /// linked for facility F01 (merchant `M0001`); `customer_presented` lets it charge scanned codes.
+    pub async fn start_with_qr(customer_presented: bool) -> (Counter, qr_sim::QrSimHandle) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
+        let sim = qr_sim::start_with(
+            listener,
+            qr_sim::QrSimConfig::example(),
+            qr_sim::StartOptions { clock: Arc::new(pos_core::SystemClock), tls: None },
+        )
+        .await
+        .expect("qr-sim starts");
+        let base_url = sim.base_url();
+        let counter = Counter::start_with(move |config| {
+            let acquirer = config.acquirers.iter_mut().find(|a| a.id == "ACQ-QR").expect("ACQ-QR configured");
+            let mut merchants = std::collections::BTreeMap::new();
+            merchants.insert(pos_core::FacilityId::parse("F01").expect("facility"), "M0001".to_string());
+            acquirer.qr_link = Some(pos_config::QrLink {
+                base_url,
+                api_key: "sample_key".to_string(),
+                api_secret: pos_config::Secret::new("sample_secret"),
+                poll_interval_ms: 200,
+                request_timeout_ms: 2_000,
+                resolve_retry_ms: 200,
+                resolve_tries_max: 20,
+                customer_presented,
+                ca_file: None,
+                merchants,
+            });
+        })
+        .await;
+        (counter, sim)
+    }
+
     /// As [`Counter::start`], with the configuration adjusted first (e.g. a QR provider link).
     pub async fn start_with(adjust: impl FnOnce(&mut pos_config::Config)) -> Counter {
         let dir = tempfile::tempdir().expect("temp dir");

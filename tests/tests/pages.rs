@@ -276,32 +276,7 @@ fn decode_qr(png: &[u8]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_customer_display_shows_the_code_the_qr_provider_issued() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
-    let sim = qr_sim::start_with(
-        listener,
-        qr_sim::QrSimConfig::example(),
-        qr_sim::StartOptions { clock: std::sync::Arc::new(pos_core::SystemClock), tls: None },
-    )
-    .await
-    .expect("qr-sim starts");
-    let base_url = sim.base_url();
-    let counter = Counter::start_with(move |config| {
-        let acquirer = config.acquirers.iter_mut().find(|a| a.id == "ACQ-QR").expect("ACQ-QR configured");
-        let mut merchants = std::collections::BTreeMap::new();
-        merchants.insert(pos_core::FacilityId::parse("F01").expect("facility"), "M0001".to_string());
-        acquirer.qr_link = Some(pos_config::QrLink {
-            base_url,
-            api_key: "sample_key".to_string(),
-            api_secret: pos_config::Secret::new("sample_secret"),
-            poll_interval_ms: 200,
-            request_timeout_ms: 2_000,
-            resolve_retry_ms: 200,
-            resolve_tries_max: 20,
-            customer_presented: false,
-            merchants,
-        });
-    })
-    .await;
+    let (counter, sim) = Counter::start_with_qr(false).await;
     let browser = Browser::start().await;
     let base = counter.base.clone();
 

@@ -190,6 +190,18 @@ async fn load_for_change(
     caller: &Caller,
     sale_id: &str,
 ) -> Result<(SaleView, Facility), ApiError> {
+    load_for_change_by(app, tx, caller, sale_id, false).await
+}
+
+/// As [`load_for_change`]; with `device_may`, the register's own counter device may also change
+/// the sale (it pays a sale with the code the customer showed its scanner).
+async fn load_for_change_by(
+    app: &AppState,
+    tx: &mut WriteTx,
+    caller: &Caller,
+    sale_id: &str,
+    device_may: bool,
+) -> Result<(SaleView, Facility), ApiError> {
     let lock = tx.for_update();
     let sale = sales::load(tx.conn(), sale_id, lock).await?.ok_or_else(|| ApiError::not_found("sale", sale_id))?;
     let facility = app
@@ -197,7 +209,13 @@ async fn load_for_change(
         .facility(&sale.facility_id)
         .ok_or_else(|| ApiError::internal("sale of a facility that is no longer configured"))?
         .clone();
-    caller.require_register(&facility, &sale.register_id)?;
+    let own_device = matches!(
+        (&caller.role, &caller.scope),
+        (pos_config::Role::Device, pos_config::Scope::Register { register, .. }) if *register == sale.register_id
+    );
+    if !(device_may && own_device) {
+        caller.require_register(&facility, &sale.register_id)?;
+    }
     let shift = shifts::load(tx.conn(), &sale.shift_id, lock)
         .await?
         .ok_or_else(|| ApiError::internal("sale without its shift"))?;
@@ -297,7 +315,7 @@ async fn start_qr_payment_in(
     request: &PaymentRequest,
     customer_code: Option<&CustomerCode>,
 ) -> Result<PaymentResult, ApiError> {
-    let (sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
+    let (sale, facility) = load_for_change_by(app, tx, caller, sale_id, customer_code.is_some()).await?;
     let brand = request.brand.ok_or_else(|| {
         ApiError::unprocessable("brand_required", "a QR payment needs its brand, e.g. PAYPAY").at("brand")
     })?;

@@ -93,6 +93,7 @@ async fn rig(backend: Backend) -> Rig {
             resolve_retry_ms: 200,
             resolve_tries_max: 20,
             customer_presented: false,
+            ca_file: None,
             merchants,
         });
         config.terminal_host = Some(TerminalHost {
