@@ -34,8 +34,9 @@
 //!
 //! Matching and reporting read no clock: the "as of" date is an input.
 //!
-//! Not built yet: the gateway's HTTP API for treasury and the scale benchmark. Refunds of
-//! earlier days are not yet in the accounting export. Today the gateway also computes a shift's
+//! The gateway's treasury API calls [`pipeline`] over its own journal; [`scale`] reconciles a
+//! range at bounded memory (see the `scale` benchmark). Refunds of earlier days are not yet in
+//! the accounting export. Today the gateway also computes a shift's
 //! over/short when the shift closes; the reconciler recomputes it from the journal's payments.
 
 pub mod calendar;
