@@ -107,6 +107,44 @@ async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
     browser.visible(&format!(r#"tr[data-sale="{}"][data-state=voided]"#, card_sale.id)).await;
     browser.keep_screenshot("04-register-voided").await;
 
+    // Another card sale, refunded in part: only with a supervisor's approval.
+    browser.click(r#"#items [data-code="JUMINHYO"]"#).await;
+    browser.click("[data-tender=card]").await;
+    browser.text_until("#status", "approved", |t| t.contains("承認されました")).await;
+    browser.visible("#done").await;
+    browser.click("#next").await;
+    let sales: SaleList = counter.get("treasury", &format!("/v1/sales?register_id={REGISTER}")).await;
+    let refunded_sale = sales
+        .sales
+        .iter()
+        .find(|s| {
+            s.state == pos_core::SaleState::Paid
+                && s.id != card_sale.id
+                && s.payments.iter().any(|p| p.method == pos_core::Method::Card)
+        })
+        .expect("the second card sale")
+        .clone();
+    browser.click(&format!(r#"tr[data-sale="{}"] [data-action=refund]"#, refunded_sale.id)).await;
+    browser.fill("#refund-amount", "100").await;
+    browser.fill("#refund-reason", "一部取消").await;
+    browser.fill("#refund-supervisor", "demo-clerk-r0101").await;
+    browser.click("#refund-send").await;
+    browser.text_until("#error", "the refusal", |t| t.contains("may not approve")).await;
+    browser.fill("#refund-supervisor", "demo-treasury").await;
+    browser.click("#refund-send").await;
+    browser.text_until("#refund-result", "the refund", |t| t.contains("返金しました")).await;
+    browser.keep_screenshot("04b-register-refund").await;
+    let payment_id = refunded_sale.payments[0].id.clone();
+    e2e::counter_rig::until("the refund to complete at the acquirer", || {
+        let path = format!("/v1/payments/{payment_id}");
+        let counter = &counter;
+        async move {
+            let payment: pos_core::api::PaymentView = counter.get("treasury", &path).await;
+            (payment.refunded.get() == 100).then_some(())
+        }
+    })
+    .await;
+
     // Close the shift with a count ten yen short.
     for (face, pieces) in count_of(FLOAT + cash_taken - 10) {
         browser.fill(&format!(r#"[data-denomination="{face}"]"#), &pieces.to_string()).await;

@@ -250,12 +250,59 @@ async fn resolve_in(
 
 /// Gives money back on a payment: through its acquirer where the brand allows (answered 202 at
 /// once; the outcome follows on the payment and the refund), or as cash that treasury records.
+/// The header a clerk's refund carries: the token of the supervisor who approves it (the
+/// facility's operator, or treasury). It is checked and named in the refund's reason, never stored.
+pub const SUPERVISOR_TOKEN_HEADER: &str = "x-supervisor-token";
+
+/// Who approves a clerk's refund, from [`SUPERVISOR_TOKEN_HEADER`].
+fn supervisor(app: &AppState, headers: &axum::http::HeaderMap) -> Result<Option<Caller>, ApiError> {
+    let Some(value) = headers.get(SUPERVISOR_TOKEN_HEADER) else { return Ok(None) };
+    let token = value.to_str().map_err(|_| ApiError::forbidden("the supervisor token is not valid"))?;
+    super::auth::caller_of_token(&app.config, token.trim())
+        .map(Some)
+        .map_err(|_| ApiError::forbidden("the supervisor token is not valid"))
+}
+
+/// A clerk refunds only with the approval of the facility's operator or of treasury.
+fn require_approval(
+    caller: &Caller,
+    approver: Option<&Caller>,
+    facility: &pos_config::Facility,
+) -> Result<Option<String>, ApiError> {
+    if caller.role != Role::Clerk {
+        return Ok(None);
+    }
+    let approver = approver.ok_or_else(|| {
+        ApiError::forbidden(format!(
+            "a clerk's refund needs a supervisor's approval: send the supervisor's token in {SUPERVISOR_TOKEN_HEADER}"
+        ))
+    })?;
+    let may_approve = match (&approver.role, &approver.scope) {
+        (Role::Treasury, _) => true,
+        (Role::Operator, pos_config::Scope::Operator(operator)) => {
+            facility.owner == pos_config::Owner::Operator(operator.clone())
+        }
+        _ => false,
+    };
+    if !may_approve {
+        return Err(ApiError::forbidden(format!(
+            "{} ({}) may not approve refunds at facility {}",
+            approver.user,
+            approver.role.code(),
+            facility.id
+        )));
+    }
+    Ok(Some(approver.user.to_string()))
+}
+
 pub async fn refund(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(payment_id): Path<String>,
+    headers: axum::http::HeaderMap,
     request: Idempotent<RefundRequest>,
 ) -> Result<Response, ApiError> {
+    let approver = supervisor(&app, &headers)?;
     let reason = request.body.reason.trim().to_string();
     if reason.is_empty() || reason.chars().count() > REASON_CHARS_MAX {
         return Err(ApiError::unprocessable(
@@ -271,7 +318,7 @@ pub async fn refund(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let outcome = refund_in(&app, &mut itx.tx, &caller, &payment_id, &request.body, &reason).await;
+    let outcome = refund_in(&app, &mut itx.tx, &caller, approver.as_ref(), &payment_id, &request.body, &reason).await;
     let to_send = outcome.as_ref().ok().filter(|r| r.state == "authorizing").map(|r| r.id.clone());
     let response = itx
         .complete(outcome.map(|refund| {
@@ -288,6 +335,7 @@ async fn refund_in(
     app: &AppState,
     tx: &mut WriteTx,
     caller: &Caller,
+    approver: Option<&Caller>,
     payment_id: &str,
     request: &RefundRequest,
     reason: &str,
@@ -308,6 +356,8 @@ async fn refund_in(
             caller.require_register(facility, &register)?;
         }
     }
+    let approved_reason = require_approval(caller, approver, facility)?.map(|by| format!("{reason} [承認: {by}]"));
+    let reason = approved_reason.as_deref().unwrap_or(reason);
     if !payment.view.state.holds_money() {
         return Err(ApiError::conflict(
             "not_refundable",

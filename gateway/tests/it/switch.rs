@@ -341,7 +341,7 @@ async fn refund(
     method: &str,
 ) -> crate::support::Reply {
     rig.app
-        .post(
+        .post_approved(
             &format!("/v1/payments/{payment}/refunds"),
             &token(user),
             &key(),
@@ -357,7 +357,29 @@ async fn refunds_follow_the_brand_rules(backend: Backend) {
 
     // Cards: partial refunds, then the rest.
     let visa = paid_at_parking(&rig, &terminal, 1, 1_500, Brand::Visa).await;
+    // A clerk's refund needs a supervisor's approval (treasury, or the facility's operator).
+    for supervisor in [None, Some("clerk-r0101"), Some("op-sports"), Some("not-a-user")] {
+        let mut request = rig
+            .app
+            .http
+            .post(format!("{}/v1/payments/{}/refunds", rig.app.base, visa.id))
+            .bearer_auth(token(PARKING_CLERK))
+            .header("Idempotency-Key", key())
+            .json(&json!({ "amount": 500, "method": "original", "reason": "overcharged" }));
+        if let Some(user) = supervisor {
+            request = request.header("X-Supervisor-Token", token(user));
+        }
+        let response = request.send().await.expect("refund request");
+        assert_eq!(response.status().as_u16(), 403, "approved by {supervisor:?}");
+    }
+    assert_eq!(rig.app.count("refunds").await, 0, "no refund without a valid approval");
     assert_eq!(refund(&rig, PARKING_CLERK, &visa.id, 500, "original").await.status, 202);
+    let reason: String = {
+        use sqlx::Row;
+        let mut conn = rig.app.app.journal.read().await.expect("conn");
+        sqlx::query("SELECT reason FROM refunds").fetch_one(&mut *conn).await.expect("the refund").get("reason")
+    };
+    assert_eq!(reason, "overcharged [承認: treasury]", "the approver is recorded with the refund");
     let partly = rig.wait_for(&visa.id, PaymentState::PartiallyRefunded).await;
     assert_eq!(partly.refunded.get(), 500);
     let (code, message, _) = refund(&rig, PARKING_CLERK, &visa.id, 1_001, "original").await.error(422);

@@ -40,6 +40,7 @@ const I18N = {
   "voided": ["取消済み", "Voided"], "paid": ["支払済み", "Paid"], "open": ["未払い", "Open"],
   "refund": ["返金", "Refund"], "refund.supervisor": ["責任者のトークン（承認）", "Supervisor's token (approval)"],
   "refund.amount": ["返金額（円）", "Refund amount (yen)"], "refunded": ["返金しました", "Refunded"],
+  "refund.reason": ["返金の理由", "Reason for the refund"],
   "receipt.no": ["領収書番号", "Receipt no."], "cancel.payment": ["支払いを中止", "Cancel payment"],
   "denomination": ["金種", "Denomination"], "pieces": ["枚数", "Pieces"],
   "register.choose": ["レジを選んでください", "Choose a register"],
@@ -115,8 +116,8 @@ class ApiError extends Error {
 // Calls the gateway's API with the session cookie. A POST carries its idempotency key: a page
 // keeps the key of an action until the action's answer is in, so a double click or a reload
 // repeats the same request, which the gateway answers once.
-async function api(method, path, body, key) {
-  const headers = { "Accept": "application/json" };
+async function api(method, path, body, key, extraHeaders) {
+  const headers = Object.assign({ "Accept": "application/json" }, extraHeaders || {});
   if (method !== "GET") {
     headers["X-Pos-Csrf"] = "1";
     headers["Content-Type"] = "application/json";

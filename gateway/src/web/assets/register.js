@@ -285,14 +285,52 @@ async function refreshSales() {
   body.replaceChildren(...sales.filter((s) => s.state !== "open").map((sale) => el("tr", { "data-sale": sale.id, "data-state": sale.state },
     el("td", { text: sale.receipt ? String(sale.receipt.number) : "—" }),
     el("td", { text: sale.lines.map((l) => (lang() === "en" ? (itemOf(l.fee_item) || {}).name_en || l.name_ja : l.name_ja) + " ×" + l.quantity).join(", ") }),
-    el("td", { text: sale.payments.filter((p) => p.state === "completed" || p.state === "reversed" || p.state === "refunded").map((p) => t("tender." + p.method)).join(", ") }),
+    el("td", { text: sale.payments.filter((p) => !["declined", "failed", "cancelled"].includes(p.state)).map((p) => t("tender." + p.method)).join(", ") }),
     el("td", { class: "num", text: yen(sale.amount_total) }),
     el("td", { "data-i18n": sale.state === "voided" ? "voided" : "paid", text: t(sale.state === "voided" ? "voided" : "paid") }),
     el("td", {}, sale.state === "paid" ? [
       el("button", { type: "button", "data-action": "reprint", onclick: (e) => printReceipt(e.currentTarget, sale.id, true) }, t("reprint")),
       " ",
       el("button", { type: "button", class: "danger", "data-action": "void", onclick: (e) => voidSale(e.currentTarget, sale) }, t("void")),
+      " ",
+      refundable(sale) ? el("button", { type: "button", "data-action": "refund", onclick: () => showRefund(sale) }, t("refund")) : "",
     ] : []))));
+}
+
+// A cashless payment with money left to refund.
+function refundable(sale) {
+  return sale.payments.find((p) => p.method !== "cash" && (p.state === "completed" || p.state === "partially_refunded") && p.amount > p.refunded);
+}
+
+// A refund goes back the way it was paid, under the brand's rules, with a supervisor's approval:
+// the supervisor types their token here; it travels in a header and is not kept.
+function showRefund(sale) {
+  const payment = refundable(sale);
+  const box = document.getElementById("refund");
+  box.hidden = false;
+  box.dataset.payment = payment.id;
+  box.dataset.key = newKey();
+  document.getElementById("refund-amount").value = String(payment.amount - payment.refunded);
+  document.getElementById("refund-reason").value = "";
+  document.getElementById("refund-supervisor").value = "";
+  document.getElementById("refund-result").textContent = "";
+  document.getElementById("refund-amount").focus();
+}
+
+async function sendRefund(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const box = document.getElementById("refund");
+    const amount = Number(document.getElementById("refund-amount").value);
+    const body = { amount, method: "original", reason: document.getElementById("refund-reason").value };
+    try {
+      const refund = await api("POST", "/v1/payments/" + box.dataset.payment + "/refunds", body, box.dataset.key,
+        { "X-Supervisor-Token": document.getElementById("refund-supervisor").value });
+      document.getElementById("refund-supervisor").value = "";
+      document.getElementById("refund-result").textContent = t("refunded") + " (" + refund.state + ")";
+      await refreshSales();
+    } catch (error) { showError("error", error); }
+  });
 }
 
 async function voidSale(button, sale) {
@@ -354,6 +392,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("reprint").addEventListener("click", (e) => printReceipt(e.currentTarget, document.getElementById("done").dataset.sale, true));
   document.getElementById("next").addEventListener("click", nextCustomer);
   document.getElementById("close-shift-button").addEventListener("click", (e) => closeShift(e.currentTarget));
+  document.getElementById("refund-send").addEventListener("click", (e) => sendRefund(e.currentTarget));
+  document.getElementById("refund-cancel").addEventListener("click", () => { document.getElementById("refund").hidden = true; });
   document.getElementById("new-shift").addEventListener("click", () => { show("shift-result", false); refreshShift(); });
   document.addEventListener("langchange", () => { if (page.facility) { renderBasket(); refreshSales(); } });
   renderCount();
