@@ -87,34 +87,76 @@ fn read_bytes(path: &Path) -> Result<(String, Vec<u8>), PipelineError> {
     Ok((shown, bytes))
 }
 
+/// What a settlement or bank file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Card,
+    Qr(Brand),
+    Emoney,
+    Bank,
+}
+
+/// One file's content, named as its errors will name it.
+#[derive(Debug, Clone)]
+pub struct InputBytes {
+    pub kind: InputKind,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
 /// The files' contents, each checked and each refused if the same content was given twice.
 pub fn load_inputs(
     files: &InputFiles,
     read_on: NaiveDate,
 ) -> Result<(Settlements, Vec<StatementEntry>), PipelineError> {
-    let mut loaded = LoadedFiles::new();
-    let mut settlements = Settlements::default();
-    for path in &files.card {
+    let mut inputs = Vec::new();
+    let mut read = |kind, path: &Path| -> Result<(), PipelineError> {
         let (name, bytes) = read_bytes(path)?;
-        loaded.register_bytes(&name, &bytes)?;
-        settlements.card.push(CardFile { settlement: read_card_settlement(&name, &bytes)?, name });
+        inputs.push(InputBytes { kind, name, bytes });
+        Ok(())
+    };
+    for path in &files.card {
+        read(InputKind::Card, path)?;
     }
     for (brand, path) in &files.qr {
-        let (name, bytes) = read_bytes(path)?;
-        loaded.register_bytes(&name, &bytes)?;
-        settlements.qr.push(QrFile { records: read_qr_settlement(&name, *brand, &bytes)?, name });
+        read(InputKind::Qr(*brand), path)?;
     }
     for path in &files.emoney {
-        let (name, bytes) = read_bytes(path)?;
-        loaded.register_bytes(&name, &bytes)?;
-        settlements.emoney.push(EmoneyFile { records: read_emoney_settlement(&name, &bytes)?, name });
+        read(InputKind::Emoney, path)?;
     }
-    let mut bank = Vec::new();
     if let Some(path) = &files.bank {
-        let (name, bytes) = read_bytes(path)?;
-        loaded.register_bytes(&name, &bytes)?;
-        let statement = read_bank_statement(&name, &bytes, BankReadOptions::new(read_on))?;
-        bank.extend(statement.accounts.into_iter().flat_map(|account| account.entries));
+        read(InputKind::Bank, path)?;
+    }
+    load_input_bytes(&inputs, read_on)
+}
+
+/// As [`load_inputs`], for contents already in memory (files a client uploaded): every bank
+/// statement given is read.
+pub fn load_input_bytes(
+    inputs: &[InputBytes],
+    read_on: NaiveDate,
+) -> Result<(Settlements, Vec<StatementEntry>), PipelineError> {
+    let mut loaded = LoadedFiles::new();
+    let mut settlements = Settlements::default();
+    let mut bank = Vec::new();
+    for InputBytes { kind, name, bytes } in inputs {
+        loaded.register_bytes(name, bytes)?;
+        let name = name.clone();
+        match *kind {
+            InputKind::Card => {
+                settlements.card.push(CardFile { settlement: read_card_settlement(&name, bytes)?, name });
+            }
+            InputKind::Qr(brand) => {
+                settlements.qr.push(QrFile { records: read_qr_settlement(&name, brand, bytes)?, name });
+            }
+            InputKind::Emoney => {
+                settlements.emoney.push(EmoneyFile { records: read_emoney_settlement(&name, bytes)?, name });
+            }
+            InputKind::Bank => {
+                let statement = read_bank_statement(&name, bytes, BankReadOptions::new(read_on))?;
+                bank.extend(statement.accounts.into_iter().flat_map(|account| account.entries));
+            }
+        }
     }
     Ok((settlements, bank))
 }

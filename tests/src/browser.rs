@@ -11,14 +11,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::counter_rig::until;
+
 /// Chromium as Debian installs it; `.ci/run` installs the package.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long chromedriver may take to start listening.
-const DRIVER_START_MAX: Duration = Duration::from_secs(20);
-/// How long a page condition is waited for.
-pub const PAGE_WAIT_MAX: Duration = Duration::from_secs(30);
-const LOOK_AGAIN: Duration = Duration::from_millis(100);
 /// The W3C name of an element reference in a WebDriver answer.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -60,18 +58,12 @@ impl Browser {
             .expect("chromedriver starts");
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = tokio::time::Instant::now() + DRIVER_START_MAX;
-        loop {
-            let ready = http.get(format!("{base}/status")).send().await;
-            if let Ok(response) = ready {
-                let status: Value = response.json().await.unwrap_or_default();
-                if status["value"]["ready"].as_bool() == Some(true) {
-                    break;
-                }
-            }
-            assert!(tokio::time::Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(LOOK_AGAIN).await;
-        }
+        until("chromedriver to start", || async {
+            let response = http.get(format!("{base}/status")).send().await.ok()?;
+            let status: Value = response.json().await.ok()?;
+            (status["value"]["ready"].as_bool() == Some(true)).then_some(())
+        })
+        .await;
         let profile = tempfile::tempdir().expect("profile dir");
         let capabilities = json!({
             "capabilities": { "alwaysMatch": {
@@ -148,17 +140,12 @@ impl Browser {
 
     /// Waits until `selector` matches a visible element, and returns its reference.
     pub async fn visible(&self, selector: &str) -> String {
-        let deadline = tokio::time::Instant::now() + PAGE_WAIT_MAX;
-        loop {
-            if let Some(element) = self.find(selector).await {
-                let shown = self.try_call(reqwest::Method::GET, &format!("/element/{element}/displayed"), None).await;
-                if shown.ok().and_then(|v| v.as_bool()) == Some(true) {
-                    return element;
-                }
-            }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {selector} to be visible");
-            tokio::time::sleep(LOOK_AGAIN).await;
-        }
+        until(&format!("{selector} to be visible"), || async {
+            let element = self.find(selector).await?;
+            let shown = self.try_call(reqwest::Method::GET, &format!("/element/{element}/displayed"), None).await;
+            (shown.ok()?.as_bool() == Some(true)).then_some(element)
+        })
+        .await
     }
 
     pub async fn click(&self, selector: &str) {
@@ -184,29 +171,18 @@ impl Browser {
 
     /// Waits until the text of `selector` satisfies `want`; returns it.
     pub async fn text_until(&self, selector: &str, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + PAGE_WAIT_MAX;
-        loop {
-            if let Some(element) = self.find(selector).await {
-                if let Ok(value) = self.try_call(reqwest::Method::GET, &format!("/element/{element}/text"), None).await
-                {
-                    let text = value.as_str().unwrap_or_default().to_string();
-                    if want(&text) {
-                        return text;
-                    }
-                }
-            }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {selector} to show {what}");
-            tokio::time::sleep(LOOK_AGAIN).await;
-        }
+        until(&format!("{selector} to show {what}"), || async {
+            let element = self.find(selector).await?;
+            let value = self.try_call(reqwest::Method::GET, &format!("/element/{element}/text"), None).await.ok()?;
+            let text = value.as_str().unwrap_or_default().to_string();
+            want(&text).then_some(text)
+        })
+        .await
     }
 
     /// Waits for a `prompt()` and answers it with `text`.
     pub async fn answer_prompt(&self, text: &str) {
-        let deadline = tokio::time::Instant::now() + PAGE_WAIT_MAX;
-        while self.try_call(reqwest::Method::GET, "/alert/text", None).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for a prompt");
-            tokio::time::sleep(LOOK_AGAIN).await;
-        }
+        until("a prompt", || async { self.try_call(reqwest::Method::GET, "/alert/text", None).await.ok() }).await;
         self.call(reqwest::Method::POST, "/alert/text", Some(json!({ "text": text }))).await;
         self.call(reqwest::Method::POST, "/alert/accept", Some(json!({}))).await;
     }
@@ -244,15 +220,12 @@ impl Browser {
         self.goto(&format!("{base}/sign-in?next={next}")).await;
         self.fill("#token", token).await;
         self.click("#sign-in-button").await;
-        let deadline = tokio::time::Instant::now() + PAGE_WAIT_MAX;
-        loop {
+        let page = next.split('?').next().unwrap_or(next);
+        until(&format!("the sign-in as {token} to reach {next}"), || async {
             let url = self.current_url().await;
-            if !url.contains("/sign-in") && url.contains(next.split('?').next().unwrap_or(next)) {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "sign-in as {token} did not reach {next}");
-            tokio::time::sleep(LOOK_AGAIN).await;
-        }
+            (!url.contains("/sign-in") && url.contains(page)).then_some(())
+        })
+        .await;
     }
 }
 

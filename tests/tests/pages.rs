@@ -325,14 +325,8 @@ async fn the_customer_display_shows_the_code_the_qr_provider_issued() {
     browser.script("document.getElementById('qr-brand').value = 'PAYPAY'", serde_json::json!([])).await;
     browser.click("[data-tender=qr]").await;
     browser.visible("#qr-display").await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    let record = loop {
-        if let Some(record) = sim.payments().into_iter().next() {
-            break record;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no code at the provider");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let record =
+        e2e::counter_rig::until("a code at the provider", || async { sim.payments().into_iter().next() }).await;
     let code_id = match &record.flow {
         qr_sim::Flow::MerchantPresented { code_id } => code_id.clone(),
         other => panic!("unexpected flow {other:?}"),

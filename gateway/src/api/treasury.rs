@@ -7,8 +7,6 @@
 //! transaction, so the counters keep writing while it runs; only storing the result takes the
 //! writer for a moment.
 
-use std::path::PathBuf;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -23,7 +21,7 @@ use pos_core::api::{
 };
 use pos_core::{Brand, BusinessDate, FacilityId, Method, Yen};
 use reconciler::calendar::BankCalendar;
-use reconciler::pipeline::{self, InputFiles, PipelineError};
+use reconciler::pipeline::{self, InputBytes, InputKind, PipelineError};
 use reconciler::report::{self, DayReport};
 use reconciler::source::JournalSource;
 use serde::Deserialize;
@@ -68,34 +66,16 @@ pub struct UploadQuery {
     pub name: String,
 }
 
-/// Checks a file the way a run will read it, so a bad file is refused at the door with its
-/// file, line and column, and nothing is stored.
-fn check_file(
-    kind: &str,
-    brand: Option<Brand>,
-    name: &str,
-    bytes: &[u8],
-    read_on: chrono::NaiveDate,
-) -> Result<(), ApiError> {
-    let rejected = |e: reconciler::inputs::error::FileRejected| ApiError::unprocessable("file_rejected", e.to_string());
+/// The kind of a file as `kind` and `brand` name it.
+fn input_kind(kind: &str, brand: Option<Brand>) -> Result<InputKind, ApiError> {
     match (kind, brand) {
-        ("card", None) => reconciler::inputs::card::read_card_settlement(name, bytes).map(|_| ()).map_err(rejected),
-        ("emoney", None) => {
-            reconciler::inputs::emoney::read_emoney_settlement(name, bytes).map(|_| ()).map_err(rejected)
-        }
-        ("qr", Some(brand)) if brand.method() == Method::Qr => {
-            reconciler::inputs::qr::read_qr_settlement(name, brand, bytes).map(|_| ()).map_err(rejected)
-        }
+        ("card", None) => Ok(InputKind::Card),
+        ("emoney", None) => Ok(InputKind::Emoney),
+        ("bank", None) => Ok(InputKind::Bank),
+        ("qr", Some(brand)) if brand.method() == Method::Qr => Ok(InputKind::Qr(brand)),
         ("qr", _) => {
             Err(ApiError::unprocessable("brand_required", "a QR settlement file names its QR brand").at("brand"))
         }
-        ("bank", None) => reconciler::inputs::bank::read_bank_statement(
-            name,
-            bytes,
-            reconciler::inputs::bank::BankReadOptions::new(read_on),
-        )
-        .map(|_| ())
-        .map_err(rejected),
         ("card" | "emoney" | "bank", Some(_)) => {
             Err(ApiError::unprocessable("brand_not_allowed", "only a QR settlement file names a brand").at("brand"))
         }
@@ -132,7 +112,10 @@ pub async fn upload(
     if body.is_empty() {
         return Err(ApiError::unprocessable("empty_file", "the file is empty"));
     }
-    check_file(&query.kind, brand, name, &body, today(&app).date())?;
+    // Read the way a run will read it, so a bad file is refused at the door with its file, line
+    // and column, and nothing is stored.
+    let input = InputBytes { kind: input_kind(&query.kind, brand)?, name: name.to_string(), bytes: body.to_vec() };
+    pipeline::load_input_bytes(std::slice::from_ref(&input), today(&app).date()).map_err(pipeline_error)?;
     let sha256 = hex::encode(Sha256::digest(&body));
     let meta = FileMeta {
         sha256: sha256.clone(),
@@ -192,26 +175,29 @@ fn pipeline_error(error: PipelineError) -> ApiError {
     }
 }
 
-/// Writes the loaded files into `dir` for the reconciler's loader; the newest bank statement is
-/// the one read.
-fn materialize(dir: &std::path::Path, files: Vec<(FileMeta, String)>) -> Result<InputFiles, ApiError> {
-    let mut inputs = InputFiles::default();
-    for (index, (meta, content)) in files.into_iter().enumerate() {
+/// The loaded files as the reconciler reads them; of the bank statements, the newest (files come
+/// newest first), since consecutive statements may repeat entries.
+fn decode_files(files: Vec<(FileMeta, String)>) -> Result<Vec<InputBytes>, ApiError> {
+    let mut inputs = Vec::new();
+    let mut bank_seen = false;
+    for (meta, content) in files {
+        let brand = meta
+            .brand
+            .as_deref()
+            .map(|b| b.parse::<Brand>().map_err(|_| ApiError::internal(format!("stored brand {b:?}"))))
+            .transpose()?;
+        let kind = input_kind(&meta.kind, brand)
+            .map_err(|e| ApiError::internal(format!("stored file kind: {}", e.message)))?;
+        if kind == InputKind::Bank {
+            if bank_seen {
+                continue;
+            }
+            bank_seen = true;
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(content)
             .map_err(|_| ApiError::internal(format!("stored file {} is not base64", meta.sha256)))?;
-        let path: PathBuf = dir.join(format!("{index:04}-{}", meta.name));
-        std::fs::write(&path, bytes).map_err(|e| ApiError::internal(format!("cannot stage {}: {e}", meta.name)))?;
-        match (meta.kind.as_str(), meta.brand.as_deref()) {
-            ("card", _) => inputs.card.push(path),
-            ("emoney", _) => inputs.emoney.push(path),
-            ("qr", Some(brand)) => {
-                let brand = brand.parse().map_err(|_| ApiError::internal(format!("stored brand {brand:?}")))?;
-                inputs.qr.push((brand, path));
-            }
-            ("bank", _) if inputs.bank.is_none() => inputs.bank = Some(path),
-            _ => {}
-        }
+        inputs.push(InputBytes { kind, name: meta.name, bytes });
     }
     Ok(inputs)
 }
@@ -242,10 +228,9 @@ pub async fn reconcile(
             store::closed_days_of(&mut conn, date).await?.into_iter().map(|c| c.facility_id).collect();
         (facilities, store::files_for_run(&mut conn).await?, closed)
     };
-    let files_used = files.len() as u64;
-    let staging = tempfile::tempdir().map_err(|e| ApiError::internal(format!("no staging folder: {e}")))?;
-    let inputs = materialize(staging.path(), files)?;
-    let (settlements, bank) = pipeline::load_inputs(&inputs, as_of).map_err(pipeline_error)?;
+    let inputs = decode_files(files)?;
+    let files_used = inputs.len() as u64;
+    let (settlements, bank) = pipeline::load_input_bytes(&inputs, as_of).map_err(pipeline_error)?;
     let calendar = BankCalendar::shipped().map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
     let source = JournalSource::connect(&app.config.database.url)
         .await
