@@ -64,13 +64,20 @@ pub struct TerminalHost {
     pub client_auth: ClientAuthMode,
     /// How long a card or e-money payment waits for the card before it expires.
     pub device_wait_ms: u64,
+    /// How long after an authorization was answered its terminal may still reverse it (it did
+    /// not hear the answer); `None` takes the longest acquirer request timeout plus a margin.
+    pub reversal_window_ms: Option<u64>,
 }
 
+/// How terminals prove who they are (PROTOCOLS.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMode {
-    None,
-    Optional,
+    /// Every terminal presents a certificate of `client_ca_file` naming its terminal id
+    /// (`urn:pos:terminal:<id>`), and speaks only for that id. The default.
     Required,
+    /// Terminals connect without certificates and field 41 is taken as they say it: for a lab
+    /// with simulated terminals only, never for money (logged loudly at start-up).
+    LabWithoutCertificates,
 }
 
 /// What a brand allows after the payment (PROTOCOLS and the brands' own rules).

@@ -40,8 +40,11 @@ pub struct RawTerminalHost {
     pub cert_file: String,
     pub key_file: String,
     pub client_ca_file: Option<String>,
-    pub client_auth: String,
+    #[serde(default)]
+    pub client_auth: Option<String>,
     pub device_wait_ms: u64,
+    #[serde(default)]
+    pub reversal_window_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

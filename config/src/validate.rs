@@ -639,6 +639,9 @@ pub const LINK_TIMEOUT_MS_LIMIT: u64 = 120_000;
 pub const LINK_IN_FLIGHT_LIMIT: usize = 10_000;
 pub const REVERSAL_TRIES_LIMIT: u32 = 100;
 pub const DEVICE_WAIT_MS_LIMIT: u64 = 600_000;
+/// The longest window in which a terminal may still reverse an answered authorization ("well
+/// under a minute" is the intent; a minute is the hard limit).
+pub const REVERSAL_WINDOW_MS_LIMIT: u64 = 60_000;
 
 fn anchored(base_dir: &Path, file: &str) -> std::path::PathBuf {
     if Path::new(file).is_absolute() {
@@ -781,20 +784,29 @@ fn validate_terminal_host(raw: &RawTerminalHost, base_dir: &Path, issues: &mut I
             .parse::<std::net::SocketAddr>()
             .map_err(|_| format!("{:?} is not an address such as 127.0.0.1:8583", raw.listen)),
     );
-    let client_auth = match raw.client_auth.as_str() {
-        "none" => Some(ClientAuthMode::None),
-        "optional" => Some(ClientAuthMode::Optional),
+    let client_auth = match raw.client_auth.as_deref().unwrap_or("required") {
         "required" => Some(ClientAuthMode::Required),
+        "lab-without-certificates" => Some(ClientAuthMode::LabWithoutCertificates),
+        other @ ("none" | "optional") => {
+            issues.add(
+                "terminal_host.client_auth",
+                format!("{other:?} is no longer accepted: terminals prove who they are with a certificate (\"required\"); a lab with simulated terminals may say \"lab-without-certificates\""),
+            );
+            None
+        }
         other => {
             issues.add(
                 "terminal_host.client_auth",
-                format!("unknown client_auth {other:?} (expected none, optional or required)"),
+                format!("unknown client_auth {other:?} (expected required or lab-without-certificates)"),
             );
             None
         }
     };
-    if client_auth.is_some_and(|mode| mode != ClientAuthMode::None) && raw.client_ca_file.is_none() {
-        issues.add("terminal_host.client_ca_file", "client certificates need the CA that signs them");
+    if client_auth == Some(ClientAuthMode::Required) && raw.client_ca_file.is_none() {
+        issues.add("terminal_host.client_ca_file", "terminal certificates need the CA that signs them");
+    }
+    if let Some(window) = raw.reversal_window_ms {
+        bounded_u64(issues, "terminal_host.reversal_window_ms".to_string(), window, REVERSAL_WINDOW_MS_LIMIT);
     }
     bounded_u64(issues, "terminal_host.device_wait_ms".to_string(), raw.device_wait_ms, DEVICE_WAIT_MS_LIMIT);
     Some(TerminalHost {
@@ -804,6 +816,7 @@ fn validate_terminal_host(raw: &RawTerminalHost, base_dir: &Path, issues: &mut I
         client_ca_file: raw.client_ca_file.as_deref().map(|f| anchored(base_dir, f)),
         client_auth: client_auth?,
         device_wait_ms: raw.device_wait_ms,
+        reversal_window_ms: raw.reversal_window_ms,
     })
 }
 

@@ -12,6 +12,7 @@ use crate::cash::CashCount;
 use crate::ids::{FacilityId, FeeItemCode, RegisterId, UserName};
 use crate::money::Yen;
 use crate::payment::PaymentState;
+use crate::refund::RefundState;
 use crate::sale::SaleState;
 use crate::time::{BusinessDate, FiscalYear};
 
@@ -180,6 +181,11 @@ pub struct RefundRequest {
     pub amount: Yen,
     pub method: RefundMethod,
     pub reason: String,
+    /// A clerk's refund: the one-time code a supervisor issued for this payment and amount
+    /// (`POST /v1/payments/{id}/approval-codes`). Without it, a clerk asks for approval instead
+    /// (`POST /v1/payments/{id}/refund-requests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,11 +194,126 @@ pub struct RefundView {
     pub payment_id: String,
     pub amount: Yen,
     pub method: RefundMethod,
-    pub state: String,
+    pub state: RefundState,
     pub response_code: Option<String>,
     pub rrn: Option<String>,
     pub reason: String,
     pub created_at: DateTime<Utc>,
+    /// Who made it.
+    pub created_by: UserName,
+    /// The supervisor who approved a clerk's refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<UserName>,
+}
+
+/// The longest one-time approval code a clerk may type.
+pub const APPROVAL_CODE_CHARS_MAX: usize = 16;
+
+/// A clerk asks a supervisor to approve a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundApprovalRequest {
+    pub amount: Yen,
+    pub reason: String,
+}
+
+/// A supervisor's decision on a clerk's refund request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalDecision {
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A supervisor issues a one-time code approving a refund of this amount of one payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalCodeRequest {
+    pub amount: Yen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    /// Waiting for the supervisor (a request) or for the clerk to use it (a code).
+    Pending,
+    /// The supervisor approved the request: the refund was made.
+    Approved,
+    Rejected,
+    /// Not decided or used within its validity.
+    Expired,
+    /// A code that approved a refund.
+    Used,
+    /// A code refused after too many wrong tries.
+    Locked,
+}
+
+impl ApprovalState {
+    pub fn code(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Rejected => "rejected",
+            ApprovalState::Expired => "expired",
+            ApprovalState::Used => "used",
+            ApprovalState::Locked => "locked",
+        }
+    }
+}
+
+impl std::str::FromStr for ApprovalState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ApprovalState::Pending,
+            ApprovalState::Approved,
+            ApprovalState::Rejected,
+            ApprovalState::Expired,
+            ApprovalState::Used,
+            ApprovalState::Locked,
+        ]
+        .into_iter()
+        .find(|state| state.code() == s)
+        .ok_or_else(|| format!("unknown approval state {s:?}"))
+    }
+}
+
+/// A clerk's refund request as the register and the supervisor see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundApprovalView {
+    pub id: String,
+    pub payment_id: String,
+    pub facility_id: FacilityId,
+    pub register_id: RegisterId,
+    pub amount: Yen,
+    pub reason: String,
+    pub state: ApprovalState,
+    pub requested_by: Option<UserName>,
+    /// Who approved or rejected it.
+    pub approver: Option<UserName>,
+    pub decision_note: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The refund made on approval.
+    pub refund: Option<RefundView>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The payment being refunded, for the supervisor's list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundApprovalList {
+    pub requests: Vec<RefundApprovalView>,
+}
+
+/// A one-time approval code, shown once to the supervisor who issued it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalCodeView {
+    pub code: String,
+    pub payment_id: String,
+    pub amount: Yen,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,14 +16,16 @@ pub mod ids;
 pub mod masking;
 pub mod money;
 pub mod payment;
+pub mod refund;
 pub mod sale;
 pub mod time;
 
 pub use brand::{Brand, Method};
 pub use cash::{CashCount, Denomination};
 pub use ids::{FacilityId, FeeItemCode, IdError, OperatorId, RegisterId, TerminalId, UserName};
-pub use masking::{mask_pan, MaskedPan};
+pub use masking::{mask_if_customer_code, mask_pan, CustomerCode, CustomerCodeError, MaskedPan};
 pub use money::{MoneyError, Rate, Rounding, Yen};
 pub use payment::{IllegalTransition, PaymentState};
+pub use refund::{RefundState, ReversalState};
 pub use sale::SaleState;
 pub use time::{BusinessDate, Clock, FiscalYear, ManualClock, SystemClock, JST_OFFSET_SECONDS};

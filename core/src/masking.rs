@@ -123,3 +123,79 @@ mod tests {
         }
     }
 }
+
+/// The shortest and longest customer-presented payment code (a QR app's barcode) accepted.
+pub const CUSTOMER_CODE_DIGITS_MIN: usize = 12;
+pub const CUSTOMER_CODE_DIGITS_MAX: usize = 24;
+/// Digits of a customer code kept in the clear at each end when it is masked.
+pub const CUSTOMER_CODE_CLEAR_DIGITS: usize = 4;
+
+/// A barcode a customer's payment app shows, scanned at the counter: digits only,
+/// [`CUSTOMER_CODE_DIGITS_MIN`] to [`CUSTOMER_CODE_DIGITS_MAX`] long. It is a bearer credential
+/// for the next minutes, so `Debug` prints it masked and only [`CustomerCode::masked`] is ever
+/// stored, logged or answered.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CustomerCode(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustomerCodeError {
+    #[error("a customer code is digits only")]
+    NotDigits,
+    #[error(
+        "a customer code is {CUSTOMER_CODE_DIGITS_MIN} to {CUSTOMER_CODE_DIGITS_MAX} digits long, this one has {0}"
+    )]
+    Length(usize),
+}
+
+impl CustomerCode {
+    pub fn parse(text: &str) -> Result<CustomerCode, CustomerCodeError> {
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CustomerCodeError::NotDigits);
+        }
+        if !(CUSTOMER_CODE_DIGITS_MIN..=CUSTOMER_CODE_DIGITS_MAX).contains(&text.len()) {
+            return Err(CustomerCodeError::Length(text.len()));
+        }
+        Ok(CustomerCode(text.to_string()))
+    }
+
+    /// The first and last four digits, the rest as `*` (like a masked card number).
+    pub fn masked(&self) -> String {
+        let digits = self.0.len();
+        let first = &self.0[..CUSTOMER_CODE_CLEAR_DIGITS];
+        let last = &self.0[digits - CUSTOMER_CODE_CLEAR_DIGITS..];
+        let middle = MASK_CHAR.to_string().repeat(digits - 2 * CUSTOMER_CODE_CLEAR_DIGITS);
+        format!("{first}{middle}{last}")
+    }
+
+    /// The code itself, for the one request that charges it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CustomerCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CustomerCode({})", self.masked())
+    }
+}
+
+/// Masks `text` when it is a customer payment code; anything else is returned as it is.
+pub fn mask_if_customer_code(text: &str) -> String {
+    CustomerCode::parse(text).map_or_else(|_| text.to_string(), |code| code.masked())
+}
+
+#[cfg(test)]
+mod customer_code_tests {
+    use super::*;
+
+    #[test]
+    fn customer_codes_are_masked_first_and_last_four() {
+        let code = CustomerCode::parse("281234567890123456").unwrap();
+        assert_eq!(code.masked(), "2812**********3456");
+        assert_eq!(format!("{code:?}"), "CustomerCode(2812**********3456)");
+        assert_eq!(mask_if_customer_code("281234567890123456"), "2812**********3456");
+        assert_eq!(mask_if_customer_code("ISBN-978"), "ISBN-978");
+        assert_eq!(CustomerCode::parse("12345").unwrap_err(), CustomerCodeError::Length(5));
+        assert_eq!(CustomerCode::parse("1234567890ab").unwrap_err(), CustomerCodeError::NotDigits);
+    }
+}

@@ -397,6 +397,8 @@ struct Switch {
     card: acquirer_sim::SimulatorHandle,
     terminal_tls: Arc<rustls::ServerConfig>,
     client_tls: Arc<rustls::ClientConfig>,
+    /// Each terminal's certificate comes from it.
+    pki: pos_tls::DevPki,
 }
 
 async fn start_switch(config: &mut Config, dir: &Path) -> anyhow::Result<Switch> {
@@ -444,12 +446,14 @@ async fn start_switch(config: &mut Config, dir: &Path) -> anyhow::Result<Switch>
             link.client_identity = None;
         }
     }
+    // Terminals prove who they are with their own certificates, as in production.
     if let Some(host) = &mut config.terminal_host {
-        host.client_ca_file = None;
-        host.client_auth = pos_config::ClientAuthMode::None;
+        host.client_ca_file = Some(tls_dir.join("ca.crt"));
+        host.client_auth = pos_config::ClientAuthMode::Required;
     }
     let client_tls = pos_tls::client_config_from_pem(pki.ca_pem().as_bytes(), None)?;
-    Ok(Switch { card, terminal_tls: server_tls, client_tls })
+    let terminal_tls = pki.server_requiring_clients(&["localhost", "127.0.0.1"])?;
+    Ok(Switch { card, terminal_tls, client_tls, pki })
 }
 
 /// Starts everything, runs both phases, checks the books, stops everything.
@@ -509,13 +513,14 @@ async fn measure_phases(
     base: &str,
     terminal_address: &str,
 ) -> anyhow::Result<(GatewayPhase, SimulatorPhase, BooksCheck)> {
-    let link = app.switch.client(acquirer_id).context("the gateway started no card link")?;
+    let link = app.connectors.acquirer(acquirer_id).context("the gateway started no card link")?;
     if !link.wait_connected(Duration::from_millis(CONNECT_WAIT_MS)).await {
         bail!("the gateway's card link did not connect to the simulator within {CONNECT_WAIT_MS} ms");
     }
     let mut counters: Vec<Counter> = Vec::new();
     for lane in lanes {
-        match Counter::open(lane.clone(), base, terminal_address, &switch.client_tls).await {
+        let terminal_tls = switch.pki.terminal_client(lane.terminal_id.as_str())?;
+        match Counter::open(lane.clone(), base, terminal_address, &terminal_tls).await {
             Ok(counter) => counters.push(counter),
             Err(error) => {
                 for counter in &counters {
@@ -962,7 +967,7 @@ fn purchase(terminal_id: &str, stan: &str, amount: Yen, merchant_id: Option<&str
     let mut message = Message::new(Mti::FINANCIAL_REQUEST)
         .with(fields::PROCESSING_CODE, fields::PROCESSING_PURCHASE)
         .with(fields::AMOUNT, amount)
-        .with(fields::TRANSMISSION_DATE_TIME, crate::switch::transmission_time(Utc::now()))
+        .with(fields::TRANSMISSION_DATE_TIME, crate::connectors::acquirer::messages::transmission_time(Utc::now()))
         .with(fields::STAN, stan.to_string())
         .with(fields::POS_ENTRY_MODE, "051")
         .with(fields::PAN, TEST_PAN)

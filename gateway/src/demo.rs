@@ -340,7 +340,8 @@ struct DemoSwitch {
     emoney: acquirer_sim::SimulatorHandle,
     qr: qr_sim::QrSimHandle,
     terminal_tls: Arc<rustls::ServerConfig>,
-    terminal_client_tls: Arc<rustls::ClientConfig>,
+    /// The development PKI: each terminal's certificate comes from it.
+    pki: Arc<pos_tls::DevPki>,
 }
 
 async fn start_switch(
@@ -393,13 +394,14 @@ async fn start_switch(
             link.server_name = "localhost".to_string();
         }
     }
+    // Terminals prove who they are with their own certificates, as in production.
     if let Some(host) = &mut config.terminal_host {
-        host.client_ca_file = None;
-        host.client_auth = pos_config::ClientAuthMode::None;
+        host.client_ca_file = Some(tls_dir.join("ca.crt"));
+        host.client_auth = pos_config::ClientAuthMode::Required;
     }
     let qr = start_qr_provider(config, clock.clone()).await?;
-    let terminal_client_tls = pos_tls::client_config_from_pem(pki.ca_pem().as_bytes(), None)?;
-    Ok(DemoSwitch { card, emoney, qr, terminal_tls: server_tls, terminal_client_tls })
+    let terminal_tls = pki.server_requiring_clients(&["localhost", "127.0.0.1"])?;
+    Ok(DemoSwitch { card, emoney, qr, terminal_tls, pki: Arc::new(pki) })
 }
 
 /// The demo's QR provider: a PayPay-style simulator on the demo's clock, and the QR acquirer's
@@ -492,7 +494,7 @@ fn test_card(brand: Brand) -> &'static str {
 /// sees the outcome.
 async fn pay_on_terminal(
     client: &Client,
-    terminals: &iso8583::client::Client,
+    terminals: &crate::terminal_fleet::TerminalFleet,
     token: &str,
     sale: &SaleView,
     brand: Brand,
@@ -509,7 +511,7 @@ async fn pay_on_terminal(
     let mut message = Message::new(Mti::FINANCIAL_REQUEST)
         .with(fields::PROCESSING_CODE, fields::PROCESSING_PURCHASE)
         .with(fields::AMOUNT, iso8583::amount_field(started.payment.amount).context("amount")?)
-        .with(fields::TRANSMISSION_DATE_TIME, crate::switch::transmission_time(Utc::now()))
+        .with(fields::TRANSMISSION_DATE_TIME, crate::connectors::acquirer::messages::transmission_time(Utc::now()))
         .with(fields::STAN, format!("{:06}", report.terminal_stan % 999_999 + 1))
         .with(fields::TERMINAL_ID, terminal_id.to_string())
         .with(fields::CURRENCY, fields::CURRENCY_JPY);
@@ -593,15 +595,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         },
     ));
     let client = Client { http: reqwest::Client::new(), base };
-    let terminals = iso8583::client::Client::start(iso8583::client::ClientSettings {
-        endpoints: vec![terminal_address.clone()],
-        server_name: "localhost".to_string(),
-        tls: switch.terminal_client_tls.clone(),
-        in_flight_max: 4,
-        connect_timeout_ms: 3_000,
-        echo_interval_ms: 60_000,
-        reconnect_backoff_ms_max: 1_000,
-    });
+    let terminals = crate::terminal_fleet::TerminalFleet::new(terminal_address.clone(), switch.pki.clone());
 
     let mut counter = start_counter(&config, &options, date, &client.base, &terminal_address, &switch, &clock).await?;
     let stage = Stage {
@@ -686,7 +680,7 @@ async fn start_counter(
         brands,
         api_base: api_base.to_string(),
         terminal_host: terminal_host.to_string(),
-        terminal_tls: switch.terminal_client_tls.clone(),
+        pki: switch.pki.clone(),
         clock: clock.clone(),
         data_dir: &options.data_dir,
     };
@@ -717,7 +711,7 @@ fn print_counter(report: &DemoReport, first_receipt: Option<&str>) {
 /// running gateway and its clock.
 struct Stage<'a> {
     client: &'a Client,
-    terminals: &'a iso8583::client::Client,
+    terminals: &'a crate::terminal_fleet::TerminalFleet,
     qr: &'a qr_sim::QrSimHandle,
     app: &'a crate::AppState,
     clock: &'a ManualClock,
@@ -865,11 +859,11 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
 
     // Voids of card payments are reversals at the acquirer; let them land before reading back.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(REVERSALS_WAIT_SECONDS);
-    while crate::journal::reversals::count(&app.journal, "pending").await? > 0 {
+    while crate::journal::reversals::count(&app.journal, pos_core::ReversalState::Pending).await? > 0 {
         if std::time::Instant::now() > deadline {
             bail!("reversals still pending after {REVERSALS_WAIT_SECONDS} s");
         }
-        app.switch.reversal_wake.notify_one();
+        app.work.reversal_wake.notify_one();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 

@@ -52,7 +52,8 @@ pub struct CounterSetup<'a> {
     /// The gateway's API (`http://…`) and terminal host (`host:port`, TLS).
     pub api_base: String,
     pub terminal_host: String,
-    pub terminal_tls: Arc<rustls::ClientConfig>,
+    /// The development PKI the terminal's certificate comes from.
+    pub pki: Arc<pos_tls::DevPki>,
     pub clock: Arc<dyn Clock>,
     pub data_dir: &'a Path,
 }
@@ -102,11 +103,12 @@ pub struct DemoCounter {
 impl DemoCounter {
     pub async fn start(setup: CounterSetup<'_>) -> anyhow::Result<DemoCounter> {
         let (facility, register) = setup.config.register(&setup.register).context("the counter's register")?;
-        let terminal_id: u32 = register
+        let terminal_name = register
             .terminal
             .as_ref()
-            .and_then(|id| id.as_str().parse().ok())
-            .context("the counter's register has no numeric terminal id")?;
+            .map(|id| id.as_str().to_string())
+            .context("the counter's register has no terminal")?;
+        let terminal_id: u32 = terminal_name.parse().context("the counter's register has no numeric terminal id")?;
         let state_dir = setup.data_dir.join("counter");
         let receipts_dir = setup.data_dir.join(RECEIPTS_DIR);
         for dir in [&state_dir, &receipts_dir] {
@@ -122,7 +124,7 @@ impl DemoCounter {
         let host = iso8583::client::Client::start(iso8583::client::ClientSettings {
             endpoints: vec![setup.terminal_host.clone()],
             server_name: "localhost".to_string(),
-            tls: setup.terminal_tls.clone(),
+            tls: setup.pki.terminal_client(&terminal_name)?,
             in_flight_max: 4,
             connect_timeout_ms: 3_000,
             echo_interval_ms: 60_000,

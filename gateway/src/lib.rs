@@ -8,17 +8,21 @@
 //! completes; the `gateway` binary is thin glue around it, and the [`demo`] plays a business day
 //! through the real API.
 
+pub mod access;
 pub mod analytics;
 pub mod api;
 pub mod bench;
-pub mod booking;
+pub mod connectors;
 pub mod demo;
 pub mod demo_counter;
 pub mod demo_pages;
 pub mod demo_reconcile;
 pub mod journal;
 pub mod metrics;
-pub mod switch;
+pub mod payments;
+pub mod refusal;
+pub mod terminal_fleet;
+pub mod terminal_host;
 pub mod web;
 
 use std::future::Future;
@@ -38,7 +42,10 @@ pub struct AppState {
     pub journal: Journal,
     pub clock: Arc<dyn Clock>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    pub switch: Arc<switch::Switch>,
+    /// The outside parties: acquirer links and QR providers.
+    pub connectors: Arc<connectors::Connectors>,
+    /// What the payments module is busy with in this process.
+    pub work: Arc<payments::Work>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,24 +54,28 @@ pub enum GatewayError {
     Journal(#[from] JournalError),
     #[error("cannot serve HTTP: {0}")]
     Serve(#[from] std::io::Error),
-    #[error("acquirer link: {0}")]
-    Link(#[from] switch::LinkError),
-    #[error("QR provider link: {0}")]
-    Qr(#[from] switch::qr::QrError),
+    #[error("connector: {0}")]
+    Connector(#[from] connectors::ConnectorError),
 }
 
 impl AppState {
     /// Connects the journal (running migrations) and prepares the state.
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, GatewayError> {
         let journal = Journal::connect(&config.database).await?;
-        let qr = switch::qr::QrLinks::from_config(&config)?;
-        let switch = Arc::new(switch::Switch::new(switch::links::start_clients(&config)?).with_qr(qr));
-        Ok(AppState { config: Arc::new(config), journal, clock, metrics: crate::metrics::handle(), switch })
+        let connectors = Arc::new(connectors::Connectors::start(&config, &journal)?);
+        Ok(AppState {
+            config: Arc::new(config),
+            journal,
+            clock,
+            metrics: crate::metrics::handle(),
+            connectors,
+            work: Arc::new(payments::Work::default()),
+        })
     }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish.
-/// The switch's worker (reversals, sweeps) runs for as long.
+/// The payments worker (reversals, sweeps) runs for as long.
 pub async fn run(
     listener: TcpListener,
     app: AppState,
@@ -83,9 +94,9 @@ pub async fn run_with_terminals(
     let router = api::router(app.clone());
     tracing::info!(address = %listener.local_addr()?, backend = ?app.journal.backend(), "gateway serving");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(switch::worker::run(app.clone(), stopped.clone()));
+    let worker = tokio::spawn(payments::recovery::run(app.clone(), stopped.clone()));
     let host = terminals
-        .map(|(listener, tls)| tokio::spawn(switch::terminal_host::serve(listener, tls, app.clone(), stopped.clone())));
+        .map(|(listener, tls)| tokio::spawn(terminal_host::serve(listener, tls, app.clone(), stopped.clone())));
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
@@ -94,7 +105,7 @@ pub async fn run_with_terminals(
     if let Some(host) = host {
         let _ = host.await;
     }
-    app.switch.shutdown();
+    app.connectors.shutdown();
     app.journal.close().await;
     served?;
     Ok(())

@@ -37,11 +37,14 @@ enum Command {
     },
     /// Print the SHA-256 of a bearer token, for a user's token_sha256 in the configuration.
     TokenHash { token: String },
-    /// Write a development CA and server certificate (for 127.0.0.1 and localhost) for the
-    /// terminal host and the acquirer simulators. Never for production.
+    /// Write a development CA, a server certificate (for 127.0.0.1 and localhost) for the terminal
+    /// host and the acquirer simulators, and one client certificate per payment terminal of the
+    /// configuration (`terminal-<id>.crt`, naming `urn:pos:terminal:<id>`). Never for production.
     DevTls {
         #[arg(long, default_value = "demo-data/tls")]
         out: PathBuf,
+        #[arg(long, default_value = "config/examples/city.toml")]
+        config: PathBuf,
     },
 }
 
@@ -62,13 +65,29 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", pos_config::token_sha256(&token));
             Ok(())
         }
-        Command::DevTls { out } => {
-            let pki = pos_tls::DevPki::new("pos development CA")?;
-            pki.write_server(&out, "gateway", &["localhost", "127.0.0.1"])?;
-            println!("wrote ca.crt, gateway.crt and gateway.key to {}", out.display());
-            Ok(())
-        }
+        Command::DevTls { out, config } => dev_tls(&out, &config),
     }
+}
+
+fn dev_tls(out: &std::path::Path, config_path: &std::path::Path) -> anyhow::Result<()> {
+    let config = pos_config::load(config_path)?;
+    let pki = pos_tls::DevPki::new("pos development CA")?;
+    pki.write_server(out, "gateway", &["localhost", "127.0.0.1"])?;
+    let terminals: Vec<String> = config
+        .facilities
+        .iter()
+        .flat_map(|facility| facility.registers.iter())
+        .filter_map(|register| register.terminal.as_ref().map(|t| t.as_str().to_string()))
+        .collect();
+    for terminal in &terminals {
+        pki.write_terminal(out, terminal)?;
+    }
+    println!(
+        "wrote ca.crt, gateway.crt and gateway.key, and terminal-<id>.crt/.key for {} terminals, to {}",
+        terminals.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
@@ -77,8 +96,7 @@ async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<(
     let terminals = match &config.terminal_host {
         Some(host) => {
             let client_auth = match host.client_auth {
-                pos_config::ClientAuthMode::None => pos_tls::ClientAuth::None,
-                pos_config::ClientAuthMode::Optional => pos_tls::ClientAuth::Optional,
+                pos_config::ClientAuthMode::LabWithoutCertificates => pos_tls::ClientAuth::Optional,
                 pos_config::ClientAuthMode::Required => pos_tls::ClientAuth::Required,
             };
             let tls =

@@ -92,7 +92,7 @@ pub async fn terminal(counter: &Counter, terminal_id: u32, cards: CardSource, st
 
 /// As [`terminal`], with every option given.
 pub async fn terminal_with(counter: &Counter, options: SimulatorOptions, cards: CardSource) -> Terminal {
-    let host = counter.terminal_host_client().await;
+    let host = counter.terminal_host_client(&options.terminal_id.to_string()).await;
     let mut simulator =
         TerminalSimulator::new(options, cards, Some(host), Arc::new(pos_core::SystemClock)).expect("simulator");
     let events = simulator.subscribe();

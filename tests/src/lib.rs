@@ -50,6 +50,7 @@ pub struct Counter {
     pub emoney: acquirer_sim::SimulatorHandle,
     pki: pos_tls::DevPki,
     config: pos_config::Config,
+    /// The terminal host's TLS: terminals must present their own certificates.
     tls: Arc<rustls::ServerConfig>,
     http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -138,6 +139,11 @@ impl Counter {
                 link.ca_file = dir.path().join("ca.crt");
             }
         }
+        // Terminals prove who they are, as in production.
+        if let Some(host) = &mut config.terminal_host {
+            host.client_ca_file = Some(dir.path().join("ca.crt"));
+            host.client_auth = pos_config::ClientAuthMode::Required;
+        }
         adjust(&mut config);
         config.database = pos_config::Database {
             url: format!("sqlite://{}", dir.path().join("journal.db").display()),
@@ -153,9 +159,9 @@ impl Counter {
             terminal_host,
             card,
             emoney,
+            tls: pki.server_requiring_clients(&["localhost", "127.0.0.1"]).expect("terminal host TLS"),
             pki,
             config,
-            tls,
             http: reqwest::Client::new(),
             stop: None,
             server: None,
@@ -244,10 +250,10 @@ impl Counter {
         Counter::token(user)
     }
 
-    /// A terminal's ISO 8583/TLS connection to the gateway's terminal host.
-    pub async fn terminal_host_client(&self) -> iso8583::client::Client {
-        let tls: Arc<rustls::ClientConfig> =
-            pos_tls::client_config_from_pem(self.pki.ca_pem().as_bytes(), None).expect("client TLS");
+    /// A terminal's ISO 8583/TLS connection to the gateway's terminal host, presenting the
+    /// terminal's own certificate (`urn:pos:terminal:<id>`).
+    pub async fn terminal_host_client(&self, terminal_id: &str) -> iso8583::client::Client {
+        let tls = self.pki.terminal_client(terminal_id).expect("terminal certificate");
         let client = iso8583::client::Client::start(iso8583::client::ClientSettings {
             endpoints: vec![self.terminal_host.clone()],
             server_name: "localhost".to_string(),

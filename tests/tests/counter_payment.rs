@@ -29,7 +29,7 @@ async fn terminal_and_ecr(
     cards: CardSource,
     state: &std::path::Path,
 ) -> (EcrDriver, tokio::sync::oneshot::Sender<()>) {
-    let host = counter.terminal_host_client().await;
+    let host = counter.terminal_host_client(&format!("{terminal_id:08}")).await;
     let mut options =
         SimulatorOptions::new(TerminalNumber::new(terminal_id).expect("terminal id"), state.to_path_buf());
     options.card_presentation_ms = 20;

@@ -138,6 +138,46 @@ fn relabel(error: TlsError, path: &Path) -> TlsError {
     }
 }
 
+/// The URI a terminal's certificate carries in its subject alternative name.
+pub const TERMINAL_URI_PREFIX: &str = "urn:pos:terminal:";
+
+/// `urn:pos:terminal:<id>`.
+pub fn terminal_uri(terminal_id: &str) -> String {
+    format!("{TERMINAL_URI_PREFIX}{terminal_id}")
+}
+
+/// Why a certificate names no terminal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TerminalIdentityError {
+    #[error("the certificate could not be read: {0}")]
+    Unreadable(String),
+    #[error("the certificate names no terminal (no subject alternative name {TERMINAL_URI_PREFIX}<id>)")]
+    NoTerminal,
+    #[error("the certificate names more than one terminal")]
+    SeveralTerminals,
+}
+
+/// The terminal id a (verified) client certificate names: its one `urn:pos:terminal:<id>` URI.
+pub fn terminal_id_of(certificate: &CertificateDer<'_>) -> Result<String, TerminalIdentityError> {
+    use x509_parser::prelude::*;
+    let (_, parsed) = X509Certificate::from_der(certificate.as_ref())
+        .map_err(|e| TerminalIdentityError::Unreadable(e.to_string()))?;
+    let names = parsed
+        .subject_alternative_name()
+        .map_err(|e| TerminalIdentityError::Unreadable(e.to_string()))?
+        .map(|extension| extension.value.general_names.clone())
+        .unwrap_or_default();
+    let mut terminals = names.iter().filter_map(|name| match name {
+        GeneralName::URI(uri) => uri.strip_prefix(TERMINAL_URI_PREFIX).map(str::to_string),
+        _ => None,
+    });
+    let first = terminals.next().ok_or(TerminalIdentityError::NoTerminal)?;
+    if terminals.next().is_some() {
+        return Err(TerminalIdentityError::SeveralTerminals);
+    }
+    Ok(first)
+}
+
 /// A development PKI: one CA and the leaf certificates signed by it, as PEM.
 pub struct DevPki {
     ca: rcgen::CertifiedKey,
@@ -174,9 +214,54 @@ impl DevPki {
         self.leaf(names, rcgen::ExtendedKeyUsagePurpose::ServerAuth)
     }
 
-    /// A client certificate (a terminal, a gateway node) with this common name.
+    /// A client certificate (a gateway node, a counter) with this common name.
     pub fn client(&self, name: &str) -> Result<Leaf, TlsError> {
         self.leaf(&[name], rcgen::ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    /// A payment terminal's client certificate: its id as the URI `urn:pos:terminal:<id>` in the
+    /// subject alternative name (PROTOCOLS.md §1), and as the common name for people reading it.
+    pub fn terminal(&self, terminal_id: &str) -> Result<Leaf, TlsError> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("terminal {terminal_id}"));
+        let uri = rcgen::Ia5String::try_from(terminal_uri(terminal_id))?;
+        params.subject_alt_names = vec![rcgen::SanType::URI(uri)];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key_pair = rcgen::KeyPair::generate()?;
+        let cert = params.signed_by(&key_pair, &self.ca.cert, &self.ca.key_pair)?;
+        Ok(Leaf { chain_pem: cert.pem(), key_pem: key_pair.serialize_pem() })
+    }
+
+    /// A client configuration for a terminal: trusts this CA, presents the terminal's certificate.
+    pub fn terminal_client(&self, terminal_id: &str) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let leaf = self.terminal(terminal_id)?;
+        client_config_from_pem(self.ca_pem().as_bytes(), Some((leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes())))
+    }
+
+    /// A server configuration for `names` that requires client certificates of this CA (the
+    /// terminal host of a test or demo).
+    pub fn server_requiring_clients(&self, names: &[&str]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let leaf = self.server(names)?;
+        server_config_from_pem(
+            leaf.chain_pem.as_bytes(),
+            leaf.key_pem.as_bytes(),
+            Some(self.ca_pem().as_bytes()),
+            ClientAuth::Required,
+        )
+    }
+
+    /// Writes a terminal's certificate and key into `dir` as `terminal-<id>.crt` and `.key`.
+    pub fn write_terminal(&self, dir: &Path, terminal_id: &str) -> Result<(), TlsError> {
+        std::fs::create_dir_all(dir).map_err(|source| TlsError::Read { path: dir.to_path_buf(), source })?;
+        let leaf = self.terminal(terminal_id)?;
+        for (file, content) in [
+            (format!("terminal-{terminal_id}.crt"), leaf.chain_pem),
+            (format!("terminal-{terminal_id}.key"), leaf.key_pem),
+        ] {
+            let path = dir.join(file);
+            std::fs::write(&path, content).map_err(|source| TlsError::Read { path, source })?;
+        }
+        Ok(())
     }
 
     fn leaf(&self, names: &[&str], usage: rcgen::ExtendedKeyUsagePurpose) -> Result<Leaf, TlsError> {
@@ -228,6 +313,21 @@ mod tests {
             .is_ok());
         assert!(client_config_from_pem(ca.as_bytes(), Some((client.chain_pem.as_bytes(), client.key_pem.as_bytes())))
             .is_ok());
+    }
+
+    #[test]
+    fn a_terminal_certificate_names_its_terminal_and_only_it() {
+        let pki = DevPki::new("test CA").unwrap();
+        let terminal = pki.terminal("10010101").unwrap();
+        let der = certificates_from_pem(terminal.chain_pem.as_bytes(), Path::new("t.crt")).unwrap();
+        assert_eq!(terminal_id_of(&der[0]).unwrap(), "10010101");
+        let other = pki.client("counter-r0101").unwrap();
+        let der = certificates_from_pem(other.chain_pem.as_bytes(), Path::new("c.crt")).unwrap();
+        assert_eq!(terminal_id_of(&der[0]).unwrap_err(), TerminalIdentityError::NoTerminal);
+        assert!(matches!(
+            terminal_id_of(&CertificateDer::from(vec![0x30, 0x01])),
+            Err(TerminalIdentityError::Unreadable(_))
+        ));
     }
 
     #[test]

@@ -38,6 +38,13 @@ struct Arguments {
     /// The CA that signs the terminal host's certificate (PEM).
     #[arg(long)]
     ca: Option<PathBuf>,
+    /// This terminal's own certificate (PEM; `gateway dev-tls` writes `terminal-<id>.crt`), whose
+    /// `urn:pos:terminal:<id>` the terminal host checks against field 41.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// The key of `--cert` (PEM).
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
     /// Present this brand every time (VISA, JCB, NANACO …).
     #[arg(long, conflicts_with_all = ["script", "seed"])]
     brand: Option<String>,
@@ -91,7 +98,8 @@ fn host_client(arguments: &Arguments) -> anyhow::Result<Option<Client>> {
         return Ok(None);
     }
     let ca = arguments.ca.as_ref().context("--ca is needed to reach the terminal host over TLS")?;
-    let tls = pos_tls::client_config(ca, None)?;
+    let identity = arguments.cert.as_deref().zip(arguments.key.as_deref());
+    let tls = pos_tls::client_config(ca, identity)?;
     Ok(Some(Client::start(ClientSettings {
         endpoints: arguments.hosts.clone(),
         server_name: arguments.host_name.clone(),

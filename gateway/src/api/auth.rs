@@ -13,8 +13,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use pos_config::{Config, Facility, Role, Scope};
-use pos_core::{FacilityId, RegisterId, UserName};
+use pos_config::Config;
 
 use super::error::ApiError;
 use crate::journal::audit::{self, AuditEntry};
@@ -26,71 +25,17 @@ pub const SESSION_COOKIE: &str = "pos_session";
 /// The longest bearer token accepted.
 pub const TOKEN_CHARS_MAX: usize = 256;
 
+pub use crate::access::Caller;
+
+/// What a handler adds to its request's audit record (ids made, amounts, the approver), carried
+/// on the response.
 #[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: UserName,
-    pub role: Role,
-    pub scope: Scope,
-}
+pub struct AuditDetail(pub String);
 
-impl Caller {
-    /// The facilities this caller may read, `None` meaning all of them.
-    pub fn readable_facilities(&self, config: &Config) -> Option<Vec<FacilityId>> {
-        match &self.scope {
-            Scope::All => None,
-            Scope::Register { facility, .. } => Some(vec![facility.clone()]),
-            Scope::Operator(operator) => Some(config.operator_facilities(operator).map(|f| f.id.clone()).collect()),
-        }
-    }
-
-    pub fn can_read(&self, config: &Config, facility: &FacilityId) -> bool {
-        self.readable_facilities(config).is_none_or(|facilities| facilities.contains(facility))
-    }
-
-    pub fn require_read(&self, config: &Config, facility: &FacilityId) -> Result<(), ApiError> {
-        if self.can_read(config, facility) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!("{} may not see facility {facility}", self.user)))
-        }
-    }
-
-    /// Ringing up, paying, voiding and shift work at a register.
-    pub fn require_register(&self, facility: &Facility, register: &RegisterId) -> Result<(), ApiError> {
-        let allowed = match (&self.role, &self.scope) {
-            (Role::Clerk, Scope::Register { facility: own_facility, register: own_register }) => {
-                own_facility == &facility.id && own_register == register
-            }
-            (Role::Operator, Scope::Operator(operator)) => {
-                facility.owner == pos_config::Owner::Operator(operator.clone())
-            }
-            _ => false,
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "{} ({}) may not work register {register} of facility {}",
-                self.user,
-                self.role.code(),
-                facility.id
-            )))
-        }
-    }
-
-    pub fn require_role(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.code()).collect();
-            Err(ApiError::forbidden(format!(
-                "this needs the role {}; {} is {}",
-                names.join(" or "),
-                self.user,
-                self.role.code()
-            )))
-        }
-    }
+/// Attaches an audit detail to a response.
+pub fn with_audit_detail(mut response: Response, detail: String) -> Response {
+    response.extensions_mut().insert(AuditDetail(detail));
+    response
 }
 
 /// How the caller proved who they are.
@@ -221,6 +166,7 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         remote,
         status,
         outcome: outcome(status).to_string(),
+        detail: response.extensions().get::<AuditDetail>().map(|d| d.0.clone()).unwrap_or_default(),
     };
     if let Err(error) = audit::append(&app.journal, &entry).await {
         // The action has already happened; refusing the answer now would only hide its outcome

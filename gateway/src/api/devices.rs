@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::{Extension, Json};
 use pos_config::{Role, Scope};
 use pos_core::api::{
-    CommandKind, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus, NextCommand,
+    CommandKind, CommandOutput, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus, NextCommand,
     COMMAND_WAIT_MS_MAX, QR_PAYLOAD_CHARS_MAX, SCAN_WAIT_MS_MAX,
 };
 use pos_core::RegisterId;
@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::extract::{Idempotent, JsonBody, QueryParams};
 use super::idempotency::{begin, Begun};
 use crate::journal::devices;
-use crate::journal::events::{self, NewEvent};
+use crate::journal::events::{self, EventKind, NewEvent};
 use crate::AppState;
 
 /// How often a waiting long poll looks for a new command.
@@ -116,13 +116,15 @@ pub async fn result(
         None => {}
     }
     let now = app.clock.now();
+    // A scanned customer payment code is a bearer credential: it is kept masked, like a card.
+    let result = masked_result(result);
     devices::complete(&mut tx, &command_id, &result, now).await?;
     events::append(
         tx.conn(),
         NewEvent {
             at: now,
             actor: caller.user.as_str(),
-            kind: "device.command_result",
+            kind: EventKind::DeviceCommandResult,
             entity_id: &command_id,
             facility_id: facility.id.as_str(),
             data: serde_json::json!({ "command": command.command, "result": result }),
@@ -142,38 +144,19 @@ pub async fn result(
         metrics::counter!("device_charges_unknown_total", "facility" => facility.id.to_string()).increment(1);
     }
     if let (CommandKind::Charge { payment_id, .. }, CommandState::Failed) = (&command.command, result.state) {
-        // The terminal refused or never took the card. If the payment is still waiting for it,
-        // no authorization was sent, so it ends here instead of at the device-wait sweep.
-        let lock = tx.for_update();
-        let waiting = crate::journal::payments::load(tx.conn(), payment_id, lock)
-            .await?
-            .filter(|p| p.view.state == pos_core::PaymentState::AwaitingDevice);
-        if waiting.is_some() {
-            let note = format!("the terminal did not take the card ({}): nothing was charged", result.detail);
-            crate::journal::payments::set_state(
-                &mut tx,
-                payment_id,
-                pos_core::PaymentState::Cancelled,
-                Some(&note),
-                now,
-            )
+        crate::payments::resolve::charge_failed(&app, &mut tx, payment_id, &result.detail, caller.user.as_str())
             .await?;
-            events::append(
-                tx.conn(),
-                NewEvent {
-                    at: now,
-                    actor: caller.user.as_str(),
-                    kind: "payment.cancelled",
-                    entity_id: payment_id,
-                    facility_id: facility.id.as_str(),
-                    data: serde_json::json!({ "note": note }),
-                },
-            )
-            .await?;
-        }
     }
     tx.commit().await?;
     Ok(Json(DeviceCommand { state: result.state, result: Some(result), ..command }))
+}
+
+/// The result with any scanned customer payment code masked (first and last four digits).
+fn masked_result(mut result: CommandResult) -> CommandResult {
+    if let Some(CommandOutput::Scanned { code }) = &mut result.output {
+        *code = pos_core::mask_if_customer_code(code);
+    }
+    result
 }
 
 pub async fn health(

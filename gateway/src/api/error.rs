@@ -72,6 +72,27 @@ impl From<JournalError> for ApiError {
     }
 }
 
+impl From<crate::refusal::Refusal> for ApiError {
+    fn from(refusal: crate::refusal::Refusal) -> ApiError {
+        use crate::refusal::RefusalKind;
+        let status = match refusal.kind {
+            RefusalKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            RefusalKind::Conflict => StatusCode::CONFLICT,
+            RefusalKind::NotFound => StatusCode::NOT_FOUND,
+            RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+            RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RefusalKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError { status, code: refusal.code, message: refusal.message, field: refusal.field }
+    }
+}
+
+impl From<crate::journal::lifecycle::LifecycleError> for ApiError {
+    fn from(error: crate::journal::lifecycle::LifecycleError) -> ApiError {
+        crate::refusal::Refusal::from(error).into()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, axum::Json(self.body())).into_response()

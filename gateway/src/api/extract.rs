@@ -93,14 +93,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Idempotent<T> {
         let method = request.method().to_string();
         let path = request.uri().path().to_string();
         let bytes = read_json_bytes(request).await?;
+        let fingerprint = without_credentials(&bytes);
         let mut hasher = Sha256::new();
-        for part in [method.as_bytes(), path.as_bytes(), &bytes[..]] {
+        for part in [method.as_bytes(), path.as_bytes(), &fingerprint[..]] {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
         let request_hash = hex::encode(hasher.finalize());
         Ok(Idempotent { key, request_hash, body: parse_json(&bytes)? })
     }
+}
+
+/// Body fields that are bearer credentials: never kept, not even inside an idempotency key's
+/// request hash (a short code's hash is easily reversed). A customer code is replaced by its mask,
+/// an approval code dropped; so two requests under one key that differ only there count as one.
+const CREDENTIAL_FIELDS: [&str; 2] = ["customer_code", "approval_code"];
+
+/// The body as the idempotency record fingerprints it.
+fn without_credentials(bytes: &[u8]) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return bytes.to_vec();
+    };
+    if !CREDENTIAL_FIELDS.iter().any(|field| object.contains_key(*field)) {
+        return bytes.to_vec();
+    }
+    for field in CREDENTIAL_FIELDS {
+        if let Some(serde_json::Value::String(value)) = object.get(field) {
+            let masked = if field == "customer_code" { pos_core::mask_if_customer_code(value) } else { String::new() };
+            object.insert(field.to_string(), serde_json::Value::String(masked));
+        }
+    }
+    serde_json::to_vec(&object).unwrap_or_default()
 }
 
 /// Query parameters, refused with the JSON error body (not axum's plain text) when they do not

@@ -32,8 +32,26 @@ pub async fn begin<T>(app: &AppState, caller: &Caller, request: &Idempotent<T>) 
     let scope = caller.user.to_string();
     match idempotency::claim(&mut tx, &scope, &request.key, &request.request_hash, app.clock.now()).await? {
         Claim::Fresh => Ok(Begun::Fresh(IdempotentTx { tx, scope, key: request.key.clone() })),
-        Claim::Replay { status, response } => {
+        claim => {
             tx.rollback().await?;
+            answer_of(claim, &request.key).map(Begun::Replay)
+        }
+    }
+}
+
+/// The stored answer to a repeated key, if the request was already answered: read only, for a
+/// request that checks something outside its transaction before [`begin`].
+pub async fn replay<T>(app: &AppState, caller: &Caller, request: &Idempotent<T>) -> Result<Option<Response>, ApiError> {
+    let mut conn = app.journal.read().await?;
+    match idempotency::peek(&mut conn, caller.user.as_str(), &request.key, &request.request_hash).await? {
+        None | Some(Claim::Fresh) => Ok(None),
+        Some(claim) => answer_of(claim, &request.key).map(Some),
+    }
+}
+
+fn answer_of(claim: Claim, key: &str) -> Result<Response, ApiError> {
+    match claim {
+        Claim::Replay { status, response } => {
             metrics::counter!("idempotent_replays_total").increment(1);
             let status =
                 StatusCode::from_u16(status).map_err(|_| ApiError::internal("stored answer has an invalid status"))?;
@@ -41,18 +59,12 @@ pub async fn begin<T>(app: &AppState, caller: &Caller, request: &Idempotent<T>) 
                 (status, [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], response)
                     .into_response();
             reply.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-            Ok(Begun::Replay(reply))
+            Ok(reply)
         }
-        Claim::Conflict => {
-            tx.rollback().await?;
-            Err(ApiError::conflict(
-                "idempotency_key_reused",
-                format!(
-                    "Idempotency-Key {:?} was already used for a different request; use a new key for a new action",
-                    request.key
-                ),
-            ))
-        }
+        Claim::Conflict | Claim::Fresh => Err(ApiError::conflict(
+            "idempotency_key_reused",
+            format!("Idempotency-Key {key:?} was already used for a different request; use a new key for a new action"),
+        )),
     }
 }
 

@@ -1,27 +1,25 @@
 //! Payments: their live status for the register ("waiting for card", "approved", "declined",
-//! "checking — do not retry"), cancelling one still waiting for the card, treasury's list of
-//! payments in doubt and its resolution of an e-money outcome left unknown (処理未了).
+//! "checking — do not retry"), cancelling one still waiting, treasury's list of payments in doubt
+//! and its resolution, refunds, and the supervisor's approval of a clerk's refund. The decisions
+//! are [`crate::payments`]'s; here requests are parsed, authenticated and answered.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
-use pos_config::{RefundRule, Role};
+use pos_config::Role;
 use pos_core::api::{
-    PaymentList, PaymentView, RefundMethod, RefundRequest, RefundView, Resolution, ResolveRequest, REASON_CHARS_MAX,
+    ApprovalCodeRequest, ApprovalDecision, ApprovalState, PaymentList, PaymentView, RefundApprovalList,
+    RefundApprovalRequest, RefundRequest, ResolveRequest, APPROVAL_CODE_CHARS_MAX, REASON_CHARS_MAX,
 };
-use pos_core::{BusinessDate, PaymentState};
+use pos_core::PaymentState;
 use serde::Deserialize;
 
-use super::auth::Caller;
+use super::auth::{with_audit_detail, Caller};
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
-use crate::booking::book_payment;
-use crate::journal::events::{self, NewEvent};
-use crate::journal::payments::{self, Answer};
-use crate::journal::refunds::NewRefund;
-use crate::journal::WriteTx;
+use crate::journal::payments;
 use crate::AppState;
 
 /// The most payments one list returns.
@@ -62,8 +60,7 @@ pub async fn list(
     Ok(Json(PaymentList { payments: payments::list(&mut conn, facilities.as_deref(), query.state, limit).await? }))
 }
 
-/// Cancels a card or e-money payment still waiting for the card. Once the terminal has sent the
-/// authorization the outcome belongs to the acquirer, and cancelling is refused.
+/// Cancels a card or e-money payment still waiting for the card, or a QR payment not yet paid.
 pub async fn cancel(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -74,85 +71,30 @@ pub async fn cancel(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let outcome = cancel_in(&app, &mut itx.tx, &caller, &payment_id).await;
+    let outcome =
+        crate::payments::resolve::cancel(&app, &mut itx.tx, &caller, &payment_id).await.map_err(ApiError::from);
     let qr_cancel = outcome.as_ref().ok().is_some_and(|p| p.method == pos_core::Method::Qr);
     let response = itx.complete(outcome.map(|payment| (StatusCode::OK, payment))).await?;
     // The cancel is journaled; now withdraw the code and check nobody paid meanwhile.
     if qr_cancel {
-        crate::switch::qr::spawn_resolve(&app, &payment_id);
+        crate::payments::qr::spawn_resolve(&app, &payment_id);
     }
     Ok(response)
 }
 
-async fn cancel_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    payment_id: &str,
-) -> Result<PaymentView, ApiError> {
-    let lock = tx.for_update();
-    let payment =
-        payments::load(tx.conn(), payment_id, lock).await?.ok_or_else(|| ApiError::not_found("payment", payment_id))?;
-    let facility = app
-        .config
-        .facility(&facility_of(&payment.facility_id)?)
-        .ok_or_else(|| ApiError::internal("facility no longer configured"))?;
-    let register =
-        pos_core::RegisterId::parse(&payment.register_id).map_err(|_| ApiError::internal("malformed register id"))?;
-    caller.require_register(facility, &register)?;
-    if payment.view.method == pos_core::Method::Qr {
-        if payment.view.state != PaymentState::Authorizing {
-            return Err(ApiError::conflict(
-                "payment_final",
-                format!("payment {payment_id} is already {}", payment.view.state),
-            ));
-        }
-        // Not `cancelled` yet: the customer may pay in the instant the code is withdrawn. In doubt
-        // until the provider has been asked (and the payment cancelled there if it was paid).
-        let now = app.clock.now();
-        let note = "cancel requested at the register: withdrawing the QR code — checking, do not retry";
-        crate::journal::qr::request_cancel(tx, payment_id, note, now).await?;
-        events::append(
-            tx.conn(),
-            NewEvent {
-                at: now,
-                actor: caller.user.as_str(),
-                kind: "payment.cancel_requested",
-                entity_id: payment_id,
-                facility_id: &payment.facility_id,
-                data: serde_json::json!({ "note": note }),
-            },
+fn checked_text(text: &str, field: &'static str, what: &str) -> Result<String, ApiError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > REASON_CHARS_MAX {
+        return Err(ApiError::unprocessable(
+            if field == "note" { "invalid_note" } else { "invalid_reason" },
+            format!("{what} in 1 to {REASON_CHARS_MAX} characters"),
         )
-        .await?;
-        return Ok(PaymentView { state: PaymentState::InDoubt, note: Some(note.to_string()), ..payment.view });
+        .at(field));
     }
-    match payment.view.state {
-        PaymentState::AwaitingDevice => {}
-        PaymentState::Authorizing | PaymentState::InDoubt | PaymentState::Approved => {
-            return Err(ApiError::conflict("payment_in_progress", format!("payment {payment_id} is {}: the card has been read and the outcome is with the acquirer — wait for it, do not retry", payment.view.state)));
-        }
-        state => return Err(ApiError::conflict("payment_final", format!("payment {payment_id} is already {state}"))),
-    }
-    let now = app.clock.now();
-    let note = "cancelled at the register before the card was read: nothing was charged";
-    payments::set_state(tx, payment_id, PaymentState::Cancelled, Some(note), now).await?;
-    events::append(
-        tx.conn(),
-        NewEvent {
-            at: now,
-            actor: caller.user.as_str(),
-            kind: "payment.cancelled",
-            entity_id: payment_id,
-            facility_id: &payment.facility_id,
-            data: serde_json::json!({ "note": note }),
-        },
-    )
-    .await?;
-    Ok(PaymentView { state: PaymentState::Cancelled, note: Some(note.to_string()), ..payment.view })
+    Ok(text.to_string())
 }
 
-/// Treasury settles a payment left in doubt: the settlement or the centre's inquiry shows whether
-/// the money was taken.
+/// Treasury settles a payment left in doubt.
 pub async fn resolve(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -160,157 +102,112 @@ pub async fn resolve(
     request: Idempotent<ResolveRequest>,
 ) -> Result<Response, ApiError> {
     caller.require_role(&[Role::Treasury])?;
-    let note = request.body.note.trim().to_string();
-    if note.is_empty() || note.chars().count() > REASON_CHARS_MAX {
-        return Err(ApiError::unprocessable(
-            "invalid_note",
-            format!("say how it was resolved in 1 to {REASON_CHARS_MAX} characters"),
-        )
-        .at("note"));
-    }
+    let note = checked_text(&request.body.note, "note", "say how it was resolved")?;
     let mut itx = match begin(&app, &caller, &request).await? {
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let outcome = resolve_in(&app, &mut itx.tx, &caller, &payment_id, request.body.outcome, &note)
-        .await
-        .map(|payment| (StatusCode::OK, payment));
+    let outcome =
+        crate::payments::resolve::resolve(&app, &mut itx.tx, &caller, &payment_id, request.body.outcome, &note)
+            .await
+            .map_err(ApiError::from)
+            .map(|payment| (StatusCode::OK, payment));
     itx.complete(outcome).await
 }
 
-async fn resolve_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    payment_id: &str,
-    outcome: Resolution,
-    note: &str,
-) -> Result<PaymentView, ApiError> {
-    let lock = tx.for_update();
-    let payment =
-        payments::load(tx.conn(), payment_id, lock).await?.ok_or_else(|| ApiError::not_found("payment", payment_id))?;
-    if payment.view.state != PaymentState::InDoubt {
-        return Err(ApiError::conflict(
-            "not_in_doubt",
-            format!("payment {payment_id} is {}, not in doubt", payment.view.state),
-        ));
-    }
-    if crate::journal::reversals::open_for_payment(tx, payment_id).await? {
-        return Err(ApiError::conflict(
-            "reversal_pending",
-            format!("payment {payment_id} has a reversal in progress; it resolves itself"),
-        ));
-    }
-    let now = app.clock.now();
-    let to = match outcome {
-        Resolution::Completed => PaymentState::Completed,
-        Resolution::Failed => PaymentState::Failed,
-    };
-    let state = payment
-        .view
-        .state
-        .transition(to, payment.view.method)
-        .map_err(|e| ApiError::conflict("illegal_transition", e.to_string()))?;
-    let recorded = format!("resolved by {}: {note}", caller.user);
-    payments::set_outcome(
-        tx,
-        payment_id,
-        state,
-        &Answer { response_code: None, rrn: None, auth_code: None },
-        &recorded,
-        now,
-    )
-    .await?;
-    events::append(
-        tx.conn(),
-        NewEvent {
-            at: now,
-            actor: caller.user.as_str(),
-            kind: "payment.resolved",
-            entity_id: payment_id,
-            facility_id: &payment.facility_id,
-            data: serde_json::json!({ "state": state, "note": note }),
-        },
-    )
-    .await?;
-    if state == PaymentState::Completed {
-        book_payment(
-            tx,
-            &payment.view.sale_id,
-            payment.view.amount,
-            payment.view.business_date,
-            now,
-            caller.user.as_str(),
-        )
-        .await
-        .map_err(super::sales::booking_error)?;
-    }
-    Ok(PaymentView { state, note: Some(recorded), ..payment.view })
-}
-
 /// Gives money back on a payment: through its acquirer where the brand allows (answered 202 at
-/// once; the outcome follows on the payment and the refund), or as cash that treasury records.
-/// The header a clerk's refund carries: the token of the supervisor who approves it (the
-/// facility's operator, or treasury). It is checked and named in the refund's reason, never stored.
-pub const SUPERVISOR_TOKEN_HEADER: &str = "x-supervisor-token";
-
-/// Who approves a clerk's refund, from [`SUPERVISOR_TOKEN_HEADER`].
-fn supervisor(app: &AppState, headers: &axum::http::HeaderMap) -> Result<Option<Caller>, ApiError> {
-    let Some(value) = headers.get(SUPERVISOR_TOKEN_HEADER) else { return Ok(None) };
-    let token = value.to_str().map_err(|_| ApiError::forbidden("the supervisor token is not valid"))?;
-    super::auth::caller_of_token(&app.config, token.trim())
-        .map(Some)
-        .map_err(|_| ApiError::forbidden("the supervisor token is not valid"))
-}
-
-/// A clerk refunds only with the approval of the facility's operator or of treasury.
-fn require_approval(
-    caller: &Caller,
-    approver: Option<&Caller>,
-    facility: &pos_config::Facility,
-) -> Result<Option<String>, ApiError> {
-    if caller.role != Role::Clerk {
-        return Ok(None);
-    }
-    let approver = approver.ok_or_else(|| {
-        ApiError::forbidden(format!(
-            "a clerk's refund needs a supervisor's approval: send the supervisor's token in {SUPERVISOR_TOKEN_HEADER}"
-        ))
-    })?;
-    let may_approve = match (&approver.role, &approver.scope) {
-        (Role::Treasury, _) => true,
-        (Role::Operator, pos_config::Scope::Operator(operator)) => {
-            facility.owner == pos_config::Owner::Operator(operator.clone())
-        }
-        _ => false,
-    };
-    if !may_approve {
-        return Err(ApiError::forbidden(format!(
-            "{} ({}) may not approve refunds at facility {}",
-            approver.user,
-            approver.role.code(),
-            facility.id
-        )));
-    }
-    Ok(Some(approver.user.to_string()))
-}
-
+/// once; the outcome follows on the payment and the refund), or as cash that treasury records. A
+/// clerk's refund carries a supervisor's one-time approval code; without one the clerk asks for
+/// approval instead ([`request_refund`]).
 pub async fn refund(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(payment_id): Path<String>,
-    headers: axum::http::HeaderMap,
     request: Idempotent<RefundRequest>,
 ) -> Result<Response, ApiError> {
-    let approver = supervisor(&app, &headers)?;
-    let reason = request.body.reason.trim().to_string();
-    if reason.is_empty() || reason.chars().count() > REASON_CHARS_MAX {
-        return Err(ApiError::unprocessable(
-            "invalid_reason",
-            format!("give a reason of 1 to {REASON_CHARS_MAX} characters"),
-        )
-        .at("reason"));
+    let reason = checked_text(&request.body.reason, "reason", "give a reason")?;
+    if request.body.amount.get() <= 0 {
+        return Err(ApiError::unprocessable("invalid_amount", "a refund is a positive amount of yen").at("amount"));
     }
+    let code = match &request.body.approval_code {
+        Some(code) if code.is_empty() || code.chars().count() > APPROVAL_CODE_CHARS_MAX => {
+            return Err(ApiError::forbidden("the approval code is not valid for this payment and amount"));
+        }
+        code => code.clone(),
+    };
+    // A replayed request is answered before its code is checked again (the code is spent).
+    if let Some(replay) = crate::api::idempotency::replay(&app, &caller, &request).await? {
+        return Ok(replay);
+    }
+    let checked = match (&code, caller.role) {
+        (Some(code), Role::Clerk) => {
+            Some(crate::payments::approvals::check_code(&app, &caller, &payment_id, request.body.amount, code).await?)
+        }
+        _ => None,
+    };
+    let stan = crate::payments::refunds::reserve_stan(&app, &payment_id).await?;
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
+    };
+    let approver = checked.as_ref().map(|c| c.approver.to_string());
+    let mut outcome = crate::payments::refunds::refund(
+        &app,
+        &mut itx.tx,
+        &caller,
+        approver.as_deref(),
+        &payment_id,
+        &request.body,
+        &reason,
+        stan,
+    )
+    .await
+    .map_err(ApiError::from);
+    if let (Ok(refund), Some(checked)) = (&outcome, &checked) {
+        let now = app.clock.now();
+        if let Err(refusal) = crate::payments::approvals::consume_code(&mut itx.tx, checked, &caller, refund, now).await
+        {
+            outcome = Err(refusal.into());
+        }
+    }
+    let to_send = outcome.as_ref().ok().filter(|r| r.state == pos_core::RefundState::Authorizing).map(|r| r.id.clone());
+    let detail = outcome.as_ref().ok().map(|r| {
+        format!(
+            "refund {} of payment {payment_id}: {} yen, approved by {}",
+            r.id,
+            r.amount.get(),
+            r.approved_by.as_ref().map_or("-", |a| a.as_str())
+        )
+    });
+    let response = itx
+        .complete(outcome.map(|refund| {
+            (
+                if refund.state == pos_core::RefundState::Authorizing {
+                    StatusCode::ACCEPTED
+                } else {
+                    StatusCode::CREATED
+                },
+                refund,
+            )
+        }))
+        .await?;
+    if let Some(refund_id) = to_send {
+        crate::payments::refunds::spawn_send(&app, &refund_id);
+    }
+    Ok(match detail {
+        Some(detail) => with_audit_detail(response, detail),
+        None => response,
+    })
+}
+
+/// A clerk asks a supervisor to approve a refund.
+pub async fn request_refund(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(payment_id): Path<String>,
+    request: Idempotent<RefundApprovalRequest>,
+) -> Result<Response, ApiError> {
+    let reason = checked_text(&request.body.reason, "reason", "give a reason")?;
     if request.body.amount.get() <= 0 {
         return Err(ApiError::unprocessable("invalid_amount", "a refund is a positive amount of yen").at("amount"));
     }
@@ -318,180 +215,133 @@ pub async fn refund(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let outcome = refund_in(&app, &mut itx.tx, &caller, approver.as_ref(), &payment_id, &request.body, &reason).await;
-    let to_send = outcome.as_ref().ok().filter(|r| r.state == "authorizing").map(|r| r.id.clone());
-    let response = itx
-        .complete(outcome.map(|refund| {
-            (if refund.state == "authorizing" { StatusCode::ACCEPTED } else { StatusCode::CREATED }, refund)
-        }))
-        .await?;
-    if let Some(refund_id) = to_send {
-        tokio::spawn(crate::switch::refund::send(app.clone(), refund_id));
-    }
-    Ok(response)
+    let outcome =
+        crate::payments::approvals::request(&app, &mut itx.tx, &caller, &payment_id, request.body.amount, &reason)
+            .await
+            .map_err(ApiError::from)
+            .map(|view| (StatusCode::CREATED, view));
+    itx.complete(outcome).await
 }
 
-async fn refund_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    approver: Option<&Caller>,
-    payment_id: &str,
-    request: &RefundRequest,
-    reason: &str,
-) -> Result<RefundView, ApiError> {
-    let lock = tx.for_update();
-    let payment =
-        payments::load(tx.conn(), payment_id, lock).await?.ok_or_else(|| ApiError::not_found("payment", payment_id))?;
-    let facility = app
-        .config
-        .facility(&facility_of(&payment.facility_id)?)
-        .ok_or_else(|| ApiError::internal("facility no longer configured"))?;
-    match request.method {
-        RefundMethod::Cash => caller.require_role(&[Role::Treasury])?,
-        RefundMethod::Original if caller.role == Role::Treasury => {}
-        RefundMethod::Original => {
-            let register = pos_core::RegisterId::parse(&payment.register_id)
-                .map_err(|_| ApiError::internal("malformed register id"))?;
-            caller.require_register(facility, &register)?;
-        }
-    }
-    let approved_reason = require_approval(caller, approver, facility)?.map(|by| format!("{reason} [承認: {by}]"));
-    let reason = approved_reason.as_deref().unwrap_or(reason);
-    if !payment.view.state.holds_money() {
-        return Err(ApiError::conflict(
-            "not_refundable",
-            format!("payment {payment_id} is {}: there is nothing to refund", payment.view.state),
-        ));
-    }
-    let remaining = payment.view.amount.checked_sub(payment.view.refunded).unwrap_or_default();
-    if request.amount > remaining {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalQuery {
+    pub state: Option<ApprovalState>,
+}
+
+/// Refund requests: a supervisor's to decide, a clerk's own.
+pub async fn refund_requests(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    QueryParams(query): QueryParams<ApprovalQuery>,
+) -> Result<Json<RefundApprovalList>, ApiError> {
+    caller.require_role(&[Role::Clerk, Role::Operator, Role::Treasury])?;
+    Ok(Json(RefundApprovalList { requests: crate::payments::approvals::list(&app, &caller, query.state).await? }))
+}
+
+pub async fn refund_request(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<pos_core::api::RefundApprovalView>, ApiError> {
+    Ok(Json(crate::payments::approvals::get(&app, &caller, &id).await?))
+}
+
+async fn decide(
+    app: AppState,
+    caller: Caller,
+    id: String,
+    request: Idempotent<ApprovalDecision>,
+    approve: bool,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Operator, Role::Treasury])?;
+    if request.body.note.chars().count() > REASON_CHARS_MAX {
         return Err(ApiError::unprocessable(
-            "refund_exceeds_payment",
-            format!("at most {remaining} of this payment can still be refunded"),
+            "invalid_note",
+            format!("a note has at most {REASON_CHARS_MAX} characters"),
         )
-        .at("amount"));
+        .at("note"));
     }
-    let mut open_refunds = crate::journal::refunds::of_payment(tx.conn(), payment_id).await?;
-    open_refunds.retain(|r| r.view.state == "authorizing" || r.view.state == "in_doubt");
-    if let Some(open) = open_refunds.first() {
-        return Err(ApiError::conflict(
-            "refund_pending",
-            format!("refund {} of this payment is {}: wait for its outcome", open.view.id, open.view.state),
-        ));
+    if let Some(replay) = crate::api::idempotency::replay(&app, &caller, &request).await? {
+        return Ok(replay);
     }
-    let now = app.clock.now();
-    let id = format!("ref_{}", uuid::Uuid::new_v4().simple());
-    let new = |state, acquirer_id, acquirer_stan, transmitted_at| NewRefund {
-        id: &id,
-        payment_id,
-        facility_id: &payment.facility_id,
-        amount: request.amount,
-        method: request.method,
-        state,
-        acquirer_id,
-        acquirer_stan,
-        transmitted_at,
-        reason,
-        created_by: caller.user.as_str(),
+    let stan = match approve {
+        true => {
+            let payment_id = crate::payments::approvals::get(&app, &caller, &id).await?.payment_id;
+            crate::payments::refunds::reserve_stan(&app, &payment_id).await?
+        }
+        false => None,
     };
-    let state = match request.method {
-        RefundMethod::Cash => {
-            crate::journal::refunds::insert(tx, &new("recorded", None, None, None), now).await?;
-            crate::switch::refund::apply_refund(tx, &payment, request.amount, caller.user.as_str(), now).await?;
-            "recorded"
-        }
-        RefundMethod::Original if payment.view.method == pos_core::Method::Qr => {
-            check_brand_rule(app, &payment, request.amount, BusinessDate::of_instant(now))?;
-            // Refunded at the QR provider (`POST /v2/refunds`) by the switch after the commit.
-            let acquirer_id =
-                payment.acquirer_id.clone().filter(|a| app.switch.qr.client(a).is_some()).ok_or_else(|| {
-                    ApiError::unprocessable(
-                        "no_acquirer_link",
-                        "this payment's QR provider is not connected; treasury can record a cash refund",
-                    )
-                    .at("method")
-                })?;
-            crate::journal::refunds::insert(tx, &new("authorizing", Some(&acquirer_id), None, None), now).await?;
-            "authorizing"
-        }
-        RefundMethod::Original => {
-            check_brand_rule(app, &payment, request.amount, BusinessDate::of_instant(now))?;
-            let acquirer_id =
-                payment.acquirer_id.clone().filter(|a| app.switch.client(a).is_some()).ok_or_else(|| {
-                    ApiError::unprocessable(
-                        "no_acquirer_link",
-                        "this payment's acquirer is not connected; treasury can record a cash refund",
-                    )
-                    .at("method")
-                })?;
-            let stan = payments::next_stan(tx, &acquirer_id).await?;
-            let transmitted_at = crate::switch::transmission_time(now);
-            crate::journal::refunds::insert(
-                tx,
-                &new("authorizing", Some(&acquirer_id), Some(&stan), Some(&transmitted_at)),
-                now,
-            )
-            .await?;
-            "authorizing"
-        }
+    let mut itx = match begin(&app, &caller, &request).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(itx) => itx,
     };
-    events::append(tx.conn(), NewEvent { at: now, actor: caller.user.as_str(), kind: "refund.created", entity_id: &id, facility_id: &payment.facility_id, data: serde_json::json!({ "payment_id": payment_id, "amount": request.amount, "method": request.method, "state": state, "reason": reason }) }).await?;
-    Ok(RefundView {
-        id: id.clone(),
-        payment_id: payment_id.to_string(),
-        amount: request.amount,
-        method: request.method,
-        state: state.to_string(),
-        response_code: None,
-        rrn: None,
-        reason: reason.to_string(),
-        created_at: now,
+    let outcome =
+        crate::payments::approvals::decide(&app, &mut itx.tx, &caller, &id, approve, request.body.note.trim(), stan)
+            .await
+            .map_err(ApiError::from);
+    let to_send = outcome.as_ref().ok().and_then(|d| d.refund_to_send.clone());
+    let detail = outcome.as_ref().ok().map(|decided| {
+        format!(
+            "refund request {id} {} by {}: {} yen of payment {}{}",
+            decided.view.state.code(),
+            caller.user,
+            decided.view.amount.get(),
+            decided.view.payment_id,
+            decided.view.refund.as_ref().map(|r| format!(", refund {}", r.id)).unwrap_or_default()
+        )
+    });
+    let response = itx.complete(outcome.map(|decided| (StatusCode::OK, decided.view))).await?;
+    if let Some(refund_id) = to_send {
+        crate::payments::refunds::spawn_send(&app, &refund_id);
+    }
+    Ok(match detail {
+        Some(detail) => with_audit_detail(response, detail),
+        None => response,
     })
 }
 
-/// The brand's own rules (configuration `brand_rules`): some take no refunds, some only the
-/// whole amount, some only within a number of days.
-fn check_brand_rule(
-    app: &AppState,
-    payment: &payments::PaymentRecord,
-    amount: pos_core::Yen,
-    today: BusinessDate,
-) -> Result<(), ApiError> {
-    let brand = payment.view.brand.filter(|b| b.method().is_cashless()).ok_or_else(|| ApiError::unprocessable("refund_not_allowed", "a cash payment is not refunded through an acquirer: void it in its shift, or treasury records a cash refund").at("method"))?;
-    let rule = app.config.brand_rule(brand);
-    match rule.refund {
-        RefundRule::None => {
-            return Err(ApiError::unprocessable(
-                "refund_not_allowed",
-                format!(
-                    "{} ({brand}) takes no refunds; treasury can record a cash refund instead",
-                    brand.display_name()
-                ),
-            )
-            .at("method"));
+pub async fn approve_refund_request(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    request: Idempotent<ApprovalDecision>,
+) -> Result<Response, ApiError> {
+    decide(app, caller, id, request, true).await
+}
+
+pub async fn reject_refund_request(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    request: Idempotent<ApprovalDecision>,
+) -> Result<Response, ApiError> {
+    decide(app, caller, id, request, false).await
+}
+
+/// A supervisor issues a one-time code approving a refund of an amount of a payment (shown once).
+pub async fn issue_approval_code(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(payment_id): Path<String>,
+    request: Idempotent<ApprovalCodeRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Operator, Role::Treasury])?;
+    // A code is shown once: a repeated request issues a new one rather than replaying the first.
+    let mut tx = app.journal.begin_write().await?;
+    let outcome =
+        crate::payments::approvals::issue_code(&app, &mut tx, &caller, &payment_id, request.body.amount).await;
+    match outcome {
+        Ok(view) => {
+            tx.commit().await?;
+            let detail =
+                format!("approval code for payment {payment_id}: {} yen, by {}", view.amount.get(), caller.user);
+            let response = axum::response::IntoResponse::into_response((StatusCode::CREATED, Json(view)));
+            Ok(with_audit_detail(response, detail))
         }
-        RefundRule::Full if amount != payment.view.amount || payment.view.refunded != pos_core::Yen::ZERO => {
-            return Err(ApiError::unprocessable(
-                "refund_full_only",
-                format!("{} refunds only the whole {}", brand.display_name(), payment.view.amount),
-            )
-            .at("amount"));
+        Err(refusal) => {
+            tx.rollback().await?;
+            Err(refusal.into())
         }
-        _ => {}
     }
-    if let Some(days) = rule.refund_within_days {
-        let age = (today.date() - payment.view.business_date.date()).num_days();
-        if age > i64::from(days) {
-            return Err(ApiError::unprocessable(
-                "refund_period_over",
-                format!(
-                    "{} refunds within {days} days; this payment is {age} days old — treasury can record a cash refund",
-                    brand.display_name()
-                ),
-            )
-            .at("method"));
-        }
-    }
-    Ok(())
 }

@@ -1,36 +1,27 @@
-//! Sales: ring up fee items, pay (cash, for now), void within the shift, list and fetch.
+//! Sales: ring up fee items, pay, void within the shift, list and fetch. What a payment or a void
+//! means for the money is decided in [`crate::payments`]; here requests are parsed and checked.
 
-use crate::switch::qr_barcode::CustomerCode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 use pos_config::{Facility, Price};
 use pos_core::api::{
-    CreateSaleRequest, PaymentRequest, PaymentResult, PaymentView, SaleLineView, SaleList, SaleView, ShiftState,
-    VoidSaleRequest, LINE_QUANTITY_MAX, REASON_CHARS_MAX, SALE_LINES_MAX,
+    CreateSaleRequest, PaymentRequest, SaleLineView, SaleList, SaleView, VoidSaleRequest, LINE_QUANTITY_MAX,
+    REASON_CHARS_MAX, SALE_LINES_MAX,
 };
-use pos_core::{Brand, BusinessDate, FacilityId, Method, PaymentState, RegisterId, SaleState, Yen};
+use pos_core::{BusinessDate, FacilityId, Method, RegisterId, SaleState, Yen};
 use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
-use crate::booking::{book_payment, BookingError};
-use crate::journal::events::{self, NewEvent};
-use crate::journal::payments;
+use crate::journal::events::{self, EventKind, NewEvent};
 use crate::journal::sales::{self, SaleFilter};
 use crate::journal::{shifts, WriteTx};
+use crate::payments;
 use crate::AppState;
-
-pub fn booking_error(error: BookingError) -> ApiError {
-    match error {
-        BookingError::Journal(error) => error.into(),
-        BookingError::NoSale(sale) => ApiError::not_found("sale", &sale),
-        BookingError::Overpaid { .. } => ApiError::conflict("sale_not_open", error.to_string()),
-    }
-}
 
 fn money_error(field: &str) -> impl Fn(pos_core::MoneyError) -> ApiError + '_ {
     move |error| ApiError::unprocessable("invalid_amount", error.to_string()).at(field)
@@ -173,7 +164,7 @@ async fn create_in(tx: &mut WriteTx, mut sale: SaleView, caller: &Caller) -> Res
         NewEvent {
             at: sale.created_at,
             actor: caller.user.as_str(),
-            kind: "sale.created",
+            kind: EventKind::SaleCreated,
             entity_id: &sale.id,
             facility_id: sale.facility_id.as_str(),
             data: serde_json::json!({ "register_id": sale.register_id, "shift_id": sale.shift_id, "amount_total": sale.amount_total, "lines": sale.lines }),
@@ -181,51 +172,6 @@ async fn create_in(tx: &mut WriteTx, mut sale: SaleView, caller: &Caller) -> Res
     )
     .await?;
     Ok(sale)
-}
-
-/// Loads a sale for change, checking the caller may work its register and its shift is open.
-async fn load_for_change(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    sale_id: &str,
-) -> Result<(SaleView, Facility), ApiError> {
-    load_for_change_by(app, tx, caller, sale_id, false).await
-}
-
-/// As [`load_for_change`]; with `device_may`, the register's own counter device may also change
-/// the sale (it pays a sale with the code the customer showed its scanner).
-async fn load_for_change_by(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    sale_id: &str,
-    device_may: bool,
-) -> Result<(SaleView, Facility), ApiError> {
-    let lock = tx.for_update();
-    let sale = sales::load(tx.conn(), sale_id, lock).await?.ok_or_else(|| ApiError::not_found("sale", sale_id))?;
-    let facility = app
-        .config
-        .facility(&sale.facility_id)
-        .ok_or_else(|| ApiError::internal("sale of a facility that is no longer configured"))?
-        .clone();
-    let own_device = matches!(
-        (&caller.role, &caller.scope),
-        (pos_config::Role::Device, pos_config::Scope::Register { register, .. }) if *register == sale.register_id
-    );
-    if !(device_may && own_device) {
-        caller.require_register(&facility, &sale.register_id)?;
-    }
-    let shift = shifts::load(tx.conn(), &sale.shift_id, lock)
-        .await?
-        .ok_or_else(|| ApiError::internal("sale without its shift"))?;
-    if shift.state != ShiftState::Open {
-        return Err(ApiError::conflict(
-            "shift_closed",
-            format!("sale {sale_id} belongs to shift {}, which is closed", shift.id),
-        ));
-    }
-    Ok((sale, facility))
 }
 
 pub async fn pay(
@@ -254,12 +200,13 @@ pub async fn pay(
         Begun::Fresh(itx) => itx,
     };
     let outcome = match request.body.method {
-        Method::Cash => pay_cash_in(&app, &mut itx.tx, &caller, &sale_id, &request.body).await,
+        Method::Cash => payments::start::cash(&app, &mut itx.tx, &caller, &sale_id, &request.body).await,
         Method::Qr => {
-            start_qr_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body, customer_code.as_ref()).await
+            payments::start::qr(&app, &mut itx.tx, &caller, &sale_id, &request.body, customer_code.as_ref()).await
         }
-        method => start_device_payment_in(&app, &mut itx.tx, &caller, &sale_id, &request.body, method).await,
-    };
+        method => payments::start::device(&app, &mut itx.tx, &caller, &sale_id, &request.body, method).await,
+    }
+    .map_err(ApiError::from);
     if let Some(result) = outcome.as_ref().ok().filter(|r| r.payment.method == Method::Cash) {
         let facility = result.sale.facility_id.to_string();
         metrics::counter!("payments_completed_total", "facility" => facility.clone(), "method" => "cash").increment(1);
@@ -270,27 +217,27 @@ pub async fn pay(
     // The scanned code waits in memory for the watcher: it is never journaled.
     let held = qr_payment.clone().zip(customer_code);
     if let Some((payment_id, code)) = held.clone() {
-        app.switch.qr.hold_code(&payment_id, code);
+        app.work.hold_code(&payment_id, code);
     }
     let response = match itx.complete(outcome.map(|result| (StatusCode::CREATED, result))).await {
         Ok(response) => response,
         Err(error) => {
             if let Some((payment_id, _)) = held {
-                app.switch.qr.drop_code(&payment_id);
+                app.work.take_code(&payment_id);
             }
             return Err(error);
         }
     };
     // Only once `authorizing` is committed may the code be created (write-ahead).
     if let Some(payment_id) = qr_payment {
-        crate::switch::qr::spawn_watch(&app, &payment_id);
+        payments::qr::spawn_watch(&app, &payment_id);
     }
     Ok(response)
 }
 
 /// The customer code a QR payment request carries, checked before anything is journaled: digits
 /// only, of a scanner's length, and only on a QR payment. Errors never repeat the code.
-fn scanned_customer_code(request: &PaymentRequest) -> Result<Option<CustomerCode>, ApiError> {
+fn scanned_customer_code(request: &PaymentRequest) -> Result<Option<pos_core::CustomerCode>, ApiError> {
     let Some(text) = &request.customer_code else { return Ok(None) };
     if request.method != Method::Qr {
         return Err(ApiError::unprocessable(
@@ -299,315 +246,9 @@ fn scanned_customer_code(request: &PaymentRequest) -> Result<Option<CustomerCode
         )
         .at("customer_code"));
     }
-    CustomerCode::parse(text)
+    pos_core::CustomerCode::parse(text)
         .map(Some)
         .map_err(|error| ApiError::unprocessable("invalid_customer_code", error.to_string()).at("customer_code"))
-}
-
-/// A QR payment: journaled `authorizing` with its provider; the watcher then creates the code
-/// (merchant-presented) or charges the scanned customer code (customer-presented) after the
-/// commit, and follows it to an outcome.
-async fn start_qr_payment_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    sale_id: &str,
-    request: &PaymentRequest,
-    customer_code: Option<&CustomerCode>,
-) -> Result<PaymentResult, ApiError> {
-    let (sale, facility) = load_for_change_by(app, tx, caller, sale_id, customer_code.is_some()).await?;
-    let brand = request.brand.ok_or_else(|| {
-        ApiError::unprocessable("brand_required", "a QR payment needs its brand, e.g. PAYPAY").at("brand")
-    })?;
-    if brand.method() != Method::Qr {
-        return Err(ApiError::unprocessable("brand_not_qr", format!("{brand} is not a QR brand")).at("brand"));
-    }
-    if !facility.accepts(brand) {
-        return Err(ApiError::unprocessable(
-            "brand_not_accepted",
-            format!("facility {} does not take {brand}", facility.id),
-        )
-        .at("brand"));
-    }
-    let acquirer = app
-        .config
-        .qr_acquirer(brand)
-        .map(|(acquirer, _)| acquirer.id.clone())
-        .filter(|id| app.switch.qr.client(id).is_some())
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "method_unavailable",
-                format!("no {brand} provider is connected to this gateway; take another method"),
-            )
-            .at("method")
-        })?;
-    let scans = app.config.qr_acquirer(brand).is_some_and(|(_, link)| link.customer_presented);
-    if customer_code.is_some() && !scans {
-        return Err(ApiError::unprocessable(
-            "customer_presented_unsupported",
-            format!("the {brand} provider does not take scanned customer codes: show the customer display instead"),
-        )
-        .at("customer_code"));
-    }
-    let amount = amount_to_pay(&sale, &facility, request)?;
-    let now = app.clock.now();
-    let state = PaymentState::Created
-        .transition(PaymentState::Authorizing, Method::Qr)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let payment = PaymentView {
-        id: format!("pay_{}", uuid::Uuid::new_v4().simple()),
-        sale_id: sale.id.clone(),
-        method: Method::Qr,
-        brand: Some(brand),
-        amount,
-        tendered: None,
-        change: None,
-        state,
-        created_at: now,
-        business_date: BusinessDate::of_instant(now),
-        terminal_id: None,
-        masked_card: customer_code.map(CustomerCode::masked),
-        response_code: None,
-        rrn: None,
-        auth_code: None,
-        note: Some(
-            if customer_code.is_some() {
-                "charging the customer's code at the QR provider"
-            } else {
-                "creating the QR code: show the customer display"
-            }
-            .to_string(),
-        ),
-        refunded: Yen::ZERO,
-    };
-    payments::insert(tx, &sale, &payment).await?;
-    crate::journal::qr::set_acquirer(tx, &payment.id, &acquirer).await?;
-    if let Some(masked) = &payment.masked_card {
-        crate::journal::qr::set_customer_code(tx, &payment.id, masked).await?;
-    }
-    events::append(
-        tx.conn(),
-        NewEvent {
-            at: now,
-            actor: caller.user.as_str(),
-            kind: "payment.authorizing",
-            entity_id: &payment.id,
-            facility_id: sale.facility_id.as_str(),
-            data: serde_json::json!({ "sale_id": sale.id, "method": "qr", "brand": brand, "amount": amount, "acquirer": acquirer }),
-        },
-    )
-    .await?;
-    let mut sale = sale;
-    sale.payments.push(payment.clone());
-    Ok(PaymentResult { payment, sale })
-}
-
-/// The part of the sale a new payment covers, after the checks every method shares.
-fn amount_to_pay(sale: &SaleView, facility: &Facility, request: &PaymentRequest) -> Result<Yen, ApiError> {
-    if sale.state != SaleState::Open {
-        return Err(ApiError::conflict(
-            "sale_not_open",
-            format!("sale {} is {} and takes no more payments", sale.id, sale.state),
-        ));
-    }
-    if let Some(pending) = sale.payments.iter().find(|p| p.state.is_pending()) {
-        let advice = if pending.state == PaymentState::InDoubt {
-            "checking its outcome — do not retry"
-        } else {
-            "wait for it or cancel it"
-        };
-        return Err(ApiError::conflict(
-            "payment_pending",
-            format!("payment {} of this sale is {}: {advice}", pending.id, pending.state),
-        ));
-    }
-    let due = sale.amount_due;
-    let amount = request.amount.unwrap_or(due);
-    if amount > due {
-        return Err(ApiError::unprocessable(
-            "amount_exceeds_due",
-            format!("amount {amount} is more than the {due} still due"),
-        )
-        .at("amount"));
-    }
-    if amount != due && !facility.policy.split_tender {
-        return Err(ApiError::unprocessable(
-            "split_tender_not_allowed",
-            format!("facility {} takes one payment per sale: pay the whole {due}", facility.id),
-        )
-        .at("amount"));
-    }
-    Ok(amount)
-}
-
-async fn pay_cash_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    sale_id: &str,
-    request: &PaymentRequest,
-) -> Result<PaymentResult, ApiError> {
-    let (sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
-    if !facility.accepts(Brand::Cash) {
-        return Err(ApiError::unprocessable(
-            "brand_not_accepted",
-            format!("facility {} does not take cash", facility.id),
-        )
-        .at("method"));
-    }
-    let amount = amount_to_pay(&sale, &facility, request)?;
-    let tendered = request.tendered.ok_or_else(|| {
-        ApiError::unprocessable("tendered_required", "a cash payment needs the tendered amount").at("tendered")
-    })?;
-    if tendered < amount {
-        return Err(ApiError::unprocessable(
-            "tendered_insufficient",
-            format!("tendered {tendered} is less than the {amount} to pay"),
-        )
-        .at("tendered"));
-    }
-    if tendered > facility.policy.cash_tendered_max {
-        return Err(ApiError::unprocessable(
-            "cash_limit",
-            format!("this register accepts at most {} in cash at once", facility.policy.cash_tendered_max),
-        )
-        .at("tendered"));
-    }
-    let change = tendered.checked_sub(amount).map_err(money_error("tendered"))?;
-    let now = app.clock.now();
-    let state = PaymentState::Created
-        .transition(PaymentState::Completed, Method::Cash)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let payment = PaymentView {
-        id: format!("pay_{}", uuid::Uuid::new_v4().simple()),
-        sale_id: sale.id.clone(),
-        method: Method::Cash,
-        brand: Some(Brand::Cash),
-        amount,
-        tendered: Some(tendered),
-        change: Some(change),
-        state,
-        created_at: now,
-        business_date: BusinessDate::of_instant(now),
-        terminal_id: None,
-        masked_card: None,
-        response_code: None,
-        rrn: None,
-        auth_code: None,
-        note: None,
-        refunded: Yen::ZERO,
-    };
-    payments::insert(tx, &sale, &payment).await?;
-    let actor = caller.user.as_str();
-    events::append(
-        tx.conn(),
-        NewEvent {
-            at: now,
-            actor,
-            kind: "payment.completed",
-            entity_id: &payment.id,
-            facility_id: sale.facility_id.as_str(),
-            data: serde_json::json!({ "sale_id": sale.id, "method": "cash", "amount": amount, "tendered": tendered, "change": change }),
-        },
-    )
-    .await?;
-    let sale = book_payment(tx, &sale.id, amount, payment.business_date, now, actor).await.map_err(booking_error)?;
-    // Cash went into the drawer and change comes out of it.
-    crate::journal::devices::enqueue(tx, sale.register_id.as_str(), &pos_core::api::CommandKind::OpenDrawer, now)
-        .await?;
-    Ok(PaymentResult { payment, sale })
-}
-
-/// A card or e-money payment: bound to the register's terminal, waiting for the card. The terminal
-/// host completes it when the terminal's authorization arrives (PROTOCOLS.md §1).
-async fn start_device_payment_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    sale_id: &str,
-    request: &PaymentRequest,
-    method: Method,
-) -> Result<PaymentResult, ApiError> {
-    let (sale, facility) = load_for_change(app, tx, caller, sale_id).await?;
-    if !facility.brands.iter().any(|b| b.method() == method) {
-        return Err(ApiError::unprocessable(
-            "brand_not_accepted",
-            format!("facility {} takes no {method} brand", facility.id),
-        )
-        .at("method"));
-    }
-    let connected =
-        app.config.acquirers.iter().any(|a| a.link.is_some() && a.fees.iter().any(|f| f.brand.method() == method));
-    if !connected {
-        return Err(ApiError::unprocessable(
-            "method_unavailable",
-            format!("no {method} acquirer is connected to this gateway; take another method"),
-        )
-        .at("method"));
-    }
-    let terminal =
-        app.config.register(&sale.register_id).and_then(|(_, register)| register.terminal.clone()).ok_or_else(
-            || {
-                ApiError::unprocessable("no_terminal", format!("register {} has no payment terminal", sale.register_id))
-                    .at("method")
-            },
-        )?;
-    let amount = amount_to_pay(&sale, &facility, request)?;
-    let lock = tx.for_update();
-    let busy = payments::list_pending_at_terminal(tx.conn(), terminal.as_str(), lock).await?;
-    if let Some(busy) = busy {
-        return Err(ApiError::conflict(
-            "terminal_busy",
-            format!("terminal {terminal} is busy with payment {} ({})", busy.view.id, busy.view.state),
-        ));
-    }
-    let now = app.clock.now();
-    let state = PaymentState::Created
-        .transition(PaymentState::AwaitingDevice, method)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let payment = PaymentView {
-        id: format!("pay_{}", uuid::Uuid::new_v4().simple()),
-        sale_id: sale.id.clone(),
-        method,
-        brand: None,
-        amount,
-        tendered: None,
-        change: None,
-        state,
-        created_at: now,
-        business_date: BusinessDate::of_instant(now),
-        terminal_id: Some(terminal.to_string()),
-        masked_card: None,
-        response_code: None,
-        rrn: None,
-        auth_code: None,
-        note: Some(format!("waiting for the card on terminal {terminal}")),
-        refunded: Yen::ZERO,
-    };
-    payments::insert(tx, &sale, &payment).await?;
-    // The counter's device bridge takes the charge to the terminal (server-driven model).
-    crate::journal::devices::enqueue(
-        tx,
-        sale.register_id.as_str(),
-        &pos_core::api::CommandKind::Charge { payment_id: payment.id.clone(), amount },
-        now,
-    )
-    .await?;
-    events::append(
-        tx.conn(),
-        NewEvent {
-            at: now,
-            actor: caller.user.as_str(),
-            kind: "payment.awaiting_device",
-            entity_id: &payment.id,
-            facility_id: sale.facility_id.as_str(),
-            data: serde_json::json!({ "sale_id": sale.id, "method": method, "amount": amount, "terminal_id": terminal }),
-        },
-    )
-    .await?;
-    let mut sale = sale;
-    sale.payments.push(payment.clone());
-    Ok(PaymentResult { payment, sale })
 }
 
 pub async fn void(
@@ -629,170 +270,17 @@ pub async fn void(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let outcome = void_in(&app, &mut itx.tx, &caller, &sale_id, &reason).await;
-    if let Ok(sale) = &outcome {
-        metrics::counter!("sales_voided_total", "facility" => sale.facility_id.to_string()).increment(1);
+    let outcome = payments::void::void(&app, &mut itx.tx, &caller, &sale_id, &reason).await.map_err(ApiError::from);
+    let qr_refunds = outcome.as_ref().map(|voided| voided.qr_refunds.clone()).unwrap_or_default();
+    if let Ok(voided) = &outcome {
+        metrics::counter!("sales_voided_total", "facility" => voided.sale.facility_id.to_string()).increment(1);
     }
-    let response = itx.complete(outcome.map(|sale| (StatusCode::OK, sale))).await?;
-    // A QR payment's void is a refund at the provider, journaled with the void: start it now.
-    crate::switch::qr_refund::spawn_pending_of_sale(&app, &sale_id).await?;
+    let response = itx.complete(outcome.map(|voided| (StatusCode::OK, voided.sale))).await?;
+    // A QR payment's void is a refund at the provider, journaled with the void: send it now.
+    for refund_id in qr_refunds {
+        payments::qr::spawn_refund(&app, &refund_id);
+    }
     Ok(response)
-}
-
-async fn void_in(
-    app: &AppState,
-    tx: &mut WriteTx,
-    caller: &Caller,
-    sale_id: &str,
-    reason: &str,
-) -> Result<SaleView, ApiError> {
-    let (mut sale, _) = load_for_change(app, tx, caller, sale_id).await?;
-    let next_state = match sale.state {
-        SaleState::Paid => SaleState::Voided,
-        SaleState::Open => SaleState::Cancelled,
-        SaleState::Voided | SaleState::Cancelled => {
-            return Err(ApiError::conflict("sale_not_voidable", format!("sale {sale_id} is already {}", sale.state)));
-        }
-    };
-    if let Some(pending) = sale.payments.iter().find(|p| p.state.is_pending()) {
-        return Err(ApiError::conflict(
-            "payment_pending",
-            format!("payment {} is {}; wait for its outcome before voiding", pending.id, pending.state),
-        ));
-    }
-    let now = app.clock.now();
-    let actor = caller.user.as_str();
-    let facility_id = sale.facility_id.to_string();
-    let today = BusinessDate::of_instant(now);
-    for payment in sale.payments.iter_mut().filter(|p| p.state.holds_money()) {
-        if payment.method == Method::Cash {
-            payment.state = payment
-                .state
-                .transition(PaymentState::Voided, payment.method)
-                .map_err(|e| ApiError::conflict("illegal_transition", e.to_string()))?;
-            payments::set_state(tx, &payment.id, payment.state, None, now).await?;
-            events::append(
-                tx.conn(),
-                NewEvent {
-                    at: now,
-                    actor,
-                    kind: "payment.voided",
-                    entity_id: &payment.id,
-                    facility_id: &facility_id,
-                    data: serde_json::json!({ "sale_id": sale.id, "amount": payment.amount }),
-                },
-            )
-            .await?;
-            continue;
-        }
-        if payment.method == Method::Qr {
-            void_qr_payment(app, tx, payment, actor, reason, &sale.id).await?;
-            continue;
-        }
-        // A same-day card or e-money payment is voided by reversing it at the acquirer; the
-        // payment becomes `voided` when the acquirer confirms (the switch's worker).
-        if payment.business_date != today || payment.refunded != Yen::ZERO {
-            return Err(ApiError::conflict(
-                "void_not_possible",
-                format!("payment {} was taken on {} (or partly refunded): a {} payment can only be voided on its own day — refund it instead", payment.id, payment.business_date, payment.method),
-            ));
-        }
-        let lock = tx.for_update();
-        let record = payments::load(tx.conn(), &payment.id, lock)
-            .await?
-            .ok_or_else(|| ApiError::internal("payment vanished"))?;
-        if !crate::switch::authorize::reverse_completed(
-            tx,
-            &record,
-            app,
-            crate::journal::reversals::ReversalReason::Void,
-        )
-        .await?
-        {
-            return Err(ApiError::conflict(
-                "void_not_possible",
-                format!("payment {} has no acquirer record to reverse", payment.id),
-            ));
-        }
-        let note = "void requested: reversing at the acquirer";
-        payments::set_state(tx, &payment.id, payment.state, Some(note), now).await?;
-        payment.note = Some(note.to_string());
-        events::append(
-            tx.conn(),
-            NewEvent {
-                at: now,
-                actor,
-                kind: "payment.void_requested",
-                entity_id: &payment.id,
-                facility_id: &facility_id,
-                data: serde_json::json!({ "sale_id": sale.id, "amount": payment.amount }),
-            },
-        )
-        .await?;
-        app.switch.reversal_wake.notify_one();
-    }
-    sales::set_voided(tx, &sale.id, next_state, now, actor, reason).await?;
-    events::append(
-        tx.conn(),
-        NewEvent {
-            at: now,
-            actor,
-            kind: if next_state == SaleState::Voided { "sale.voided" } else { "sale.cancelled" },
-            entity_id: &sale.id,
-            facility_id: &facility_id,
-            data: serde_json::json!({ "reason": reason, "receipt": sale.receipt }),
-        },
-    )
-    .await?;
-    sale.state = next_state;
-    sale.amount_due = Yen::ZERO;
-    sale.voided_at = Some(now);
-    sale.void_reason = Some(reason.to_string());
-    Ok(sale)
-}
-
-/// A QR payment is voided by refunding its whole amount at the provider; it becomes `voided`
-/// when the provider confirms (the switch's QR refunds).
-async fn void_qr_payment(
-    app: &AppState,
-    tx: &mut WriteTx,
-    payment: &mut PaymentView,
-    actor: &str,
-    reason: &str,
-    sale_id: &str,
-) -> Result<(), ApiError> {
-    if payment.refunded != Yen::ZERO {
-        return Err(ApiError::conflict(
-            "void_not_possible",
-            format!("payment {} is partly refunded: refund the rest instead", payment.id),
-        ));
-    }
-    let lock = tx.for_update();
-    let record =
-        payments::load(tx.conn(), &payment.id, lock).await?.ok_or_else(|| ApiError::internal("payment vanished"))?;
-    if crate::switch::qr_refund::start_void(app, tx, &record, actor, reason).await?.is_none() {
-        return Err(ApiError::conflict(
-            "void_not_possible",
-            format!("payment {}'s QR provider is not connected; treasury can record a cash refund", payment.id),
-        ));
-    }
-    let now = app.clock.now();
-    let note = "void requested: refunding at the QR provider";
-    payments::set_state(tx, &payment.id, payment.state, Some(note), now).await?;
-    payment.note = Some(note.to_string());
-    events::append(
-        tx.conn(),
-        NewEvent {
-            at: now,
-            actor,
-            kind: "payment.void_requested",
-            entity_id: &payment.id,
-            facility_id: &record.facility_id,
-            data: serde_json::json!({ "sale_id": sale_id, "amount": payment.amount }),
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 pub async fn get(

@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
-use crate::journal::events::{self, NewEvent};
+use crate::journal::events::{self, EventKind, NewEvent};
 use crate::journal::{shifts, WriteTx};
 use crate::AppState;
 
@@ -76,7 +76,7 @@ async fn open_in(tx: &mut WriteTx, shift: &ShiftView, caller: &Caller) -> Result
         NewEvent {
             at: shift.opened_at,
             actor: caller.user.as_str(),
-            kind: "shift.opened",
+            kind: EventKind::ShiftOpened,
             entity_id: &shift.id,
             facility_id: shift.facility_id.as_str(),
             data: serde_json::json!({ "register_id": shift.register_id, "opening_float": shift.opening_float }),
@@ -155,7 +155,7 @@ async fn close_in(
         NewEvent {
             at: now,
             actor: caller.user.as_str(),
-            kind: "shift.closed",
+            kind: EventKind::ShiftClosed,
             entity_id: shift_id,
             facility_id: shift.facility_id.as_str(),
             data: serde_json::json!({ "cash": cash }),

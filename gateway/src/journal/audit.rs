@@ -30,6 +30,18 @@ pub struct AuditEntry {
     pub status: u16,
     /// `ok`, `denied` (401/403), `rejected` (other 4xx) or `error` (5xx).
     pub outcome: String,
+    /// What the request did beyond its route (ids, amounts, approver); empty when nothing more.
+    pub detail: String,
+}
+
+/// The fields a record's hash covers after the chain position: the detail only when there is
+/// one, so records written before it existed still verify.
+fn hashed_fields<'a>(fields: &'a [&'a str], detail: &'a str) -> Vec<&'a str> {
+    let mut all = fields.to_vec();
+    if !detail.is_empty() {
+        all.push(detail);
+    }
+    all
 }
 
 fn record_hash(prev_hash: &str, seq: i64, at: &str, entry: &[&str]) -> String {
@@ -52,14 +64,11 @@ pub async fn append(journal: &Journal, entry: &AuditEntry) -> Result<i64, Journa
     let seq = prev_seq + 1;
     let at = instant_text(entry.at);
     let status = entry.status.to_string();
-    let hash = record_hash(
-        &prev_hash,
-        seq,
-        &at,
-        &[&entry.user_name, &entry.role, &entry.action, &entry.target, &entry.remote, &status, &entry.outcome],
-    );
+    let fields =
+        [entry.user_name.as_str(), &entry.role, &entry.action, &entry.target, &entry.remote, &status, &entry.outcome];
+    let hash = record_hash(&prev_hash, seq, &at, &hashed_fields(&fields, &entry.detail));
     sqlx::query(
-        "INSERT INTO audit_log (seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO audit_log (seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(seq)
     .bind(&at)
@@ -72,6 +81,7 @@ pub async fn append(journal: &Journal, entry: &AuditEntry) -> Result<i64, Journa
     .bind(&entry.outcome)
     .bind(&prev_hash)
     .bind(&hash)
+    .bind(&entry.detail)
     .execute(tx.conn())
     .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
@@ -106,7 +116,7 @@ pub async fn verify(journal: &Journal) -> Result<Verification, JournalError> {
     let mut expected_seq = 1i64;
     let mut prev_hash = GENESIS_HASH.to_string();
     while expected_seq <= head_seq {
-        let rows = sqlx::query("SELECT seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3")
+        let rows = sqlx::query("SELECT seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash, detail FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3")
             .bind(expected_seq)
             .bind(head_seq)
             .bind(VERIFY_PAGE_RECORDS)
@@ -132,8 +142,9 @@ pub async fn verify(journal: &Journal) -> Result<Verification, JournalError> {
                 .chain([Ok(status.to_string()), row.try_get::<String, _>("outcome")])
                 .collect::<Result<_, _>>()?;
             let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let detail: String = row.try_get("detail")?;
             let at: String = row.try_get("at")?;
-            let hash = record_hash(&prev_hash, seq, &at, &field_refs);
+            let hash = record_hash(&prev_hash, seq, &at, &hashed_fields(&field_refs, &detail));
             let stored_hash: String = row.try_get("hash")?;
             if hash != stored_hash {
                 return fail(format!("record {seq} was altered: its content does not match its hash"));

@@ -71,3 +71,29 @@ pub async fn store(tx: &mut WriteTx, scope: &str, key: &str, status: u16, respon
         .await?;
     Ok(())
 }
+
+/// What a key says, read without claiming it (a request that must check something outside the
+/// transaction first asks this, so a repeat is answered before anything is checked again).
+pub async fn peek(
+    conn: &mut sqlx::AnyConnection,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<Claim>, JournalError> {
+    let row = sqlx::query("SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2")
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored_hash: String = row.try_get("request_hash")?;
+    if stored_hash != request_hash {
+        return Ok(Some(Claim::Conflict));
+    }
+    let status: i64 = row.try_get("status")?;
+    let Ok(status) = u16::try_from(status) else { return Ok(None) };
+    if status == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Claim::Replay { status, response: row.try_get("response")? }))
+}

@@ -11,7 +11,7 @@ use super::filter::Filter;
 use super::sales::{instant_column, parse_column, yen_column};
 use super::{instant_text, JournalError, WriteTx};
 
-const PAYMENT_COLUMNS: &str = "id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at, terminal_id, masked_card, acquirer_id, acquirer_stan, terminal_stan, transmitted_at, response_code, rrn, auth_code, note, refunded";
+const PAYMENT_COLUMNS: &str = "id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at, terminal_id, masked_card, acquirer_id, acquirer_stan, terminal_stan, transmitted_at, response_code, rrn, auth_code, note, refunded, money_return, terminal_transmitted_at, completed_at";
 
 /// A payment with the switch's bookkeeping beside the public view.
 #[derive(Debug, Clone)]
@@ -26,6 +26,12 @@ pub struct PaymentRecord {
     pub terminal_stan: Option<String>,
     /// Field 7 as sent to the acquirer (needed for field 90 of a reversal).
     pub transmitted_at: Option<String>,
+    /// The refund or reversal now returning money on the payment, if any.
+    pub money_return: Option<String>,
+    /// The terminal's own field 7 of its authorization (named in field 90 of its reversal).
+    pub terminal_transmitted_at: Option<String>,
+    /// When the payment completed.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 fn decode(row: &AnyRow) -> Result<PaymentRecord, JournalError> {
@@ -64,6 +70,11 @@ fn decode(row: &AnyRow) -> Result<PaymentRecord, JournalError> {
         acquirer_stan: optional_text("acquirer_stan")?,
         terminal_stan: optional_text("terminal_stan")?,
         transmitted_at: optional_text("transmitted_at")?,
+        money_return: optional_text("money_return")?,
+        terminal_transmitted_at: optional_text("terminal_transmitted_at")?,
+        completed_at: optional_text("completed_at")?
+            .map(|text| instant_column("payments", "completed_at", &id, &text))
+            .transpose()?,
         view,
     })
 }
@@ -161,9 +172,14 @@ pub async fn list(
     rows.iter().map(|row| decode(row).map(|record| record.view)).collect()
 }
 
-pub async fn insert(tx: &mut WriteTx, sale: &SaleView, payment: &PaymentView) -> Result<(), JournalError> {
+pub(super) async fn insert(
+    tx: &mut WriteTx,
+    sale: &SaleView,
+    payment: &PaymentView,
+    acquirer_id: Option<&str>,
+) -> Result<(), JournalError> {
     sqlx::query(
-        "INSERT INTO payments (id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at, terminal_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
+        "INSERT INTO payments (id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at, terminal_id, note, masked_card, acquirer_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17)",
     )
     .bind(&payment.id)
     .bind(&sale.id)
@@ -180,25 +196,10 @@ pub async fn insert(tx: &mut WriteTx, sale: &SaleView, payment: &PaymentView) ->
     .bind(instant_text(payment.created_at))
     .bind(payment.terminal_id.as_deref())
     .bind(payment.note.as_deref())
+    .bind(payment.masked_card.as_deref())
+    .bind(acquirer_id)
     .execute(tx.conn())
     .await?;
-    Ok(())
-}
-
-pub async fn set_state(
-    tx: &mut WriteTx,
-    id: &str,
-    state: PaymentState,
-    note: Option<&str>,
-    at: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query("UPDATE payments SET state = $1, note = COALESCE($2, note), updated_at = $3 WHERE id = $4")
-        .bind(state.code())
-        .bind(note)
-        .bind(instant_text(at))
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
     Ok(())
 }
 
@@ -213,96 +214,58 @@ pub async fn set_note(tx: &mut WriteTx, id: &str, note: &str, at: DateTime<Utc>)
     Ok(())
 }
 
-/// What the switch records when it forwards an authorization.
-pub struct Authorizing<'a> {
-    pub brand: pos_core::Brand,
-    pub masked_card: Option<&'a str>,
-    pub acquirer_id: &'a str,
-    pub acquirer_stan: &'a str,
-    pub terminal_stan: &'a str,
-    pub transmitted_at: &'a str,
-}
-
-pub async fn set_authorizing(
-    tx: &mut WriteTx,
-    id: &str,
-    authorizing: &Authorizing<'_>,
-    at: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query(
-        "UPDATE payments SET state = 'authorizing', brand = $1, masked_card = $2, acquirer_id = $3, acquirer_stan = $4, terminal_stan = $5, transmitted_at = $6, note = NULL, updated_at = $7 WHERE id = $8",
-    )
-    .bind(authorizing.brand.code())
-    .bind(authorizing.masked_card)
-    .bind(authorizing.acquirer_id)
-    .bind(authorizing.acquirer_stan)
-    .bind(authorizing.terminal_stan)
-    .bind(authorizing.transmitted_at)
-    .bind(instant_text(at))
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// The acquirer's answer, as recorded.
-pub struct Answer<'a> {
-    pub response_code: Option<&'a str>,
-    pub rrn: Option<&'a str>,
-    pub auth_code: Option<&'a str>,
-}
-
-pub async fn set_outcome(
-    tx: &mut WriteTx,
-    id: &str,
-    state: PaymentState,
-    answer: &Answer<'_>,
-    note: &str,
-    at: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query("UPDATE payments SET state = $1, response_code = COALESCE($2, response_code), rrn = COALESCE($3, rrn), auth_code = COALESCE($4, auth_code), note = $5, updated_at = $6 WHERE id = $7")
-        .bind(state.code())
-        .bind(answer.response_code)
-        .bind(answer.rrn)
-        .bind(answer.auth_code)
-        .bind(note)
-        .bind(instant_text(at))
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}
-
-pub async fn add_refunded(
-    tx: &mut WriteTx,
-    id: &str,
-    amount: Yen,
-    state: PaymentState,
-    at: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query("UPDATE payments SET refunded = refunded + $1, state = $2, updated_at = $3 WHERE id = $4")
-        .bind(amount.get())
-        .bind(state.code())
-        .bind(instant_text(at))
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}
-
-/// The next system trace audit number toward an acquirer: 000001 to 999999, then round again.
-/// Allocated in the transaction that journals the request, so no two requests share one.
-pub async fn next_stan(tx: &mut WriteTx, acquirer_id: &str) -> Result<String, JournalError> {
+/// Reserves `count` system trace audit numbers toward an acquirer for this node and returns the
+/// first; the counter runs 000001 to 999999 and then round again, so the block is `first ..
+/// first + count` modulo that range. Reserved in a transaction of its own: a node that dies
+/// loses the rest of its block, which is harmless (a STAN only has to differ from the ones still
+/// in flight).
+pub async fn reserve_stans(journal: &super::Journal, acquirer_id: &str, count: u32) -> Result<u32, JournalError> {
+    let mut tx = journal.begin_write().await?;
     sqlx::query(
         "INSERT INTO stan_counters (acquirer_id, last_stan) VALUES ($1, 0) ON CONFLICT (acquirer_id) DO NOTHING",
     )
     .bind(acquirer_id)
     .execute(tx.conn())
     .await?;
-    let row = sqlx::query("UPDATE stan_counters SET last_stan = CASE WHEN last_stan >= 999999 THEN 1 ELSE last_stan + 1 END WHERE acquirer_id = $1 RETURNING last_stan")
-        .bind(acquirer_id)
-        .fetch_one(tx.conn())
-        .await?;
-    let stan: i64 = row.try_get("last_stan")?;
-    Ok(format!("{stan:06}"))
+    let row = sqlx::query(
+        "UPDATE stan_counters SET last_stan = CASE WHEN last_stan + $1 > 999999 THEN $1 ELSE last_stan + $1 END WHERE acquirer_id = $2 RETURNING last_stan",
+    )
+    .bind(i64::from(count))
+    .bind(acquirer_id)
+    .fetch_one(tx.conn())
+    .await?;
+    tx.commit().await?;
+    let last: i64 = row.try_get("last_stan")?;
+    let first = last - i64::from(count) + 1;
+    u32::try_from(first).map_err(|_| JournalError::Corrupt {
+        table: "stan_counters",
+        column: "last_stan",
+        id: acquirer_id.to_string(),
+        value: last.to_string(),
+    })
+}
+
+/// The facility a payment belongs to.
+pub async fn facility_of(conn: &mut AnyConnection, id: &str) -> Result<String, JournalError> {
+    let row = sqlx::query("SELECT facility_id FROM payments WHERE id = $1").bind(id).fetch_optional(conn).await?;
+    Ok(match row {
+        Some(row) => row.try_get("facility_id")?,
+        None => String::new(),
+    })
+}
+
+/// The payment a terminal most recently sent for authorization (the only one its own reversal
+/// may name, PROTOCOLS.md §1).
+pub async fn last_authorized_at_terminal(
+    conn: &mut AnyConnection,
+    terminal_id: &str,
+    lock: &str,
+) -> Result<Option<PaymentRecord>, JournalError> {
+    let row = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE terminal_id = $1 AND terminal_stan IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1{lock}"
+    ))
+    .bind(terminal_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| decode(&row)).transpose()
 }

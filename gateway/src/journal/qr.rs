@@ -67,22 +67,13 @@ pub async fn set_code(
     Ok(())
 }
 
-/// Records the clerk's cancel, with the payment put in doubt until the provider confirms.
-pub async fn request_cancel(
-    tx: &mut WriteTx,
-    payment_id: &str,
-    note: &str,
-    at: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query(
-        "UPDATE payments SET state = $1, note = $2, qr_cancel_requested_at = $3, updated_at = $3 WHERE id = $4",
-    )
-    .bind(PaymentState::InDoubt.code())
-    .bind(note)
-    .bind(instant_text(at))
-    .bind(payment_id)
-    .execute(tx.conn())
-    .await?;
+/// Records that the clerk asked to cancel (the payment's state changes through the lifecycle).
+pub async fn mark_cancel_requested(tx: &mut WriteTx, payment_id: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
+    sqlx::query("UPDATE payments SET qr_cancel_requested_at = $1 WHERE id = $2")
+        .bind(instant_text(at))
+        .bind(payment_id)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 
@@ -113,24 +104,4 @@ pub async fn latest_of_register(conn: &mut AnyConnection, register_id: &str) -> 
     .fetch_optional(conn)
     .await?;
     row.map(|row| row.try_get::<String, _>("id").map_err(JournalError::from)).transpose()
-}
-
-/// The masked customer code of a customer-presented payment (never the code itself).
-pub async fn set_customer_code(tx: &mut WriteTx, payment_id: &str, masked: &str) -> Result<(), JournalError> {
-    sqlx::query("UPDATE payments SET masked_card = $1 WHERE id = $2")
-        .bind(masked)
-        .bind(payment_id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}
-
-/// The provider a QR payment goes to, recorded with the payment before any request is sent.
-pub async fn set_acquirer(tx: &mut WriteTx, payment_id: &str, acquirer_id: &str) -> Result<(), JournalError> {
-    sqlx::query("UPDATE payments SET acquirer_id = $1 WHERE id = $2")
-        .bind(acquirer_id)
-        .bind(payment_id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
 }

@@ -1,15 +1,16 @@
 //! Refunds: money given back on a payment, through its acquirer or as cash recorded by treasury.
+//! They change state only through [`super::lifecycle`].
 
 use chrono::{DateTime, Utc};
 use pos_core::api::{RefundMethod, RefundView};
-use pos_core::Yen;
+use pos_core::RefundState;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::sales::{instant_column, yen_column};
-use super::{instant_text, JournalError, WriteTx};
+use super::sales::{instant_column, parse_column, yen_column};
+use super::{instant_text, JournalError};
 
-const REFUND_COLUMNS: &str = "id, payment_id, facility_id, amount, method, state, acquirer_id, acquirer_stan, transmitted_at, rrn, response_code, reason, created_at, updated_at";
+const REFUND_COLUMNS: &str = "id, payment_id, facility_id, amount, method, state, acquirer_id, acquirer_stan, transmitted_at, rrn, response_code, reason, created_by, approved_by, created_at, updated_at";
 
 #[derive(Debug, Clone)]
 pub struct RefundRecord {
@@ -27,16 +28,19 @@ fn decode(row: &AnyRow) -> Result<RefundRecord, JournalError> {
         "cash" => RefundMethod::Cash,
         _ => RefundMethod::Original,
     };
+    let approved_by: Option<String> = row.try_get("approved_by")?;
     Ok(RefundRecord {
         view: RefundView {
             payment_id: row.try_get("payment_id")?,
             amount: yen_column("refunds", "amount", &id, row.try_get("amount")?)?,
             method,
-            state: row.try_get("state")?,
+            state: parse_column("refunds", "state", &id, &row.try_get::<String, _>("state")?)?,
             response_code: row.try_get("response_code")?,
             rrn: row.try_get("rrn")?,
             reason: row.try_get("reason")?,
             created_at: instant_column("refunds", "created_at", &id, &row.try_get::<String, _>("created_at")?)?,
+            created_by: parse_column("refunds", "created_by", &id, &row.try_get::<String, _>("created_by")?)?,
+            approved_by: approved_by.map(|a| parse_column("refunds", "approved_by", &id, &a)).transpose()?,
             id: id.clone(),
         },
         facility_id: row.try_get("facility_id")?,
@@ -45,44 +49,6 @@ fn decode(row: &AnyRow) -> Result<RefundRecord, JournalError> {
         transmitted_at: row.try_get("transmitted_at")?,
         updated_at: instant_column("refunds", "updated_at", &id, &row.try_get::<String, _>("updated_at")?)?,
     })
-}
-
-pub struct NewRefund<'a> {
-    pub id: &'a str,
-    pub payment_id: &'a str,
-    pub facility_id: &'a str,
-    pub amount: Yen,
-    pub method: RefundMethod,
-    pub state: &'a str,
-    pub acquirer_id: Option<&'a str>,
-    pub acquirer_stan: Option<&'a str>,
-    pub transmitted_at: Option<&'a str>,
-    pub reason: &'a str,
-    pub created_by: &'a str,
-}
-
-pub async fn insert(tx: &mut WriteTx, refund: &NewRefund<'_>, now: DateTime<Utc>) -> Result<(), JournalError> {
-    sqlx::query(
-        "INSERT INTO refunds (id, payment_id, facility_id, amount, method, state, acquirer_id, acquirer_stan, transmitted_at, reason, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-    )
-    .bind(refund.id)
-    .bind(refund.payment_id)
-    .bind(refund.facility_id)
-    .bind(refund.amount.get())
-    .bind(match refund.method {
-        RefundMethod::Cash => "cash",
-        RefundMethod::Original => "original",
-    })
-    .bind(refund.state)
-    .bind(refund.acquirer_id)
-    .bind(refund.acquirer_stan)
-    .bind(refund.transmitted_at)
-    .bind(refund.reason)
-    .bind(refund.created_by)
-    .bind(instant_text(now))
-    .execute(tx.conn())
-    .await?;
-    Ok(())
 }
 
 pub async fn load(conn: &mut AnyConnection, id: &str, lock: &str) -> Result<Option<RefundRecord>, JournalError> {
@@ -105,14 +71,14 @@ pub async fn of_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Ve
 /// Refunds in a state, last changed before `before` (the sweep of refunds a crash left out).
 pub async fn in_state_since(
     conn: &mut AnyConnection,
-    state: &str,
+    state: RefundState,
     before: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<RefundRecord>, JournalError> {
     let rows = sqlx::query(&format!(
         "SELECT {REFUND_COLUMNS} FROM refunds WHERE state = $1 AND updated_at < $2 ORDER BY updated_at LIMIT $3"
     ))
-    .bind(state)
+    .bind(state.code())
     .bind(instant_text(before))
     .bind(limit)
     .fetch_all(conn)
@@ -120,19 +86,11 @@ pub async fn in_state_since(
     rows.iter().map(decode).collect()
 }
 
-pub async fn set_outcome(
-    tx: &mut WriteTx,
-    id: &str,
-    state: &str,
-    response_code: Option<&str>,
-    rrn: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query("UPDATE refunds SET state = $1, response_code = COALESCE($2, response_code), rrn = COALESCE($3, rrn), updated_at = $4 WHERE id = $5")
-        .bind(state)
-        .bind(response_code)
-        .bind(rrn)
-        .bind(instant_text(now))
+/// Marks a refund's last attempt (its `updated_at`) without changing its state: the retry clock
+/// of a refund in doubt that was asked about again without an answer.
+pub async fn touch(tx: &mut super::WriteTx, id: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
+    sqlx::query("UPDATE refunds SET updated_at = $1 WHERE id = $2")
+        .bind(instant_text(at))
         .bind(id)
         .execute(tx.conn())
         .await?;

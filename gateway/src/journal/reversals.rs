@@ -1,11 +1,18 @@
 //! Reversal work: journaled before the first 0400 is sent, claimed by a worker with a lease,
-//! retried with backoff (0401) until the acquirer answers 0410 or the tries run out.
+//! retried with backoff (0401) until the acquirer confirms it or the tries run out. A reversal
+//! changes state only through [`super::lifecycle`].
 
 use chrono::{DateTime, Utc};
+use pos_core::ReversalState;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use super::{for_update, instant_text, Journal, JournalError, WriteTx};
+use super::sales::parse_column;
+use super::{instant_text, Journal, JournalError};
+
+const REVERSAL_COLUMNS: &str =
+    "id, payment_id, refund_id, acquirer_id, reason, original, state, tries, last_error, last_answer";
 
 /// What a reversal needs of the request it reverses (never card data: a reversal is matched by
 /// terminal, STAN and time, PROTOCOLS.md §1).
@@ -36,6 +43,14 @@ pub enum ReversalReason {
 }
 
 impl ReversalReason {
+    pub const ALL: [ReversalReason; 5] = [
+        ReversalReason::Timeout,
+        ReversalReason::LinkLost,
+        ReversalReason::Recovery,
+        ReversalReason::Void,
+        ReversalReason::TerminalRequest,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             ReversalReason::Timeout => "timeout",
@@ -46,54 +61,57 @@ impl ReversalReason {
         }
     }
 
-    pub fn parse(code: &str) -> ReversalReason {
-        match code {
-            "timeout" => ReversalReason::Timeout,
-            "link_lost" => ReversalReason::LinkLost,
-            "void" => ReversalReason::Void,
-            "terminal_request" => ReversalReason::TerminalRequest,
-            _ => ReversalReason::Recovery,
-        }
+    /// A reversal of money the journal holds as taken (a void, a terminal's late reversal of an
+    /// answered authorization), as against one of an authorization whose outcome is unknown.
+    pub fn reverses_completed(self) -> bool {
+        matches!(self, ReversalReason::Void | ReversalReason::TerminalRequest)
     }
 }
 
-pub struct NewReversal<'a> {
-    pub payment_id: &'a str,
-    pub refund_id: Option<&'a str>,
-    pub acquirer_id: &'a str,
-    pub reason: ReversalReason,
-    pub original: &'a OriginalRequest,
+impl std::str::FromStr for ReversalReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReversalReason::ALL.into_iter().find(|r| r.code() == s).ok_or_else(|| format!("unknown reason {s:?}"))
+    }
 }
 
-/// Queues a reversal; a second one for the same payment (or refund) while one is open is not
-/// added.
-pub async fn enqueue(tx: &mut WriteTx, reversal: &NewReversal<'_>, now: DateTime<Utc>) -> Result<bool, JournalError> {
-    let original = serde_json::to_string(reversal.original).unwrap_or_default();
-    let inserted = sqlx::query(
-        "INSERT INTO reversals (id, payment_id, refund_id, acquirer_id, reason, original, state, tries, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) ON CONFLICT DO NOTHING",
-    )
-    .bind(format!("rev_{}", uuid::Uuid::new_v4().simple()))
-    .bind(reversal.payment_id)
-    .bind(reversal.refund_id)
-    .bind(reversal.acquirer_id)
-    .bind(reversal.reason.code())
-    .bind(original)
-    .bind(instant_text(now))
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
+/// A reversal as journaled.
 #[derive(Debug, Clone)]
-pub struct DueReversal {
+pub struct ReversalRecord {
     pub id: String,
     pub payment_id: String,
     pub refund_id: Option<String>,
     pub acquirer_id: String,
     pub reason: ReversalReason,
     pub original: OriginalRequest,
+    pub state: ReversalState,
     pub tries: u32,
+    pub last_error: Option<String>,
+    pub last_answer: Option<String>,
+}
+
+fn decode(row: &AnyRow) -> Result<ReversalRecord, JournalError> {
+    let id: String = row.try_get("id")?;
+    let original_text: String = row.try_get("original")?;
+    let original = serde_json::from_str(&original_text).map_err(|_| JournalError::Corrupt {
+        table: "reversals",
+        column: "original",
+        id: id.clone(),
+        value: original_text.clone(),
+    })?;
+    let tries: i64 = row.try_get("tries")?;
+    Ok(ReversalRecord {
+        payment_id: row.try_get("payment_id")?,
+        refund_id: row.try_get("refund_id")?,
+        acquirer_id: row.try_get("acquirer_id")?,
+        reason: parse_column("reversals", "reason", &id, &row.try_get::<String, _>("reason")?)?,
+        original,
+        state: parse_column("reversals", "state", &id, &row.try_get::<String, _>("state")?)?,
+        tries: u32::try_from(tries).unwrap_or(u32::MAX),
+        last_error: row.try_get("last_error")?,
+        last_answer: row.try_get("last_answer")?,
+        id,
+    })
 }
 
 /// Claims reversals that are due, pushing their next attempt out by `lease` so another worker
@@ -103,40 +121,20 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
-) -> Result<Vec<DueReversal>, JournalError> {
+) -> Result<Vec<ReversalRecord>, JournalError> {
     let mut tx = journal.begin_write().await?;
     let skip_locked = match tx.backend() {
         pos_config::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         pos_config::Backend::Sqlite => "",
     };
     let rows = sqlx::query(&format!(
-        "SELECT id, payment_id, refund_id, acquirer_id, reason, original, tries FROM reversals WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{skip_locked}"
+        "SELECT {REVERSAL_COLUMNS} FROM reversals WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{skip_locked}"
     ))
     .bind(instant_text(now))
     .bind(limit)
     .fetch_all(tx.conn())
     .await?;
-    let mut due = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        let original_text: String = row.try_get("original")?;
-        let original = serde_json::from_str(&original_text).map_err(|_| JournalError::Corrupt {
-            table: "reversals",
-            column: "original",
-            id: id.clone(),
-            value: original_text.clone(),
-        })?;
-        let tries: i64 = row.try_get("tries")?;
-        due.push(DueReversal {
-            payment_id: row.try_get("payment_id")?,
-            refund_id: row.try_get("refund_id")?,
-            acquirer_id: row.try_get("acquirer_id")?,
-            reason: ReversalReason::parse(&row.try_get::<String, _>("reason")?),
-            original,
-            tries: u32::try_from(tries).unwrap_or(u32::MAX),
-            id,
-        });
-    }
+    let due = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
     for reversal in &due {
         sqlx::query("UPDATE reversals SET next_attempt_at = $1 WHERE id = $2")
             .bind(instant_text(now + lease))
@@ -148,60 +146,45 @@ pub async fn claim_due(
     Ok(due)
 }
 
-pub async fn mark_done(
-    tx: &mut WriteTx,
-    id: &str,
-    response_code: &str,
-    now: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    sqlx::query(
-        "UPDATE reversals SET state = 'done', response_code = $1, tries = tries + 1, updated_at = $2 WHERE id = $3",
-    )
-    .bind(response_code)
-    .bind(instant_text(now))
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// Records a failed attempt: retry at `next_attempt_at`, or give up (`None`).
-pub async fn mark_failed(
-    tx: &mut WriteTx,
-    id: &str,
-    error: &str,
-    next_attempt_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    let state = if next_attempt_at.is_some() { "pending" } else { "gave_up" };
-    sqlx::query("UPDATE reversals SET state = $1, tries = tries + 1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
-        .bind(state)
-        .bind(error)
-        .bind(instant_text(next_attempt_at.unwrap_or(now)))
-        .bind(instant_text(now))
+pub async fn load(conn: &mut AnyConnection, id: &str, lock: &str) -> Result<Option<ReversalRecord>, JournalError> {
+    let row = sqlx::query(&format!("SELECT {REVERSAL_COLUMNS} FROM reversals WHERE id = $1{lock}"))
         .bind(id)
-        .execute(tx.conn())
+        .fetch_optional(conn)
         .await?;
-    Ok(())
+    row.map(|row| decode(&row)).transpose()
 }
 
-/// Whether a payment has an open (pending) reversal.
-pub async fn open_for_payment(tx: &mut WriteTx, payment_id: &str) -> Result<bool, JournalError> {
-    let lock = for_update(tx.backend());
+/// The open (pending) reversal of a payment's authorization (`refund_id` none) or of a refund.
+pub async fn open_for(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    refund_id: Option<&str>,
+) -> Result<Option<ReversalRecord>, JournalError> {
     let row = sqlx::query(&format!(
-        "SELECT id FROM reversals WHERE payment_id = $1 AND refund_id IS NULL AND state = 'pending'{lock}"
+        "SELECT {REVERSAL_COLUMNS} FROM reversals WHERE payment_id = $1 AND COALESCE(refund_id, '') = $2 AND state = 'pending'"
     ))
     .bind(payment_id)
-    .fetch_optional(tx.conn())
+    .bind(refund_id.unwrap_or(""))
+    .fetch_optional(conn)
     .await?;
-    Ok(row.is_some())
+    row.map(|row| decode(&row)).transpose()
+}
+
+/// The reversals of a payment, oldest first.
+pub async fn of_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<ReversalRecord>, JournalError> {
+    let rows =
+        sqlx::query(&format!("SELECT {REVERSAL_COLUMNS} FROM reversals WHERE payment_id = $1 ORDER BY created_at, id"))
+            .bind(payment_id)
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(decode).collect()
 }
 
 /// Counts by state, for metrics and the treasury list.
-pub async fn count(journal: &Journal, state: &str) -> Result<i64, JournalError> {
+pub async fn count(journal: &Journal, state: ReversalState) -> Result<i64, JournalError> {
     let mut conn = journal.read().await?;
     let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM reversals WHERE state = $1")
-        .bind(state)
+        .bind(state.code())
         .fetch_one(&mut *conn)
         .await?;
     Ok(row.try_get("n")?)

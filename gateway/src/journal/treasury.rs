@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pos_core::api::{ClosedDayView, ExceptionState, ExceptionView, TreasuryFileView};
 use pos_core::{BusinessDate, FacilityId};
 use reconciler::report::ExceptionRow;
-use sha2::{Digest, Sha256};
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -122,13 +122,7 @@ pub async fn files_for_run(conn: &mut AnyConnection) -> Result<Vec<(FileMeta, St
 
 /// An exception's identity across runs: its kind and the records it names.
 fn exception_key(row: &ExceptionRow) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(row.kind.as_bytes());
-    for record in &row.records {
-        hasher.update([0u8]);
-        hasher.update(record.as_bytes());
-    }
-    hex::encode(hasher.finalize())
+    super::raised::key(&row.kind, &row.records)
 }
 
 /// Stores a facility-day's reconciliation: the report replaces the earlier one; exceptions found
@@ -198,7 +192,7 @@ pub async fn store_run(
         keys.push(key);
     }
     let still_open = sqlx::query(
-        "SELECT exception_key FROM treasury_exceptions WHERE facility_id = $1 AND business_date = $2 AND state = 'open'",
+        "SELECT exception_key FROM treasury_exceptions WHERE facility_id = $1 AND business_date = $2 AND state = 'open' AND source = 'reconciliation'",
     )
     .bind(facility.as_str())
     .bind(&date_text)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use acquirer_sim::{Centre, SimulatorHandle};
 use chrono::{Datelike, Timelike};
-use pos_config::{Backend, ClientAuthMode, QrLink, Secret, TerminalHost};
+use pos_config::{Backend, QrLink, Secret};
 use pos_core::api::{PaymentList, PaymentResult, PaymentView, SaleView};
 use pos_core::{Brand, BusinessDate, Clock, FacilityId, Method, PaymentState, Yen};
 use qr_sim::{QrSimConfig, QrSimHandle};
@@ -73,39 +73,33 @@ async fn rig(backend: Backend) -> Rig {
         ("ACQ-CARD", link(&pki.ca_path(), 9001, vec![card.address().to_string()])),
         ("ACQ-EMONEY", link(&pki.ca_path(), 9002, vec![emoney.address().to_string()])),
     ];
-    let ca = pki.ca_path();
+    let terminal_host = pki.terminal_host_config();
     let qr_base = qr.base_url();
-    let app = spawn_app_full(backend, std::sync::Arc::new(pos_core::SystemClock), Some(pki.server_tls()), |config| {
-        for (id, link) in links {
-            if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == id) {
-                acquirer.link = Some(link);
+    let app =
+        spawn_app_full(backend, std::sync::Arc::new(pos_core::SystemClock), Some(pki.terminal_host_tls()), |config| {
+            for (id, link) in links {
+                if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == id) {
+                    acquirer.link = Some(link);
+                }
             }
-        }
-        let acquirer = config.acquirers.iter_mut().find(|a| a.id == "ACQ-QR").expect("ACQ-QR configured");
-        let mut merchants = BTreeMap::new();
-        merchants.insert(FacilityId::parse(QR_FACILITY).expect("facility"), "M0001".to_string());
-        acquirer.qr_link = Some(QrLink {
-            base_url: qr_base,
-            api_key: "sample_key".to_string(),
-            api_secret: Secret::new("sample_secret"),
-            poll_interval_ms: 100,
-            request_timeout_ms: 2_000,
-            resolve_retry_ms: 200,
-            resolve_tries_max: 20,
-            customer_presented: false,
-            ca_file: None,
-            merchants,
-        });
-        config.terminal_host = Some(TerminalHost {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            cert_file: ca.clone(),
-            key_file: ca.clone(),
-            client_ca_file: None,
-            client_auth: ClientAuthMode::None,
-            device_wait_ms: 120_000,
-        });
-    })
-    .await;
+            let acquirer = config.acquirers.iter_mut().find(|a| a.id == "ACQ-QR").expect("ACQ-QR configured");
+            let mut merchants = BTreeMap::new();
+            merchants.insert(FacilityId::parse(QR_FACILITY).expect("facility"), "M0001".to_string());
+            acquirer.qr_link = Some(QrLink {
+                base_url: qr_base,
+                api_key: "sample_key".to_string(),
+                api_secret: Secret::new("sample_secret"),
+                poll_interval_ms: 100,
+                request_timeout_ms: 2_000,
+                resolve_retry_ms: 200,
+                resolve_tries_max: 20,
+                customer_presented: false,
+                ca_file: None,
+                merchants,
+            });
+            config.terminal_host = Some(terminal_host);
+        })
+        .await;
     Rig { app, card, emoney, qr, pki }
 }
 
@@ -161,7 +155,7 @@ impl Rig {
     /// A card or e-money sale, paid at the register's terminal.
     async fn terminal_sale(
         &self,
-        terminal: &iso8583::client::Client,
+        terminal: &gateway::terminal_fleet::TerminalFleet,
         (user, register, terminal_id): (&str, &str, &str),
         (item, quantity): (&str, u32),
         brand: Brand,

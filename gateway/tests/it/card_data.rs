@@ -45,8 +45,6 @@ async fn post(
         .post(url)
         .bearer_auth(token(user))
         .header("Idempotency-Key", key())
-        // A clerk's refund needs a supervisor's approval; other requests ignore the header.
-        .header("X-Supervisor-Token", token("treasury"))
         .json(body)
         .send()
         .await
@@ -79,16 +77,7 @@ async fn no_card_data_in_the_journal_the_log_or_any_answer() {
     )
     .await;
 
-    let terminal = iso8583::client::Client::start(iso8583::client::ClientSettings {
-        endpoints: vec![gateway.terminal_host.clone()],
-        server_name: "localhost".to_string(),
-        tls: pki.client_tls(),
-        in_flight_max: 4,
-        connect_timeout_ms: 3_000,
-        echo_interval_ms: 60_000,
-        reconnect_backoff_ms_max: 500,
-    });
-    assert!(terminal.wait_connected(Duration::from_secs(5)).await);
+    let terminal = pki.terminals(&gateway.terminal_host);
     // Approved, declined (magic 9,051), and one whose answer never comes (reversed).
     card.set_faults(vec![FaultPlan { fault: Fault::NoAnswer, applies_to: MessageKind::Purchase, times: Some(1) }]);
     let mut approved_payment = None;
@@ -125,8 +114,20 @@ async fn no_card_data_in_the_journal_the_log_or_any_answer() {
             .await;
         }
     }
-    let refund = json!({ "amount": 300, "method": "original", "reason": "overcharged" });
     let approved_payment = approved_payment.expect("an approved payment");
+    // A clerk's refund, approved by treasury's one-time code.
+    let code: pos_core::api::ApprovalCodeView = serde_json::from_str(
+        &post(
+            &http,
+            format!("{base}/v1/payments/{approved_payment}/approval-codes"),
+            "treasury",
+            &json!({ "amount": 300 }),
+            &answers,
+        )
+        .await,
+    )
+    .expect("approval code");
+    let refund = json!({ "amount": 300, "method": "original", "reason": "overcharged", "approval_code": code.code });
     let refund_answer =
         post(&http, format!("{base}/v1/payments/{approved_payment}/refunds"), "clerk-r2901", &refund, &answers).await;
     assert!(refund_answer.contains("\"state\":\"authorizing\""), "{refund_answer}");

@@ -308,16 +308,8 @@ async fn sigkill_during_authorizations_leaves_journal_and_acquirer_agreeing_on_p
     sigkill_during_authorizations(Backend::Postgres).await;
 }
 
-fn terminal_client(address: &str, pki: &TestPki) -> iso8583::client::Client {
-    iso8583::client::Client::start(iso8583::client::ClientSettings {
-        endpoints: vec![address.to_string()],
-        server_name: "localhost".to_string(),
-        tls: pki.client_tls(),
-        in_flight_max: 8,
-        connect_timeout_ms: 3_000,
-        echo_interval_ms: 60_000,
-        reconnect_backoff_ms_max: 500,
-    })
+fn terminal_client(address: &str, pki: &TestPki) -> gateway::terminal_fleet::TerminalFleet {
+    pki.terminals(address)
 }
 
 async fn treasury_payments(http: &reqwest::Client, base: &str, state: &str) -> Vec<pos_core::api::PaymentView> {
@@ -359,8 +351,10 @@ async fn sigkill_during_authorizations(backend: Backend) {
         .expect("open shift");
         assert_eq!(status, 201, "{text}");
     }
-    let terminal = terminal_client(&gateway.terminal_host, &pki);
-    assert!(terminal.wait_connected(Duration::from_secs(5)).await);
+    let terminal = Arc::new(terminal_client(&gateway.terminal_host, &pki));
+    for (_, _, terminal_id, _) in CARD_REGISTERS {
+        assert!(terminal.wait_connected(terminal_id, Duration::from_secs(5)).await, "terminal {terminal_id} connects");
+    }
 
     let approvals = Arc::new(AtomicUsize::new(0));
     let answered = Arc::new(AtomicUsize::new(0));

@@ -87,7 +87,11 @@ async fn a_scanned_customer_code_is_charged_and_kept_only_masked(backend: Backen
     let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", payment.sale_id), &token(CLERK)).await.ok();
     assert_eq!(sale.state, SaleState::Paid);
     assert_eq!(journal_mentions(&rig, GOOD_CODE_MIDDLE).await, 0, "the full code is not at rest");
-    assert_eq!(journal_mentions(&rig, "2812**********3456").await, 2, "only the masked code (payment, answer)");
+    assert_eq!(
+        journal_mentions(&rig, "2812**********3456").await,
+        3,
+        "only the masked code (payment, its event, answer)"
+    );
     rig.stop().await;
 }
 

@@ -42,7 +42,7 @@ async fn refund(rig: &QrRig, payment: &str, amount: i64) -> RefundView {
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     let view: RefundView = reply.json();
-    assert_eq!(view.state, "authorizing");
+    assert_eq!(view.state, pos_core::RefundState::Authorizing);
     view
 }
 
@@ -54,8 +54,8 @@ async fn refund_outcome(rig: &QrRig, refund_id: &str) -> String {
             let mut conn = rig.app.app.journal.read().await.expect("conn");
             gateway::journal::refunds::load(&mut conn, refund_id, "").await.expect("load").expect("refund").view.state
         };
-        if state != "authorizing" && state != "in_doubt" {
-            return state;
+        if !state.is_open() {
+            return state.code().to_string();
         }
         assert!(tokio::time::Instant::now() < deadline, "refund {refund_id} stayed {state}");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -192,21 +192,25 @@ impl TestApp {
         .await
     }
 
-    /// A clerk's refund, approved by treasury (the supervisor's token in its header).
+    /// A refund as a clerk makes it with a supervisor's approval: treasury issues a one-time code
+    /// for the payment and amount, and the refund carries it (other callers need no code).
     pub async fn post_approved<B: Serialize>(&self, path: &str, token: &str, key: &str, body: &B) -> Reply {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .header("X-Supervisor-Token", crate::support::token("treasury"))
-            .json(body)
-            .send()
-            .await
-            .expect("request reaches the gateway");
-        let status = response.status().as_u16();
-        let replayed = response.headers().get("idempotent-replayed").is_some();
-        Reply { status, text: response.text().await.expect("body"), replayed }
+        let mut body = serde_json::to_value(body).expect("json");
+        if token.starts_with("demo-clerk-") {
+            let payment = path.trim_start_matches("/v1/payments/").trim_end_matches("/refunds");
+            let issued = self
+                .post(
+                    &format!("/v1/payments/{payment}/approval-codes"),
+                    &crate::support::token("treasury"),
+                    &crate::support::key(),
+                    &serde_json::json!({ "amount": body["amount"] }),
+                )
+                .await;
+            if let Ok(code) = serde_json::from_str::<pos_core::api::ApprovalCodeView>(&issued.text) {
+                body["approval_code"] = serde_json::Value::String(code.code);
+            }
+        }
+        self.post(path, token, key, &body).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -270,7 +274,7 @@ pub fn key() -> String {
 /// A development PKI written to a temporary folder as `ca.crt`, `gateway.crt`, `gateway.key`.
 pub struct TestPki {
     pub dir: tempfile::TempDir,
-    pub pki: pos_tls::DevPki,
+    pub pki: Arc<pos_tls::DevPki>,
 }
 
 impl TestPki {
@@ -278,7 +282,7 @@ impl TestPki {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = pos_tls::DevPki::new("test CA").expect("CA");
         pki.write_server(dir.path(), "gateway", &["localhost", "127.0.0.1"]).expect("write PKI");
-        TestPki { dir, pki }
+        TestPki { dir, pki: Arc::new(pki) }
     }
 
     pub fn ca_path(&self) -> PathBuf {
@@ -295,6 +299,29 @@ impl TestPki {
             pos_tls::ClientAuth::Optional,
         )
         .expect("server tls")
+    }
+
+    /// The terminal host's configuration: terminals must present a certificate of this CA.
+    pub fn terminal_host_tls(&self) -> Arc<rustls::ServerConfig> {
+        self.pki.server_requiring_clients(&["localhost", "127.0.0.1"]).expect("terminal host tls")
+    }
+
+    /// The terminal host as the configuration names it (terminal certificates required).
+    pub fn terminal_host_config(&self) -> pos_config::TerminalHost {
+        pos_config::TerminalHost {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            cert_file: self.ca_path(),
+            key_file: self.ca_path(),
+            client_ca_file: Some(self.ca_path()),
+            client_auth: pos_config::ClientAuthMode::Required,
+            device_wait_ms: 120_000,
+            reversal_window_ms: None,
+        }
+    }
+
+    /// Terminals connecting to `address`, each with its own certificate.
+    pub fn terminals(&self, address: &str) -> gateway::terminal_fleet::TerminalFleet {
+        gateway::terminal_fleet::TerminalFleet::new(address.to_string(), self.pki.clone())
     }
 
     pub fn client_tls(&self) -> Arc<rustls::ClientConfig> {

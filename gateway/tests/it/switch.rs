@@ -134,7 +134,10 @@ async fn a_timeout_is_reversed_with_repeats_until_confirmed(backend: Backend) {
     let in_doubt = rig.payment(&payment.id).await;
     assert!(matches!(in_doubt.state, PaymentState::InDoubt | PaymentState::Reversed), "{:?}", in_doubt.state);
     let reversed = rig.wait_for(&payment.id, PaymentState::Reversed).await;
-    assert_eq!(reversed.note.as_deref(), Some("reversed at the acquirer: nothing was charged"));
+    assert_eq!(
+        reversed.note.as_deref(),
+        Some("reversed at the acquirer (00): nothing was charged — take the payment again")
+    );
 
     let kinds: Vec<String> =
         rig.card.received().iter().map(|r| r.mti.as_str().to_string()).filter(|m| m.starts_with("04")).collect();
@@ -179,7 +182,7 @@ async fn a_late_approval_after_the_reversal_started_completes_nothing(backend: B
     rig.wait_for(&payment.id, PaymentState::Reversed).await;
     // Wait until the late approval has actually reached the gateway's link (it counts answers
     // nobody waits for any more), then check it changed nothing.
-    let link = rig.app.app.switch.client("ACQ-CARD").expect("card link");
+    let link = rig.app.app.connectors.acquirer("ACQ-CARD").expect("card link").clone();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
     while link.late_answers() == 0 {
         assert!(tokio::time::Instant::now() < deadline, "the late approval never arrived");
@@ -319,7 +322,7 @@ async fn a_clerk_can_cancel_before_the_card_is_read(backend: Backend) {
 /// Pays a parking sale of `amount` by `brand` at the car park's terminal and returns the payment.
 async fn paid_at_parking(
     rig: &crate::switch_rig::Rig,
-    terminal: &iso8583::client::Client,
+    terminal: &gateway::terminal_fleet::TerminalFleet,
     stan: u32,
     amount: i64,
     brand: Brand,
@@ -357,29 +360,26 @@ async fn refunds_follow_the_brand_rules(backend: Backend) {
 
     // Cards: partial refunds, then the rest.
     let visa = paid_at_parking(&rig, &terminal, 1, 1_500, Brand::Visa).await;
-    // A clerk's refund needs a supervisor's approval (treasury, or the facility's operator).
-    for supervisor in [None, Some("clerk-r0101"), Some("op-sports"), Some("not-a-user")] {
-        let mut request = rig
-            .app
-            .http
-            .post(format!("{}/v1/payments/{}/refunds", rig.app.base, visa.id))
-            .bearer_auth(token(PARKING_CLERK))
-            .header("Idempotency-Key", key())
-            .json(&json!({ "amount": 500, "method": "original", "reason": "overcharged" }));
-        if let Some(user) = supervisor {
-            request = request.header("X-Supervisor-Token", token(user));
+    // A clerk's refund needs a supervisor's approval: without a code, or with a wrong one, nothing.
+    for code in [None, Some("00000000")] {
+        let mut body = json!({ "amount": 500, "method": "original", "reason": "overcharged" });
+        if let Some(code) = code {
+            body["approval_code"] = json!(code);
         }
-        let response = request.send().await.expect("refund request");
-        assert_eq!(response.status().as_u16(), 403, "approved by {supervisor:?}");
+        let reply =
+            rig.app.post(&format!("/v1/payments/{}/refunds", visa.id), &token(PARKING_CLERK), &key(), &body).await;
+        assert_eq!(reply.error(403).0, "forbidden", "approval code {code:?}");
     }
     assert_eq!(rig.app.count("refunds").await, 0, "no refund without a valid approval");
-    assert_eq!(refund(&rig, PARKING_CLERK, &visa.id, 500, "original").await.status, 202);
-    let reason: String = {
-        use sqlx::Row;
-        let mut conn = rig.app.app.journal.read().await.expect("conn");
-        sqlx::query("SELECT reason FROM refunds").fetch_one(&mut *conn).await.expect("the refund").get("reason")
-    };
-    assert_eq!(reason, "overcharged [承認: treasury]", "the approver is recorded with the refund");
+    let approved = refund(&rig, PARKING_CLERK, &visa.id, 500, "original").await;
+    assert_eq!(approved.status, 202, "{}", approved.text);
+    let view: pos_core::api::RefundView = approved.json();
+    assert_eq!(view.reason, "overcharged");
+    assert_eq!(
+        view.approved_by.as_ref().map(|u| u.as_str()),
+        Some("treasury"),
+        "the approver is a field of the refund"
+    );
     let partly = rig.wait_for(&visa.id, PaymentState::PartiallyRefunded).await;
     assert_eq!(partly.refunded.get(), 500);
     let (code, message, _) = refund(&rig, PARKING_CLERK, &visa.id, 1_001, "original").await.error(422);
@@ -434,7 +434,7 @@ async fn a_refund_without_an_answer_is_reversed(backend: Backend) {
         if reply.status == 202 {
             break;
         }
-        assert_eq!(reply.error(409).0, "refund_pending");
+        assert_eq!(reply.error(409).0, "money_return_pending");
         assert!(tokio::time::Instant::now() < deadline, "the in-doubt refund never settled");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -498,7 +498,7 @@ async fn a_terminal_host_requiring_client_certificates_refuses_terminals_without
     let refused = anonymous.request(&sign_on, std::time::Duration::from_secs(2)).await;
     assert!(refused.is_err(), "a terminal without a client certificate was served");
     anonymous.shutdown();
-    let identity = pki.pki.client(TERMINAL).expect("client certificate");
+    let identity = pki.pki.terminal(TERMINAL).expect("terminal certificate");
     let with_certificate = pos_tls::client_config_from_pem(
         pki.pki.ca_pem().as_bytes(),
         Some((identity.chain_pem.as_bytes(), identity.key_pem.as_bytes())),

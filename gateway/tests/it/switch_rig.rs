@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acquirer_sim::{Centre, FeeTerm, SimulatorConfig, SimulatorHandle, StartOptions};
-use iso8583::client::{Client, ClientSettings};
+use gateway::terminal_fleet::TerminalFleet;
 use iso8583::{fields, BrandData, Message, Mti};
-use pos_config::{AcquirerLink, Backend, ClientAuthMode, Config, TerminalHost};
+use pos_config::{AcquirerLink, Backend, Config};
 use pos_core::api::{PaymentResult, PaymentView, SaleView, ShiftView};
 use pos_core::{Brand, Yen};
 use serde_json::json;
@@ -75,29 +75,23 @@ pub async fn rig_with_clock(backend: Backend, clock: Arc<dyn pos_core::Clock>) -
         ("ACQ-CARD", link(&pki.ca_path(), 9001, card_endpoints)),
         ("ACQ-EMONEY", link(&pki.ca_path(), 9002, emoney_endpoints)),
     ];
-    let ca = pki.ca_path();
-    let app = spawn_app_full(backend, clock, Some(pki.server_tls()), |config| {
+    let terminal_host = pki.terminal_host_config();
+    let app = spawn_app_full(backend, clock, Some(pki.terminal_host_tls()), |config| {
         for (id, link) in links {
             if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == id) {
                 acquirer.link = Some(link);
             }
         }
-        config.terminal_host = Some(TerminalHost {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            cert_file: ca.clone(),
-            key_file: ca.clone(),
-            client_ca_file: None,
-            client_auth: ClientAuthMode::None,
-            device_wait_ms: 120_000,
-        });
+        config.terminal_host = Some(terminal_host);
     })
     .await;
     Rig { app, card, card_secondary, emoney, pki }
 }
 
 impl Rig {
-    /// A scripted payment terminal connected to the terminal host over TLS.
-    pub async fn terminal(&self) -> Client {
+    /// Scripted payment terminals connected to the terminal host over TLS, each with its own
+    /// certificate (a request goes out on the connection of the terminal its field 41 names).
+    pub async fn terminal(&self) -> TerminalFleet {
         terminal(&self.app, &self.pki).await
     }
 
@@ -152,20 +146,10 @@ impl Rig {
     }
 }
 
-/// A scripted payment terminal connected to `app`'s terminal host over TLS, trusting `pki`.
-pub async fn terminal(app: &TestApp, pki: &TestPki) -> Client {
-    let address = app.terminal_host.expect("terminal host").to_string();
-    let client = Client::start(ClientSettings {
-        endpoints: vec![address],
-        server_name: "localhost".to_string(),
-        tls: pki.client_tls(),
-        in_flight_max: 4,
-        connect_timeout_ms: 3_000,
-        echo_interval_ms: 60_000,
-        reconnect_backoff_ms_max: 200,
-    });
-    assert!(client.wait_connected(Duration::from_secs(5)).await, "terminal connects to the terminal host");
-    client
+/// Scripted payment terminals connected to `app`'s terminal host over TLS, each presenting its
+/// own certificate of `pki`.
+pub async fn terminal(app: &TestApp, pki: &TestPki) -> TerminalFleet {
+    pki.terminals(&app.terminal_host.expect("terminal host").to_string())
 }
 
 pub const TEST_PAN: &str = "4111111111111111";
@@ -201,7 +185,7 @@ pub fn purchase(terminal: &str, stan: u32, amount: i64, brand: Brand) -> Message
 }
 
 /// Sends a request from the terminal and returns field 39 of the answer.
-pub async fn authorize(terminal: &Client, request: &Message) -> String {
+pub async fn authorize(terminal: &TerminalFleet, request: &Message) -> String {
     let answer = terminal.request(request, Duration::from_secs(10)).await.expect("the terminal host answers");
     assert_eq!(answer.mti, Mti::FINANCIAL_RESPONSE);
     assert_eq!(answer.text(fields::STAN), request.text(fields::STAN), "the answer carries the terminal's own STAN");

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pos_core::api::{CommandKind, ReceiptNumber, SaleView};
 use pos_core::{BusinessDate, SaleState, Yen};
 
-use crate::journal::events::{self, NewEvent};
+use crate::journal::events::{self, EventKind, NewEvent};
 use crate::journal::{sales, JournalError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,7 @@ pub async fn book_payment(
             NewEvent {
                 at: now,
                 actor,
-                kind: "sale.paid",
+                kind: EventKind::SalePaid,
                 entity_id: &sale.id,
                 facility_id: sale.facility_id.as_str(),
                 data: serde_json::json!({ "receipt": receipt, "amount_total": sale.amount_total }),
@@ -79,4 +79,14 @@ pub async fn book_payment(
     // the payments so the view is complete.
     sale.payments = crate::journal::payments::of_sale(tx.conn(), &sale.id).await?;
     Ok(sale)
+}
+
+impl From<BookingError> for crate::refusal::Refusal {
+    fn from(error: BookingError) -> crate::refusal::Refusal {
+        match error {
+            BookingError::Journal(error) => error.into(),
+            BookingError::NoSale(sale) => crate::refusal::Refusal::not_found("sale", &sale),
+            BookingError::Overpaid { .. } => crate::refusal::Refusal::conflict("sale_not_open", error.to_string()),
+        }
+    }
 }
