@@ -20,6 +20,9 @@ pub const FAULT_PLANS_MAX: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// Refuse the request without acting on it, answering field 39 with this two-character code
+    /// (e.g. a reversal answered `96`: the original stands).
+    AnswerCode { code: [u8; 2] },
     /// Wait, then answer normally (a slow acquirer, within the client's deadline).
     Delay { ms: u64 },
     /// Book, never answer.
@@ -44,6 +47,7 @@ impl Fault {
             Fault::Garbage => "garbage",
             Fault::DuplicateAnswer => "duplicate",
             Fault::LateAnswer { .. } => "late",
+            Fault::AnswerCode { .. } => "answer",
         }
     }
 }
@@ -52,6 +56,7 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fault::Delay { ms } | Fault::LateAnswer { ms } => write!(f, "{}:{ms}", self.name()),
+            Fault::AnswerCode { code } => write!(f, "answer:{}", String::from_utf8_lossy(code)),
             other => f.write_str(other.name()),
         }
     }
@@ -132,8 +137,9 @@ impl FaultPlan {
 impl FromStr for FaultPlan {
     type Err = SimError;
 
-    /// `KIND[:ms][:kind][:times]`, e.g. `delay:500`, `late:3000:purchase:1`, `no-answer:purchase`,
-    /// `garbage:any:2`. `ms` is required for `delay` and `late` and not allowed for the others;
+    /// `KIND[:ms|code][:kind][:times]`, e.g. `delay:500`, `late:3000:purchase:1`, `no-answer:purchase`,
+    /// `garbage:any:2`, `answer:96:reversal`. `ms` is required for `delay` and `late`, a
+    /// two-character response code for `answer`, and neither is allowed for the others;
     /// `kind` defaults to `any` and `times` to every matching request; no part may be empty.
     fn from_str(text: &str) -> Result<FaultPlan, SimError> {
         let refuse = |reason: String| SimError::FaultPlan { text: text.to_string(), reason };
@@ -154,9 +160,20 @@ impl FromStr for FaultPlan {
             "drop" => Fault::DropConnection,
             "garbage" => Fault::Garbage,
             "duplicate" => Fault::DuplicateAnswer,
+            "answer" => {
+                let code =
+                    parts.next().ok_or_else(|| refuse("answer needs a response code, e.g. answer:96".to_string()))?;
+                let bytes: [u8; 2] = code
+                    .as_bytes()
+                    .try_into()
+                    .ok()
+                    .filter(|b: &[u8; 2]| b.iter().all(u8::is_ascii_alphanumeric))
+                    .ok_or_else(|| refuse(format!("{code:?} is not a two-character response code")))?;
+                Fault::AnswerCode { code: bytes }
+            }
             other => {
                 return Err(refuse(format!(
-                    "unknown fault {other:?} (expected delay, late, no-answer, drop, garbage or duplicate)"
+                    "unknown fault {other:?} (expected delay, late, no-answer, drop, garbage, duplicate or answer)"
                 )))
             }
         };
@@ -225,9 +242,23 @@ mod tests {
             "garbage:any:2".parse::<FaultPlan>().unwrap(),
             FaultPlan::times(Fault::Garbage, MessageKind::Any, 2)
         );
-        for bad in
-            ["delay", "delay:x", "late:999999999", "explode", "drop:purchase:1:2", "drop:sometimes", "drop:any:-1"]
-        {
+        assert_eq!(
+            "answer:96:reversal".parse::<FaultPlan>().unwrap(),
+            FaultPlan::always(Fault::AnswerCode { code: *b"96" }, MessageKind::Reversal)
+        );
+        assert_eq!(Fault::AnswerCode { code: *b"12" }.to_string(), "answer:12");
+        for bad in [
+            "delay",
+            "delay:x",
+            "late:999999999",
+            "explode",
+            "drop:purchase:1:2",
+            "drop:sometimes",
+            "drop:any:-1",
+            "answer",
+            "answer:960",
+            "answer:9 ",
+        ] {
             assert!(bad.parse::<FaultPlan>().is_err(), "{bad} should be refused");
         }
     }

@@ -86,14 +86,18 @@ pub enum Handling {
     /// Answered without booking: a malformed request (`30`), a brand of the other centre (`05`),
     /// an unreadable card number (`14`), a full ledger (`96`).
     Rejected { response_code: ResponseCode, reason: String },
-    /// 0400/0401, always answered `00` unless malformed.
+    /// 0400/0401: answered `00` when it reversed (or had reversed) an original, `25` when there
+    /// is no such original, `30` when malformed.
     Reversal(ReversalOutcome),
+    /// Refused by a fault without acting on it, answered with this code.
+    Refused { response_code: ResponseCode },
     /// A message type the simulator does not serve; answered `30` when it is a request.
     Unsupported,
 }
 
-/// What a reversal found. Every outcome but `Malformed` is answered `00`: a reversal is
-/// idempotent, so a repeat, or a reversal of a request the acquirer never saw, succeeds.
+/// What a reversal found. A reversal is idempotent: a repeat of one that reversed, or one of a
+/// declined original, is answered `00`; one of a request the acquirer never booked is `25`
+/// (PROTOCOLS.md §1: nothing was charged), a malformed one `30`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReversalOutcome {
     /// The original (approved or outcome unknown) is now reversed.

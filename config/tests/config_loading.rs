@@ -965,3 +965,41 @@ fn a_qr_link_may_scan_customer_codes_and_trust_its_own_ca_for_https_only() {
     let wrong_type = replaced(&text, "resolve_tries_max = 20", "resolve_tries_max = 20\ncustomer_presented = \"yes\"");
     assert!(parse_env(&wrong_type, env).is_err(), "the flag is a boolean");
 }
+
+const TERMINAL_HOST: &str = r#"
+[terminal_host]
+listen = "127.0.0.1:8583"
+cert_file = "gateway.crt"
+key_file = "gateway.key"
+device_wait_ms = 120000
+"#;
+
+#[test]
+fn terminals_must_prove_who_they_are_by_default() {
+    let example = example();
+    let host = example.terminal_host.as_ref().expect("the example has a terminal host");
+    assert_eq!(host.client_auth, pos_config::ClientAuthMode::Required, "the example requires certificates");
+    // Without a client_auth key, certificates are required, so their CA must be named.
+    let issues = issues_of(&format!("{}{TERMINAL_HOST}", base()));
+    assert_eq!(
+        message_at(&issues, "terminal_host.client_ca_file"),
+        "terminal certificates need the CA that signs them"
+    );
+    let config =
+        parse(&format!("{}{TERMINAL_HOST}client_ca_file = \"ca.crt\"\n", base())).expect("required by default");
+    assert_eq!(config.terminal_host.map(|h| h.client_auth), Some(pos_config::ClientAuthMode::Required));
+}
+
+#[test]
+fn only_a_lab_says_so_to_take_terminals_without_certificates() {
+    let lab = format!("{}{TERMINAL_HOST}client_auth = \"lab-without-certificates\"\n", base());
+    let config = parse(&lab).expect("a lab configuration");
+    assert_eq!(config.terminal_host.map(|h| h.client_auth), Some(pos_config::ClientAuthMode::LabWithoutCertificates));
+    for old in ["none", "optional"] {
+        let text = format!("{}{TERMINAL_HOST}client_ca_file = \"ca.crt\"\nclient_auth = \"{old}\"\n", base());
+        let message = message_at(&issues_of(&text), "terminal_host.client_auth");
+        assert!(message.contains("no longer accepted") && message.contains("lab-without-certificates"), "{message}");
+    }
+    let too_long = format!("{}{TERMINAL_HOST}client_ca_file = \"ca.crt\"\nreversal_window_ms = 3600000\n", base());
+    assert_eq!(message_at(&issues_of(&too_long), "terminal_host.reversal_window_ms"), "must be between 1 and 60000");
+}

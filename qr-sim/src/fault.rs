@@ -24,6 +24,9 @@ pub enum Fault {
     /// On `DELETE /v2/codes/{codeId}`: the customer pays the code just as the merchant withdraws
     /// it. The delete is answered `SUCCESS`, yet the payment reads `COMPLETED`.
     PaidAfterCancel,
+    /// Process the request, but answer with the payment's `amount.amount` off by `yen` (a provider
+    /// that reports another amount than the one asked: the merchant must not book it).
+    MisreportAmount { yen: i64 },
 }
 
 /// Which requests a plan applies to.

@@ -44,6 +44,17 @@ pub(crate) fn handle(ledger: &mut Ledger, centre: Centre, message: &Message, now
     }
 }
 
+/// A request refused without acting on it (a fault), answered with `code`; a reversal's answer
+/// echoes its field 90.
+pub(crate) fn refuse(message: &Message, code: &str) -> Exchange {
+    let mut answer = message.response_skeleton();
+    if let Some(original) = message.get(fields::ORIGINAL_DATA) {
+        answer.set(fields::ORIGINAL_DATA, original.to_vec());
+    }
+    let response_code = ResponseCode::parse(code);
+    Exchange { answer: Some(answer_with(answer, &response_code)), handling: Handling::Refused { response_code } }
+}
+
 fn answer_with(mut answer: Message, code: &ResponseCode) -> Message {
     answer.set(fields::RESPONSE_CODE, code.code());
     answer

@@ -1,7 +1,8 @@
 //! 0400 / 0401 reversal → 0410. The original is found by the terminal id (field 41) and the
 //! original STAN inside field 90 (original MTI 4, STAN 6, transmission date and time 10,
-//! acquiring id 11, forwarding id 11). A reversal is idempotent: a repeat, a reversal of a
-//! declined original, or of one never seen, is answered `00` too; only a malformed one gets `30`.
+//! acquiring id 11, forwarding id 11). A reversal is idempotent: a repeat, or a reversal of a
+//! declined original, is answered `00` too; one of an original never booked is `25` (unable to
+//! locate the original: nothing was charged), a malformed one `30`.
 //! The answer echoes fields 11, 41 and 90. The amount in field 4 is not checked: a reversal
 //! always undoes the whole original.
 
@@ -30,7 +31,14 @@ pub(super) fn handle(ledger: &mut Ledger, message: &Message, now: DateTime<Fixed
         answer.set(fields::ORIGINAL_DATA, original.to_vec());
     }
     let (outcome, code) = match original_of(message) {
-        Ok((terminal_id, stan)) => (ledger.reverse(&terminal_id, &stan, now), ResponseCode::Approved),
+        Ok((terminal_id, stan)) => {
+            let outcome = ledger.reverse(&terminal_id, &stan, now);
+            let code = match outcome {
+                ReversalOutcome::OriginalUnknown => ResponseCode::OriginalNotFound,
+                _ => ResponseCode::Approved,
+            };
+            (outcome, code)
+        }
         Err(reason) => (ReversalOutcome::Malformed { reason }, format_error()),
     };
     tracing::info!(mti = %message.mti, ?outcome, "reversal");

@@ -128,11 +128,12 @@ async fn on_frame(shared: &Shared, frames: &mut Frames, answers: &Answers<'_>, p
     let now = shared.now();
     let (answer, fault) = {
         let mut state = shared.state();
-        let exchange = requests::handle(&mut state.ledger, shared.centre, &message, now);
         // A message that gets no answer (a stray response) has nothing a fault could act on.
-        let fault = match exchange.answer {
-            Some(_) => state.faults.take(MessageKind::of(&message)),
-            None => None,
+        let fault = if message.mti.is_response() { None } else { state.faults.take(MessageKind::of(&message)) };
+        let exchange = match fault {
+            // Refused before anything is done: the books do not change.
+            Some(Fault::AnswerCode { code }) => requests::refuse(&message, &String::from_utf8_lossy(&code)),
+            _ => requests::handle(&mut state.ledger, shared.centre, &message, now),
         };
         state.ledger.record(received(&message, now, exchange.handling, fault));
         (exchange.answer, fault)
@@ -149,7 +150,7 @@ async fn on_frame(shared: &Shared, frames: &mut Frames, answers: &Answers<'_>, p
         tracing::info!(%peer, %fault, request = %message, "fault injected");
     }
     let sent = match fault {
-        None => frames.send(bytes).await,
+        None | Some(Fault::AnswerCode { .. }) => frames.send(bytes).await,
         Some(Fault::DuplicateAnswer) => match frames.send(bytes.clone()).await {
             Ok(()) => frames.send(bytes).await,
             Err(error) => Err(error),

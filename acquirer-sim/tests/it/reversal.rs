@@ -55,11 +55,11 @@ async fn a_reversal_reverses_the_original_and_repeats_are_idempotent() {
 }
 
 #[tokio::test]
-async fn a_reversal_of_an_unknown_or_declined_original_is_answered_00() {
+async fn a_reversal_of_an_unknown_original_is_25_and_of_a_declined_one_00() {
     let sim = start_sim(Centre::Card).await;
     let mut client = Client::connect(&sim).await;
     let never_sent = purchase("000500", 1500);
-    assert_eq!(code_of(&client.request(&reversal(&never_sent, "000501", false)).await), "00");
+    assert_eq!(code_of(&client.request(&reversal(&never_sent, "000501", false)).await), "25");
     let declined = purchase("000502", 9051);
     assert_eq!(code_of(&client.request(&declined).await), "51");
     assert_eq!(code_of(&client.request(&reversal(&declined, "000503", false)).await), "00");
@@ -99,5 +99,21 @@ async fn a_reversal_on_another_connection_finds_the_original() {
     drop(first);
     let mut second = Client::connect(&sim).await;
     assert_eq!(code_of(&second.request(&reversal(&original, "000124", false)).await), "00");
+    assert_eq!(sim.handle.ledger()[0].state, EntryState::Reversed);
+}
+
+#[tokio::test]
+async fn a_reversal_refused_by_a_fault_leaves_the_original_standing() {
+    let sim = start_sim(Centre::Card).await;
+    let mut client = Client::connect(&sim).await;
+    let sale = purchase("000600", 1500);
+    assert_eq!(code_of(&client.request(&sale).await), "00");
+    sim.handle.set_faults(vec!["answer:96:reversal".parse().expect("fault plan")]);
+    let answer = client.request(&reversal(&sale, "000601", false)).await;
+    assert_eq!(code_of(&answer), "96");
+    assert_eq!(answer.text(fields::ORIGINAL_DATA).map(str::len), Some(42), "field 90 is echoed");
+    assert_eq!(sim.handle.ledger()[0].state, EntryState::Approved, "a refused reversal reverses nothing");
+    sim.handle.set_faults(Vec::new());
+    assert_eq!(code_of(&client.request(&reversal(&sale, "000602", true)).await), "00");
     assert_eq!(sim.handle.ledger()[0].state, EntryState::Reversed);
 }

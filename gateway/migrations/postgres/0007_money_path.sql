@@ -64,15 +64,17 @@ BEGIN
     END IF;
     -- A closed day's payment still takes its running refunded total: a refund made later is
     -- booked on the later day (its own row) and only points back at the payment.
-    IF TG_TABLE_NAME = 'payments' AND TG_OP = 'UPDATE'
-        AND NEW.id = OLD.id AND NEW.sale_id = OLD.sale_id AND NEW.facility_id = OLD.facility_id
-        AND NEW.business_date = OLD.business_date AND NEW.method = OLD.method AND NEW.amount = OLD.amount
-        AND NEW.brand IS NOT DISTINCT FROM OLD.brand AND NEW.rrn IS NOT DISTINCT FROM OLD.rrn
-        AND NEW.response_code IS NOT DISTINCT FROM OLD.response_code
-        AND NEW.refunded >= OLD.refunded AND NEW.refunded <= NEW.amount
-        AND (NEW.state = OLD.state OR (OLD.state IN ('completed', 'partially_refunded') AND NEW.state IN ('partially_refunded', 'refunded')))
-    THEN
-        RETURN NEW;
+    -- (Nested, so that the columns of payments are only read on payments.)
+    IF TG_TABLE_NAME = 'payments' AND TG_OP = 'UPDATE' THEN
+        IF NEW.id = OLD.id AND NEW.sale_id = OLD.sale_id AND NEW.facility_id = OLD.facility_id
+            AND NEW.business_date = OLD.business_date AND NEW.method = OLD.method AND NEW.amount = OLD.amount
+            AND NEW.brand IS NOT DISTINCT FROM OLD.brand AND NEW.rrn IS NOT DISTINCT FROM OLD.rrn
+            AND NEW.response_code IS NOT DISTINCT FROM OLD.response_code
+            AND NEW.refunded >= OLD.refunded AND NEW.refunded <= NEW.amount
+            AND (NEW.state = OLD.state OR (OLD.state IN ('completed', 'partially_refunded') AND NEW.state IN ('partially_refunded', 'refunded')))
+        THEN
+            RETURN NEW;
+        END IF;
     END IF;
     RAISE EXCEPTION 'closed day: the facility-day of this % (%, %) is closed', TG_TABLE_NAME, facility, day;
 END;

@@ -501,8 +501,13 @@ async fn act_on_reversal(
             Ok(Ok(()))
         }
         PaymentState::Completed => {
-            if payment.money_return.is_some() {
-                return Ok(Err(ReversalRefusal::MoneyReturnOpen));
+            if let Some(open) = &payment.money_return {
+                // A repeat (0401) of this terminal's own reversal, still on its way: answered again.
+                let reversals = crate::journal::reversals::of_payment(tx.conn(), &payment.view.id).await?;
+                let own_repeat = reversals.iter().any(|r| {
+                    &r.id == open && r.reason == ReversalReason::TerminalRequest && r.state == ReversalState::Pending
+                });
+                return Ok(if own_repeat { Ok(()) } else { Err(ReversalRefusal::MoneyReturnOpen) });
             }
             match reversals::open_of_completed(app, tx, payment, ReversalReason::TerminalRequest, SWITCH_ACTOR).await {
                 Ok(Some(_)) => {

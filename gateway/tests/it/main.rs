@@ -32,6 +32,7 @@ mod card_data;
 mod crash;
 mod devices;
 mod journal_suite;
+mod money_path;
 mod qr;
 mod qr_barcode;
 mod qr_crash;

@@ -21,6 +21,7 @@ on_both_backends!(
     paid_after_cancel_is_cancelled_at_the_provider,
     a_provider_5xx_puts_the_payment_in_doubt_and_it_is_resolved,
     a_create_timeout_is_resolved_by_withdrawing_at_the_provider,
+    a_provider_paid_amount_other_than_asked_is_never_booked,
 );
 
 pub const CLERK: &str = "clerk-r0101";
@@ -288,5 +289,33 @@ async fn a_create_timeout_is_resolved_by_withdrawing_at_the_provider(backend: Ba
     let status = rig.sim_status(&payment.id);
     assert!(matches!(status, PaymentStatus::Failed | PaymentStatus::Canceled), "still payable: {status}");
     assert!(rig.sim.pay(&payment.id).is_err(), "the code can no longer be paid");
+    rig.stop().await;
+}
+
+async fn a_provider_paid_amount_other_than_asked_is_never_booked(backend: Backend) {
+    let rig = qr_rig(backend, Arc::new(pos_core::SystemClock)).await;
+    let payment = rig.start().await;
+    rig.code_shown(&payment.id).await;
+    // Every answer about the payment from now on names 100 yen more than was asked.
+    rig.sim.set_faults(vec![
+        FaultPlan::new(Endpoint::GetCodePayment, Fault::MisreportAmount { yen: 100 }, 10_000),
+        FaultPlan::new(Endpoint::GetPayment, Fault::MisreportAmount { yen: 100 }, 10_000),
+    ]);
+    rig.sim.pay(&payment.id).expect("the customer pays");
+    let disputed = rig.wait_for(&payment.id, PaymentState::InDoubt).await;
+    let note = disputed.note.unwrap_or_default();
+    assert!(note.contains("400") && note.contains("300"), "the clerk is told what differs: {note}");
+    assert_eq!(rig.events_of(&payment.id, "payment.disputed").await, 1);
+    let exceptions: pos_core::api::ExceptionList =
+        rig.app.get("/v1/treasury/exceptions?kind=qr_amount_mismatch", &token("treasury")).await.ok();
+    assert_eq!(exceptions.exceptions.len(), 1);
+    assert_eq!(exceptions.exceptions[0].amount_at_stake.get(), 400);
+    // The resolver leaves it to treasury, however often it runs.
+    for _ in 0..3 {
+        gateway::payments::qr::resolve(&rig.app.app, &payment.id).await.expect("resolver runs");
+    }
+    assert_eq!(rig.payment(&payment.id).await.state, PaymentState::InDoubt);
+    let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", payment.sale_id), &token(CLERK)).await.ok();
+    assert_eq!(sale.state, SaleState::Open, "nothing was booked into the sale");
     rig.stop().await;
 }

@@ -351,3 +351,23 @@ pub fn write_config(dir: &Path, pki: &TestPki, card: &[String], emoney: &[String
     std::fs::write(&path, text).expect("write config");
     path
 }
+
+/// Waits until `check` yields a value, polling every [`UNTIL_POLL_MS`], or fails naming `what`
+/// after `bound`.
+pub async fn until<T, F, Fut>(what: &str, bound: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {} ms", bound.as_millis());
+        tokio::time::sleep(std::time::Duration::from_millis(UNTIL_POLL_MS)).await;
+    }
+}
+
+/// How often [`until`] looks again.
+pub const UNTIL_POLL_MS: u64 = 25;

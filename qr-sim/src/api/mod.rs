@@ -245,7 +245,12 @@ pub async fn answer(
     };
     state.record(&signed.method, &signed.path, Some(&signed.api_key), code);
     let response = match outcome {
-        Ok(answer) => error::success(answer.status, answer.code, answer.data),
+        Ok(mut answer) => {
+            if let (Some(Fault::MisreportAmount { yen }), Some(data)) = (fault, answer.data.as_mut()) {
+                misreport_amount(data, yen);
+            }
+            error::success(answer.status, answer.code, answer.data)
+        }
         Err(error) => error.into_response(),
     };
     match fault {
@@ -260,6 +265,15 @@ pub async fn answer(
             ApiError::new(ResultCode::ServiceUnavailable, "shutting down").into_response()
         }
         _ => response,
+    }
+}
+
+/// Shifts `amount.amount` of an answer's data by `yen` (the [`Fault::MisreportAmount`] fault).
+fn misreport_amount(data: &mut serde_json::Value, yen: i64) {
+    if let Some(amount) = data.pointer_mut("/amount/amount") {
+        if let Some(value) = amount.as_i64() {
+            *amount = serde_json::Value::from(value.saturating_add(yen));
+        }
     }
 }
 
