@@ -184,6 +184,21 @@ pub fn mask_if_customer_code(text: &str) -> String {
     CustomerCode::parse(text).map_or_else(|_| text.to_string(), |code| code.masked())
 }
 
+/// The shortest all-digit code a scan that pays nothing still takes for a payment app's code
+/// (product barcodes — JAN/EAN-13, UPC-A, ITF-14 — are 14 digits at most; payment apps' are longer).
+pub const PAYMENT_APP_CODE_DIGITS_MIN: usize = 16;
+
+/// What may be kept of a scanned code: masked when the scan paid a sale with it, or when it has
+/// the shape of a payment app's code; a product barcode as it is.
+pub fn mask_scanned(text: &str, paying: bool) -> String {
+    let digits = text.len() >= PAYMENT_APP_CODE_DIGITS_MIN && text.bytes().all(|b| b.is_ascii_digit());
+    if paying || digits {
+        mask_if_customer_code(text)
+    } else {
+        text.to_string()
+    }
+}
+
 #[cfg(test)]
 mod customer_code_tests {
     use super::*;
@@ -197,5 +212,8 @@ mod customer_code_tests {
         assert_eq!(mask_if_customer_code("ISBN-978"), "ISBN-978");
         assert_eq!(CustomerCode::parse("12345").unwrap_err(), CustomerCodeError::Length(5));
         assert_eq!(CustomerCode::parse("1234567890ab").unwrap_err(), CustomerCodeError::NotDigits);
+        assert_eq!(mask_scanned("4901234567894", false), "4901234567894", "a product barcode stays");
+        assert_eq!(mask_scanned("4901234567894", true), "4901*****7894", "a code that paid is masked");
+        assert_eq!(mask_scanned("281234567890123456", false), "2812**********3456");
     }
 }

@@ -127,13 +127,23 @@ async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
     browser.click(&format!(r#"tr[data-sale="{}"] [data-action=refund]"#, refunded_sale.id)).await;
     browser.fill("#refund-amount", "100").await;
     browser.fill("#refund-reason", "一部取消").await;
-    browser.fill("#refund-supervisor", "demo-clerk-r0101").await;
+    // A code no supervisor issued is refused, and the answer says no more than that.
+    browser.fill("#refund-code", "12345678").await;
     browser.click("#refund-send").await;
-    browser.text_until("#error", "the refusal", |t| t.contains("may not approve")).await;
-    browser.fill("#refund-supervisor", "demo-treasury").await;
-    browser.click("#refund-send").await;
-    browser.text_until("#refund-result", "the refund", |t| t.contains("返金しました")).await;
-    browser.keep_screenshot("04b-register-refund").await;
+    browser.text_until("#error", "the refusal", |t| t.contains("not valid")).await;
+    // The clerk asks; the supervisor (treasury) approves from its own session.
+    browser.click("#refund-request").await;
+    browser.text_until("#refund-result", "the request waiting", |t| t.contains("承認待ち")).await;
+    browser.keep_screenshot("04b-register-refund-requested").await;
+    browser.sign_in(&base, "demo-treasury", "/approvals").await;
+    browser.visible("[data-request][data-state=pending] [data-action=approve]").await;
+    browser.keep_screenshot("04c-approvals").await;
+    browser.click("[data-request][data-state=pending] [data-action=approve]").await;
+    browser.visible("[data-request][data-state=approved]").await;
+    // Back at the register, the page follows its request to the refund.
+    browser.sign_in(&base, "demo-clerk-r0101", "/register").await;
+    browser.text_until("#refund-result", "the refund", |t| t.contains("返金しました") && t.contains("treasury")).await;
+    browser.keep_screenshot("04d-register-refunded").await;
     let payment_id = refunded_sale.payments[0].id.clone();
     e2e::counter_rig::until("the refund to complete at the acquirer", || {
         let path = format!("/v1/payments/{payment_id}");
@@ -244,6 +254,7 @@ async fn a_clerk_cannot_open_another_register_or_any_treasury_page() {
         "/treasury",
         "/treasury/report?date=2026-11-25&facility=F01",
         "/treasury/exceptions",
+        "/approvals",
     ] {
         browser.goto(&format!("{base}{page}")).await;
         let refusal = browser.text("h1").await;

@@ -57,7 +57,9 @@ impl Counterd {
         let Ok(text) = code.as_text().map(str::to_string) else {
             return failed("the scanned code is not text".to_string(), None);
         };
-        let output = Some(CommandOutput::Scanned { code: text.clone() });
+        // A customer's payment code is a bearer credential: its result (kept in counterd's own
+        // journal and sent to the gateway) carries it masked.
+        let output = Some(CommandOutput::Scanned { code: pos_core::mask_scanned(&text, sale_id.is_some()) });
         let (Some(sale_id), Some(brand)) = (sale_id, brand) else {
             return CommandResult { output, ..done(format!("scanned {}", describe(&code)), None) };
         };

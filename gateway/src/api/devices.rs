@@ -117,7 +117,7 @@ pub async fn result(
     }
     let now = app.clock.now();
     // A scanned customer payment code is a bearer credential: it is kept masked, like a card.
-    let result = masked_result(result);
+    let result = masked_result(result, &command.command);
     devices::complete(&mut tx, &command_id, &result, now).await?;
     events::append(
         tx.conn(),
@@ -152,9 +152,10 @@ pub async fn result(
 }
 
 /// The result with any scanned customer payment code masked (first and last four digits).
-fn masked_result(mut result: CommandResult) -> CommandResult {
+fn masked_result(mut result: CommandResult, command: &CommandKind) -> CommandResult {
+    let paying = matches!(command, CommandKind::ScanCode { sale_id: Some(_), .. });
     if let Some(CommandOutput::Scanned { code }) = &mut result.output {
-        *code = pos_core::mask_if_customer_code(code);
+        *code = pos_core::mask_scanned(code, paying);
     }
     result
 }

@@ -580,6 +580,18 @@ pub async fn close_day(
                 format!("{open_shifts} shift(s) of {facility} on {date} are still open; close them first"),
             ));
         }
+        // Nothing of the day may still be on its way: a closed day never changes.
+        let unsettled = crate::journal::payments::unsettled_of_day(itx.tx.conn(), facility.as_str(), date).await?;
+        if let Some(payment) = unsettled.first() {
+            return Err(ApiError::conflict(
+                "payments_unsettled",
+                format!(
+                    "{} payment(s) of {facility} on {date} are still pending or returning money (e.g. {}); wait for them or resolve them first",
+                    unsettled.len(),
+                    payment
+                ),
+            ));
+        }
         let run = store::load_run(itx.tx.conn(), &facility, date).await?.ok_or_else(|| {
             ApiError::conflict("not_reconciled", format!("{facility} has not been reconciled for {date}"))
         })?;

@@ -269,3 +269,20 @@ pub async fn last_authorized_at_terminal(
     .await?;
     row.map(|row| decode(&row)).transpose()
 }
+
+/// Payments of a facility-day that are not settled: still pending (waiting, authorizing, in
+/// doubt) or with a refund or reversal on its way. A day with any cannot close.
+pub async fn unsettled_of_day(
+    conn: &mut AnyConnection,
+    facility_id: &str,
+    date: pos_core::BusinessDate,
+) -> Result<Vec<String>, JournalError> {
+    let rows = sqlx::query(
+        "SELECT id FROM payments WHERE facility_id = $1 AND business_date = $2 AND (state IN ('created', 'awaiting_device', 'authorizing', 'approved', 'in_doubt') OR money_return IS NOT NULL) ORDER BY id LIMIT 100",
+    )
+    .bind(facility_id)
+    .bind(date.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|row| row.try_get::<String, _>("id").map_err(JournalError::from)).collect()
+}

@@ -25,6 +25,7 @@ const REGISTER_JS: &str = include_str!("assets/register.js");
 const TREASURY_JS: &str = include_str!("assets/treasury.js");
 const ANALYTICS_JS: &str = include_str!("assets/analytics.js");
 const SIGN_IN_JS: &str = include_str!("assets/sign_in.js");
+const APPROVALS_JS: &str = include_str!("assets/approvals.js");
 
 const REGISTER_HTML: &str = include_str!("assets/register.html");
 const TREASURY_HTML: &str = include_str!("assets/treasury.html");
@@ -32,6 +33,7 @@ const REPORT_HTML: &str = include_str!("assets/report.html");
 const EXCEPTIONS_HTML: &str = include_str!("assets/exceptions.html");
 const ANALYTICS_HTML: &str = include_str!("assets/analytics.html");
 const SIGN_IN_HTML: &str = include_str!("assets/sign_in.html");
+const APPROVALS_HTML: &str = include_str!("assets/approvals.html");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/treasury/report", get(report))
         .route("/treasury/exceptions", get(exceptions))
         .route("/analytics", get(analytics))
+        .route("/approvals", get(approvals))
 }
 
 /// Percent-encodes a query value (the `next` page after signing in).
@@ -62,6 +65,7 @@ fn escape(text: &str) -> String {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nav {
     Register,
+    Approvals,
     Treasury,
     Exceptions,
     Analytics,
@@ -73,6 +77,9 @@ fn nav_links(caller: Option<&Caller>, current: Nav) -> String {
     let mut links = Vec::new();
     if matches!(caller.role, Role::Clerk | Role::Operator) {
         links.push((Nav::Register, "/register", "nav.register", "レジ"));
+    }
+    if matches!(caller.role, Role::Operator | Role::Treasury) {
+        links.push((Nav::Approvals, "/approvals", "nav.approvals", "承認"));
     }
     if caller.role == Role::Treasury {
         links.push((Nav::Treasury, "/treasury", "nav.treasury", "会計課"));
@@ -196,6 +203,22 @@ async fn analytics(State(app): State<AppState>, Extension(caller): Extension<Cal
         );
     }
     Html(layout(&app, Some(&caller), Nav::Analytics, "分析", ANALYTICS_HTML, ANALYTICS_JS)).into_response()
+}
+
+/// The supervisors' page: refund requests to decide and one-time approval codes.
+async fn approvals(State(app): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if !matches!(caller.role, Role::Operator | Role::Treasury) {
+        return forbidden(
+            &app,
+            &caller,
+            &format!(
+                "refund approvals are for supervisors (operators, treasury); {} is {}",
+                caller.user,
+                caller.role.code()
+            ),
+        );
+    }
+    Html(layout(&app, Some(&caller), Nav::Approvals, "返金の承認", APPROVALS_HTML, APPROVALS_JS)).into_response()
 }
 
 #[cfg(test)]

@@ -202,3 +202,112 @@ async fn no_card_data_in_the_journal_the_log_or_any_answer() {
     card.shutdown().await;
     emoney.shutdown().await;
 }
+
+/// A customer's payment code as the counter's scanner reads it (PayPay's are 18 digits).
+const CUSTOMER_CODE: &str = "281234567890123456";
+/// The digits between the first and last four: never at rest, never in a log.
+const CUSTOMER_CODE_MIDDLE: &str = "3456789012";
+
+/// Adds a QR provider link for facility F01 (merchant `M0001`) to a configuration file written
+/// by [`write_config`], taking scanned customer codes.
+fn link_qr_provider(config: &std::path::Path, base_url: &str) {
+    let text = std::fs::read_to_string(config).expect("config");
+    let anchor = "receivable_account = \"90-02-01-03\"    # 未収金 QRコード決済\n";
+    assert!(text.contains(anchor), "the example configuration's QR acquirer moved");
+    let link = format!(
+        "\n[acquirers.qr_link]\nbase_url = \"{base_url}\"\napi_key = \"sample_key\"\napi_secret = \"sample_secret\"\npoll_interval_ms = 100\nrequest_timeout_ms = 2000\nresolve_retry_ms = 200\nresolve_tries_max = 20\ncustomer_presented = true\n\n[acquirers.qr_link.merchants]\nF01 = \"M0001\"\n"
+    );
+    std::fs::write(config, text.replace(anchor, &format!("{anchor}{link}"))).expect("write config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanned_customer_code_is_nowhere_at_rest_nor_in_the_log() {
+    let database = TestDatabase::new(Backend::Sqlite).await;
+    let pki = TestPki::new();
+    let base_config = crate::support::offline_config();
+    let card = simulator(&pki, Centre::Card, &base_config, 10).await;
+    let emoney = simulator(&pki, Centre::Emoney, &base_config, 20).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
+    let qr = qr_sim::start_with(
+        listener,
+        qr_sim::QrSimConfig::example(),
+        qr_sim::StartOptions { clock: Arc::new(pos_core::SystemClock), tls: None },
+    )
+    .await
+    .expect("qr-sim starts");
+    let config_dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(config_dir.path(), &pki, &[card.address().to_string()], &[emoney.address().to_string()]);
+    link_qr_provider(&config, &qr.base_url());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut gateway = start_gateway_logging(&config, &database, "debug", Some(log.clone())).await;
+    let http = reqwest::Client::new();
+    let answers = Mutex::new(Vec::new());
+    let base = gateway.base.clone();
+    post(
+        &http,
+        format!("{base}/v1/shifts"),
+        "clerk-r0101",
+        &json!({ "register_id": "R0101", "opening_float": 0 }),
+        &answers,
+    )
+    .await;
+    let sale: SaleView = serde_json::from_str(
+        &post(
+            &http,
+            format!("{base}/v1/sales"),
+            "clerk-r0101",
+            &json!({ "register_id": "R0101", "lines": [{ "fee_item": "JUMINHYO", "quantity": 1 }] }),
+            &answers,
+        )
+        .await,
+    )
+    .expect("sale");
+    // The register's counter device pays the sale with the scanned code, as counterd does.
+    let body = json!({ "method": "qr", "brand": "PAYPAY", "customer_code": CUSTOMER_CODE });
+    let started: PaymentResult = serde_json::from_str(
+        &post(&http, format!("{base}/v1/sales/{}/payments", sale.id), "counter-r0101", &body, &answers).await,
+    )
+    .expect("payment");
+    assert_eq!(started.payment.masked_card.as_deref(), Some("2812**********3456"));
+    crate::support::until("the scanned code's payment completes", Duration::from_secs(20), || async {
+        let text = http
+            .get(format!("{base}/v1/payments/{}", started.payment.id))
+            .bearer_auth(token("treasury"))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body");
+        answers.lock().expect("answers").extend_from_slice(text.as_bytes());
+        text.contains("\"state\":\"completed\"").then_some(())
+    })
+    .await;
+    assert_eq!(qr.payments().len(), 1, "the provider was charged once, with the full code");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    tokio::time::timeout(Duration::from_secs(20), gateway.child.wait()).await.expect("stops").expect("reaped");
+
+    let log = log.lock().expect("log").clone();
+    assert!(log.len() > 1_000, "the debug log was captured ({} bytes)", log.len());
+    let journal_dir =
+        database.url.trim_start_matches("sqlite://").rsplit_once('/').map(|(dir, _)| dir.to_string()).expect("folder");
+    let mut places: Vec<(String, Vec<u8>)> = vec![
+        ("the gateway's log".to_string(), log),
+        ("the gateway's answers".to_string(), answers.lock().expect("answers").clone()),
+    ];
+    for entry in std::fs::read_dir(&journal_dir).expect("journal folder") {
+        let path = entry.expect("entry").path();
+        places.push((format!("journal file {}", path.display()), std::fs::read(&path).expect("read")));
+    }
+    assert!(places.len() >= 3, "the journal's files were read");
+    for (what, bytes) in places {
+        for needle in [CUSTOMER_CODE, CUSTOMER_CODE_MIDDLE] {
+            let found = bytes.windows(needle.len()).any(|window| window == needle.as_bytes());
+            assert!(!found, "{what} holds the customer's code ({needle})");
+        }
+    }
+    qr.shutdown().await;
+    card.shutdown().await;
+    emoney.shutdown().await;
+}

@@ -57,6 +57,7 @@ async function refreshShift() {
     renderItems();
     renderBasket();
     await refreshSales();
+    followRefundRequest();
     if (page.state.paymentId && !page.state.finished) follow();
     else if (page.state.payKey && !page.state.paymentId) resumePayment();
   }
@@ -302,35 +303,83 @@ function refundable(sale) {
   return sale.payments.find((p) => p.method !== "cash" && (p.state === "completed" || p.state === "partially_refunded") && p.amount > p.refunded);
 }
 
-// A refund goes back the way it was paid, under the brand's rules, with a supervisor's approval:
-// the supervisor types their token here; it travels in a header and is not kept.
+// A refund goes back the way it was paid, under the brand's rules, with a supervisor's approval,
+// given from the supervisor's own session: the clerk asks (the supervisor's approvals page lists
+// it) and the page follows the request, or the clerk types the one-time code the supervisor
+// issued for this payment and amount. No token is ever typed here.
 function showRefund(sale) {
   const payment = refundable(sale);
   const box = document.getElementById("refund");
   box.hidden = false;
   box.dataset.payment = payment.id;
   box.dataset.key = newKey();
+  document.getElementById("refund-payment").textContent = payment.id;
   document.getElementById("refund-amount").value = String(payment.amount - payment.refunded);
   document.getElementById("refund-reason").value = "";
-  document.getElementById("refund-supervisor").value = "";
+  document.getElementById("refund-code").value = "";
   document.getElementById("refund-result").textContent = "";
   document.getElementById("refund-amount").focus();
+}
+
+function refundBody() {
+  return {
+    amount: Number(document.getElementById("refund-amount").value),
+    reason: document.getElementById("refund-reason").value,
+  };
 }
 
 async function sendRefund(button) {
   await once(button, async () => {
     showError("error", null);
     const box = document.getElementById("refund");
-    const amount = Number(document.getElementById("refund-amount").value);
-    const body = { amount, method: "original", reason: document.getElementById("refund-reason").value };
+    const body = Object.assign(refundBody(), { method: "original", approval_code: document.getElementById("refund-code").value.trim() });
     try {
-      const refund = await api("POST", "/v1/payments/" + box.dataset.payment + "/refunds", body, box.dataset.key,
-        { "X-Supervisor-Token": document.getElementById("refund-supervisor").value });
-      document.getElementById("refund-supervisor").value = "";
+      const refund = await api("POST", "/v1/payments/" + box.dataset.payment + "/refunds", body, box.dataset.key);
+      document.getElementById("refund-code").value = "";
       document.getElementById("refund-result").textContent = t("refunded") + " (" + refund.state + ")";
       await refreshSales();
+    } catch (error) {
+      // A refused code is spent for this key: the next try is a new request.
+      box.dataset.key = newKey();
+      showError("error", error);
+    }
+  });
+}
+
+async function requestRefund(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const box = document.getElementById("refund");
+    try {
+      const request = await api("POST", "/v1/payments/" + box.dataset.payment + "/refund-requests", refundBody(), box.dataset.key);
+      // Kept in the tab, so a reload (or signing in again) goes on following it.
+      sessionStorage.setItem(storageKey() + ".refundRequest", request.id);
+      followRefundRequest();
     } catch (error) { showError("error", error); }
   });
+}
+
+// Follows the clerk's pending refund request until the supervisor decides.
+async function followRefundRequest() {
+  const id = sessionStorage.getItem(storageKey() + ".refundRequest");
+  if (!id) return;
+  const result = document.getElementById("refund-result");
+  document.getElementById("refund").hidden = false;
+  try {
+    const request = await api("GET", "/v1/refund-requests/" + id);
+    if (request.state === "pending") {
+      result.textContent = t("refund.waiting");
+      setTimeout(followRefundRequest, 1500);
+      return;
+    }
+    sessionStorage.removeItem(storageKey() + ".refundRequest");
+    if (request.state === "approved" && request.refund) {
+      result.textContent = t("refunded") + " (" + request.refund.state + ", " + request.approver + ")";
+      await refreshSales();
+    } else {
+      result.textContent = t("refund." + request.state) + (request.decision_note ? ": " + request.decision_note : "");
+    }
+  } catch (error) { showError("error", error); }
 }
 
 async function voidSale(button, sale) {
@@ -393,6 +442,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("next").addEventListener("click", nextCustomer);
   document.getElementById("close-shift-button").addEventListener("click", (e) => closeShift(e.currentTarget));
   document.getElementById("refund-send").addEventListener("click", (e) => sendRefund(e.currentTarget));
+  document.getElementById("refund-request").addEventListener("click", (e) => requestRefund(e.currentTarget));
   document.getElementById("refund-cancel").addEventListener("click", () => { document.getElementById("refund").hidden = true; });
   document.getElementById("new-shift").addEventListener("click", () => { show("shift-result", false); refreshShift(); });
   document.addEventListener("langchange", () => { if (page.facility) { renderBasket(); refreshSales(); } });
