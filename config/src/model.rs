@@ -61,6 +61,8 @@ pub struct TerminalHost {
     pub cert_file: std::path::PathBuf,
     pub key_file: std::path::PathBuf,
     pub client_ca_file: Option<std::path::PathBuf>,
+    /// Revocation lists of the client CA (PEM): terminals taken out of service.
+    pub client_crl_files: Vec<std::path::PathBuf>,
     pub client_auth: ClientAuthMode,
     /// How long a card or e-money payment waits for the card before it expires.
     pub device_wait_ms: u64,

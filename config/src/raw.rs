@@ -41,6 +41,8 @@ pub struct RawTerminalHost {
     pub key_file: String,
     pub client_ca_file: Option<String>,
     #[serde(default)]
+    pub client_crl_files: Vec<String>,
+    #[serde(default)]
     pub client_auth: Option<String>,
     pub device_wait_ms: u64,
     #[serde(default)]

@@ -802,6 +802,10 @@ fn validate_terminal_host(raw: &RawTerminalHost, base_dir: &Path, issues: &mut I
             None
         }
     };
+    if !raw.client_crl_files.is_empty() && raw.client_ca_file.is_none() {
+        issues
+            .add("terminal_host.client_crl_files", "revocation lists belong to the client CA: name client_ca_file too");
+    }
     if client_auth == Some(ClientAuthMode::Required) && raw.client_ca_file.is_none() {
         issues.add("terminal_host.client_ca_file", "terminal certificates need the CA that signs them");
     }
@@ -814,6 +818,7 @@ fn validate_terminal_host(raw: &RawTerminalHost, base_dir: &Path, issues: &mut I
         cert_file: anchored(base_dir, &raw.cert_file),
         key_file: anchored(base_dir, &raw.key_file),
         client_ca_file: raw.client_ca_file.as_deref().map(|f| anchored(base_dir, f)),
+        client_crl_files: raw.client_crl_files.iter().map(|f| anchored(base_dir, f)).collect(),
         client_auth: client_auth?,
         device_wait_ms: raw.device_wait_ms,
         reversal_window_ms: raw.reversal_window_ms,

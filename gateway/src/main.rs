@@ -99,9 +99,14 @@ async fn serve(config_path: PathBuf, listen: Option<String>) -> anyhow::Result<(
                 pos_config::ClientAuthMode::LabWithoutCertificates => pos_tls::ClientAuth::Optional,
                 pos_config::ClientAuthMode::Required => pos_tls::ClientAuth::Required,
             };
-            let tls =
-                pos_tls::server_config(&host.cert_file, &host.key_file, host.client_ca_file.as_deref(), client_auth)
-                    .context("terminal host TLS (for local runs, `gateway dev-tls` writes development certificates)")?;
+            let tls = pos_tls::server_config_files(
+                &host.cert_file,
+                &host.key_file,
+                host.client_ca_file.as_deref(),
+                &host.client_crl_files,
+                client_auth,
+            )
+            .context("terminal host TLS (for local runs, `gateway dev-tls` writes development certificates)")?;
             let listener = tokio::net::TcpListener::bind(host.listen)
                 .await
                 .with_context(|| format!("cannot listen for terminals on {}", host.listen))?;

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 
@@ -77,12 +77,36 @@ pub fn server_config_from_pem(
     client_ca: Option<&[u8]>,
     client_auth: ClientAuth,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_revoking(chain, key, client_ca, &[], client_auth)
+}
+
+/// Certificate revocation lists in PEM form (`-----BEGIN X509 CRL-----`).
+pub fn crls_from_pem(pem: &[u8], path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    let crls: Vec<_> = rustls_pemfile::crls(&mut &pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|source| TlsError::Read { path: path.to_path_buf(), source })?;
+    if crls.is_empty() {
+        return Err(TlsError::Missing { path: path.to_path_buf(), what: "certificate revocation list" });
+    }
+    Ok(crls)
+}
+
+/// As [`server_config_from_pem`], refusing client certificates that these revocation lists (of
+/// the client CA) name: a terminal taken out of service, a lost certificate.
+pub fn server_config_revoking(
+    chain: &[u8],
+    key: &[u8],
+    client_ca: Option<&[u8]>,
+    crls: &[CertificateRevocationListDer<'static>],
+    client_auth: ClientAuth,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let label = Path::new("<pem>");
     let builder = rustls::ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let builder = match (client_auth, client_ca) {
         (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
         (auth, Some(ca)) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca, label)?), provider());
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca, label)?), provider())
+                .with_crls(crls.iter().cloned());
             let verifier = if auth == ClientAuth::Optional {
                 verifier.allow_unauthenticated().build()?
             } else {
@@ -101,8 +125,23 @@ pub fn server_config(
     client_ca: Option<&Path>,
     client_auth: ClientAuth,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_files(chain, key, client_ca, &[], client_auth)
+}
+
+/// As [`server_config`], with revocation lists of the client CA (PEM files).
+pub fn server_config_files(
+    chain: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+    crl_files: &[PathBuf],
+    client_auth: ClientAuth,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let ca = client_ca.map(read).transpose()?;
-    server_config_from_pem(&read(chain)?, &read(key)?, ca.as_deref(), client_auth)
+    let mut crls = Vec::new();
+    for file in crl_files {
+        crls.extend(crls_from_pem(&read(file)?, file)?);
+    }
+    server_config_revoking(&read(chain)?, &read(key)?, ca.as_deref(), &crls, client_auth)
         .map_err(|error| relabel(error, chain))
 }
 
@@ -178,6 +217,23 @@ pub fn terminal_id_of(certificate: &CertificateDer<'_>) -> Result<String, Termin
     Ok(first)
 }
 
+/// A random positive 16-byte certificate serial number (RFC 5280 allows up to 20 octets).
+fn random_serial() -> Vec<u8> {
+    let mut serial: Vec<u8> = (0..16).map(|_| rand_byte()).collect();
+    serial[0] &= 0x7F;
+    serial[0] |= 0x01;
+    serial
+}
+
+/// A byte from the operating system's generator, through the same ring the TLS stack uses.
+fn rand_byte() -> u8 {
+    use ring::rand::SecureRandom;
+    let mut byte = [0u8; 1];
+    // A failing system generator is not something to sign certificates with.
+    ring::rand::SystemRandom::new().fill(&mut byte).expect("the system's random generator works");
+    byte[0]
+}
+
 /// A development PKI: one CA and the leaf certificates signed by it, as PEM.
 pub struct DevPki {
     ca: rcgen::CertifiedKey,
@@ -188,6 +244,8 @@ pub struct DevPki {
 pub struct Leaf {
     pub chain_pem: String,
     pub key_pem: String,
+    /// The certificate's serial number (what a revocation list names).
+    pub serial: Vec<u8>,
 }
 
 impl DevPki {
@@ -227,9 +285,11 @@ impl DevPki {
         let uri = rcgen::Ia5String::try_from(terminal_uri(terminal_id))?;
         params.subject_alt_names = vec![rcgen::SanType::URI(uri)];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let serial = random_serial();
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
         let key_pair = rcgen::KeyPair::generate()?;
         let cert = params.signed_by(&key_pair, &self.ca.cert, &self.ca.key_pair)?;
-        Ok(Leaf { chain_pem: cert.pem(), key_pem: key_pair.serialize_pem() })
+        Ok(Leaf { chain_pem: cert.pem(), key_pem: key_pair.serialize_pem(), serial })
     }
 
     /// A client configuration for a terminal: trusts this CA, presents the terminal's certificate.
@@ -248,6 +308,28 @@ impl DevPki {
             Some(self.ca_pem().as_bytes()),
             ClientAuth::Required,
         )
+    }
+
+    /// A revocation list of this CA naming the certificates with these serial numbers (PEM).
+    pub fn revocation_list(&self, serials: &[Vec<u8>]) -> Result<String, TlsError> {
+        let now = time::OffsetDateTime::now_utc();
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + std::time::Duration::from_secs(7 * 24 * 3600),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(serial),
+                    revocation_time: now,
+                    reason_code: Some(rcgen::RevocationReason::CessationOfOperation),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.ca.cert, &self.ca.key_pair)?.pem()?)
     }
 
     /// Writes a terminal's certificate and key into `dir` as `terminal-<id>.crt` and `.key`.
@@ -270,9 +352,11 @@ impl DevPki {
             params.distinguished_name.push(rcgen::DnType::CommonName, *first);
         }
         params.extended_key_usages = vec![usage];
+        let serial = random_serial();
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
         let key_pair = rcgen::KeyPair::generate()?;
         let cert = params.signed_by(&key_pair, &self.ca.cert, &self.ca.key_pair)?;
-        Ok(Leaf { chain_pem: cert.pem(), key_pem: key_pair.serialize_pem() })
+        Ok(Leaf { chain_pem: cert.pem(), key_pem: key_pair.serialize_pem(), serial })
     }
 
     /// Writes the CA and a server leaf for `names` into `dir` as `ca.crt`, `<stem>.crt`,

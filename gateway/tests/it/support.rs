@@ -313,6 +313,7 @@ impl TestPki {
             cert_file: self.ca_path(),
             key_file: self.ca_path(),
             client_ca_file: Some(self.ca_path()),
+            client_crl_files: Vec::new(),
             client_auth: pos_config::ClientAuthMode::Required,
             device_wait_ms: 120_000,
             reversal_window_ms: None,

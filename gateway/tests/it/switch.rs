@@ -515,6 +515,58 @@ async fn a_terminal_host_requiring_client_certificates_refuses_terminals_without
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_terminal_certificate_is_refused_at_the_door() {
+    use std::sync::Arc;
+    let pki = crate::support::TestPki::new();
+    let revoked = pki.pki.terminal(TERMINAL).expect("terminal certificate");
+    let crl = pki.pki.revocation_list(&[revoked.serial.clone()]).expect("revocation list");
+    let crls = pos_tls::crls_from_pem(crl.as_bytes(), std::path::Path::new("crl.pem")).expect("crl");
+    let leaf = pki.pki.server(&["localhost"]).expect("leaf");
+    let tls = pos_tls::server_config_revoking(
+        leaf.chain_pem.as_bytes(),
+        leaf.key_pem.as_bytes(),
+        Some(pki.pki.ca_pem().as_bytes()),
+        &crls,
+        pos_tls::ClientAuth::Required,
+    )
+    .expect("server tls");
+    let app = crate::support::spawn_app_full(Backend::Sqlite, Arc::new(pos_core::SystemClock), Some(tls), |_| {}).await;
+    let address = app.terminal_host.expect("terminal host").to_string();
+    let connect = |chain: &str, key: &str| {
+        let tls =
+            pos_tls::client_config_from_pem(pki.pki.ca_pem().as_bytes(), Some((chain.as_bytes(), key.as_bytes())))
+                .expect("client tls");
+        iso8583::client::Client::start(iso8583::client::ClientSettings {
+            endpoints: vec![address.clone()],
+            server_name: "localhost".to_string(),
+            tls,
+            in_flight_max: 1,
+            connect_timeout_ms: 2_000,
+            echo_interval_ms: 60_000,
+            reconnect_backoff_ms_max: 200,
+        })
+    };
+    let sign_on = iso8583::Message::new(iso8583::Mti::NETWORK_REQUEST)
+        .with(iso8583::fields::STAN, "000001")
+        .with(iso8583::fields::TERMINAL_ID, TERMINAL)
+        .with(iso8583::fields::NETWORK_MANAGEMENT_CODE, iso8583::fields::NETWORK_SIGN_ON);
+    let old = connect(&revoked.chain_pem, &revoked.key_pem);
+    assert!(
+        old.request(&sign_on, std::time::Duration::from_secs(2)).await.is_err(),
+        "a revoked certificate was served"
+    );
+    old.shutdown();
+    // Its replacement, for the same terminal, is served.
+    let renewed = pki.pki.terminal(TERMINAL).expect("renewed certificate");
+    let new = connect(&renewed.chain_pem, &renewed.key_pem);
+    let answer =
+        new.request(&sign_on, std::time::Duration::from_secs(5)).await.expect("the renewed certificate is served");
+    assert_eq!(answer.text(iso8583::fields::RESPONSE_CODE), Some("00"));
+    new.shutdown();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waon_refund_is_refused_after_fourteen_days() {
     use std::sync::Arc;
     let clock = Arc::new(pos_core::ManualClock::new(chrono::Utc::now()));
