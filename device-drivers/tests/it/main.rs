@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod dialogue;
+mod link_simulation;
 mod printer;
 mod properties;
 mod receipt;

@@ -10,7 +10,7 @@ use device_drivers::terminal_sim::{CardSource, Fault, Faults, SimulatorEvent, Si
 use device_drivers::zvt::commands::fields::{Password, TerminalNumber};
 use device_drivers::zvt::ecr::{EcrDriver, EcrSettings};
 use device_drivers::zvt::transport::fd::pty_pair;
-use device_drivers::zvt::transport::ZvtLink;
+use device_drivers::zvt::transport::{LinkRole, ZvtLink};
 use futures::{SinkExt, StreamExt};
 use iso8583::client::{Client, ClientSettings};
 use iso8583::{fields, FrameCodec, Message, Mti, Spec};
@@ -178,7 +178,7 @@ impl Rig {
         let (ecr_link, terminal_link) = match setup.transport {
             Transport::Serial => {
                 let (master, slave) = pty_pair().expect("pty pair");
-                (ZvtLink::serial(master), ZvtLink::serial(slave))
+                (ZvtLink::serial(master, LinkRole::Ecr), ZvtLink::serial(slave, LinkRole::Terminal))
             }
             Transport::Tcp => {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
