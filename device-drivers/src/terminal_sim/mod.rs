@@ -17,6 +17,14 @@
 //! or an abort with a result code when declined. Trace and receipt counters, the payments a
 //! reversal may name and the totals persist in a state file ([`state`]).
 //!
+//! After every ending — a completion, an abort from either side, a negative acknowledgement — the
+//! terminal is idle at once (PROTOCOLS.md §3): a command that comes instead of the ECR's
+//! `80 00 00` to the ending is the next command and gets its own dialogue, and an `80 00 00` that
+//! comes late (it crossed the terminal's abort) is not a command and gets no answer. While the
+//! terminal is master it takes the ECR's abort `06 B0` at any time during the card wait (not only
+//! in answer to an intermediate status), ignores a copy of the command it runs, and refuses any
+//! other command with `84 83 00` and nothing after it.
+//!
 //! Faults on demand ([`Faults::arm`], each used once): the card is removed, the customer
 //! cancels, the host is unreachable, link noise (a frame with a bad CRC, a dropped ACK), and power
 //! loss after the host approved (the terminal stops answering; the ECR must call it unknown).
@@ -58,6 +66,10 @@ pub const HOST_TIMEOUT_MS_DEFAULT: u64 = 20_000;
 pub const ECR_ANSWER_TIMEOUT_MS_DEFAULT: u64 = 5_000;
 /// The version the status enquiry reports.
 pub const SOFTWARE_VERSION: &str = "POS-SIM 0.1";
+
+/// The error code of `84 xx 00` when the terminal cannot carry out a command (unreadable, or sent
+/// while it is busy with another).
+pub const REFUSED_NOT_POSSIBLE: u8 = 0x83;
 
 /// Intermediate status codes (ZVT): what the terminal's display says.
 pub const STATUS_INSERT_CARD: u8 = 0x0A;
@@ -157,8 +169,6 @@ pub enum SimulatorError {
 enum DialogueError {
     #[error("link: {0}")]
     Link(#[from] LinkError),
-    #[error("the ECR answered {0:?}, expected 80 00 00")]
-    UnexpectedAnswer(Apdu),
     #[error("a message could not be encoded: {0}")]
     Encode(#[from] crate::zvt::EncodeError),
 }
@@ -176,6 +186,10 @@ enum Handled {
 
 pub struct TerminalSimulator {
     options: SimulatorOptions,
+    /// The APDU of the command being run, to recognise a copy of it.
+    running: Option<Apdu>,
+    /// A command the ECR sent while the last dialogue was ending.
+    next_command: Option<Apdu>,
     state: TerminalState,
     cards: CardSource,
     host: Option<iso8583::client::Client>,
@@ -195,7 +209,17 @@ impl TerminalSimulator {
     ) -> Result<TerminalSimulator, SimulatorError> {
         let state = TerminalState::load(&options.state_file)?;
         let (events, _) = broadcast::channel(EVENT_QUEUE_DEPTH);
-        Ok(TerminalSimulator { options, state, cards, host, clock, faults: Faults::default(), events })
+        Ok(TerminalSimulator {
+            options,
+            running: None,
+            next_command: None,
+            state,
+            cards,
+            host,
+            clock,
+            faults: Faults::default(),
+            events,
+        })
     }
 
     pub fn faults(&self) -> Faults {
@@ -222,9 +246,13 @@ impl TerminalSimulator {
             if self.faults.take(Fault::DropAckOnce) {
                 link.inject(LinkFault::DropAckOnce);
             }
-            let received = tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                received = link.receive(Duration::from_millis(IDLE_RECEIVE_MS)) => received,
+            // A command that arrived while the last dialogue was ending goes first.
+            let received = match self.next_command.take() {
+                Some(apdu) => Ok(apdu),
+                None => tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    received = link.receive(Duration::from_millis(IDLE_RECEIVE_MS)) => received,
+                },
             };
             let apdu = match received {
                 Ok(apdu) => apdu,
@@ -235,12 +263,18 @@ impl TerminalSimulator {
                     continue;
                 }
             };
+            if apdu == Acknowledgement::Positive.to_apdu() {
+                // The ECR's acknowledgement of a message of a dialogue that has ended (it crossed
+                // our abort, or came after we stopped waiting for it): not a command, no answer.
+                tracing::debug!("terminal simulator: a late 80 00 00 while idle; nothing to answer");
+                continue;
+            }
             let command = match EcrCommand::decode(&apdu) {
                 Ok(command) => command,
                 Err(error) => {
                     tracing::warn!(%error, "terminal simulator: refusing a command it cannot read");
-                    // 84 83 00: the terminal cannot carry out the command.
-                    let _ = link.send(&Acknowledgement::Negative { code: 0x83 }.to_apdu()).await;
+                    // 84 83 00: the terminal cannot carry out the command — and nothing follows.
+                    let _ = link.send(&Acknowledgement::Negative { code: REFUSED_NOT_POSSIBLE }.to_apdu()).await;
                     continue;
                 }
             };
@@ -249,7 +283,10 @@ impl TerminalSimulator {
             if self.faults.take(Fault::BadCrcOnce) {
                 link.inject(LinkFault::BadCrcOnce);
             }
-            match self.handle(&mut link, command).await {
+            self.running = Some(apdu);
+            let handled = self.handle(&mut link, command).await;
+            self.running = None;
+            match handled {
                 Ok(Handled::Done) => {}
                 Ok(Handled::PowerLost) => {
                     self.emit(SimulatorEvent::PowerLost);
@@ -319,7 +356,11 @@ impl TerminalSimulator {
                 break;
             }
             let pause = Duration::from_millis(self.options.status_interval_ms).min(presented_at - now);
-            tokio::time::sleep(pause).await;
+            // The ECR may abort at any time while the terminal waits for the card, not only in
+            // answer to an intermediate status: listen rather than sleep.
+            if let EcrAnswer::AbortRequested = self.listen(link, pause).await? {
+                return self.send_abort(link, result_code::ABORTED).await;
+            }
         }
         if self.faults.take(Fault::CardRemoved) {
             return self.send_abort(link, result_code::CARD_NOT_READABLE).await;
@@ -545,25 +586,89 @@ impl TerminalSimulator {
     }
 
     /// Sends a message as master and reads the ECR's answer.
-    async fn send_as_master(&self, link: &mut ZvtLink, message: TerminalMessage) -> Result<EcrAnswer, DialogueError> {
+    async fn send_as_master(
+        &mut self,
+        link: &mut ZvtLink,
+        message: TerminalMessage,
+    ) -> Result<EcrAnswer, DialogueError> {
         link.send(&message.to_apdu()?).await?;
-        let answer = link.receive(Duration::from_millis(self.options.ecr_answer_timeout_ms)).await?;
-        if answer == Acknowledgement::Positive.to_apdu() {
-            Ok(EcrAnswer::Acknowledged)
-        } else if ControlField::of(&answer) == ControlField::ABORT_COMMAND {
-            Ok(EcrAnswer::AbortRequested)
-        } else {
-            Err(DialogueError::UnexpectedAnswer(answer))
+        let until = Instant::now() + Duration::from_millis(self.options.ecr_answer_timeout_ms);
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let answer = link.receive(wait).await?;
+            if let Some(answer) = self.answer_while_master(link, answer).await? {
+                return Ok(answer);
+            }
         }
     }
 
-    /// Sends the completion or abort that ends the dialogue.
-    async fn send_last(&self, link: &mut ZvtLink, message: TerminalMessage) -> Result<Handled, DialogueError> {
-        self.send_as_master(link, message).await?;
-        Ok(Handled::Done)
+    /// Waits up to `pause` for something from the ECR while the terminal is master and has
+    /// nothing outstanding (between intermediate statuses): an abort ends the wait.
+    async fn listen(&mut self, link: &mut ZvtLink, pause: Duration) -> Result<EcrAnswer, DialogueError> {
+        let until = Instant::now() + pause;
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let received = match link.receive(wait).await {
+                Err(LinkError::ReceiveTimeout { .. }) => return Ok(EcrAnswer::Acknowledged),
+                received => received?,
+            };
+            match self.answer_while_master(link, received).await? {
+                Some(EcrAnswer::AbortRequested) => return Ok(EcrAnswer::AbortRequested),
+                // An acknowledgement nobody asked for: its message's answer came already.
+                Some(EcrAnswer::Acknowledged) | None => {}
+            }
+        }
     }
 
-    async fn send_abort(&self, link: &mut ZvtLink, code: ResultCode) -> Result<Handled, DialogueError> {
+    /// What an APDU from the ECR means while the terminal is master: the answer `80 00 00`, an
+    /// abort `06 B0`, or nothing for the dialogue (`None`): the command being run once more (a
+    /// copy), or another command, which the terminal cannot take now and refuses `84 83 00` —
+    /// and sends nothing more for it.
+    async fn answer_while_master(&self, link: &mut ZvtLink, apdu: Apdu) -> Result<Option<EcrAnswer>, DialogueError> {
+        if apdu == Acknowledgement::Positive.to_apdu() {
+            return Ok(Some(EcrAnswer::Acknowledged));
+        }
+        if ControlField::of(&apdu) == ControlField::ABORT_COMMAND {
+            return Ok(Some(EcrAnswer::AbortRequested));
+        }
+        if self.running.as_ref() == Some(&apdu) {
+            tracing::debug!("terminal simulator: the running command came again; ignored");
+            return Ok(None);
+        }
+        tracing::warn!(control = %ControlField::of(&apdu), "terminal simulator: a command while busy; refused");
+        link.send(&Acknowledgement::Negative { code: REFUSED_NOT_POSSIBLE }.to_apdu()).await?;
+        Ok(None)
+    }
+
+    /// Sends the completion or abort that ends the dialogue. The terminal is idle from here: it
+    /// waits a bounded time for the ECR's `80 00 00`, and a command that comes instead is the
+    /// ECR's next one, run as soon as this returns.
+    async fn send_last(&mut self, link: &mut ZvtLink, message: TerminalMessage) -> Result<Handled, DialogueError> {
+        link.send(&message.to_apdu()?).await?;
+        let until = Instant::now() + Duration::from_millis(self.options.ecr_answer_timeout_ms);
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let answer = match link.receive(wait).await {
+                Ok(answer) => answer,
+                Err(LinkError::ReceiveTimeout { .. }) => {
+                    tracing::debug!("terminal simulator: the ECR did not acknowledge the end of the dialogue");
+                    return Ok(Handled::Done);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if answer == Acknowledgement::Positive.to_apdu() {
+                return Ok(Handled::Done);
+            }
+            if self.running.as_ref() == Some(&answer) {
+                // A copy of the command that has just ended; nothing to do.
+                continue;
+            }
+            self.next_command = Some(answer);
+            return Ok(Handled::Done);
+        }
+    }
+
+    async fn send_abort(&mut self, link: &mut ZvtLink, code: ResultCode) -> Result<Handled, DialogueError> {
         self.send_last(link, TerminalMessage::Abort(TerminalAbort::new(code))).await
     }
 }

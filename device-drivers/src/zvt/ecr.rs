@@ -204,6 +204,11 @@ impl EcrDriver {
         &self.link
     }
 
+    /// The link itself, to speak raw APDUs on it (tests and diagnostics).
+    pub fn link_mut(&mut self) -> &mut ZvtLink {
+        &mut self.link
+    }
+
     /// Registration `06 00` with the config byte of the settings and currency JPY.
     pub async fn registration(&mut self, deadline: Duration) -> Result<Outcome, EcrError> {
         let registration = Registration {
@@ -265,6 +270,9 @@ impl EcrDriver {
     async fn run(&mut self, command: EcrCommand, shape: Shape, deadline: Duration) -> Result<Outcome, EcrError> {
         let until = Instant::now() + deadline;
         let apdu = command.to_apdu()?;
+        // Left over from a dialogue that ended (e.g. a terminal that went on after refusing):
+        // never to be read as the answer to this command.
+        self.link.discard_pending().await;
         let mut report = Report::default();
         let outcome = match self.command_and_acknowledgement(&apdu, until).await {
             Err(Broken::Refused { code }) => {

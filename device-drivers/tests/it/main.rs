@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod dialogue;
+mod endings;
 mod link_simulation;
 mod printer;
 mod properties;

@@ -36,6 +36,8 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
 /// about 150 s; real messages are below 1,000 bytes (about 1.2 s). A write that takes longer
 /// than this bound means the port is stuck.
 pub const WRITE_TIMEOUT_MS: u64 = 10_000;
+/// The most stale APDUs [`ZvtLink::discard_pending`] drops in one call.
+pub const STALE_APDUS_MAX: usize = 16;
 /// How many bytes one read from the stream asks for.
 pub const READ_CHUNK_BYTES: usize = 1_024;
 
@@ -101,6 +103,25 @@ impl ZvtLink {
             ZvtLink::Serial(link) => link.receive(timeout).await,
             ZvtLink::Tcp(link) => link.receive(timeout).await,
         }
+    }
+
+    /// Reads and drops what has already arrived and waits to be received (at most
+    /// [`STALE_APDUS_MAX`] APDUs), without waiting for more; returns how many were dropped. The
+    /// ECR calls this before a command: while it is master, anything the terminal sent belongs
+    /// to a dialogue that has ended and must not be read as the answer to the new command.
+    pub async fn discard_pending(&mut self) -> usize {
+        let mut discarded = 0;
+        while discarded < STALE_APDUS_MAX {
+            // A zero timeout still polls once, so what is already there is read.
+            match self.receive(Duration::ZERO).await {
+                Ok(apdu) => {
+                    tracing::warn!(control = %crate::zvt::commands::ControlField::of(&apdu), "dropping a message of an ended dialogue");
+                    discarded += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        discarded
     }
 
     /// Arms a fault on a serial link; TCP has no link layer to disturb, so there it does nothing
