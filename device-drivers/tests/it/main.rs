@@ -2,6 +2,7 @@
 //! public API, as one binary to save link time.
 
 mod bad_input;
+mod collisions;
 mod dialogue;
 mod endings;
 mod link_simulation;
