@@ -4,8 +4,8 @@
 //! It serves one ECR over a [`ZvtLink`] (serial on a real port or a pty, or TCP) and answers
 //! every command of PROTOCOLS.md §3 as a real terminal would: registration (with or without
 //! currency), authorization (with or without BMP 49, with an empty TLV; a foreign currency is
-//! acknowledged and aborted with `6F`), reversal by receipt number, refund, end of day (totals per
-//! brand in BMP 60, see [`crate::zvt::totals`]), status enquiry (software version and status
+//! acknowledged and aborted with `6F`), reversal by receipt number, refund, end of day (ZVT's
+//! individual totals in BMP 60, see [`crate::zvt::totals`], and the per-brand detail printed), status enquiry (software version and status
 //! `00`), abort and log-off (acknowledged only). The password is not checked.
 //!
 //! For a payment it shows "insert card" (intermediate status, repeated every
@@ -54,8 +54,9 @@ use crate::zvt::commands::{
     Acknowledgement, Completion, ControlField, EcrCommand, IntermediateStatus, PrintLine, StatusEnquiryCompletion,
     StatusInformation, TerminalAbort, TerminalMessage,
 };
-use crate::zvt::totals::{BrandTotal, EndOfDayTotals};
+use crate::zvt::totals::{self, IndividualTotals};
 use crate::zvt::transport::{LinkError, LinkFault, ZvtLink};
+use pos_core::api::TotalsSlot;
 
 /// How long the idle terminal waits for a command before checking for shutdown again.
 pub const IDLE_RECEIVE_MS: u64 = 500;
@@ -443,11 +444,10 @@ impl TerminalSimulator {
         authorization_code: Option<String>,
     ) -> Result<Handled, DialogueError> {
         let receipt = self.state.next_receipt_number();
-        let signed = match purpose {
-            Purpose::Purchase => amount.get(),
-            Purpose::Refund => amount.get().saturating_neg(),
-        };
-        self.state.add_to_totals(card.brand.code(), signed);
+        match purpose {
+            Purpose::Purchase => self.state.add_payment(card.brand.code(), amount.get()),
+            Purpose::Refund => self.state.add_refund(card.brand.code(), amount.get()),
+        }
         if purpose == Purpose::Purchase {
             let payment = StoredPayment {
                 brand: card.brand.code().to_string(),
@@ -504,7 +504,7 @@ impl TerminalSimulator {
         if let Some(payment) = self.state.payments.get_mut(&receipt.get()) {
             payment.reversed = true;
         }
-        self.state.add_to_totals(&original.brand, original.amount_yen.saturating_neg());
+        self.state.remove_reversed(&original.brand, original.amount_yen);
         if let Err(error) = self.state.save(&self.options.state_file) {
             tracing::error!(%error, "terminal simulator: cannot persist the reversal");
         }
@@ -522,38 +522,76 @@ impl TerminalSimulator {
     }
 
     async fn end_of_day(&mut self, link: &mut ZvtLink) -> Result<Handled, DialogueError> {
-        let brands = self
-            .state
-            .totals
-            .iter()
-            .filter_map(|(code, total)| {
-                let brand = code.parse::<Brand>().ok()?;
-                Some(BrandTotal { brand, count: total.count, amount: Yen::new(total.amount_yen).ok()? })
-            })
-            .collect();
-        let totals = EndOfDayTotals { brands };
+        let Some((totals, grand_total)) = self.individual_totals() else {
+            tracing::error!("terminal simulator: the period's totals in the state file are out of range");
+            return self.send_abort(link, result_code::SYSTEM_ERROR).await;
+        };
         let trace = self.state.next_trace_number();
         let mut status = self.status_information(trace, self.state.receipt_number, Brand::Visa);
         status.card_name = None;
         status.card_type = None;
         status.receipt_number = None;
-        status.amount = totals.amount_total().filter(|amount| !amount.is_negative());
-        status.totals = Some(totals.encode());
+        status.amount = Some(grand_total);
+        status.totals = Some(totals.encode()?);
         self.send_as_master(link, TerminalMessage::StatusInformation(Box::new(status))).await?;
-        let mut lines = vec![format!("END OF DAY / TERMINAL {}", self.options.terminal_id)];
-        lines.extend(
-            totals
-                .brands
-                .iter()
-                .map(|total| format!("{} {} x JPY {}", total.brand.code(), total.count, total.amount.get())),
-        );
-        self.print(link, &lines).await?;
-        // The batch is closed once the ECR has the totals; a new day starts from zero.
-        self.state.totals.clear();
+        self.print(link, &self.end_of_day_lines(&totals, grand_total)).await?;
+        // The batch is closed once the ECR has the totals; a new period starts from zero.
+        self.state.close_period();
         if let Err(error) = self.state.save(&self.options.state_file) {
             tracing::error!(%error, "terminal simulator: cannot persist the end of day");
         }
         self.send_last(link, TerminalMessage::Completion(self.completion())).await
+    }
+
+    /// The open period's payments as BMP 60 — per ZVT slot the count (at most
+    /// [`totals::SLOT_COUNT_MAX`]) and the turnover net of reversals — and their sum (BMP 04).
+    /// `None` when a stored amount is negative or the sum overflows (a damaged state file).
+    fn individual_totals(&self) -> Option<(IndividualTotals, Yen)> {
+        let (first, last) = match self.state.period_first_receipt {
+            Some(first) => (first, self.state.receipt_number),
+            None => (0, 0),
+        };
+        let mut totals = IndividualTotals {
+            receipt_first: ReceiptNumber::new(first).ok()?,
+            receipt_last: ReceiptNumber::new(last).ok()?,
+            ..IndividualTotals::default()
+        };
+        let mut counts = [0u32; 7];
+        for (code, total) in &self.state.totals {
+            let Ok(brand) = code.parse::<Brand>() else { continue };
+            let slot = totals::slot_of(brand);
+            let index = TotalsSlot::ALL.iter().position(|candidate| *candidate == slot)?;
+            counts[index] = counts[index].saturating_add(total.count);
+            let amount = Yen::new(total.amount_yen).ok().filter(|amount| !amount.is_negative())?;
+            let entry = totals.slot_mut(slot);
+            entry.turnover = entry.turnover.checked_add(amount).ok()?;
+        }
+        for (slot, count) in totals.slots.iter_mut().zip(counts) {
+            // ZVT's count is one byte; the exact count is on the print-out.
+            slot.count = u8::try_from(count.min(totals::SLOT_COUNT_MAX)).unwrap_or(u8::MAX);
+        }
+        let grand_total = totals.turnover_total().ok()?;
+        Some((totals, grand_total))
+    }
+
+    /// The end of day's print-out: per brand (more than BMP 60's slots say), refunds, the total.
+    fn end_of_day_lines(&self, totals: &IndividualTotals, grand_total: Yen) -> Vec<String> {
+        let mut lines = vec![format!("END OF DAY / TERMINAL {}", self.options.terminal_id)];
+        lines.push(format!("RECEIPTS {:04}-{:04}", totals.receipt_first.get(), totals.receipt_last.get()));
+        lines.extend(
+            self.state
+                .totals
+                .iter()
+                .map(|(brand, total)| format!("{brand} {} x JPY {}", total.count, total.amount_yen)),
+        );
+        lines.extend(
+            self.state
+                .refund_totals
+                .iter()
+                .map(|(brand, total)| format!("REFUND {brand} {} x JPY {}", total.count, total.amount_yen)),
+        );
+        lines.push(format!("TOTAL JPY {}", grand_total.get()));
+        lines
     }
 
     fn status_information(&self, trace: u32, receipt: u16, brand: Brand) -> StatusInformation {

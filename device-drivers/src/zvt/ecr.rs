@@ -31,7 +31,7 @@ use super::commands::{
     Registration, RegistrationConfig, Reversal, StatusEnquiry, StatusEnquiryCompletion, StatusInformation,
     TerminalMessage, TextBlock,
 };
-use super::totals::{EndOfDayTotals, TotalsError};
+use super::totals::{IndividualTotals, TotalsError};
 use super::transport::ZvtLink;
 use super::EncodeError;
 
@@ -115,9 +115,15 @@ impl Report {
         self.status().and_then(|status| status.receipt_number)
     }
 
-    /// The end-of-day totals per brand (BMP 60), if the terminal sent them.
-    pub fn totals(&self) -> Option<Result<EndOfDayTotals, TotalsError>> {
-        self.status_information.iter().rev().find_map(|status| status.totals.as_deref()).map(EndOfDayTotals::parse)
+    /// The end-of-day totals (BMP 60, ZVT's individual totals), if the terminal sent them, checked
+    /// against the grand total (BMP 04) of the same status information.
+    pub fn totals(&self) -> Option<Result<IndividualTotals, TotalsError>> {
+        let status = self.status_information.iter().rev().find(|status| status.totals.is_some())?;
+        let value = status.totals.as_deref().unwrap_or_default();
+        Some(IndividualTotals::decode(value).and_then(|totals| {
+            totals.check_grand_total(status.amount)?;
+            Ok(totals)
+        }))
     }
 
     /// The receipt text the terminal asked the ECR to print, one string per line.
