@@ -231,7 +231,7 @@ border:1px solid #d0d7de;border-radius:12px;padding:1.2rem}h1{font-size:1.1rem;m
 .state[data-status=COMPLETED]{background:#dafbe1}.state[data-status=FAILED],.state[data-status=EXPIRED],\
 .state[data-status=CANCELED]{background:#ffebe9}form{display:flex;gap:.6rem;margin-top:1rem}\
 button{flex:1;font:inherit;min-height:3.2rem;border-radius:10px;border:1px solid #d0d7de;background:#fff}\
-button.pay{background:#cf222e;color:#fff;border-color:#cf222e;font-weight:700}dl{margin:.6rem 0}\
+button.pay{background:#cf222e;color:#fff;border-color:#cf222e;font-weight:700}button.pay .en{color:#fff}dl{margin:.6rem 0}\
 dt{color:#5b6570;font-size:.85em}dd{margin:0 0 .5rem}.note{color:#5b6570;font-size:.8rem;margin-top:1rem}";
 
 fn render_page(view: &CodeView, refusal: Option<&Refusal>) -> String {
