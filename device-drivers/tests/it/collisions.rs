@@ -234,3 +234,42 @@ async fn the_ecr_driver_acknowledges_a_crossing_status_and_resends_its_abort() {
     assert_eq!(outcome.result_code(), Some(result_code::ABORTED), "{outcome:?}");
     assert_eq!(outcome.report().intermediate_statuses.len(), 2, "both statuses were taken once: {outcome:?}");
 }
+
+/// A terminal that went on after refusing (the misbehaviour of issue 18: `84 83 00`, then
+/// `80 00 00` and a completion anyway) leaves messages of an ended dialogue on the line; the ECR
+/// driver drops them before its next command instead of reading them as its answer.
+#[tokio::test]
+async fn the_ecr_driver_drops_what_an_ended_dialogue_left_before_its_next_command() {
+    let (ecr_side, terminal_side) = pty_pair().unwrap();
+    let mut settings = EcrSettings::new(Password::new(123_456).unwrap());
+    settings.acknowledgement_timeout_ms = 3_000;
+    let mut driver = EcrDriver::new(ZvtLink::serial(ecr_side, LinkRole::Ecr), settings);
+    let mut terminal = RawPeer::new(terminal_side);
+    for leftover in
+        [Acknowledgement::Negative { code: 0x83 }.to_apdu(), ack_apdu(), Apdu::new(0x06, 0x0F, Vec::new()).unwrap()]
+    {
+        terminal.write_frame(&leftover).await;
+        // Acknowledged: it is in the driver's hands before the command starts.
+        assert_eq!(terminal.next_event().await, FrameEvent::Ack);
+    }
+    let enquiry = tokio::spawn(async move { driver.status_enquiry(Duration::from_secs(10)).await });
+    let command = terminal.frame().await;
+    assert_eq!(ControlField::of(&command), ControlField::STATUS_ENQUIRY);
+    terminal.write_frame(&ack_apdu()).await;
+    assert_eq!(terminal.next_event().await, FrameEvent::Ack);
+    let completion = device_drivers::zvt::commands::StatusEnquiryCompletion {
+        software_version: "RAW 1".to_string(),
+        terminal_status: 0x00,
+        tlv: None,
+    };
+    terminal
+        .write_frame(
+            &device_drivers::zvt::commands::TerminalMessage::StatusEnquiryCompletion(completion).to_apdu().unwrap(),
+        )
+        .await;
+    assert_eq!(terminal.next_event().await, FrameEvent::Ack);
+    assert_eq!(terminal.frame().await, ack_apdu());
+    let outcome = enquiry.await.unwrap().expect("not refused: the stale 84 83 00 was not taken as the answer");
+    let answer = outcome.report().status_enquiry.clone().expect("the status enquiry's own completion");
+    assert_eq!(answer.software_version, "RAW 1");
+}
