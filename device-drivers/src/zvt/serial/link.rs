@@ -395,8 +395,10 @@ impl LinkEnd {
             if resend {
                 if let Some(outgoing) = self.outgoing.as_mut() {
                     let step = outgoing.attempts.on_timeout();
-                    outgoing.early_copy_unanswered = true;
                     self.after_step(step, now_ms, &mut outputs);
+                }
+                if let Some(outgoing) = self.outgoing.as_mut() {
+                    outgoing.early_copy_unanswered = true;
                 }
             }
             self.release_acks(&mut outputs);
@@ -517,6 +519,7 @@ impl LinkEnd {
                 let Some(outgoing) = self.outgoing.as_mut() else { return };
                 tracing::debug!(try_number, "resending a ZVT frame");
                 self.statistics.resends += 1;
+                outgoing.early_copy_unanswered = false;
                 outgoing.ack_deadline_ms =
                     now_ms.saturating_add(transmit_ms(outgoing.frame.len())).saturating_add(ACK_TIMEOUT_MS);
                 outputs.push(LinkOutput::Write(outgoing.frame.clone()));
