@@ -480,20 +480,89 @@ pub struct CommandResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommandOutput {
-    /// The terminal's totals per brand as its end of day closed the batch.
-    EndOfDay { totals: Vec<BrandTotal> },
+    /// The terminal's totals as its end of day closed the batch.
+    EndOfDay { totals: TerminalTotals },
     /// The code the barcode scanner read.
     Scanned { code: String },
 }
 
-/// One brand's line of a terminal's end-of-day totals: payments counted and their amount (net of
-/// refunds and reversals, so it may be negative).
+/// A payment terminal's end-of-day totals as it reports them (ZVT BMP `60`, PROTOCOLS.md §3):
+/// the period's receipt numbers and, for each of ZVT's seven card slots, how many payments and
+/// their turnover. Per-brand detail is only on the terminal's print-out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalTotals {
+    /// The receipt numbers of the period's first and last receipt (both 0 when there was none).
+    pub receipt_first: u32,
+    pub receipt_last: u32,
+    /// Every slot, in [`TotalsSlot::ALL`] order.
+    pub slots: Vec<SlotTotal>,
+    /// The grand total the terminal sent with them (BMP `04`): the sum of the turnovers.
+    pub total: Yen,
+}
+
+/// One card slot of a terminal's end-of-day totals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BrandTotal {
-    pub brand: Brand,
+pub struct SlotTotal {
+    pub slot: TotalsSlot,
+    /// Payments counted (ZVT carries one byte: at most 255).
     pub count: u32,
-    pub amount: Yen,
+    /// Their amount, net of reversals on the terminal.
+    pub turnover: Yen,
+}
+
+/// ZVT's card slots in end-of-day totals, in the order BMP `60` carries them. Brands without a
+/// slot of their own (UnionPay and every e-money brand) are counted under `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TotalsSlot {
+    /// girocard / EC.
+    Girocard,
+    Jcb,
+    /// Eurocard / Mastercard.
+    Mastercard,
+    AmericanExpress,
+    Visa,
+    Diners,
+    /// Every other brand.
+    Other,
+}
+
+impl TotalsSlot {
+    pub const ALL: [TotalsSlot; 7] = [
+        TotalsSlot::Girocard,
+        TotalsSlot::Jcb,
+        TotalsSlot::Mastercard,
+        TotalsSlot::AmericanExpress,
+        TotalsSlot::Visa,
+        TotalsSlot::Diners,
+        TotalsSlot::Other,
+    ];
+
+    /// The slot a brand's payments are counted in.
+    pub fn of(brand: crate::Brand) -> TotalsSlot {
+        match brand {
+            crate::Brand::Jcb => TotalsSlot::Jcb,
+            crate::Brand::Mastercard => TotalsSlot::Mastercard,
+            crate::Brand::Amex => TotalsSlot::AmericanExpress,
+            crate::Brand::Visa => TotalsSlot::Visa,
+            _ => TotalsSlot::Other,
+        }
+    }
+
+    /// A short label, as on the terminal's print-out.
+    pub fn label(self) -> &'static str {
+        match self {
+            TotalsSlot::Girocard => "girocard",
+            TotalsSlot::Jcb => "JCB",
+            TotalsSlot::Mastercard => "Mastercard",
+            TotalsSlot::AmericanExpress => "AMEX",
+            TotalsSlot::Visa => "VISA",
+            TotalsSlot::Diners => "Diners",
+            TotalsSlot::Other => "other",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

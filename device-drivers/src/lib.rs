@@ -5,12 +5,13 @@
 //!
 //! - [`zvt`], the ZVT protocol (PROTOCOLS.md §3). Its codecs turn bytes into typed messages and
 //!   back with no I/O and no clock: [`zvt::apdu`], [`zvt::bcd`], [`zvt::bmp`], [`zvt::tlv`],
-//!   [`zvt::serial`] (DLE stuffing, CRC-16/KERMIT, the ACK/NAK resend rule as a state machine),
-//!   [`zvt::commands`] (every command and answer) and [`zvt::totals`] (our BMP 60 layout). Every
-//!   decoder takes `&[u8]`, never panics and names the byte offset of what it could not read, so
-//!   they are fuzzed directly (`fuzz/`). On top: [`zvt::transport`] owns the serial port, pty or
-//!   TCP socket and the link timing (serial framing with ACK within 1 s and at most 3 tries; bare
-//!   APDUs on TCP), and [`zvt::ecr`] is the ECR driver counterd uses: one method per command,
+//!   [`zvt::serial`] (DLE stuffing, CRC-16/KERMIT, one end of the link as a state machine:
+//!   resends, crossing frames, copies after a lost ACK), [`zvt::commands`] (every command and
+//!   answer) and [`zvt::totals`] (BMP 60, ZVT's individual totals). Every decoder takes `&[u8]`,
+//!   never panics and names the byte offset of what it could not read, so they are fuzzed
+//!   directly (`fuzz/`). On top: [`zvt::transport`] owns the serial port, pty or
+//!   TCP socket and the link timing (serial framing with ACK within 1 s and at most 3 tries, the
+//!   line read by a task of its own; bare APDUs on TCP), and [`zvt::ecr`] is the ECR driver counterd uses: one method per command,
 //!   each running the whole dialogue within bounds and returning a typed outcome, `Unknown` when
 //!   the dialogue broke after the terminal may have acted.
 //! - [`terminal_sim`], the payment terminal's side of ZVT (library and the `terminal-sim`

@@ -26,7 +26,7 @@ use device_drivers::scanner::Suffix;
 use device_drivers::terminal_sim::{CardSource, SimulatorOptions, TerminalSimulator};
 use device_drivers::zvt::commands::fields::{Password, TerminalNumber};
 use device_drivers::zvt::transport::fd::pty_stream;
-use device_drivers::zvt::transport::ZvtLink;
+use device_drivers::zvt::transport::{LinkRole, ZvtLink};
 use pos_config::{Config, Role, Scope};
 use pos_core::api::{PaymentRequest, PaymentResult, PaymentView, SaleView};
 use pos_core::{Brand, Clock, Method, PaymentState, RegisterId, SaleState};
@@ -143,7 +143,7 @@ impl DemoCounter {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(error) = terminal.serve(ZvtLink::serial(terminal_side), shutdown).await {
+            if let Err(error) = terminal.serve(ZvtLink::serial(terminal_side, LinkRole::Terminal), shutdown).await {
                 tracing::error!(%error, "demo terminal stopped");
             }
         });

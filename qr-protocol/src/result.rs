@@ -72,6 +72,9 @@ codes! {
     DynamicQrAlreadyPaid => ("DYNAMIC_QR_ALREADY_PAID", "01652077", 400),
     /// No refund with this `merchantRefundId`.
     NoSuchRefundOrder => ("NO_SUCH_REFUND_ORDER", "01652078", 404),
+    /// A refund names a `paymentId` that does not exist (PayPay's integration FAQ, "What is the
+    /// reason for the refund failure?", integration.paypay.ne.jp/hc/en-us/articles/5953150296463).
+    ResourceNotFound => ("RESOURCE_NOT_FOUND", "01652083", 404),
     /// The payment can no longer be cancelled (after 00:14:59 JST of the next day, or refunded).
     OrderNotReversible => ("ORDER_NOT_REVERSIBLE", "01652079", 400),
     /// The payment is not in a state that allows a refund.

@@ -51,6 +51,9 @@ pub struct KeyConfig {
 #[serde(deny_unknown_fields)]
 pub struct MerchantConfig {
     pub merchant_id: String,
+    /// What the customer page shows as the merchant (the merchant id when absent).
+    #[serde(default)]
+    pub name: Option<String>,
     pub store_id: String,
     pub terminal_id: String,
 }
@@ -84,6 +87,7 @@ impl QrSimConfig {
             }],
             merchants: vec![MerchantConfig {
                 merchant_id: "M0001".into(),
+                name: Some("見本市 市民課 / Mihon City, Citizens' Division".into()),
                 store_id: "S0010001".into(),
                 terminal_id: "R0010001".into(),
             }],
@@ -153,6 +157,29 @@ impl QrSimConfig {
         }
     }
 
+    /// The path of `payment_url_base`, where the customer page is served when the simulator runs
+    /// with its controls: `http://192.168.1.20:8091/pay` → `/pay` (empty for the root). The URL
+    /// must be `http://` or `https://`, and its path may not shadow the API (`/v2`) or the
+    /// control endpoints (`/_sim`).
+    pub fn payment_page_path(&self) -> Result<String, ConfigError> {
+        let problem = |text: &str| ConfigError { problems: vec![format!("payment_url_base: {text}")] };
+        let base = self.payment_url_base.as_str();
+        let rest = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"))
+            .ok_or_else(|| problem("the customer page needs an http:// or https:// URL pointing at this simulator"))?;
+        let path = rest.find('/').map_or("", |start| &rest[start..]).trim_end_matches('/');
+        if path.contains(['?', '#', '{', '}']) {
+            return Err(problem("the URL's path may hold no query, fragment or braces"));
+        }
+        for reserved in ["/v2", crate::control::CONTROL_PREFIX] {
+            if path == reserved || path.starts_with(&format!("{reserved}/")) {
+                return Err(problem(&format!("the path may not be under {reserved}")));
+            }
+        }
+        Ok(path.to_string())
+    }
+
     /// The fee term of the simulator's own brand.
     pub fn fee_term(&self) -> Option<FeeTerm> {
         self.fees.iter().copied().find(|term| term.brand == self.brand)
@@ -166,6 +193,20 @@ impl QrSimConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_customer_page_path_comes_from_payment_url_base() {
+        let mut config = QrSimConfig::example();
+        assert_eq!(config.payment_page_path().unwrap(), "/pay");
+        config.payment_url_base = "http://192.168.1.20:8091".into();
+        assert_eq!(config.payment_page_path().unwrap(), "");
+        config.payment_url_base = "http://127.0.0.1:8091/customer/pay/".into();
+        assert_eq!(config.payment_page_path().unwrap(), "/customer/pay");
+        for bad in ["qrsim://pay", "http://127.0.0.1:8091/v2/pay", "http://127.0.0.1:8091/_sim", "http://h/p?x=1"] {
+            config.payment_url_base = bad.into();
+            assert!(config.payment_page_path().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_example_is_valid_and_problems_are_all_reported() {

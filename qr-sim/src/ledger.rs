@@ -391,8 +391,8 @@ impl Ledger {
             return Ok(refund_details(refund));
         }
         let amount = positive_amount(request.amount)?;
-        let unknown =
-            || ApiError::new(ResultCode::DynamicQrPaymentNotFound, format!("no payment {}", request.payment_id));
+        // PayPay answers a refund of a paymentId it does not know with 404 RESOURCE_NOT_FOUND.
+        let unknown = || ApiError::new(ResultCode::ResourceNotFound, format!("no payment {}", request.payment_id));
         let index = *self.by_payment_id.get(&request.payment_id).ok_or_else(unknown)?;
         let payment = self.payments.get(index).ok_or_else(unknown)?;
         if payment.merchant_id != merchant {
@@ -464,6 +464,24 @@ impl Ledger {
         }
         self.mark_paid(index, now);
         self.payments.get(index).cloned().ok_or(PayRefusal::Unknown)
+    }
+
+    /// The customer declines the code `index` (the "decline" button of the customer page): the
+    /// payment reads `FAILED` and nothing is charged. Only a payable code can be declined.
+    pub fn decline(&mut self, index: usize, now: DateTime<Utc>) -> Result<PaymentRecord, PayRefusal> {
+        self.refresh_at(index, now);
+        let payment = self.payments.get_mut(index).ok_or(PayRefusal::Unknown)?;
+        if payment.status != PaymentStatus::Created || payment.code_id().is_none() {
+            return Err(PayRefusal::NotPayable(payment.status.clone()));
+        }
+        payment.status = PaymentStatus::Failed;
+        Ok(payment.clone())
+    }
+
+    /// The payment behind code `index`, expiry applied at `now`.
+    pub fn record(&mut self, index: usize, now: DateTime<Utc>) -> Option<PaymentRecord> {
+        self.refresh_at(index, now);
+        self.payments.get(index).cloned()
     }
 
     /// Indexes of payments with this merchantPaymentId, across merchants.

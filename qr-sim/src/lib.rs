@@ -2,7 +2,8 @@
 //! (PROTOCOLS.md §2), for tests, the demo and the SDK interoperability check: the gateway's QR
 //! connector talks to it as it would to PayPay, LINE Pay and the other QR brands (one simulator
 //! per brand). It verifies every request's `hmac OPA-Auth` signature, keeps a ledger of codes,
-//! payments and refunds, lets a test "pay" a code as a customer would, injects faults on demand
+//! payments and refunds, lets a customer (on a phone, through its customer page) or a test pay
+//! or decline a code, injects faults on demand
 //! and writes the daily settlement file the reconciler reads (§4.2).
 //!
 //! # How it fits together
@@ -38,7 +39,8 @@
 //!   already-cancelled payment is accepted and changes nothing further.
 //! - **Refunds.** `POST /v2/refunds` or `/v2/refunds/` → 201 with status `REFUNDED` (refunds
 //!   complete at once); partial refunds allowed; above the refundable remainder: 400
-//!   `INVALID_PARAMS`; on an unpaid payment: 400 `UNACCEPTABLE_OP`; a repeated
+//!   `INVALID_PARAMS`; on an unpaid payment: 400 `UNACCEPTABLE_OP`; on a `paymentId` it does not
+//!   know: 404 `RESOURCE_NOT_FOUND` (as PayPay answers); a repeated
 //!   `merchantRefundId` returns the earlier refund unchanged. `GET /v2/refunds/{id}[?paymentId=]`;
 //!   unknown: 404 `NO_SUCH_REFUND_ORDER`.
 //! - **Customer-presented barcode**: `POST /v2/payments` with PayPay's "Create a payment" body
@@ -50,6 +52,10 @@
 //! - **Errors.** Every answer is `{"resultInfo": {"code", "message", "codeId"}, "data"}`, also
 //!   for unknown routes (404 `NOT_FOUND`), wrong methods (405), bodies over
 //!   [`api::REQUEST_BODY_BYTES_MAX`] (413) and bodies that do not parse (400 `INVALID_PARAMS`).
+//! - **The customer and scripts** ([`control`], only with [`start_with_control`] or
+//!   `qr-sim --control`): a customer page at each code's URL with "pay" and "decline" buttons
+//!   (Japanese with English), and `GET /_sim/codes/{codeId}`, `POST /_sim/codes/{codeId}/pay`,
+//!   `POST /_sim/codes/{codeId}/decline` for tests and demos.
 //! - **Faults** ([`FaultPlan`]): per endpoint, in list order, counted: `Delay`, `ServerError`
 //!   (before or after the effect), `NoAnswer` (effect applied, never answered until shutdown), `Refuse` (400 `UNACCEPTABLE_OP`, no effect),
 //!   `PaidAfterCancel` (a withdrawn code is paid at the same instant).
@@ -60,6 +66,7 @@
 
 pub mod api;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod fault;
 pub mod ledger;
@@ -71,4 +78,4 @@ pub use config::{FeeTerm, KeyConfig, MerchantConfig, QrSimConfig};
 pub use error::QrSimError;
 pub use fault::{Endpoint, Fault, FaultPlan};
 pub use ledger::{Flow, PaymentRecord, RefundRecord};
-pub use server::{start, start_with, QrSimHandle, StartOptions};
+pub use server::{start, start_with, start_with_control, QrSimHandle, StartOptions};

@@ -1,4 +1,5 @@
-//! `qr-sim`: runs one QR provider simulator from a TOML configuration until Ctrl-C.
+//! `qr-sim`: runs one QR provider simulator from a TOML configuration until Ctrl-C; with
+//! `--control`, also the customer page a phone can pay on and the control endpoints.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +20,15 @@ struct Arguments {
     /// On shutdown, write today's (JST) settlement file into this directory.
     #[arg(long)]
     settlement_dir: Option<PathBuf>,
+    /// Also serve the customer page at each code's URL (so a phone can pay a displayed code) and
+    /// the control endpoints `/_sim/codes/{codeId}[/pay|/decline]` for scripts. The codes' URL
+    /// base (`payment_url_base`, or `--payment-url-base`) must then point at this simulator.
+    #[arg(long)]
+    control: bool,
+    /// Overrides the configuration's `payment_url_base`, e.g. `http://192.168.1.20:8091/pay`
+    /// (an address a phone on the same network can reach).
+    #[arg(long)]
+    payment_url_base: Option<String>,
 }
 
 #[tokio::main]
@@ -27,13 +37,28 @@ async fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
     let text = std::fs::read_to_string(&arguments.config)
         .with_context(|| format!("reading {}", arguments.config.display()))?;
-    let config: QrSimConfig =
+    let mut config: QrSimConfig =
         toml::from_str(&text).with_context(|| format!("parsing {}", arguments.config.display()))?;
+    if let Some(base) = arguments.payment_url_base {
+        config.payment_url_base = base;
+    }
     let listener = tokio::net::TcpListener::bind(arguments.listen)
         .await
         .with_context(|| format!("binding {}", arguments.listen))?;
-    let handle = qr_sim::start(listener, config).await?;
+    let handle = if arguments.control {
+        qr_sim::start_with_control(listener, config, qr_sim::StartOptions::default()).await?
+    } else {
+        qr_sim::start(listener, config).await?
+    };
     tracing::info!(address = %handle.address(), "qr-sim listening");
+    if arguments.control {
+        // Said on standard output too: the person setting up the demo needs it.
+        println!(
+            "qr-sim on {}: customer page at {}/<codeId>, controls at /_sim/codes/<codeId>/pay|decline",
+            handle.address(),
+            handle.config().payment_url_base.trim_end_matches('/')
+        );
+    }
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     if let Some(dir) = &arguments.settlement_dir {
         let today = chrono::Utc::now().with_timezone(&pos_core::time::jst()).date_naive();

@@ -44,16 +44,42 @@ pub async fn start(listener: TcpListener, config: QrSimConfig) -> Result<QrSimHa
     start_with(listener, config, StartOptions::default()).await
 }
 
+/// Starts a simulator serving the provider's API only.
 pub async fn start_with(
     listener: TcpListener,
     config: QrSimConfig,
     options: StartOptions,
 ) -> Result<QrSimHandle, QrSimError> {
+    serve(listener, config, options, false).await
+}
+
+/// Starts a simulator serving, besides the provider's API, its controls ([`crate::control`]):
+/// the customer page at each code's URL — so `payment_url_base` must point at this simulator —
+/// and the control endpoints under [`crate::control::CONTROL_PREFIX`].
+pub async fn start_with_control(
+    listener: TcpListener,
+    config: QrSimConfig,
+    options: StartOptions,
+) -> Result<QrSimHandle, QrSimError> {
+    serve(listener, config, options, true).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    config: QrSimConfig,
+    options: StartOptions,
+    control: bool,
+) -> Result<QrSimHandle, QrSimError> {
     config.validate()?;
+    let page_path = if control { Some(config.payment_page_path()?) } else { None };
     let address = listener.local_addr().map_err(QrSimError::Listener)?;
     let shutdown = CancellationToken::new();
     let state = Arc::new(AppState::new(config, options.clock, shutdown.clone()));
-    let app = api::router(state.clone());
+    let mut routes = api::routes();
+    if let Some(page_path) = &page_path {
+        routes = routes.merge(crate::control::routes(page_path));
+    }
+    let app = api::with_fallbacks(routes).with_state(state.clone());
     let stop = shutdown.clone();
     let task = match options.tls {
         None => tokio::spawn(async move {
@@ -147,6 +173,14 @@ impl QrSimHandle {
             _ => return Err(QrSimError::AmbiguousPayment(merchant_payment_id.to_string())),
         };
         ledger.pay(index, now).map_err(|refusal| refused(merchant_payment_id, refusal))
+    }
+
+    /// A customer declines the code `code_id`: the payment reads `FAILED`, nothing is charged.
+    pub fn decline_code(&self, code_id: &str) -> Result<PaymentRecord, QrSimError> {
+        let now = self.inner.state.clock.now();
+        let mut ledger = lock(&self.inner.state.ledger);
+        let index = ledger.index_of_code(code_id).ok_or_else(|| QrSimError::UnknownCode(code_id.to_string()))?;
+        ledger.decline(index, now).map_err(|refusal| refused(code_id, refusal))
     }
 
     /// A customer pays the code `code_id` (what the displayed QR code's URL ends with).

@@ -79,6 +79,8 @@ def main():
     step("refund_too_much", lambda: client.Payment.refund_payment(too_much))
     step("refund_details", lambda: client.Payment.refund_details(f"SDK-{run_id}-R1"))
     step("refund_details_unknown", lambda: client.Payment.refund_details(f"SDK-{run_id}-R9"))
+    unknown_payment = dict(refund, merchantRefundId=f"SDK-{run_id}-R3", paymentId="04999999999999999999")
+    step("refund_unknown_payment", lambda: client.Payment.refund_payment(unknown_payment))
 
     step("create_cancelled", lambda: client.Code.create_qr_code(code_request(cancelled, 1500)))
     pay(cancelled)

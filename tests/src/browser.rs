@@ -148,6 +148,11 @@ impl Browser {
         .await
     }
 
+    /// [`Browser::visible`] with an owned selector (for closures that build one).
+    pub async fn visible_owned(&self, selector: String) -> String {
+        self.visible(&selector).await
+    }
+
     pub async fn click(&self, selector: &str) {
         let element = self.visible(selector).await;
         self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
@@ -208,6 +213,20 @@ impl Browser {
         let _ = self.http.delete(&self.session).send().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+
+    /// Opens a new tab and switches to it (a second device: the customer's phone); returns the
+    /// handle of the tab that was current, to switch back with [`Browser::switch_to`].
+    pub async fn open_tab(&self) -> String {
+        let current = self.call(reqwest::Method::GET, "/window", None).await.as_str().unwrap_or_default().to_string();
+        let opened = self.call(reqwest::Method::POST, "/window/new", Some(json!({ "type": "tab" }))).await;
+        let handle = opened["handle"].as_str().unwrap_or_default().to_string();
+        self.switch_to(&handle).await;
+        current
+    }
+
+    pub async fn switch_to(&self, handle: &str) {
+        self.call(reqwest::Method::POST, "/window", Some(json!({ "handle": handle }))).await;
     }
 
     pub async fn delete_cookies(&self) {

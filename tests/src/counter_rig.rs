@@ -16,7 +16,7 @@ use device_drivers::counterd::{
 use device_drivers::terminal_sim::{CardSource, SimulatorEvent, SimulatorOptions, TerminalSimulator};
 use device_drivers::zvt::commands::fields::{Password, TerminalNumber};
 use device_drivers::zvt::transport::fd::pty_stream;
-use device_drivers::zvt::transport::ZvtLink;
+use device_drivers::zvt::transport::{LinkRole, ZvtLink};
 use pos_core::api::{CommandKind, CommandState, DeviceCommand, PaymentResult, SaleView};
 use pos_core::RegisterId;
 use serde_json::json;
@@ -102,7 +102,7 @@ pub async fn terminal_with(counter: &Counter, options: SimulatorOptions, cards: 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = simulator
-            .serve(ZvtLink::serial(terminal_side), async {
+            .serve(ZvtLink::serial(terminal_side, LinkRole::Terminal), async {
                 let _ = stopped.await;
             })
             .await;

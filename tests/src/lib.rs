@@ -69,13 +69,32 @@ impl Counter {
     /// As [`Counter::start`], with a PayPay-style QR provider simulated in this process and
     /// linked for facility F01 (merchant `M0001`); `customer_presented` lets it charge scanned codes.
     pub async fn start_with_qr(customer_presented: bool) -> (Counter, qr_sim::QrSimHandle) {
+        Counter::start_with_qr_sim(customer_presented, false, |_| {}).await
+    }
+
+    /// As [`Counter::start_with_qr`] (merchant-presented codes only), with the simulator's
+    /// controls on — the customer page at each code's URL, which points at the simulator, and
+    /// `/_sim/codes/{codeId}/pay|decline` — and the configuration adjusted further.
+    pub async fn start_with_qr_controls(
+        adjust: impl FnOnce(&mut pos_config::Config),
+    ) -> (Counter, qr_sim::QrSimHandle) {
+        Counter::start_with_qr_sim(false, true, adjust).await
+    }
+
+    async fn start_with_qr_sim(
+        customer_presented: bool,
+        control: bool,
+        adjust: impl FnOnce(&mut pos_config::Config),
+    ) -> (Counter, qr_sim::QrSimHandle) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
-        let sim = qr_sim::start_with(
-            listener,
-            qr_sim::QrSimConfig::example(),
-            qr_sim::StartOptions { clock: Arc::new(pos_core::SystemClock), tls: None },
-        )
-        .await
+        let mut sim_config = qr_sim::QrSimConfig::example();
+        let options = qr_sim::StartOptions { clock: Arc::new(pos_core::SystemClock), tls: None };
+        let sim = if control {
+            sim_config.payment_url_base = format!("http://{}/pay", listener.local_addr().expect("qr-sim address"));
+            qr_sim::start_with_control(listener, sim_config, options).await
+        } else {
+            qr_sim::start_with(listener, sim_config, options).await
+        }
         .expect("qr-sim starts");
         let base_url = sim.base_url();
         let counter = Counter::start_with(move |config| {
@@ -94,6 +113,7 @@ impl Counter {
                 ca_file: None,
                 merchants,
             });
+            adjust(config);
         })
         .await;
         (counter, sim)

@@ -12,7 +12,7 @@ use device_drivers::terminal_sim::{CardSource, SimulatorOptions, TerminalSimulat
 use device_drivers::zvt::commands::fields::{Password, TerminalNumber};
 use device_drivers::zvt::ecr::{EcrDriver, EcrSettings};
 use device_drivers::zvt::transport::fd::pty_pair;
-use device_drivers::zvt::transport::ZvtLink;
+use device_drivers::zvt::transport::{LinkRole, ZvtLink};
 use e2e::Counter;
 use pos_core::api::{PaymentResult, PaymentView, SaleView};
 use pos_core::{Brand, PaymentState, SaleState, Yen};
@@ -39,12 +39,15 @@ async fn terminal_and_ecr(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = simulator
-            .serve(ZvtLink::serial(terminal_side), async {
+            .serve(ZvtLink::serial(terminal_side, LinkRole::Terminal), async {
                 let _ = stopped.await;
             })
             .await;
     });
-    let driver = EcrDriver::new(ZvtLink::serial(ecr_side), EcrSettings::new(Password::new(123_456).expect("password")));
+    let driver = EcrDriver::new(
+        ZvtLink::serial(ecr_side, LinkRole::Ecr),
+        EcrSettings::new(Password::new(123_456).expect("password")),
+    );
     (driver, stop)
 }
 

@@ -11,7 +11,7 @@ use e2e::counter_rig::{
     counterd_with, ended, is_charge_of, printer, run_command, scanner, start_sale, terminal, until,
 };
 use e2e::Counter;
-use pos_core::api::{BrandTotal, CommandKind, CommandOutput, CommandState, DeviceCommand, SaleView};
+use pos_core::api::{CommandKind, CommandOutput, CommandState, DeviceCommand, SaleView, TotalsSlot};
 use pos_core::{Brand, Method, Yen};
 use serde_json::json;
 
@@ -69,14 +69,21 @@ async fn receipts_reprints_the_drawer_and_the_end_of_day_run_on_the_counters_dev
     assert_eq!(kicks, [DrawerKick { pin: 0, on_ms: 50, off_ms: 500 }]);
     assert!(printer.panel.drawer_open());
 
-    // The terminal's end of day: its totals per brand come back as the command's result.
+    // The terminal's end of day: its BMP 60 totals (ZVT's card slots) come back as the command's
+    // result, as the ECR driver parsed them.
     let command = run_command(&counter, CLERK, REGISTER, json!({ "kind": "end_of_day" })).await;
     assert_eq!(command.state, CommandState::Done, "{command:?}");
     let totals = match command.result.and_then(|r| r.output) {
         Some(CommandOutput::EndOfDay { totals }) => totals,
         other => panic!("no totals: {other:?}"),
     };
-    assert_eq!(totals, [BrandTotal { brand: Brand::Jcb, count: 1, amount: sale.amount_total }]);
+    assert_eq!(totals.total, sale.amount_total, "BMP 04, the sum of the slots");
+    assert_eq!(totals.slots.len(), 7);
+    for slot in &totals.slots {
+        let expected = if slot.slot == TotalsSlot::Jcb { (1, sale.amount_total) } else { (0, Yen::ZERO) };
+        assert_eq!((slot.count, slot.turnover), expected, "{slot:?}");
+    }
+    assert!(totals.receipt_first >= 1 && totals.receipt_last >= totals.receipt_first, "{totals:?}");
 
     // Paper out: the reprint fails, the gateway shows why, and nothing is printed.
     printer.panel.set_paper(Paper::Out);

@@ -5,7 +5,9 @@
 //! under `test-artifacts/pages/` (or `$POS_TEST_ARTIFACTS/pages/`).
 //!
 //! And the pages' authorization: a clerk cannot open another facility's register or any
-//! treasury page, in the browser or through the API behind it.
+//! treasury page, in the browser or through the API behind it. A sale paid in parts by every
+//! method where split tender is allowed, with the terminal's end-of-day totals after it; and a
+//! customer paying (and declining) the displayed QR code on the QR simulator's own page.
 
 use device_drivers::counterd::{SystemDevices, TerminalAddress};
 use device_drivers::terminal_sim::CardSource;
@@ -354,6 +356,211 @@ async fn the_customer_display_shows_the_code_the_qr_provider_issued() {
     // Something else is not mistaken for it: a blank page decodes to nothing.
     browser.goto(&format!("{base}/sign-in")).await;
     assert!(decode_qr(&browser.screenshot_png().await).is_empty());
+
+    browser.quit().await;
+    counter.stop().await;
+}
+
+/// One sale paid in parts where the facility allows split tender: cash with change, a card, a
+/// card part cancelled while the terminal waits for the card (the sale stays open, nothing is
+/// owed less), e-money, and the rest by QR paid through the QR simulator's control endpoint; the
+/// page shows what remains after each part and lists every part on the receipt, the printed
+/// 領収書 too. Then the terminal's end of day on the same page: its BMP 60 totals as counterd's
+/// ECR driver read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clerk_takes_one_sale_in_parts_by_every_method_and_reads_the_terminals_totals() {
+    let (counter, sim) = Counter::start_with_qr_controls(|config| {
+        let f01 = config.facilities.iter_mut().find(|f| f.id.as_str() == "F01").expect("F01");
+        f01.policy.split_tender = true;
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    // The terminal waits 1.5 s for each card, so a card part can be cancelled before it is read.
+    let cards = CardSource::scripted(vec![Brand::Visa, Brand::Visa, Brand::Nanaco]).expect("terminal brands");
+    let terminal = terminal(&counter, TERMINAL, cards, dir.path(), 1_500).await;
+    let printer = printer();
+    let devices = SystemDevices {
+        terminal: TerminalAddress::Serial(terminal.path.clone()),
+        printer: Some(printer.path.clone()),
+        scanner: None,
+    };
+    let counterd = counterd_with(&counter, REGISTER, devices, &dir.path().join("counterd.json"));
+    let browser = Browser::start().await;
+    let base = counter.base.clone();
+    browser.sign_in(&base, "demo-clerk-r0101", "/register").await;
+    browser.click("#open-shift-button").await;
+
+    // 300 + 450 + 300 = 1,050 yen.
+    for code in ["JUMINHYO", "KOSEKI-ZENBU", "INKAN"] {
+        browser.click(&format!(r#"#items [data-code="{code}"]"#)).await;
+    }
+    browser.text_until("#remaining", "the whole sale due", |t| t == "¥1,050").await;
+    let remaining = |amount: &'static str| browser.text_until("#remaining", amount, move |t| t == amount);
+    let part = |method: &'static str, state: &'static str| {
+        browser.visible_owned(format!(r#"#parts tr[data-method="{method}"][data-state="{state}"]"#))
+    };
+
+    // 1. 400 in cash, 1,000 handed over.
+    browser.fill("#part-amount", "400").await;
+    browser.fill("#tendered", "1000").await;
+    browser.click("[data-tender=cash]").await;
+    part("cash", "completed").await;
+    remaining("¥650").await;
+    let cash_row = browser.text(r#"#parts tr[data-method="cash"]"#).await;
+    assert!(cash_row.contains("¥400") && cash_row.contains("¥600"), "the change is shown: {cash_row}");
+
+    // 2. 300 by card.
+    browser.fill("#part-amount", "300").await;
+    browser.click("[data-tender=card]").await;
+    part("card", "completed").await;
+    remaining("¥350").await;
+    browser.keep_screenshot("15-register-split-two-parts").await;
+
+    // 3. 150 by card, cancelled while the terminal waits for the card: the sale stays open.
+    browser.fill("#part-amount", "150").await;
+    browser.click("[data-tender=card]").await;
+    browser.click("#cancel-payment").await;
+    part("card", "cancelled").await;
+    remaining("¥350").await;
+    let sales: SaleList = counter.get("treasury", &format!("/v1/sales?register_id={REGISTER}")).await;
+    let sale = sales.sales.into_iter().next().expect("the sale");
+    assert_eq!((sale.state, sale.amount_due.get()), (pos_core::SaleState::Open, 350), "{sale:?}");
+    let cancelled = sale.payments.iter().find(|p| p.state == pos_core::PaymentState::Cancelled).expect("cancelled");
+    // The terminal read its card after the cancel and was refused; wait until that is over.
+    e2e::counter_rig::ended(&counter, REGISTER, e2e::counter_rig::is_charge_of(&cancelled.id)).await;
+
+    // 4. 200 by e-money.
+    browser.fill("#part-amount", "200").await;
+    browser.click("[data-tender=emoney]").await;
+    part("emoney", "completed").await;
+    remaining("¥150").await;
+
+    // 5. The rest by QR: the customer pays the code (here a script, through the simulator).
+    browser.script("document.getElementById('qr-brand').value = 'PAYPAY'", serde_json::json!([])).await;
+    browser.click("[data-tender=qr]").await;
+    let record = e2e::counter_rig::until("a code at the provider", || async {
+        sim.payments().into_iter().find(|p| p.status.as_str() == "CREATED")
+    })
+    .await;
+    assert_eq!(record.amount.get(), 150, "the code is for what remained");
+    let code_id = record.code_id().expect("a code").to_string();
+    let paid: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/_sim/codes/{code_id}/pay", sim.base_url()))
+        .send()
+        .await
+        .expect("control endpoint")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(paid["status"], "COMPLETED", "{paid}");
+
+    // Paid: the receipt lists every part that took money.
+    browser.visible("#done").await;
+    let parts = browser
+        .script(
+            "return Array.from(document.querySelectorAll('#receipt-parts tr')).map(r => r.dataset.method + ' ' + r.children[1].textContent)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(parts, serde_json::json!(["cash ¥400", "card ¥300", "emoney ¥200", "qr ¥150"]), "{parts}");
+    browser.keep_screenshot("16-register-split-paid").await;
+    let sale: pos_core::api::SaleView = counter.get("treasury", &format!("/v1/sales/{}", sale.id)).await;
+    assert_eq!(sale.state, pos_core::SaleState::Paid);
+    let output = printer.output.clone();
+    let printed = e2e::counter_rig::until("the receipt on paper", || {
+        let documents = output.borrow().documents.clone();
+        async move { documents.into_iter().next() }
+    })
+    .await;
+    for line in ["現金", "お預り", "お釣り", "￥600", "クレジット", "電子マネー nanaco", "QRコード PayPay", "￥150"]
+    {
+        assert!(printed.contains(line), "the printed receipt shows {line}:\n{printed}");
+    }
+
+    // The terminal's end of day: VISA 1 × 300, nanaco under "other" 1 × 200 — the cancelled card
+    // was refused and is in no total.
+    browser.click("#next").await;
+    browser.click("#end-of-day-button").await;
+    browser.text_until("#eod-state", "done", |t| t == "日計が終わりました").await;
+    assert_eq!(browser.text(r#"#eod-slots tr[data-slot="visa"] td:nth-child(2)"#).await, "1");
+    assert_eq!(browser.text(r#"#eod-slots tr[data-slot="visa"] td:nth-child(3)"#).await, "¥300");
+    assert_eq!(browser.text(r#"#eod-slots tr[data-slot="other"] td:nth-child(3)"#).await, "¥200");
+    assert_eq!(browser.text(r#"#eod-slots tr[data-slot="jcb"] td:nth-child(2)"#).await, "0");
+    assert_eq!(browser.text("#eod-total").await, "¥500");
+    let receipts = browser.text("#eod-receipts").await;
+    assert!(receipts.starts_with("0001 – "), "{receipts}");
+    browser.keep_screenshot("17-register-end-of-day").await;
+    let list: serde_json::Value = counter.get("treasury", &format!("/v1/registers/{REGISTER}/commands")).await;
+    let result = list["commands"]
+        .as_array()
+        .and_then(|commands| commands.iter().find(|c| c["command"]["kind"] == "end_of_day"))
+        .map(|c| c["result"]["output"]["totals"].clone())
+        .expect("the end of day's result");
+    assert_eq!(result["total"], 500, "the page shows counterd's result: {result}");
+
+    browser.quit().await;
+    counterd.abort();
+    drop((terminal, printer));
+    counter.stop().await;
+}
+
+/// A person pays the code the customer display shows, on the QR simulator's own page, as from a
+/// phone: the display's QR code read as a camera would, the page opened in a second tab, 支払う
+/// pressed; the register shows the payment approved. The next customer presses 支払わない and
+/// the register says nothing was charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_pays_the_displayed_code_on_the_simulators_page() {
+    let (counter, sim) = Counter::start_with_qr_controls(|_| {}).await;
+    let browser = Browser::start().await;
+    let base = counter.base.clone();
+    browser.sign_in(&base, "demo-clerk-r0101", "/register").await;
+    browser.click("#open-shift-button").await;
+
+    for (action, amount) in [("pay", "¥300"), ("decline", "¥450")] {
+        let item = if action == "pay" { "JUMINHYO" } else { "KOSEKI-ZENBU" };
+        browser.click(&format!(r#"#items [data-code="{item}"]"#)).await;
+        browser.script("document.getElementById('qr-brand').value = 'PAYPAY'", serde_json::json!([])).await;
+        browser.click("[data-tender=qr]").await;
+        browser.visible("#qr-display").await;
+
+        // The phone: it scans the customer display and opens what the code says.
+        let register = browser.open_tab().await;
+        browser.goto(&format!("{base}/v1/registers/{REGISTER}/display")).await;
+        browser.visible("svg").await;
+        let url = e2e::counter_rig::until("the display's code", || async {
+            decode_qr(&browser.screenshot_png().await).into_iter().next()
+        })
+        .await;
+        assert!(url.starts_with(&format!("{}/pay/04-", sim.base_url())), "the code opens the simulator: {url}");
+        browser.goto(&url).await;
+        assert_eq!(browser.text("#amount").await, amount);
+        assert!(browser.text("#merchant").await.contains("見本市"));
+        assert!(browser.text("#state").await.contains("お支払いをお待ちしています"));
+        browser.keep_screenshot(&format!("18-qr-sim-customer-page-{action}")).await;
+        browser.click(&format!("#{action}")).await;
+        let expected = if action == "pay" {
+            "お支払いが完了しました"
+        } else {
+            "お支払いは行われませんでした"
+        };
+        browser.text_until("#state", expected, |t| t.contains(expected)).await;
+        browser.keep_screenshot(&format!("19-qr-sim-customer-page-{action}-done")).await;
+
+        // Back at the register.
+        browser.switch_to(&register).await;
+        if action == "pay" {
+            browser.text_until("#status", "approved", |t| t.contains("承認されました")).await;
+            browser.visible("#done").await;
+            browser.click("#next").await;
+        } else {
+            let status = browser.text_until("#status", "failed", |t| t.contains("失敗しました")).await;
+            assert!(status.contains("nothing was charged"), "{status}");
+        }
+    }
+    let sales: SaleList = counter.get("treasury", &format!("/v1/sales?register_id={REGISTER}")).await;
+    let states: Vec<_> = sales.sales.iter().map(|s| (s.amount_total.get(), s.state)).collect();
+    assert!(states.contains(&(300, pos_core::SaleState::Paid)), "{states:?}");
+    assert!(states.contains(&(450, pos_core::SaleState::Open)), "declined: still to pay: {states:?}");
 
     browser.quit().await;
     counter.stop().await;

@@ -10,7 +10,7 @@ use clap::Parser;
 use device_drivers::terminal_sim::{CardSource, Fault, SimulatorOptions, TerminalSimulator};
 use device_drivers::zvt::commands::fields::TerminalNumber;
 use device_drivers::zvt::transport::fd::open_serial_port;
-use device_drivers::zvt::transport::ZvtLink;
+use device_drivers::zvt::transport::{LinkRole, ZvtLink};
 use iso8583::client::{Client, ClientSettings};
 use pos_core::Brand;
 
@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     match (&arguments.serial, &arguments.tcp_listen) {
         (Some(path), _) => {
             let port = open_serial_port(path)?;
-            simulator.serve(ZvtLink::serial(port), shutdown).await?;
+            simulator.serve(ZvtLink::serial(port, LinkRole::Terminal), shutdown).await?;
         }
         (None, Some(address)) => {
             let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("bind {address}"))?;

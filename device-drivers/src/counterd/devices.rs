@@ -9,7 +9,7 @@ use std::time::Duration;
 use pos_core::api::DeviceStatus;
 
 use crate::zvt::transport::fd::open_serial_port;
-use crate::zvt::transport::{ByteStream, ZvtLink};
+use crate::zvt::transport::{ByteStream, LinkRole, ZvtLink};
 
 /// How long connecting to a terminal over TCP may take.
 pub const TERMINAL_CONNECT_TIMEOUT_MS: u64 = 3_000;
@@ -75,7 +75,7 @@ impl DeviceOpener for SystemDevices {
     fn open_terminal(&self) -> Result<ZvtLink, DeviceError> {
         match &self.terminal {
             TerminalAddress::Serial(path) => open_serial_port(path)
-                .map(ZvtLink::serial)
+                .map(|port| ZvtLink::serial(port, LinkRole::Ecr))
                 .map_err(|e| DeviceError::Open { device: path.display().to_string(), reason: e.to_string() }),
             TerminalAddress::Tcp(address) => {
                 let open_error = |reason: String| DeviceError::Open { device: address.clone(), reason };

@@ -15,8 +15,9 @@
 //!   came), which is `Unknown` like [`Outcome::Unknown`]; after an unknown the link is reopened.
 //! - PrintReceipt → the sale read from the gateway, [`Receipt::from_sale`], printed; no printer →
 //!   `Failed` "no printer"; a printer that cannot print → `Failed` saying why ("paper out").
-//!   OpenDrawer → the drawer kick. EndOfDay → the terminal's end of day, its totals per brand as
-//!   the result's [`CommandOutput::EndOfDay`].
+//!   OpenDrawer → the drawer kick. EndOfDay → the terminal's end of day: its BMP 60 totals (per
+//!   ZVT card slot, with the receipt range and the grand total) as the result's
+//!   [`CommandOutput::EndOfDay`].
 //! - ScanCode and ShowQr: see [`scan`].
 //! - Health (`POST …/health`) every [`Bounds::health_interval_ms`].
 //! - The gateway unreachable or failing (5xx): retried with exponential backoff up to
@@ -33,8 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pos_core::api::{
-    BrandTotal, CommandKind, CommandOutput, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus,
-    TerminalReport,
+    CommandKind, CommandOutput, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus, TerminalReport,
 };
 use pos_core::{RegisterId, Yen};
 use tokio::time::Instant;
@@ -337,18 +337,20 @@ impl Counterd {
             return failed("the payment terminal is not connected".to_string(), None);
         };
         match terminal.end_of_day(deadline).await {
-            Ok(Outcome::Completed(report)) => match report.totals() {
+            Ok(Outcome::Completed(report)) => match report.totals().map(|totals| totals.and_then(|t| t.to_api())) {
                 Some(Ok(totals)) => {
-                    let totals: Vec<BrandTotal> = totals
-                        .brands
+                    let slots: Vec<String> = totals
+                        .slots
                         .iter()
-                        .map(|total| BrandTotal { brand: total.brand, count: total.count, amount: total.amount })
+                        .filter(|slot| slot.count > 0 || slot.turnover != Yen::ZERO)
+                        .map(|slot| format!("{} {} × {}", slot.slot.label(), slot.count, slot.turnover))
                         .collect();
-                    let lines: Vec<String> =
-                        totals.iter().map(|t| format!("{} {} × {}", t.brand.code(), t.count, t.amount)).collect();
                     let detail = format!(
-                        "end of day done: {}",
-                        if lines.is_empty() { "no payments".to_string() } else { lines.join("; ") }
+                        "end of day done: receipts {:04}–{:04}; {}; total {}",
+                        totals.receipt_first,
+                        totals.receipt_last,
+                        if slots.is_empty() { "no payments".to_string() } else { slots.join("; ") },
+                        totals.total
                     );
                     CommandResult { output: Some(CommandOutput::EndOfDay { totals }), ..done(detail, None) }
                 }

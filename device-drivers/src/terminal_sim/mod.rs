@@ -4,8 +4,8 @@
 //! It serves one ECR over a [`ZvtLink`] (serial on a real port or a pty, or TCP) and answers
 //! every command of PROTOCOLS.md §3 as a real terminal would: registration (with or without
 //! currency), authorization (with or without BMP 49, with an empty TLV; a foreign currency is
-//! acknowledged and aborted with `6F`), reversal by receipt number, refund, end of day (totals per
-//! brand in BMP 60, see [`crate::zvt::totals`]), status enquiry (software version and status
+//! acknowledged and aborted with `6F`), reversal by receipt number, refund, end of day (ZVT's
+//! individual totals in BMP 60, see [`crate::zvt::totals`], and the per-brand detail printed), status enquiry (software version and status
 //! `00`), abort and log-off (acknowledged only). The password is not checked.
 //!
 //! For a payment it shows "insert card" (intermediate status, repeated every
@@ -16,6 +16,14 @@
 //! terminal id, receipt number, card name = brand code, card type), print lines, and completion —
 //! or an abort with a result code when declined. Trace and receipt counters, the payments a
 //! reversal may name and the totals persist in a state file ([`state`]).
+//!
+//! After every ending — a completion, an abort from either side, a negative acknowledgement — the
+//! terminal is idle at once (PROTOCOLS.md §3): a command that comes instead of the ECR's
+//! `80 00 00` to the ending is the next command and gets its own dialogue, and an `80 00 00` that
+//! comes late (it crossed the terminal's abort) is not a command and gets no answer. While the
+//! terminal is master it takes the ECR's abort `06 B0` at any time during the card wait (not only
+//! in answer to an intermediate status), ignores a copy of the command it runs, and refuses any
+//! other command with `84 83 00` and nothing after it.
 //!
 //! Faults on demand ([`Faults::arm`], each used once): the card is removed, the customer
 //! cancels, the host is unreachable, link noise (a frame with a bad CRC, a dropped ACK), and power
@@ -46,8 +54,9 @@ use crate::zvt::commands::{
     Acknowledgement, Completion, ControlField, EcrCommand, IntermediateStatus, PrintLine, StatusEnquiryCompletion,
     StatusInformation, TerminalAbort, TerminalMessage,
 };
-use crate::zvt::totals::{BrandTotal, EndOfDayTotals};
+use crate::zvt::totals::{self, IndividualTotals};
 use crate::zvt::transport::{LinkError, LinkFault, ZvtLink};
+use pos_core::api::TotalsSlot;
 
 /// How long the idle terminal waits for a command before checking for shutdown again.
 pub const IDLE_RECEIVE_MS: u64 = 500;
@@ -58,6 +67,10 @@ pub const HOST_TIMEOUT_MS_DEFAULT: u64 = 20_000;
 pub const ECR_ANSWER_TIMEOUT_MS_DEFAULT: u64 = 5_000;
 /// The version the status enquiry reports.
 pub const SOFTWARE_VERSION: &str = "POS-SIM 0.1";
+
+/// The error code of `84 xx 00` when the terminal cannot carry out a command (unreadable, or sent
+/// while it is busy with another).
+pub const REFUSED_NOT_POSSIBLE: u8 = 0x83;
 
 /// Intermediate status codes (ZVT): what the terminal's display says.
 pub const STATUS_INSERT_CARD: u8 = 0x0A;
@@ -157,8 +170,6 @@ pub enum SimulatorError {
 enum DialogueError {
     #[error("link: {0}")]
     Link(#[from] LinkError),
-    #[error("the ECR answered {0:?}, expected 80 00 00")]
-    UnexpectedAnswer(Apdu),
     #[error("a message could not be encoded: {0}")]
     Encode(#[from] crate::zvt::EncodeError),
 }
@@ -176,6 +187,10 @@ enum Handled {
 
 pub struct TerminalSimulator {
     options: SimulatorOptions,
+    /// The APDU of the command being run, to recognise a copy of it.
+    running: Option<Apdu>,
+    /// A command the ECR sent while the last dialogue was ending.
+    next_command: Option<Apdu>,
     state: TerminalState,
     cards: CardSource,
     host: Option<iso8583::client::Client>,
@@ -195,7 +210,17 @@ impl TerminalSimulator {
     ) -> Result<TerminalSimulator, SimulatorError> {
         let state = TerminalState::load(&options.state_file)?;
         let (events, _) = broadcast::channel(EVENT_QUEUE_DEPTH);
-        Ok(TerminalSimulator { options, state, cards, host, clock, faults: Faults::default(), events })
+        Ok(TerminalSimulator {
+            options,
+            running: None,
+            next_command: None,
+            state,
+            cards,
+            host,
+            clock,
+            faults: Faults::default(),
+            events,
+        })
     }
 
     pub fn faults(&self) -> Faults {
@@ -222,9 +247,13 @@ impl TerminalSimulator {
             if self.faults.take(Fault::DropAckOnce) {
                 link.inject(LinkFault::DropAckOnce);
             }
-            let received = tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                received = link.receive(Duration::from_millis(IDLE_RECEIVE_MS)) => received,
+            // A command that arrived while the last dialogue was ending goes first.
+            let received = match self.next_command.take() {
+                Some(apdu) => Ok(apdu),
+                None => tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    received = link.receive(Duration::from_millis(IDLE_RECEIVE_MS)) => received,
+                },
             };
             let apdu = match received {
                 Ok(apdu) => apdu,
@@ -235,12 +264,18 @@ impl TerminalSimulator {
                     continue;
                 }
             };
+            if apdu == Acknowledgement::Positive.to_apdu() {
+                // The ECR's acknowledgement of a message of a dialogue that has ended (it crossed
+                // our abort, or came after we stopped waiting for it): not a command, no answer.
+                tracing::debug!("terminal simulator: a late 80 00 00 while idle; nothing to answer");
+                continue;
+            }
             let command = match EcrCommand::decode(&apdu) {
                 Ok(command) => command,
                 Err(error) => {
                     tracing::warn!(%error, "terminal simulator: refusing a command it cannot read");
-                    // 84 83 00: the terminal cannot carry out the command.
-                    let _ = link.send(&Acknowledgement::Negative { code: 0x83 }.to_apdu()).await;
+                    // 84 83 00: the terminal cannot carry out the command — and nothing follows.
+                    let _ = link.send(&Acknowledgement::Negative { code: REFUSED_NOT_POSSIBLE }.to_apdu()).await;
                     continue;
                 }
             };
@@ -249,7 +284,10 @@ impl TerminalSimulator {
             if self.faults.take(Fault::BadCrcOnce) {
                 link.inject(LinkFault::BadCrcOnce);
             }
-            match self.handle(&mut link, command).await {
+            self.running = Some(apdu);
+            let handled = self.handle(&mut link, command).await;
+            self.running = None;
+            match handled {
                 Ok(Handled::Done) => {}
                 Ok(Handled::PowerLost) => {
                     self.emit(SimulatorEvent::PowerLost);
@@ -319,7 +357,11 @@ impl TerminalSimulator {
                 break;
             }
             let pause = Duration::from_millis(self.options.status_interval_ms).min(presented_at - now);
-            tokio::time::sleep(pause).await;
+            // The ECR may abort at any time while the terminal waits for the card, not only in
+            // answer to an intermediate status: listen rather than sleep.
+            if let EcrAnswer::AbortRequested = self.listen(link, pause).await? {
+                return self.send_abort(link, result_code::ABORTED).await;
+            }
         }
         if self.faults.take(Fault::CardRemoved) {
             return self.send_abort(link, result_code::CARD_NOT_READABLE).await;
@@ -402,11 +444,10 @@ impl TerminalSimulator {
         authorization_code: Option<String>,
     ) -> Result<Handled, DialogueError> {
         let receipt = self.state.next_receipt_number();
-        let signed = match purpose {
-            Purpose::Purchase => amount.get(),
-            Purpose::Refund => amount.get().saturating_neg(),
-        };
-        self.state.add_to_totals(card.brand.code(), signed);
+        match purpose {
+            Purpose::Purchase => self.state.add_payment(card.brand.code(), amount.get()),
+            Purpose::Refund => self.state.add_refund(card.brand.code(), amount.get()),
+        }
         if purpose == Purpose::Purchase {
             let payment = StoredPayment {
                 brand: card.brand.code().to_string(),
@@ -463,7 +504,7 @@ impl TerminalSimulator {
         if let Some(payment) = self.state.payments.get_mut(&receipt.get()) {
             payment.reversed = true;
         }
-        self.state.add_to_totals(&original.brand, original.amount_yen.saturating_neg());
+        self.state.remove_reversed(&original.brand, original.amount_yen);
         if let Err(error) = self.state.save(&self.options.state_file) {
             tracing::error!(%error, "terminal simulator: cannot persist the reversal");
         }
@@ -481,38 +522,76 @@ impl TerminalSimulator {
     }
 
     async fn end_of_day(&mut self, link: &mut ZvtLink) -> Result<Handled, DialogueError> {
-        let brands = self
-            .state
-            .totals
-            .iter()
-            .filter_map(|(code, total)| {
-                let brand = code.parse::<Brand>().ok()?;
-                Some(BrandTotal { brand, count: total.count, amount: Yen::new(total.amount_yen).ok()? })
-            })
-            .collect();
-        let totals = EndOfDayTotals { brands };
+        let Some((totals, grand_total)) = self.individual_totals() else {
+            tracing::error!("terminal simulator: the period's totals in the state file are out of range");
+            return self.send_abort(link, result_code::SYSTEM_ERROR).await;
+        };
         let trace = self.state.next_trace_number();
         let mut status = self.status_information(trace, self.state.receipt_number, Brand::Visa);
         status.card_name = None;
         status.card_type = None;
         status.receipt_number = None;
-        status.amount = totals.amount_total().filter(|amount| !amount.is_negative());
-        status.totals = Some(totals.encode());
+        status.amount = Some(grand_total);
+        status.totals = Some(totals.encode()?);
         self.send_as_master(link, TerminalMessage::StatusInformation(Box::new(status))).await?;
-        let mut lines = vec![format!("END OF DAY / TERMINAL {}", self.options.terminal_id)];
-        lines.extend(
-            totals
-                .brands
-                .iter()
-                .map(|total| format!("{} {} x JPY {}", total.brand.code(), total.count, total.amount.get())),
-        );
-        self.print(link, &lines).await?;
-        // The batch is closed once the ECR has the totals; a new day starts from zero.
-        self.state.totals.clear();
+        self.print(link, &self.end_of_day_lines(&totals, grand_total)).await?;
+        // The batch is closed once the ECR has the totals; a new period starts from zero.
+        self.state.close_period();
         if let Err(error) = self.state.save(&self.options.state_file) {
             tracing::error!(%error, "terminal simulator: cannot persist the end of day");
         }
         self.send_last(link, TerminalMessage::Completion(self.completion())).await
+    }
+
+    /// The open period's payments as BMP 60 — per ZVT slot the count (at most
+    /// [`totals::SLOT_COUNT_MAX`]) and the turnover net of reversals — and their sum (BMP 04).
+    /// `None` when a stored amount is negative or the sum overflows (a damaged state file).
+    fn individual_totals(&self) -> Option<(IndividualTotals, Yen)> {
+        let (first, last) = match self.state.period_first_receipt {
+            Some(first) => (first, self.state.receipt_number),
+            None => (0, 0),
+        };
+        let mut totals = IndividualTotals {
+            receipt_first: ReceiptNumber::new(first).ok()?,
+            receipt_last: ReceiptNumber::new(last).ok()?,
+            ..IndividualTotals::default()
+        };
+        let mut counts = [0u32; 7];
+        for (code, total) in &self.state.totals {
+            let Ok(brand) = code.parse::<Brand>() else { continue };
+            let slot = totals::slot_of(brand);
+            let index = TotalsSlot::ALL.iter().position(|candidate| *candidate == slot)?;
+            counts[index] = counts[index].saturating_add(total.count);
+            let amount = Yen::new(total.amount_yen).ok().filter(|amount| !amount.is_negative())?;
+            let entry = totals.slot_mut(slot);
+            entry.turnover = entry.turnover.checked_add(amount).ok()?;
+        }
+        for (slot, count) in totals.slots.iter_mut().zip(counts) {
+            // ZVT's count is one byte; the exact count is on the print-out.
+            slot.count = u8::try_from(count.min(totals::SLOT_COUNT_MAX)).unwrap_or(u8::MAX);
+        }
+        let grand_total = totals.turnover_total().ok()?;
+        Some((totals, grand_total))
+    }
+
+    /// The end of day's print-out: per brand (more than BMP 60's slots say), refunds, the total.
+    fn end_of_day_lines(&self, totals: &IndividualTotals, grand_total: Yen) -> Vec<String> {
+        let mut lines = vec![format!("END OF DAY / TERMINAL {}", self.options.terminal_id)];
+        lines.push(format!("RECEIPTS {:04}-{:04}", totals.receipt_first.get(), totals.receipt_last.get()));
+        lines.extend(
+            self.state
+                .totals
+                .iter()
+                .map(|(brand, total)| format!("{brand} {} x JPY {}", total.count, total.amount_yen)),
+        );
+        lines.extend(
+            self.state
+                .refund_totals
+                .iter()
+                .map(|(brand, total)| format!("REFUND {brand} {} x JPY {}", total.count, total.amount_yen)),
+        );
+        lines.push(format!("TOTAL JPY {}", grand_total.get()));
+        lines
     }
 
     fn status_information(&self, trace: u32, receipt: u16, brand: Brand) -> StatusInformation {
@@ -545,25 +624,89 @@ impl TerminalSimulator {
     }
 
     /// Sends a message as master and reads the ECR's answer.
-    async fn send_as_master(&self, link: &mut ZvtLink, message: TerminalMessage) -> Result<EcrAnswer, DialogueError> {
+    async fn send_as_master(
+        &mut self,
+        link: &mut ZvtLink,
+        message: TerminalMessage,
+    ) -> Result<EcrAnswer, DialogueError> {
         link.send(&message.to_apdu()?).await?;
-        let answer = link.receive(Duration::from_millis(self.options.ecr_answer_timeout_ms)).await?;
-        if answer == Acknowledgement::Positive.to_apdu() {
-            Ok(EcrAnswer::Acknowledged)
-        } else if ControlField::of(&answer) == ControlField::ABORT_COMMAND {
-            Ok(EcrAnswer::AbortRequested)
-        } else {
-            Err(DialogueError::UnexpectedAnswer(answer))
+        let until = Instant::now() + Duration::from_millis(self.options.ecr_answer_timeout_ms);
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let answer = link.receive(wait).await?;
+            if let Some(answer) = self.answer_while_master(link, answer).await? {
+                return Ok(answer);
+            }
         }
     }
 
-    /// Sends the completion or abort that ends the dialogue.
-    async fn send_last(&self, link: &mut ZvtLink, message: TerminalMessage) -> Result<Handled, DialogueError> {
-        self.send_as_master(link, message).await?;
-        Ok(Handled::Done)
+    /// Waits up to `pause` for something from the ECR while the terminal is master and has
+    /// nothing outstanding (between intermediate statuses): an abort ends the wait.
+    async fn listen(&mut self, link: &mut ZvtLink, pause: Duration) -> Result<EcrAnswer, DialogueError> {
+        let until = Instant::now() + pause;
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let received = match link.receive(wait).await {
+                Err(LinkError::ReceiveTimeout { .. }) => return Ok(EcrAnswer::Acknowledged),
+                received => received?,
+            };
+            match self.answer_while_master(link, received).await? {
+                Some(EcrAnswer::AbortRequested) => return Ok(EcrAnswer::AbortRequested),
+                // An acknowledgement nobody asked for: its message's answer came already.
+                Some(EcrAnswer::Acknowledged) | None => {}
+            }
+        }
     }
 
-    async fn send_abort(&self, link: &mut ZvtLink, code: ResultCode) -> Result<Handled, DialogueError> {
+    /// What an APDU from the ECR means while the terminal is master: the answer `80 00 00`, an
+    /// abort `06 B0`, or nothing for the dialogue (`None`): the command being run once more (a
+    /// copy), or another command, which the terminal cannot take now and refuses `84 83 00` —
+    /// and sends nothing more for it.
+    async fn answer_while_master(&self, link: &mut ZvtLink, apdu: Apdu) -> Result<Option<EcrAnswer>, DialogueError> {
+        if apdu == Acknowledgement::Positive.to_apdu() {
+            return Ok(Some(EcrAnswer::Acknowledged));
+        }
+        if ControlField::of(&apdu) == ControlField::ABORT_COMMAND {
+            return Ok(Some(EcrAnswer::AbortRequested));
+        }
+        if self.running.as_ref() == Some(&apdu) {
+            tracing::debug!("terminal simulator: the running command came again; ignored");
+            return Ok(None);
+        }
+        tracing::warn!(control = %ControlField::of(&apdu), "terminal simulator: a command while busy; refused");
+        link.send(&Acknowledgement::Negative { code: REFUSED_NOT_POSSIBLE }.to_apdu()).await?;
+        Ok(None)
+    }
+
+    /// Sends the completion or abort that ends the dialogue. The terminal is idle from here: it
+    /// waits a bounded time for the ECR's `80 00 00`, and a command that comes instead is the
+    /// ECR's next one, run as soon as this returns.
+    async fn send_last(&mut self, link: &mut ZvtLink, message: TerminalMessage) -> Result<Handled, DialogueError> {
+        link.send(&message.to_apdu()?).await?;
+        let until = Instant::now() + Duration::from_millis(self.options.ecr_answer_timeout_ms);
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let answer = match link.receive(wait).await {
+                Ok(answer) => answer,
+                Err(LinkError::ReceiveTimeout { .. }) => {
+                    tracing::debug!("terminal simulator: the ECR did not acknowledge the end of the dialogue");
+                    return Ok(Handled::Done);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if answer == Acknowledgement::Positive.to_apdu() {
+                return Ok(Handled::Done);
+            }
+            if self.running.as_ref() == Some(&answer) {
+                // A copy of the command that has just ended; nothing to do.
+                continue;
+            }
+            self.next_command = Some(answer);
+            return Ok(Handled::Done);
+        }
+    }
+
+    async fn send_abort(&mut self, link: &mut ZvtLink, code: ResultCode) -> Result<Handled, DialogueError> {
         self.send_last(link, TerminalMessage::Abort(TerminalAbort::new(code))).await
     }
 }

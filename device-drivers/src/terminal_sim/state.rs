@@ -1,5 +1,6 @@
 //! What the terminal keeps across a power loss: its trace and receipt counters, the payments a
-//! reversal may name, and the totals since the last end of day. PROTOCOLS.md §3 requires the
+//! reversal may name, and the totals of the open period (since the last end of day): payments
+//! per brand net of reversals, refunds per brand, and the period's first receipt number. PROTOCOLS.md §3 requires the
 //! counters to survive; the simulator writes them to a small JSON file (write to a temporary file,
 //! then rename, so a crash leaves the old or the new state, never half of one) before it tells
 //! the ECR or the host anything that depends on them.
@@ -39,10 +40,17 @@ pub struct TerminalState {
     pub trace_number: u32,
     /// The last receipt number used (0: none yet).
     pub receipt_number: u16,
-    /// Payments by receipt number, for reversals.
+    /// Payments of the open period by receipt number, for reversals (a closed period's payments
+    /// can no longer be reversed).
     pub payments: BTreeMap<u16, StoredPayment>,
-    /// Totals per brand code since the last end of day.
+    /// Payments per brand code since the last end of day, net of reversals.
     pub totals: BTreeMap<String, BrandTotalState>,
+    /// Refunds per brand code since the last end of day (printed; not part of BMP 60).
+    #[serde(default)]
+    pub refund_totals: BTreeMap<String, BrandTotalState>,
+    /// The receipt number of the open period's first receipt.
+    #[serde(default)]
+    pub period_first_receipt: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,14 +93,38 @@ impl TerminalState {
 
     pub fn next_receipt_number(&mut self) -> u16 {
         self.receipt_number = if self.receipt_number >= RECEIPT_NUMBER_MAX { 1 } else { self.receipt_number + 1 };
+        self.period_first_receipt.get_or_insert(self.receipt_number);
         self.receipt_number
     }
 
-    /// Adds a payment (positive) or a refund or reversal (negative) to its brand's total.
-    pub fn add_to_totals(&mut self, brand: &str, amount_yen: i64) {
+    /// A payment approved: counted in its brand's total.
+    pub fn add_payment(&mut self, brand: &str, amount_yen: i64) {
         let total = self.totals.entry(brand.to_string()).or_default();
         total.count = total.count.saturating_add(1);
         total.amount_yen = total.amount_yen.saturating_add(amount_yen);
+    }
+
+    /// A payment of the open period reversed: it leaves its brand's total as if never made.
+    pub fn remove_reversed(&mut self, brand: &str, amount_yen: i64) {
+        let total = self.totals.entry(brand.to_string()).or_default();
+        total.count = total.count.saturating_sub(1);
+        total.amount_yen = total.amount_yen.saturating_sub(amount_yen);
+    }
+
+    /// A refund approved.
+    pub fn add_refund(&mut self, brand: &str, amount_yen: i64) {
+        let total = self.refund_totals.entry(brand.to_string()).or_default();
+        total.count = total.count.saturating_add(1);
+        total.amount_yen = total.amount_yen.saturating_add(amount_yen);
+    }
+
+    /// The end of day closed the period: its totals start from zero and its payments can no
+    /// longer be reversed.
+    pub fn close_period(&mut self) {
+        self.totals.clear();
+        self.refund_totals.clear();
+        self.payments.clear();
+        self.period_first_receipt = None;
     }
 
     pub fn remember_payment(&mut self, receipt: u16, payment: StoredPayment) {

@@ -31,7 +31,7 @@ use super::commands::{
     Registration, RegistrationConfig, Reversal, StatusEnquiry, StatusEnquiryCompletion, StatusInformation,
     TerminalMessage, TextBlock,
 };
-use super::totals::{EndOfDayTotals, TotalsError};
+use super::totals::{IndividualTotals, TotalsError};
 use super::transport::ZvtLink;
 use super::EncodeError;
 
@@ -115,9 +115,15 @@ impl Report {
         self.status().and_then(|status| status.receipt_number)
     }
 
-    /// The end-of-day totals per brand (BMP 60), if the terminal sent them.
-    pub fn totals(&self) -> Option<Result<EndOfDayTotals, TotalsError>> {
-        self.status_information.iter().rev().find_map(|status| status.totals.as_deref()).map(EndOfDayTotals::parse)
+    /// The end-of-day totals (BMP 60, ZVT's individual totals), if the terminal sent them, checked
+    /// against the grand total (BMP 04) of the same status information.
+    pub fn totals(&self) -> Option<Result<IndividualTotals, TotalsError>> {
+        let status = self.status_information.iter().rev().find(|status| status.totals.is_some())?;
+        let value = status.totals.as_deref().unwrap_or_default();
+        Some(IndividualTotals::decode(value).and_then(|totals| {
+            totals.check_grand_total(status.amount)?;
+            Ok(totals)
+        }))
     }
 
     /// The receipt text the terminal asked the ECR to print, one string per line.
@@ -204,6 +210,11 @@ impl EcrDriver {
         &self.link
     }
 
+    /// The link itself, to speak raw APDUs on it (tests and diagnostics).
+    pub fn link_mut(&mut self) -> &mut ZvtLink {
+        &mut self.link
+    }
+
     /// Registration `06 00` with the config byte of the settings and currency JPY.
     pub async fn registration(&mut self, deadline: Duration) -> Result<Outcome, EcrError> {
         let registration = Registration {
@@ -265,6 +276,9 @@ impl EcrDriver {
     async fn run(&mut self, command: EcrCommand, shape: Shape, deadline: Duration) -> Result<Outcome, EcrError> {
         let until = Instant::now() + deadline;
         let apdu = command.to_apdu()?;
+        // Left over from a dialogue that ended (e.g. a terminal that went on after refusing):
+        // never to be read as the answer to this command.
+        self.link.discard_pending().await;
         let mut report = Report::default();
         let outcome = match self.command_and_acknowledgement(&apdu, until).await {
             Err(Broken::Refused { code }) => {

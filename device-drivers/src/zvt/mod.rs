@@ -5,8 +5,8 @@
 //! instruction and data; [`bmp`] reads the BMP fields that follow a command's fixed data, with
 //! [`bcd`] for packed decimal and [`tlv`] for the container under BMP `06`; [`commands`] turns an
 //! APDU into a typed command or answer and back. Everything above reads no clock and does no I/O;
-//! [`transport`] owns the port or socket and the timers, and [`totals`] is the end-of-day totals
-//! text of BMP 60 as this system writes it.
+//! [`transport`] owns the port or socket and the timers, and [`totals`] is BMP 60, the end of
+//! day's individual totals per ZVT card slot.
 //!
 //! Byte offsets in decode errors count from the first byte handed to the decoder: the class byte
 //! for APDU, BMP, TLV and command errors (so an offset points into the unstuffed APDU), the first

@@ -130,7 +130,7 @@ fn status_information_of_a_payment() {
 }
 
 #[test]
-fn end_of_day_status_carries_totals() {
+fn end_of_day_status_carries_bmp_60_as_lllvar() {
     let status = StatusInformation {
         result_code: Some(ResultCode::SUCCESS),
         totals: Some(vec![0x00, 0x01, 0x00, 0x09]),

@@ -2,7 +2,10 @@
 //! public API, as one binary to save link time.
 
 mod bad_input;
+mod collisions;
 mod dialogue;
+mod endings;
+mod link_simulation;
 mod printer;
 mod properties;
 mod receipt;

@@ -12,6 +12,7 @@ use device_drivers::zvt::commands::{
 };
 use device_drivers::zvt::serial::{self, decode_frame, FrameDecoder, FrameEvent, DLE, STX};
 use device_drivers::zvt::tlv::{self, TlvContainer};
+use device_drivers::zvt::totals::{IndividualTotals, SlotTotal};
 use pos_core::{mask_pan, Yen};
 use proptest::prelude::*;
 
@@ -187,6 +188,31 @@ proptest! {
         let _ = tlv::decode_container(&bytes);
         let _ = decode_ecr_command(&bytes);
         let _ = decode_terminal_message(&bytes);
+        let _ = IndividualTotals::decode(&bytes);
+    }
+
+    #[test]
+    fn individual_totals_round_trip(
+        first in 0u16..10_000,
+        last in 0u16..10_000,
+        slots in proptest::array::uniform7((any::<u8>(), 0..=AMOUNT_YEN_MAX)),
+    ) {
+        let totals = IndividualTotals {
+            receipt_first: ReceiptNumber::new(first).unwrap(),
+            receipt_last: ReceiptNumber::new(last).unwrap(),
+            slots: slots.map(|(count, turnover)| SlotTotal { count, turnover: Yen::new(turnover).unwrap() }),
+        };
+        let bytes = totals.encode().unwrap();
+        prop_assert_eq!(bytes.len(), device_drivers::zvt::totals::VALUE_BYTES);
+        prop_assert_eq!(IndividualTotals::decode(&bytes).unwrap(), totals);
+    }
+
+    #[test]
+    fn individual_totals_decoder_checks_every_digit(value in proptest::collection::vec(any::<u8>(), 53)) {
+        // Whatever it takes, it takes only when every BCD byte is two digits.
+        let bcd_ok = value[..4].iter().all(|byte| byte >> 4 <= 9 && byte & 0x0F <= 9)
+            && (0..7).all(|slot| value[5 + slot * 7..4 + (slot + 1) * 7].iter().all(|byte| byte >> 4 <= 9 && byte & 0x0F <= 9));
+        prop_assert_eq!(IndividualTotals::decode(&value).is_ok(), bcd_ok);
     }
 
     #[test]

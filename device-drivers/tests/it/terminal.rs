@@ -11,8 +11,9 @@ use device_drivers::zvt::commands::{Authorization, StatusInformation};
 use device_drivers::zvt::ecr::Outcome;
 use device_drivers::zvt::tlv::TlvContainer;
 use device_drivers::zvt::transport::fd::pty_pair;
-use device_drivers::zvt::transport::{LinkFault, ZvtLink, ACK_TIMEOUT_MS};
+use device_drivers::zvt::transport::{LinkFault, LinkRole, ZvtLink, ACK_TIMEOUT_MS};
 use iso8583::fields;
+use pos_core::api::TotalsSlot;
 use pos_core::{Brand, Yen};
 
 use crate::terminal_rig::{Rig, Setup, Transport, COMMAND_DEADLINE, SILENCE_TIMEOUT_MS, TERMINAL_ID};
@@ -149,21 +150,45 @@ async fn a_foreign_currency_is_refused_with_6f() {
 }
 
 #[tokio::test]
-async fn end_of_day_reports_totals_per_brand_and_starts_afresh() {
+async fn end_of_day_reports_zvt_individual_totals_and_starts_afresh() {
     let mut setup = Setup::card(Brand::Visa, "00");
-    setup.cards = CardSource::scripted(vec![Brand::Visa, Brand::Jcb, Brand::Visa]).unwrap();
+    setup.cards = CardSource::scripted(vec![Brand::Visa, Brand::Jcb, Brand::Visa, Brand::Nanaco, Brand::Visa]).unwrap();
     let mut rig = Rig::start(setup).await;
-    for amount in [470, 300, 1_610] {
-        assert!(rig.driver.authorization(yen(amount), COMMAND_DEADLINE).await.unwrap().is_approved());
+    let mut receipts = Vec::new();
+    for amount in [470, 300, 1_610, 600, 900] {
+        let paid = rig.driver.authorization(yen(amount), COMMAND_DEADLINE).await.unwrap();
+        assert!(paid.is_approved(), "{paid:?}");
+        receipts.push(paid.report().receipt_number().expect("receipt number"));
     }
+    // The last VISA payment is reversed on the terminal: it leaves the totals.
+    assert!(rig.driver.reversal(receipts[4], COMMAND_DEADLINE).await.unwrap().is_approved());
     let outcome = rig.driver.end_of_day(COMMAND_DEADLINE).await.unwrap();
     assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
-    let totals = outcome.report().totals().expect("BMP 60").expect("our totals format");
-    assert_eq!(totals.to_string(), "JCB,1,300;VISA,2,2080");
-    assert_eq!(totals.of(Brand::Visa).map(|total| total.amount), Some(yen(2_080)));
-    assert_eq!(outcome.report().amount(), Some(yen(2_380)));
+    let totals = outcome.report().totals().expect("BMP 60").expect("ZVT individual totals");
+    assert_eq!(totals.receipt_first.get(), 1);
+    assert_eq!(totals.receipt_last.get(), 6, "five payments and the reversal");
+    let slot = |slot| {
+        let total = totals.slot(slot);
+        (total.count, total.turnover.get())
+    };
+    assert_eq!(slot(TotalsSlot::Visa), (2, 2_080));
+    assert_eq!(slot(TotalsSlot::Jcb), (1, 300));
+    assert_eq!(slot(TotalsSlot::Other), (1, 600), "nanaco has no slot of its own");
+    assert_eq!(slot(TotalsSlot::Mastercard), (0, 0));
+    assert_eq!(outcome.report().amount(), Some(yen(2_980)), "BMP 04 is the sum of the turnovers");
+    // The print lines stay, with the detail per brand.
+    let lines = outcome.report().receipt_lines();
+    assert!(lines.iter().any(|line| line == "NANACO 1 x JPY 600"), "{lines:?}");
+    assert!(lines.iter().any(|line| line == "VISA 2 x JPY 2080"), "{lines:?}");
+    assert!(lines.iter().any(|line| line == "TOTAL JPY 2980"), "{lines:?}");
+
     let again = rig.driver.end_of_day(COMMAND_DEADLINE).await.unwrap();
-    assert_eq!(again.report().totals().expect("BMP 60").expect("totals").brands, vec![]);
+    let empty = again.report().totals().expect("BMP 60").expect("totals");
+    assert_eq!(empty.turnover_total().unwrap(), Yen::ZERO);
+    assert_eq!((empty.receipt_first.get(), empty.receipt_last.get()), (0, 0));
+    // A closed period's payment can no longer be reversed.
+    let late = rig.driver.reversal(receipts[0], COMMAND_DEADLINE).await.unwrap();
+    assert_eq!(late.result_code(), Some(result_code::REVERSAL_NOT_POSSIBLE));
     rig.stop().await;
 }
 
@@ -222,13 +247,23 @@ async fn a_dropped_ack_leads_to_a_resend() {
     let mut setup = Setup::without_host();
     setup.faults = vec![Fault::DropAckOnce];
     let mut rig = Rig::start(setup).await;
+    let mut events = rig.events.resubscribe();
     let started = Instant::now();
     let outcome = rig.driver.registration(COMMAND_DEADLINE).await.unwrap();
     assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
     let ZvtLink::Serial(link) = rig.driver.link() else { panic!("a serial link") };
     assert_eq!(link.resends(), 1, "the ECR sent the command again");
-    assert!(started.elapsed() >= Duration::from_millis(ACK_TIMEOUT_MS), "the resend came after the ACK timeout");
-    rig.stop().await;
+    // The terminal's 80 00 00 crossed the unacknowledged command, so the ECR sent its copy before
+    // acknowledging it, well before its own ACK timeout.
+    assert!(started.elapsed() < Duration::from_millis(ACK_TIMEOUT_MS));
+    // The copy was acknowledged, not run a second time.
+    let (simulator, _directory) = rig.stop().await;
+    drop(simulator);
+    let mut received = 0;
+    while let Ok(event) = events.try_recv() {
+        received += usize::from(matches!(event, SimulatorEvent::CommandReceived(_)));
+    }
+    assert_eq!(received, 1, "the terminal took the registration once");
 }
 
 #[tokio::test]
@@ -283,24 +318,30 @@ async fn status_information_never_carries_a_full_pan() {
 #[tokio::test]
 async fn serial_link_resends_after_a_nak_and_after_a_lost_ack() {
     let (left, right) = pty_pair().unwrap();
-    let (mut sender, mut receiver) = (ZvtLink::serial(left), ZvtLink::serial(right));
+    let (mut sender, mut receiver) = (ZvtLink::serial(left, LinkRole::Ecr), ZvtLink::serial(right, LinkRole::Terminal));
     let apdu = Apdu::new(0x06, 0x01, vec![0x04, 0x00, 0x00, 0x00, 0x00, 0x16, 0x10]).unwrap();
     sender.inject(LinkFault::BadCrcOnce);
     let (sent, received) = tokio::join!(sender.send(&apdu), receiver.receive(Duration::from_secs(5)));
     sent.unwrap();
     assert_eq!(received.unwrap(), apdu);
+    // The receiver's ACK is lost: the sender resends, and the copy is acknowledged, not taken twice.
+    let next = Apdu::new(0x06, 0x01, vec![0x04, 0x00, 0x00, 0x00, 0x00, 0x04, 0x70]).unwrap();
     receiver.inject(LinkFault::DropAckOnce);
-    let (sent, received) = tokio::join!(sender.send(&apdu), receiver.receive(Duration::from_secs(5)));
+    let (sent, received) = tokio::join!(sender.send(&next), receiver.receive(Duration::from_secs(5)));
     sent.unwrap();
-    assert_eq!(received.unwrap(), apdu);
+    assert_eq!(received.unwrap(), next);
+    let nothing_more = receiver.receive(Duration::from_millis(2 * ACK_TIMEOUT_MS)).await;
+    assert!(nothing_more.is_err(), "the copy was taken a second time: {nothing_more:?}");
     let ZvtLink::Serial(link) = &sender else { panic!("serial") };
     assert_eq!(link.resends(), 2);
+    let ZvtLink::Serial(link) = &receiver else { panic!("serial") };
+    assert_eq!(link.copies_dropped(), 1);
 }
 
 #[tokio::test]
 async fn serial_link_gives_up_after_three_tries() {
     let (left, _right) = pty_pair().unwrap();
-    let mut sender = ZvtLink::serial(left);
+    let mut sender = ZvtLink::serial(left, LinkRole::Ecr);
     let started = Instant::now();
     let error = sender.send(&Apdu::empty(0x80, 0x00)).await.unwrap_err();
     assert!(error.to_string().contains("after 3 tries"), "{error}");

@@ -10,7 +10,7 @@ use device_drivers::terminal_sim::{CardSource, Fault, Faults, SimulatorEvent, Si
 use device_drivers::zvt::commands::fields::{Password, TerminalNumber};
 use device_drivers::zvt::ecr::{EcrDriver, EcrSettings};
 use device_drivers::zvt::transport::fd::pty_pair;
-use device_drivers::zvt::transport::ZvtLink;
+use device_drivers::zvt::transport::{LinkRole, ZvtLink};
 use futures::{SinkExt, StreamExt};
 use iso8583::client::{Client, ClientSettings};
 use iso8583::{fields, FrameCodec, Message, Mti, Spec};
@@ -35,7 +35,9 @@ pub struct HostResponder {
 }
 
 impl HostResponder {
-    pub async fn start(response_code: &'static str) -> HostResponder {
+    /// A host that leaves its first `unanswered` financial requests without an answer (the
+    /// terminal's host timeout), then answers every one with `response_code`.
+    pub async fn start_with(response_code: &'static str, unanswered: usize) -> HostResponder {
         let pki = DevPki::new("test CA").expect("CA");
         let leaf = pki.server(&["localhost"]).expect("server certificate");
         let tls =
@@ -46,10 +48,12 @@ impl HostResponder {
         let address = listener.local_addr().expect("address");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
+        let silent_left = Arc::new(Mutex::new(unanswered));
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
                 let seen = seen.clone();
+                let silent_left = silent_left.clone();
                 tokio::spawn(async move {
                     let Ok(stream) = acceptor.accept(stream).await else { return };
                     let mut framed = Framed::new(stream, FrameCodec::new());
@@ -57,6 +61,13 @@ impl HostResponder {
                         let request = iso8583::decode(&frame, Spec::default_1987()).expect("decodable request");
                         let mut answer = request.response_skeleton();
                         if request.mti == Mti::FINANCIAL_REQUEST {
+                            let mut silent = silent_left.lock().expect("silent count");
+                            if *silent > 0 {
+                                *silent -= 1;
+                                seen.lock().expect("requests").push(request);
+                                continue;
+                            }
+                            drop(silent);
                             answer.set(fields::RETRIEVAL_REFERENCE, "632810000123");
                             if response_code == "00" {
                                 answer.set(fields::AUTHORIZATION_CODE, "A1B2C3");
@@ -108,6 +119,8 @@ pub struct Setup {
     pub cards: CardSource,
     /// The response code of the terminal host; `None` starts no host.
     pub host_code: Option<&'static str>,
+    /// How many authorizations the host leaves unanswered before it answers.
+    pub host_unanswered: usize,
     pub transport: Transport,
     pub card_presentation_ms: u64,
     /// Reuse a state file (a terminal restarted).
@@ -121,6 +134,7 @@ impl Setup {
         Setup {
             cards: CardSource::fixed(brand).expect("terminal brand"),
             host_code: Some(host_code),
+            host_unanswered: 0,
             transport: Transport::Serial,
             card_presentation_ms: 50,
             state_file: None,
@@ -155,7 +169,7 @@ impl Rig {
             }
         };
         let host = match setup.host_code {
-            Some(code) => Some(HostResponder::start(code).await),
+            Some(code) => Some(HostResponder::start_with(code, setup.host_unanswered).await),
             None => None,
         };
         let client = match &host {
@@ -178,7 +192,7 @@ impl Rig {
         let (ecr_link, terminal_link) = match setup.transport {
             Transport::Serial => {
                 let (master, slave) = pty_pair().expect("pty pair");
-                (ZvtLink::serial(master), ZvtLink::serial(slave))
+                (ZvtLink::serial(master, LinkRole::Ecr), ZvtLink::serial(slave, LinkRole::Terminal))
             }
             Transport::Tcp => {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

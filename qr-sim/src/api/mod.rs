@@ -100,6 +100,12 @@ impl AppState {
 
 /// The router of §2 over the shared state.
 pub fn router(state: Arc<AppState>) -> Router {
+    with_fallbacks(routes()).with_state(state)
+}
+
+/// The routes of §2, without the answers for unknown routes and methods (so other routes, the
+/// simulator's controls, can be merged in first).
+pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v2/codes", post(codes::create))
         .route("/v2/codes/payments/{merchant_payment_id}", get(codes::payment))
@@ -109,9 +115,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/refunds", post(refunds::create))
         .route("/v2/refunds/", post(refunds::create))
         .route("/v2/refunds/{merchant_refund_id}", get(refunds::details))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+}
+
+/// Unknown routes and wrong methods answered in the provider's JSON envelope.
+pub fn with_fallbacks(router: Router<Arc<AppState>>) -> Router<Arc<AppState>> {
+    router.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
 }
 
 async fn not_found() -> ApiError {

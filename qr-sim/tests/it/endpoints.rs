@@ -191,8 +191,9 @@ async fn refunds_partial_full_idempotent_and_bounded() {
     assert_error_body(&rig.delete("/v2/payments/PAY-1").await.1, "ORDER_NOT_REVERSIBLE");
 }
 
+/// PayPay answers a refund of a `paymentId` it does not know with 404 `RESOURCE_NOT_FOUND`.
 #[tokio::test]
-async fn an_unpaid_payment_cannot_be_refunded() {
+async fn a_refund_of_an_unknown_payment_is_resource_not_found() {
     let rig = Rig::start().await;
     rig.create_code("PAY-1", 300).await;
     let (status, body) = rig
@@ -203,7 +204,8 @@ async fn an_unpaid_payment_cannot_be_refunded() {
         )
         .await;
     assert_eq!(status, 404);
-    assert_error_body(&body, "DYNAMIC_QR_PAYMENT_NOT_FOUND");
+    assert_error_body(&body, "RESOURCE_NOT_FOUND");
+    assert!(rig.handle.refunds().is_empty());
 }
 
 #[tokio::test]
@@ -278,6 +280,7 @@ async fn every_authentication_failure_is_401_unauthorized() {
 async fn x_assume_merchant_selects_among_a_keys_merchants() {
     let mut config = QrSimConfig::example();
     config.merchants.push(MerchantConfig {
+        name: None,
         merchant_id: "M0002".into(),
         store_id: "S0020001".into(),
         terminal_id: "R0020001".into(),

@@ -75,6 +75,7 @@ async fn the_paypay_python_sdk_works_unchanged() {
         ("refund_too_much", "INVALID_PARAMS"),
         ("refund_details", "SUCCESS"),
         ("refund_details_unknown", "NO_SUCH_REFUND_ORDER"),
+        ("refund_unknown_payment", "RESOURCE_NOT_FOUND"),
         ("create_cancelled", "SUCCESS"),
         ("cancel", "REQUEST_ACCEPTED"),
         ("payment_details_cancelled", "SUCCESS"),

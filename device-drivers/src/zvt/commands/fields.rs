@@ -17,7 +17,7 @@ pub const AMOUNT_YEN_MAX: i64 = 999_999_999_999;
 macro_rules! bcd_number {
     ($(#[$doc:meta])* $name:ident, $inner:ty, $bytes:expr, $what:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         pub struct $name($inner);
 
         impl $name {

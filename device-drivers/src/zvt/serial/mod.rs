@@ -2,9 +2,10 @@
 //!
 //! A frame is `DLE STX`, the APDU with every `DLE` doubled, `DLE ETX`, then the CRC low byte and
 //! high byte. The CRC is CRC-16/KERMIT over the unstuffed APDU followed by `ETX`. The receiver
-//! answers each frame with the single byte `ACK` or `NAK`; [`link`] holds the resend rule as a
-//! pure state machine and the timing as named constants. This module does no I/O and reads no
-//! clock: the serial transport feeds it bytes and asks it what to send.
+//! answers each frame with the single byte `ACK` or `NAK`; [`link`] holds the resend rule and one
+//! whole end of the link (collisions, copies after a lost `ACK`) as pure state machines, and the
+//! timing as named constants. This module does no I/O and reads no clock: the serial transport
+//! feeds it bytes and the time and asks it what to send.
 
 pub mod crc;
 pub mod decoder;
@@ -12,7 +13,10 @@ pub mod link;
 
 pub use crc::{crc16_kermit, frame_crc};
 pub use decoder::{decode_frame, FrameDecoder, FrameError, FrameEvent};
-pub use link::{receiver_reply, SendAttempts, SendStep};
+pub use link::{
+    receiver_reply, transmit_ms, LinkBusy, LinkEnd, LinkOutput, LinkRole, LinkStatistics, OwnFault, SendAttempts,
+    SendFailed, SendStep,
+};
 
 use super::apdu::Apdu;
 

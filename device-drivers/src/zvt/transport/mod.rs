@@ -5,10 +5,12 @@
 //!
 //! - [`serial::SerialLink`] frames each APDU (`DLE STX … DLE ETX CRC`), waits up to
 //!   [`ACK_TIMEOUT_MS`] for `ACK` and resends on `NAK` or silence, at most [`SEND_TRIES_MAX`]
-//!   tries in all ([`crate::zvt::serial::SendAttempts`]); received frames are answered `ACK`, or
-//!   `NAK` when their CRC is bad. It runs over any `AsyncRead + AsyncWrite`, so tests use a
-//!   pseudo-terminal pair; [`fd::FdStream`] makes a tty file descriptor (a real serial port
-//!   opened with `serialport`, or a pty) such a stream.
+//!   tries in all; received frames are answered `ACK`, or `NAK` when their CRC is bad, also while
+//!   its own frame waits for its `ACK`, and a frame the peer sends again after a lost `ACK` is
+//!   taken once ([`crate::zvt::serial::LinkEnd`]). A task reads the line all the time, so the
+//!   `ACK` leaves within the bound whatever the application does. It runs over any
+//!   `AsyncRead + AsyncWrite`, so tests use a pseudo-terminal pair; [`fd::FdStream`] makes a tty
+//!   file descriptor (a real serial port opened with `serialport`, or a pty) such a stream.
 //! - [`tcp::TcpLink`] sends bare APDUs and finds their ends with
 //!   [`crate::zvt::apdu::encoded_length`]; TCP itself delivers and orders, so there is no ACK.
 
@@ -21,7 +23,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::apdu::{Apdu, ApduError};
-pub use super::serial::link::{ACK_TIMEOUT_MS, SEND_TRIES_MAX};
+pub use super::serial::link::{LinkRole, ACK_TIMEOUT_MS, SEND_TRIES_MAX};
 use super::serial::FrameError;
 
 /// A byte stream a link can own: a pty, a serial port, a TCP socket, an in-memory pipe.
@@ -34,6 +36,8 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
 /// about 150 s; real messages are below 1,000 bytes (about 1.2 s). A write that takes longer
 /// than this bound means the port is stuck.
 pub const WRITE_TIMEOUT_MS: u64 = 10_000;
+/// The most stale APDUs [`ZvtLink::discard_pending`] drops in one call.
+pub const STALE_APDUS_MAX: usize = 16;
 /// How many bytes one read from the stream asks for.
 pub const READ_CHUNK_BYTES: usize = 1_024;
 
@@ -61,8 +65,9 @@ pub enum LinkError {
 pub enum LinkFault {
     /// The next frame sent goes out first with a wrong CRC; the peer NAKs it and it is resent.
     BadCrcOnce,
-    /// The next frame received is neither acknowledged nor used, as if it (or its ACK) was lost
-    /// on the line; the peer resends it after [`ACK_TIMEOUT_MS`].
+    /// The `ACK` of the next frame received is not sent, as if it was lost on the line: the
+    /// frame is taken, the peer resends it after [`ACK_TIMEOUT_MS`], and the copy is
+    /// acknowledged but not taken twice.
     DropAckOnce,
 }
 
@@ -73,9 +78,10 @@ pub enum ZvtLink {
 }
 
 impl ZvtLink {
-    /// A serial link (framing, ACK/NAK, resends) over `stream`.
-    pub fn serial(stream: impl ByteStream + 'static) -> ZvtLink {
-        ZvtLink::Serial(serial::SerialLink::new(Box::new(stream)))
+    /// A serial link (framing, ACK/NAK, resends) over `stream`, for the ECR's or the terminal's
+    /// side; starts the link's task, so it must be called inside a tokio runtime.
+    pub fn serial(stream: impl ByteStream + 'static, role: LinkRole) -> ZvtLink {
+        ZvtLink::Serial(serial::SerialLink::new(Box::new(stream), role))
     }
 
     /// A TCP-style link (bare APDUs) over `stream`.
@@ -97,6 +103,25 @@ impl ZvtLink {
             ZvtLink::Serial(link) => link.receive(timeout).await,
             ZvtLink::Tcp(link) => link.receive(timeout).await,
         }
+    }
+
+    /// Reads and drops what has already arrived and waits to be received (at most
+    /// [`STALE_APDUS_MAX`] APDUs), without waiting for more; returns how many were dropped. The
+    /// ECR calls this before a command: while it is master, anything the terminal sent belongs
+    /// to a dialogue that has ended and must not be read as the answer to the new command.
+    pub async fn discard_pending(&mut self) -> usize {
+        let mut discarded = 0;
+        while discarded < STALE_APDUS_MAX {
+            // A zero timeout still polls once, so what is already there is read.
+            match self.receive(Duration::ZERO).await {
+                Ok(apdu) => {
+                    tracing::warn!(control = %crate::zvt::commands::ControlField::of(&apdu), "dropping a message of an ended dialogue");
+                    discarded += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        discarded
     }
 
     /// Arms a fault on a serial link; TCP has no link layer to disturb, so there it does nothing

@@ -1,175 +1,219 @@
 //! The serial link: APDUs in frames, each acknowledged, resent on `NAK` or silence.
 //!
-//! The framing and the resend rule are the pure pieces of [`crate::zvt::serial`]; this file owns
-//! the stream and the clock. Sending waits for the peer's `ACK` for [`ACK_TIMEOUT_MS`] after each
-//! try and gives up after [`SEND_TRIES_MAX`] tries. Receiving answers each good frame with `ACK`
-//! at once (well inside the 1 s the peer waits) and each broken one with `NAK`. A frame that
-//! arrives while this side waits for its own `ACK` is acknowledged and kept for the next
-//! [`SerialLink::receive`], so a peer that runs ahead loses nothing.
+//! The framing, the resend rule and what to do when frames cross are the pure
+//! [`crate::zvt::serial::LinkEnd`]; this file owns the stream and the clock. A task per link reads
+//! the line all the time, so a frame is acknowledged within the 1 s bound whatever the
+//! application is doing (sleeping between intermediate statuses, waiting for the host, or waiting
+//! for the `ACK` of its own frame). [`SerialLink::send`] hands an APDU to the task and returns
+//! once the peer acknowledged it (or after [`SEND_TRIES_MAX`](super::SEND_TRIES_MAX) tries);
+//! [`SerialLink::receive`] takes the next APDU the task received. Dropping the link stops the
+//! task and closes the stream.
 
-use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{millis, write_bounded, ByteStream, LinkError, LinkFault, ACK_TIMEOUT_MS, READ_CHUNK_BYTES};
+use super::{millis, write_bounded, ByteStream, LinkError, LinkFault, READ_CHUNK_BYTES};
 use crate::zvt::apdu::Apdu;
-use crate::zvt::serial::{encode_apdu_frame, FrameDecoder, FrameEvent, SendAttempts, SendStep, ACK, NAK};
+use crate::zvt::serial::link::RECEIVED_QUEUE_MAX;
+use crate::zvt::serial::{LinkEnd, LinkOutput, LinkRole, OwnFault};
 
-/// What came back for a frame sent.
-enum Reply {
-    Ack,
-    Nak,
-    Silence,
+/// What the application asks the link task.
+struct SendRequest {
+    apdu: Vec<u8>,
+    done: oneshot::Sender<Result<(), LinkError>>,
+}
+
+/// Shared between the link and its task: armed faults and counters.
+#[derive(Default)]
+struct Shared {
+    corrupt_next_send: AtomicBool,
+    withhold_next_ack: AtomicBool,
+    resends: AtomicU64,
+    copies_dropped: AtomicU64,
+    noise_bytes_skipped: AtomicUsize,
 }
 
 pub struct SerialLink {
-    stream: Box<dyn ByteStream>,
-    decoder: FrameDecoder,
-    events: VecDeque<FrameEvent>,
-    /// Frames received (and acknowledged) while this side waited for an `ACK`.
-    received: VecDeque<Vec<u8>>,
-    corrupt_next_send: bool,
-    drop_next_frame: bool,
-    resends: u64,
+    requests: mpsc::Sender<SendRequest>,
+    received: mpsc::Receiver<Result<Vec<u8>, LinkError>>,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for SerialLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl SerialLink {
-    pub fn new(stream: Box<dyn ByteStream>) -> SerialLink {
-        SerialLink {
-            stream,
-            decoder: FrameDecoder::new(),
-            events: VecDeque::new(),
-            received: VecDeque::new(),
-            corrupt_next_send: false,
-            drop_next_frame: false,
-            resends: 0,
-        }
+    /// Starts the link task on `stream` for the ECR's or the terminal's side. Must be called
+    /// inside a tokio runtime.
+    pub fn new(stream: Box<dyn ByteStream>, role: LinkRole) -> SerialLink {
+        let (requests, request_queue) = mpsc::channel(1);
+        let (received_queue, received) = mpsc::channel(RECEIVED_QUEUE_MAX);
+        let shared = Arc::new(Shared::default());
+        let task = tokio::spawn(run(stream, role, request_queue, received_queue, shared.clone()));
+        SerialLink { requests, received, shared, task }
     }
 
     pub fn inject(&mut self, fault: LinkFault) {
         match fault {
-            LinkFault::BadCrcOnce => self.corrupt_next_send = true,
-            LinkFault::DropAckOnce => self.drop_next_frame = true,
+            LinkFault::BadCrcOnce => self.shared.corrupt_next_send.store(true, Ordering::SeqCst),
+            LinkFault::DropAckOnce => self.shared.withhold_next_ack.store(true, Ordering::SeqCst),
         }
     }
 
-    /// Frames this side sent again after a `NAK` or a missing `ACK`, for diagnostics and tests.
+    /// Frames this side sent again after a `NAK`, a missing `ACK`, or before acknowledging a
+    /// crossing frame, for diagnostics and tests.
     pub fn resends(&self) -> u64 {
-        self.resends
+        self.shared.resends.load(Ordering::SeqCst)
+    }
+
+    /// Frames the peer sent again that this side already had (their `ACK` was lost).
+    pub fn copies_dropped(&self) -> u64 {
+        self.shared.copies_dropped.load(Ordering::SeqCst)
     }
 
     /// Noise bytes the decoder skipped between frames.
     pub fn noise_bytes_skipped(&self) -> usize {
-        self.decoder.noise_bytes_skipped()
+        self.shared.noise_bytes_skipped.load(Ordering::SeqCst)
     }
 
     pub async fn send(&mut self, apdu: &Apdu) -> Result<(), LinkError> {
-        let frame = encode_apdu_frame(apdu);
-        if std::mem::take(&mut self.corrupt_next_send) {
-            let mut corrupted = frame.clone();
-            if let Some(last) = corrupted.last_mut() {
-                // Flipping the CRC's high byte keeps the frame's shape and breaks only its check.
-                *last ^= 0xFF;
-            }
-            write_bounded(&mut self.stream, &corrupted).await?;
-        } else {
-            write_bounded(&mut self.stream, &frame).await?;
-        }
-        let mut attempts = SendAttempts::first_send();
-        loop {
-            let step = match self.wait_for_reply().await? {
-                Reply::Ack => attempts.on_ack(),
-                Reply::Nak => attempts.on_nak(),
-                Reply::Silence => attempts.on_timeout(),
-            };
-            match step {
-                SendStep::Delivered => return Ok(()),
-                SendStep::Resend { try_number } => {
-                    tracing::debug!(try_number, "resending a ZVT frame");
-                    self.resends += 1;
-                    write_bounded(&mut self.stream, &frame).await?;
-                }
-                SendStep::Failed { tries } => return Err(LinkError::NotAcknowledged { tries }),
-            }
-        }
+        let (done, finished) = oneshot::channel();
+        let request = SendRequest { apdu: apdu.encode(), done };
+        self.requests.send(request).await.map_err(|_| LinkError::Closed)?;
+        finished.await.unwrap_or(Err(LinkError::Closed))
     }
 
     pub async fn receive(&mut self, timeout: Duration) -> Result<Apdu, LinkError> {
-        let until = Instant::now() + timeout;
-        loop {
-            if let Some(bytes) = self.received.pop_front() {
-                return Ok(Apdu::decode(&bytes)?);
-            }
-            while let Some(event) = self.events.pop_front() {
-                match event {
-                    FrameEvent::Frame(bytes) => {
-                        if let Some(bytes) = self.accept_frame(bytes).await? {
-                            return Ok(Apdu::decode(&bytes)?);
+        match tokio::time::timeout(timeout, self.received.recv()).await {
+            Err(_) => Err(LinkError::ReceiveTimeout { waited_ms: millis(timeout) }),
+            Ok(None) => Err(LinkError::Closed),
+            Ok(Some(Err(error))) => Err(error),
+            Ok(Some(Ok(bytes))) => Ok(Apdu::decode(&bytes)?),
+        }
+    }
+}
+
+/// The link task: reads the line, runs the timers, writes what [`LinkEnd`] says, until the
+/// stream closes or fails or the link is dropped.
+async fn run(
+    mut stream: Box<dyn ByteStream>,
+    role: LinkRole,
+    mut requests: mpsc::Receiver<SendRequest>,
+    received: mpsc::Sender<Result<Vec<u8>, LinkError>>,
+    shared: Arc<Shared>,
+) {
+    let started = Instant::now();
+    let now_ms = || millis(started.elapsed());
+    let mut end = LinkEnd::new(role);
+    let mut sending: Option<oneshot::Sender<Result<(), LinkError>>> = None;
+    let mut buffer = vec![0u8; READ_CHUNK_BYTES];
+    let ending = loop {
+        let deadline = end.next_deadline_ms().map(|ms| started + Duration::from_millis(ms));
+        let outputs = tokio::select! {
+            read = stream.read(&mut buffer) => match read {
+                Ok(0) => break LinkError::Closed,
+                Ok(count) => {
+                    arm_faults(&shared, &mut end);
+                    end.on_bytes(&buffer[..count], now_ms())
+                }
+                Err(error) => break closed_or_io(error),
+            },
+            request = requests.recv(), if end.can_send() => match request {
+                // The link was dropped.
+                None => return,
+                Some(request) => match arm_faults(&shared, &mut end).send(&request.apdu, now_ms()) {
+                    Ok(outputs) => {
+                        sending = Some(request.done);
+                        outputs
+                    }
+                    Err(busy) => {
+                        let _ = request.done.send(Err(LinkError::Io(std::io::Error::other(busy))));
+                        Vec::new()
+                    }
+                },
+            },
+            () = sleep_until(deadline), if deadline.is_some() => end.on_tick(now_ms()),
+            // What was received goes to the application as it makes room for it.
+            permit = received.reserve(), if end.has_received() => {
+                match permit {
+                    Ok(permit) => {
+                        if let Some(apdu) = end.pop_received() {
+                            permit.send(Ok(apdu));
                         }
                     }
-                    FrameEvent::Rejected(error) => self.reject_frame(&error).await?,
-                    // A late ACK or NAK for a frame already settled changes nothing.
-                    FrameEvent::Ack | FrameEvent::Nak => {}
+                    // The link was dropped.
+                    Err(_) => return,
+                }
+                Vec::new()
+            }
+        };
+        if let Err(error) = perform(&mut stream, outputs, &mut sending).await {
+            break error;
+        }
+        let statistics = end.statistics();
+        shared.resends.store(statistics.resends, Ordering::SeqCst);
+        shared.copies_dropped.store(statistics.copies_dropped, Ordering::SeqCst);
+        shared.noise_bytes_skipped.store(end.noise_bytes_skipped(), Ordering::SeqCst);
+    };
+    // The line is gone: what was received still goes to the application, then the reason.
+    while let Some(apdu) = end.pop_received() {
+        if received.send(Ok(apdu)).await.is_err() {
+            return;
+        }
+    }
+    if let Some(done) = sending.take() {
+        let _ = done.send(Err(LinkError::Closed));
+    }
+    let _ = received.send(Err(ending)).await;
+}
+
+/// Moves the faults armed since the last look into the link end (they apply to what it does next).
+fn arm_faults<'a>(shared: &Shared, end: &'a mut LinkEnd) -> &'a mut LinkEnd {
+    if shared.corrupt_next_send.swap(false, Ordering::SeqCst) {
+        end.inject(OwnFault::CorruptNextSend);
+    }
+    if shared.withhold_next_ack.swap(false, Ordering::SeqCst) {
+        end.inject(OwnFault::WithholdNextAck);
+    }
+    end
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes and reports what the link end asked for, in order.
+async fn perform(
+    stream: &mut Box<dyn ByteStream>,
+    outputs: Vec<LinkOutput>,
+    sending: &mut Option<oneshot::Sender<Result<(), LinkError>>>,
+) -> Result<(), LinkError> {
+    for output in outputs {
+        match output {
+            LinkOutput::Write(bytes) => write_bounded(stream, &bytes).await?,
+            LinkOutput::SendFinished(result) => {
+                if let Some(done) = sending.take() {
+                    let result = result.map_err(|failed| LinkError::NotAcknowledged { tries: failed.tries });
+                    // The application may have stopped waiting (its deadline passed); fine.
+                    let _ = done.send(result);
                 }
             }
-            if !self.read_more(until).await? {
-                return Err(LinkError::ReceiveTimeout { waited_ms: millis(timeout) });
-            }
         }
     }
-
-    async fn wait_for_reply(&mut self) -> Result<Reply, LinkError> {
-        let until = Instant::now() + Duration::from_millis(ACK_TIMEOUT_MS);
-        loop {
-            while let Some(event) = self.events.pop_front() {
-                match event {
-                    FrameEvent::Ack => return Ok(Reply::Ack),
-                    FrameEvent::Nak => return Ok(Reply::Nak),
-                    FrameEvent::Frame(bytes) => {
-                        if let Some(bytes) = self.accept_frame(bytes).await? {
-                            self.received.push_back(bytes);
-                        }
-                    }
-                    FrameEvent::Rejected(error) => self.reject_frame(&error).await?,
-                }
-            }
-            if !self.read_more(until).await? {
-                return Ok(Reply::Silence);
-            }
-        }
-    }
-
-    /// Acknowledges a good frame and hands it on, unless a dropped-ACK fault swallows it.
-    async fn accept_frame(&mut self, bytes: Vec<u8>) -> Result<Option<Vec<u8>>, LinkError> {
-        if std::mem::take(&mut self.drop_next_frame) {
-            tracing::debug!("fault: dropping the ACK of a received frame");
-            return Ok(None);
-        }
-        write_bounded(&mut self.stream, &[ACK]).await?;
-        Ok(Some(bytes))
-    }
-
-    async fn reject_frame(&mut self, error: &crate::zvt::serial::FrameError) -> Result<(), LinkError> {
-        tracing::debug!(%error, "answering a broken frame with NAK");
-        write_bounded(&mut self.stream, &[NAK]).await
-    }
-
-    /// Reads what the stream has until `until`; false when the time ran out with nothing read.
-    async fn read_more(&mut self, until: Instant) -> Result<bool, LinkError> {
-        let mut buffer = [0u8; READ_CHUNK_BYTES];
-        match tokio::time::timeout_at(until, self.stream.read(&mut buffer)).await {
-            Err(_) => Ok(false),
-            Ok(Ok(0)) => Err(LinkError::Closed),
-            Ok(Ok(count)) => {
-                let events = self.decoder.feed(&buffer[..count]);
-                self.events.extend(events);
-                Ok(true)
-            }
-            Ok(Err(error)) => Err(closed_or_io(error)),
-        }
-    }
+    Ok(())
 }
 
 /// A pty whose other side closed reads `EIO`; that is a closed link, not a broken machine.

@@ -1,8 +1,10 @@
 "use strict";
-// The register: open a shift, ring up fee items, take payment, follow it to its outcome, print,
-// void, close the shift with the count. What is in progress (the basket, the sale, the payment
-// and their idempotency keys) is kept in sessionStorage, so a reload picks up where the clerk was
-// and repeats nothing.
+// The register: open a shift, ring up fee items, take payment (in parts, by any mix of methods,
+// where the facility allows split tender), follow it to its outcome, print, void, run the
+// terminal's end of day, close the shift with the count. What is in progress (the basket, the
+// sale, the payment and their idempotency keys) is kept in sessionStorage, so a reload picks up
+// where the clerk was and repeats nothing. Every figure shown (what remains, change, the
+// terminal's totals) comes from the gateway.
 
 const DENOMINATIONS = [10000, 5000, 2000, 1000, 500, 100, 50, 10, 5, 1];
 const FINAL = ["completed", "declined", "failed", "cancelled", "reversed", "voided", "refunded", "partially_refunded"];
@@ -14,7 +16,7 @@ function storageKey() { return "pos.register." + page.register; }
 function load() {
   try { return JSON.parse(sessionStorage.getItem(storageKey())) || fresh(); } catch (_) { return fresh(); }
 }
-function fresh() { return { basket: [], saleKey: null, saleId: null, payKey: null, payBody: null, paymentId: null, finished: false }; }
+function fresh() { return { basket: [], saleKey: null, saleId: null, payKey: null, payBody: null, paymentId: null, finished: false, due: null }; }
 function save() { sessionStorage.setItem(storageKey(), JSON.stringify(page.state)); }
 
 function itemName(item) { return lang() === "en" ? item.name_en : item.name_ja; }
@@ -49,6 +51,7 @@ function chooseRegister(facilities) {
 async function refreshShift() {
   const open = (await api("GET", "/v1/shifts?register_id=" + encodeURIComponent(page.register) + "&state=open")).shifts;
   page.shift = open[0] || null;
+  show("end-of-day", true);
   show("open-shift", !page.shift);
   show("selling", !!page.shift);
   show("sales", !!page.shift);
@@ -58,6 +61,7 @@ async function refreshShift() {
     renderBasket();
     await refreshSales();
     followRefundRequest();
+    if (page.state.saleId && !page.state.finished) renderSale(await api("GET", "/v1/sales/" + page.state.saleId));
     if (page.state.paymentId && !page.state.finished) follow();
     else if (page.state.payKey && !page.state.paymentId) resumePayment();
   }
@@ -144,7 +148,38 @@ function renderBasket() {
     page.facility.qr_brands.forEach((b) => brands.append(el("option", { value: b, text: b })));
   }
   document.querySelector("[data-tender=qr]").hidden = !brands.options.length;
+  show("split", page.facility.split_tender && !page.state.finished);
+  document.getElementById("remaining").textContent = yen(dueNow());
+  document.getElementById("remaining").dataset.amount = String(dueNow());
   renderItems();
+}
+
+// What is still to pay: the sale's amount due once it exists, else the basket.
+function dueNow() {
+  return page.state.saleId && page.state.due !== null && page.state.due !== undefined ? page.state.due : basketTotal();
+}
+
+function paymentLabel(p) {
+  const brand = p.brand && p.brand !== "CASH" ? " " + p.brand : "";
+  return t("tender." + p.method) + brand;
+}
+
+// The payments of a sale, one line each: how, how much, how it ended (and change for cash).
+function partRows(payments) {
+  return payments.map((p) => el("tr", { "data-payment": p.id, "data-method": p.method, "data-state": p.state },
+    el("td", { text: paymentLabel(p) }),
+    el("td", { class: "num", text: yen(p.amount) }),
+    el("td", { text: p.method === "cash" && p.change !== null && p.change !== undefined
+      ? t("tendered") + " " + yen(p.tendered) + " / " + t("change") + " " + yen(p.change)
+      : t("status." + (p.method === "cash" && p.state === "completed" ? "paid_cash" : p.state)) })));
+}
+
+// After each part of a split payment: what remains, and every part so far.
+function renderSale(sale) {
+  page.state.due = sale.amount_due; save();
+  document.getElementById("parts").replaceChildren(...partRows(sale.payments));
+  document.getElementById("parts-table").hidden = sale.payments.length === 0;
+  renderBasket();
 }
 
 function clearBasket() {
@@ -158,9 +193,17 @@ function lines() {
 
 async function tender(method) {
   showError("error", null);
+  // The change shown belongs to the last part; a new part starts without it.
+  document.getElementById("change").textContent = "";
   const body = { method };
+  const partText = page.facility.split_tender ? document.getElementById("part-amount").value : "";
+  if (partText) {
+    const part = Number(partText);
+    if (!Number.isInteger(part) || part <= 0 || part > dueNow()) { showError("error", new Error(t("split.part"))); return; }
+    if (part !== dueNow()) body.amount = part;
+  }
   if (method === "cash") {
-    const tendered = Number(document.getElementById("tendered").value || basketTotal());
+    const tendered = Number(document.getElementById("tendered").value || body.amount || dueNow());
     if (!Number.isInteger(tendered) || tendered <= 0) { showError("error", new Error(t("tendered"))); return; }
     body.tendered = tendered;
   }
@@ -213,12 +256,17 @@ async function follow() {
         if (payment.change !== undefined && payment.change !== null) document.getElementById("change").textContent = t("change") + " " + yen(payment.change);
         const sale = await api("GET", "/v1/sales/" + page.state.saleId);
         if (sale.state === "paid") { finish(sale); return; }
-        // Split tender: part paid, the rest still due.
-        page.state.payKey = null; page.state.paymentId = null; save(); renderBasket();
+        // Split tender: this part is paid, the rest is still due.
+        page.state.payKey = null; page.state.payBody = null; page.state.paymentId = null; save();
+        document.getElementById("part-amount").value = "";
+        document.getElementById("tendered").value = "";
+        renderSale(sale);
         return;
       }
       if (FINAL.includes(payment.state)) {
-        page.state.payKey = null; page.state.payBody = null; page.state.paymentId = null; save(); renderBasket();
+        // Declined, cancelled, failed: nothing was taken; the sale stays open for another try.
+        page.state.payKey = null; page.state.payBody = null; page.state.paymentId = null; save();
+        renderSale(await api("GET", "/v1/sales/" + page.state.saleId));
         return;
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
@@ -230,6 +278,8 @@ function finish(sale) {
   page.state.finished = true; page.state.receipt = sale.receipt; save();
   document.getElementById("done").hidden = false;
   document.getElementById("receipt-no").textContent = sale.receipt ? sale.receipt.number : "";
+  // The receipt lists every part that took money, as the printed 領収書 does.
+  document.getElementById("receipt-parts").replaceChildren(...partRows(sale.payments.filter((p) => !["declined", "failed", "cancelled"].includes(p.state))));
   document.getElementById("done").dataset.sale = sale.id;
   renderBasket();
   refreshSales();
@@ -273,6 +323,9 @@ async function printReceipt(button, saleId, reprint) {
 function nextCustomer() {
   page.state = fresh(); save();
   document.getElementById("done").hidden = true;
+  document.getElementById("parts").replaceChildren();
+  document.getElementById("parts-table").hidden = true;
+  document.getElementById("part-amount").value = "";
   document.getElementById("change").textContent = "";
   document.getElementById("print-result").textContent = "";
   document.getElementById("reprint-result").textContent = "";
@@ -394,6 +447,46 @@ async function voidSale(button, sale) {
   });
 }
 
+// The terminal's end of day goes to the counter as a command; its totals (ZVT's BMP 60, as
+// counterd's ECR driver read them) come back in the command's result.
+async function endOfDay(button) {
+  await once(button, async () => {
+    showError("error", null);
+    const state = document.getElementById("eod-state");
+    const keyName = storageKey() + ".eod";
+    let key = sessionStorage.getItem(keyName);
+    if (!key) { key = newKey(); sessionStorage.setItem(keyName, key); }
+    try {
+      const command = await api("POST", "/v1/registers/" + encodeURIComponent(page.register) + "/commands", { kind: "end_of_day" }, key);
+      sessionStorage.removeItem(keyName);
+      for (let i = 0; i < 600; i++) {
+        const list = await api("GET", "/v1/registers/" + encodeURIComponent(page.register) + "/commands");
+        const current = list.commands.find((c) => c.id === command.id) || command;
+        state.dataset.state = current.state;
+        state.textContent = t("eod." + current.state) + (current.result && current.state !== "done" ? " — " + current.result.detail : "");
+        if (["done", "failed", "unknown"].includes(current.state)) {
+          const output = current.result && current.result.output;
+          if (output && output.kind === "end_of_day") renderTotals(output.totals);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    } catch (error) { showError("error", error); }
+  });
+}
+
+function renderTotals(totals) {
+  const pad = (n) => String(n).padStart(4, "0");
+  document.getElementById("eod-receipts").textContent = pad(totals.receipt_first) + " – " + pad(totals.receipt_last);
+  document.getElementById("eod-slots").replaceChildren(...totals.slots.map((s) => el("tr", { "data-slot": s.slot },
+    el("td", { "data-i18n": "slot." + s.slot, text: t("slot." + s.slot) }),
+    el("td", { class: "num", text: String(s.count) }),
+    el("td", { class: "num", text: yen(s.turnover) }))));
+  document.getElementById("eod-total").textContent = yen(totals.total);
+  document.getElementById("eod-total").dataset.amount = String(totals.total);
+  show("eod-result", true);
+}
+
 function renderCount() {
   const body = document.getElementById("count-lines");
   if (body.children.length) return;
@@ -441,6 +534,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("reprint").addEventListener("click", (e) => printReceipt(e.currentTarget, document.getElementById("done").dataset.sale, true));
   document.getElementById("next").addEventListener("click", nextCustomer);
   document.getElementById("close-shift-button").addEventListener("click", (e) => closeShift(e.currentTarget));
+  document.getElementById("end-of-day-button").addEventListener("click", (e) => endOfDay(e.currentTarget));
   document.getElementById("refund-send").addEventListener("click", (e) => sendRefund(e.currentTarget));
   document.getElementById("refund-request").addEventListener("click", (e) => requestRefund(e.currentTarget));
   document.getElementById("refund-cancel").addEventListener("click", () => { document.getElementById("refund").hidden = true; });
