@@ -60,7 +60,7 @@ struct Target {
     customer_presented: bool,
 }
 
-fn target<'a>(app: &'a AppState, payment: PaymentRecord) -> Option<(Target, &'a QrProvider)> {
+fn target(app: &AppState, payment: PaymentRecord) -> Option<(Target, &QrProvider)> {
     let provider = app.connectors.qr(payment.acquirer_id.as_deref()?)?;
     let id = MerchantPaymentId::parse(&payment.view.id).ok()?;
     let facility = pos_core::FacilityId::parse(&payment.facility_id).ok()?;

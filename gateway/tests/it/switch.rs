@@ -519,7 +519,7 @@ async fn a_revoked_terminal_certificate_is_refused_at_the_door() {
     use std::sync::Arc;
     let pki = crate::support::TestPki::new();
     let revoked = pki.pki.terminal(TERMINAL).expect("terminal certificate");
-    let crl = pki.pki.revocation_list(&[revoked.serial.clone()]).expect("revocation list");
+    let crl = pki.pki.revocation_list(std::slice::from_ref(&revoked.serial)).expect("revocation list");
     let crls = pos_tls::crls_from_pem(crl.as_bytes(), std::path::Path::new("crl.pem")).expect("crl");
     let leaf = pki.pki.server(&["localhost"]).expect("leaf");
     let tls = pos_tls::server_config_revoking(
