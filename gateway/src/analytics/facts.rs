@@ -16,7 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::AnalyticsError;
-use crate::journal::sales::{instant_column, parse_column, yen_column};
+use crate::journal::columns::{instant_column, parse_column, yen_column};
 use crate::journal::{Journal, JournalError};
 
 /// The most rows one query of a chart returns. Rows are already added up (a facility-day has a

@@ -7,7 +7,7 @@ use pos_core::api::{CommandKind, CommandResult, CommandState, DeviceCommand};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::sales::{instant_column, parse_column};
+use super::columns::{instant_column, parse_column};
 use super::{instant_text, JournalError, WriteTx};
 
 const COMMAND_COLUMNS: &str = "id, register_id, command, state, result, created_at";

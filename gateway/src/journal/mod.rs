@@ -12,6 +12,7 @@
 //! takes row locks (`FOR UPDATE`) instead and needs no gate.
 
 pub mod audit;
+pub mod columns;
 pub mod devices;
 pub mod events;
 pub mod filter;

@@ -7,8 +7,8 @@ use pos_core::{PaymentState, Yen};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::columns::{instant_column, parse_column, yen_column};
 use super::filter::Filter;
-use super::sales::{instant_column, parse_column, yen_column};
 use super::{instant_text, JournalError, WriteTx};
 
 const PAYMENT_COLUMNS: &str = "id, sale_id, facility_id, register_id, shift_id, method, brand, amount, tendered, change_due, state, business_date, created_at, updated_at, terminal_id, masked_card, acquirer_id, acquirer_stan, terminal_stan, transmitted_at, response_code, rrn, auth_code, note, refunded, money_return, terminal_transmitted_at, completed_at";

@@ -7,7 +7,7 @@ use pos_core::RefundState;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::sales::{instant_column, parse_column, yen_column};
+use super::columns::{instant_column, parse_column, yen_column};
 use super::{instant_text, JournalError};
 
 const REFUND_COLUMNS: &str = "id, payment_id, facility_id, amount, method, state, acquirer_id, acquirer_stan, transmitted_at, rrn, response_code, reason, created_by, approved_by, created_at, updated_at";

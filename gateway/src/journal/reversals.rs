@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::sales::parse_column;
+use super::columns::parse_column;
 use super::{instant_text, Journal, JournalError};
 
 const REVERSAL_COLUMNS: &str =

@@ -1,48 +1,19 @@
 //! Sales, their lines and payments, and the gapless receipt counters.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use pos_core::api::{ReceiptNumber, SaleLineView, SaleView};
 use pos_core::{BusinessDate, FiscalYear, SaleState, Yen};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::columns::{instant_column, parse_column, yen_column};
 use super::filter::Filter;
-use super::{instant_text, parse_instant, JournalError, WriteTx};
+use super::{instant_text, JournalError, WriteTx};
 
 /// The most sales one list request returns.
 pub const SALE_LIST_MAX: i64 = 1_000;
 
 const SALE_COLUMNS: &str = "id, facility_id, register_id, shift_id, state, business_date, created_at, created_by, amount_total, amount_paid, receipt_fiscal_year, receipt_number, paid_at, voided_at, void_reason";
-
-/// Parses a stored text value, naming the record if it does not parse.
-pub fn parse_column<T: FromStr>(
-    table: &'static str,
-    column: &'static str,
-    id: &str,
-    value: &str,
-) -> Result<T, JournalError> {
-    value.parse().map_err(|_| JournalError::Corrupt { table, column, id: id.to_string(), value: value.to_string() })
-}
-
-pub(crate) fn yen_column(table: &'static str, column: &'static str, id: &str, value: i64) -> Result<Yen, JournalError> {
-    Yen::new(value).map_err(|_| JournalError::Corrupt { table, column, id: id.to_string(), value: value.to_string() })
-}
-
-pub(crate) fn instant_column(
-    table: &'static str,
-    column: &'static str,
-    id: &str,
-    value: &str,
-) -> Result<DateTime<Utc>, JournalError> {
-    parse_instant(value).ok_or_else(|| JournalError::Corrupt {
-        table,
-        column,
-        id: id.to_string(),
-        value: value.to_string(),
-    })
-}
 
 pub async fn insert_sale(tx: &mut WriteTx, sale: &SaleView) -> Result<(), JournalError> {
     sqlx::query(

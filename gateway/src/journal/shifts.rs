@@ -6,8 +6,8 @@ use pos_core::{BusinessDate, Yen};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::columns::parse_column;
 use super::filter::Filter;
-use super::sales::parse_column;
 use super::{instant_text, parse_instant, JournalError, WriteTx};
 
 const SHIFT_COLUMNS: &str = "id, facility_id, register_id, state, business_date, opened_at, opened_by, opening_float, closed_at, closed_by, cash_sales, cash_expected, cash_counted, over_short, count_json";

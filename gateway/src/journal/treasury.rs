@@ -10,8 +10,8 @@ use reconciler::report::ExceptionRow;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::columns::{instant_column, parse_column, yen_column};
 use super::filter::Filter;
-use super::sales::{instant_column, parse_column, yen_column};
 use super::{instant_text, JournalError, WriteTx};
 
 /// The most exceptions one list answers with.

@@ -24,8 +24,8 @@ use sqlx::{AnyConnection, Row};
 
 use super::load_locked;
 use crate::access::Caller;
+use crate::journal::columns::{instant_column, parse_column, yen_column};
 use crate::journal::events::{self, EventKind, NewEvent};
-use crate::journal::sales::{instant_column, parse_column, yen_column};
 use crate::journal::{instant_text, payments, refunds, WriteTx};
 use crate::refusal::Refusal;
 use crate::AppState;

@@ -1,12 +1,15 @@
-//! Booking a completed payment into its sale: the one place where a sale's paid amount grows and
-//! its receipt number is issued, whether the money came as cash at the counter or as an approval
-//! from an acquirer.
+//! Booking money into the records it changes: a completed payment into its sale — the one place
+//! where a sale's paid amount grows and its receipt number is issued, whether the money came as
+//! cash at the counter or as an approval from an acquirer — and a refund that reached its outcome
+//! into its payment.
 
 use chrono::{DateTime, Utc};
 use pos_core::api::{CommandKind, ReceiptNumber, SaleView};
-use pos_core::{BusinessDate, SaleState, Yen};
+use pos_core::{BusinessDate, Method, PaymentState, SaleState, Yen};
 
 use crate::journal::events::{self, EventKind, NewEvent};
+use crate::journal::lifecycle::{self, Cause, LifecycleError, PaymentFields, Step};
+use crate::journal::payments::{self, PaymentRecord};
 use crate::journal::{sales, JournalError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,4 +92,44 @@ impl From<BookingError> for crate::refusal::Refusal {
             BookingError::Overpaid { .. } => crate::refusal::Refusal::conflict("sale_not_open", error.to_string()),
         }
     }
+}
+
+/// Records money given back on a payment: its refunded amount and state — or, for the full
+/// refund that voids a QR-paid sale, the payment's void.
+pub async fn apply_refund(
+    tx: &mut WriteTx,
+    payment: &PaymentRecord,
+    amount: Yen,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PaymentState, LifecycleError> {
+    let lock = tx.for_update();
+    let current = payments::load(tx.conn(), &payment.view.id, lock).await?.unwrap_or_else(|| payment.clone());
+    let sale = crate::journal::sales::load(tx.conn(), &current.view.sale_id, "").await?;
+    let voids = sale.is_some_and(|s| s.state == pos_core::SaleState::Voided)
+        && amount == current.view.amount
+        && current.view.refunded == Yen::ZERO
+        && current.view.method == Method::Qr;
+    let (to, note) = if voids {
+        (PaymentState::Voided, "voided: refunded in full at the QR provider")
+    } else {
+        let refunded = current.view.refunded.checked_add(amount).unwrap_or(current.view.amount);
+        if refunded >= current.view.amount {
+            (PaymentState::Refunded, "refunded")
+        } else {
+            (PaymentState::PartiallyRefunded, "partly refunded")
+        }
+    };
+    let fields = PaymentFields {
+        note: Some(note),
+        refunded_add: (to != PaymentState::Voided).then_some(amount),
+        ..PaymentFields::default()
+    };
+    lifecycle::apply(
+        tx,
+        Step::Payment { record: &current, to, fields },
+        Cause::new(actor, now).with(serde_json::json!({ "amount": amount })),
+    )
+    .await?;
+    Ok(to)
 }

@@ -642,7 +642,7 @@ async fn record_refund(
             Outcome::Approved => {
                 let fields = RefundFields { response_code: Some("REFUNDED"), rrn: None };
                 lifecycle::apply(&mut tx, Step::Refund { record: &current, to: RefundState::Approved, fields }, cause()).await?;
-                super::refunds::apply_to_payment(&mut tx, payment, current.view.amount, SWITCH_ACTOR, now).await?;
+                super::booking::apply_refund(&mut tx, payment, current.view.amount, SWITCH_ACTOR, now).await?;
                 app.work.forget_tries(&current.view.id);
                 Ok("approved")
             }

@@ -8,12 +8,12 @@
 
 use pos_config::{RefundRule, Role};
 use pos_core::api::{RefundMethod, RefundRequest, RefundView};
-use pos_core::{BusinessDate, Method, PaymentState, RefundState, Yen};
+use pos_core::{BusinessDate, Method, RefundState, Yen};
 
 use super::{connectors_acquirer, load_locked, SWITCH_ACTOR};
 use crate::access::Caller;
 use crate::connectors::acquirer::{messages, AuthorizationOutcome};
-use crate::journal::lifecycle::{self, Cause, LifecycleError, NewRefund, PaymentFields, RefundFields, Step};
+use crate::journal::lifecycle::{self, Cause, LifecycleError, NewRefund, RefundFields, Step};
 use crate::journal::payments::{self, PaymentRecord};
 use crate::journal::refunds::{self, RefundRecord};
 use crate::journal::reversals::{OriginalRequest, ReversalReason};
@@ -114,7 +114,7 @@ pub async fn refund(
     };
     lifecycle::apply(tx, Step::NewRefund(new), Cause::new(caller.user.as_str(), now)).await?;
     if state == RefundState::Recorded {
-        apply_to_payment(tx, &payment, request.amount, caller.user.as_str(), now).await?;
+        super::booking::apply_refund(tx, &payment, request.amount, caller.user.as_str(), now).await?;
     }
     let lock = tx.for_update();
     let stored = refunds::load(tx.conn(), &id, lock).await?.ok_or_else(|| Refusal::internal("refund vanished"))?;
@@ -251,46 +251,6 @@ pub async fn start_qr_void(
     Ok(Some(id))
 }
 
-/// Records money given back on a payment: its refunded amount and state — or, for the full
-/// refund that voids a QR-paid sale, the payment's void.
-pub async fn apply_to_payment(
-    tx: &mut WriteTx,
-    payment: &PaymentRecord,
-    amount: Yen,
-    actor: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<PaymentState, LifecycleError> {
-    let lock = tx.for_update();
-    let current = payments::load(tx.conn(), &payment.view.id, lock).await?.unwrap_or_else(|| payment.clone());
-    let sale = crate::journal::sales::load(tx.conn(), &current.view.sale_id, "").await?;
-    let voids = sale.is_some_and(|s| s.state == pos_core::SaleState::Voided)
-        && amount == current.view.amount
-        && current.view.refunded == Yen::ZERO
-        && current.view.method == Method::Qr;
-    let (to, note) = if voids {
-        (PaymentState::Voided, "voided: refunded in full at the QR provider")
-    } else {
-        let refunded = current.view.refunded.checked_add(amount).unwrap_or(current.view.amount);
-        if refunded >= current.view.amount {
-            (PaymentState::Refunded, "refunded")
-        } else {
-            (PaymentState::PartiallyRefunded, "partly refunded")
-        }
-    };
-    let fields = PaymentFields {
-        note: Some(note),
-        refunded_add: (to != PaymentState::Voided).then_some(amount),
-        ..PaymentFields::default()
-    };
-    lifecycle::apply(
-        tx,
-        Step::Payment { record: &current, to, fields },
-        Cause::new(actor, now).with(serde_json::json!({ "amount": amount })),
-    )
-    .await?;
-    Ok(to)
-}
-
 /// Sends a journaled refund and records its outcome, on its own task after the API answered; a
 /// crash before the outcome is recorded is swept into doubt ([`sweep_stale`]).
 pub fn spawn_send(app: &AppState, refund_id: &str) {
@@ -364,7 +324,7 @@ async fn record(
                     cause(),
                 )
                 .await?;
-                apply_to_payment(&mut tx, payment, current.view.amount, SWITCH_ACTOR, now).await?;
+                super::booking::apply_refund(&mut tx, payment, current.view.amount, SWITCH_ACTOR, now).await?;
             }
             AuthorizationOutcome::Declined { rrn, .. } | AuthorizationOutcome::OutcomeUnknown { rrn } => {
                 let fields = RefundFields { response_code: code.as_deref(), rrn: rrn.as_deref() };

@@ -16,7 +16,7 @@ use pos_config::Role;
 use pos_core::RegisterId;
 use serde::Deserialize;
 
-use crate::api::auth::Caller;
+use crate::access::Caller;
 use crate::AppState;
 
 const COMMON_CSS: &str = include_str!("assets/common.css");
