@@ -469,13 +469,13 @@ async fn measure(
         .fee_rate(TEST_BRAND)
         .and_then(|(acquirer, _)| acquirer.link.as_ref().map(|_| acquirer.id.clone()))
         .with_context(|| format!("the configuration routes {TEST_BRAND} to no acquirer with a link"))?;
-    let app = crate::AppState::start(config, Arc::new(pos_core::SystemClock)).await?;
+    let app = gateway::AppState::start(config, Arc::new(pos_core::SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let terminal_address = terminal_listener.local_addr()?.to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::run_with_terminals(
+    let server = tokio::spawn(gateway::run_with_terminals(
         listener,
         Some((terminal_listener, switch.terminal_tls.clone())),
         app.clone(),
@@ -505,7 +505,7 @@ async fn measure(
 }
 
 async fn measure_phases(
-    app: &crate::AppState,
+    app: &gateway::AppState,
     acquirer_id: &str,
     switch: &Switch,
     options: &BenchOptions,
@@ -559,7 +559,7 @@ async fn measure_phases(
     Ok((gateway, simulator_alone, books))
 }
 
-async fn completed_card_payments(app: &crate::AppState) -> anyhow::Result<i64> {
+async fn completed_card_payments(app: &gateway::AppState) -> anyhow::Result<i64> {
     use sqlx::Row;
     let mut conn = app.journal.read().await?;
     let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM payments WHERE method = $1 AND state = $2")
@@ -580,7 +580,7 @@ struct MetricsSnapshot {
 }
 
 impl MetricsSnapshot {
-    fn take(app: &crate::AppState, acquirer_id: &str) -> MetricsSnapshot {
+    fn take(app: &gateway::AppState, acquirer_id: &str) -> MetricsSnapshot {
         let text = app.metrics.render();
         let http = "http_request_duration_seconds";
         MetricsSnapshot {
@@ -967,7 +967,7 @@ fn purchase(terminal_id: &str, stan: &str, amount: Yen, merchant_id: Option<&str
     let mut message = Message::new(Mti::FINANCIAL_REQUEST)
         .with(fields::PROCESSING_CODE, fields::PROCESSING_PURCHASE)
         .with(fields::AMOUNT, amount)
-        .with(fields::TRANSMISSION_DATE_TIME, crate::connectors::acquirer::messages::transmission_time(Utc::now()))
+        .with(fields::TRANSMISSION_DATE_TIME, gateway::connectors::acquirer::messages::transmission_time(Utc::now()))
         .with(fields::STAN, stan.to_string())
         .with(fields::POS_ENTRY_MODE, "051")
         .with(fields::PAN, TEST_PAN)

@@ -9,7 +9,7 @@
 //! seeded generator, so a day replays exactly.
 //!
 //! One register's card and e-money payments go through a real counter: counterd, the terminal
-//! simulator and a printer simulator over pseudo-terminals ([`crate::demo_counter`]).
+//! simulator and a printer simulator over pseudo-terminals ([`crate::counter`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -67,9 +67,9 @@ pub struct DemoOptions {
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
-    pub reconcile: crate::demo_reconcile::ReconcileOptions,
+    pub reconcile: crate::reconcile::ReconcileOptions,
     #[command(flatten)]
-    pub pages: crate::demo_pages::PagesOptions,
+    pub pages: crate::pages::PagesOptions,
 }
 
 /// What the day came to, per facility, as read back through the API.
@@ -116,9 +116,9 @@ pub struct DemoReport {
     pub audit_records: i64,
     pub audit_intact: bool,
     /// The end-of-day reconciliation of the day played.
-    pub reconciliation: Option<crate::demo_reconcile::DemoReconciliation>,
+    pub reconciliation: Option<crate::reconcile::DemoReconciliation>,
     /// The register whose card and e-money payments went through counterd and the terminal
-    /// simulator (see [`crate::demo_counter`]), and the receipts its printer printed for them.
+    /// simulator (see [`crate::counter`]), and the receipts its printer printed for them.
     pub counter_register: Option<String>,
     pub counter_receipts: Vec<String>,
 }
@@ -494,7 +494,7 @@ fn test_card(brand: Brand) -> &'static str {
 /// sees the outcome.
 async fn pay_on_terminal(
     client: &Client,
-    terminals: &crate::terminal_fleet::TerminalFleet,
+    terminals: &crate::terminals::TerminalFleet,
     token: &str,
     sale: &SaleView,
     brand: Brand,
@@ -511,7 +511,7 @@ async fn pay_on_terminal(
     let mut message = Message::new(Mti::FINANCIAL_REQUEST)
         .with(fields::PROCESSING_CODE, fields::PROCESSING_PURCHASE)
         .with(fields::AMOUNT, iso8583::amount_field(started.payment.amount).context("amount")?)
-        .with(fields::TRANSMISSION_DATE_TIME, crate::connectors::acquirer::messages::transmission_time(Utc::now()))
+        .with(fields::TRANSMISSION_DATE_TIME, gateway::connectors::acquirer::messages::transmission_time(Utc::now()))
         .with(fields::STAN, format!("{:06}", report.terminal_stan % 999_999 + 1))
         .with(fields::TERMINAL_ID, terminal_id.to_string())
         .with(fields::CURRENCY, fields::CURRENCY_JPY);
@@ -580,13 +580,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
     let clock =
         Arc::new(ManualClock::new(jst_instant(date, NaiveTime::from_hms_opt(8, 15, 0).unwrap_or(NaiveTime::MIN))));
     let switch = start_switch(&mut config, &options.data_dir, clock.clone()).await?;
-    let app = crate::AppState::start(config.clone(), clock.clone()).await?;
+    let app = gateway::AppState::start(config.clone(), clock.clone()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let terminal_address = terminal_listener.local_addr()?.to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::run_with_terminals(
+    let server = tokio::spawn(gateway::run_with_terminals(
         listener,
         Some((terminal_listener, switch.terminal_tls.clone())),
         app.clone(),
@@ -595,7 +595,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         },
     ));
     let client = Client { http: reqwest::Client::new(), base };
-    let terminals = crate::terminal_fleet::TerminalFleet::new(terminal_address.clone(), switch.pki.clone());
+    let terminals = crate::terminals::TerminalFleet::new(terminal_address.clone(), switch.pki.clone());
 
     let mut counter = start_counter(&config, &options, date, &client.base, &terminal_address, &switch, &clock).await?;
     let stage = Stage {
@@ -624,10 +624,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         .filter(|entry| entry.state == acquirer_sim::EntryState::Approved)
         .collect();
     let qr_payments = switch.qr.payments();
-    let sims = crate::demo_reconcile::Simulators { card: &switch.card, emoney: &switch.emoney, qr: &switch.qr };
+    let sims = crate::reconcile::Simulators { card: &switch.card, emoney: &switch.emoney, qr: &switch.qr };
     let reconciliation = match &report {
         Ok(_) => {
-            Some(crate::demo_reconcile::reconcile_day(&config, &options.data_dir, &options.reconcile, date, sims).await)
+            Some(crate::reconcile::reconcile_day(&config, &options.data_dir, &options.reconcile, date, sims).await)
         }
         Err(_) => None,
     };
@@ -649,7 +649,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         print_counter(&report, first_receipt.as_deref());
     }
     if options.pages.serve {
-        crate::demo_pages::serve(&config, &options.pages, clock.clone(), date, report.reconciliation.as_ref()).await?;
+        crate::pages::serve(&config, &options.pages, clock.clone(), date, report.reconciliation.as_ref()).await?;
     } else if !options.quiet {
         println!();
         println!("To see the day in the pages (register, treasury, analytics), run the demo with --serve.");
@@ -657,7 +657,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
     Ok(report)
 }
 
-/// Starts the demo's one real counter (see [`crate::demo_counter`]) at the register the day's
+/// Starts the demo's one real counter (see [`crate::counter`]) at the register the day's
 /// plan has the most card and e-money sales for.
 async fn start_counter(
     config: &Config,
@@ -667,14 +667,14 @@ async fn start_counter(
     terminal_host: &str,
     switch: &DemoSwitch,
     clock: &Arc<ManualClock>,
-) -> anyhow::Result<Option<crate::demo_counter::DemoCounter>> {
+) -> anyhow::Result<Option<crate::counter::DemoCounter>> {
     // The same draws `play` makes first, so the plan is the one played.
     let plan =
         plan_day(config, date, options.sales, options.cashless_per_mille, &mut StdRng::seed_from_u64(options.seed));
     let planned: Vec<(RegisterId, Brand)> =
         plan.into_iter().filter_map(|sale| sale.brand.map(|brand| (sale.register, brand))).collect();
-    let Some((register, brands)) = crate::demo_counter::pick_register(config, &planned) else { return Ok(None) };
-    let setup = crate::demo_counter::CounterSetup {
+    let Some((register, brands)) = crate::counter::pick_register(config, &planned) else { return Ok(None) };
+    let setup = crate::counter::CounterSetup {
         config,
         register,
         brands,
@@ -684,7 +684,7 @@ async fn start_counter(
         clock: clock.clone(),
         data_dir: &options.data_dir,
     };
-    Ok(Some(crate::demo_counter::DemoCounter::start(setup).await?))
+    Ok(Some(crate::counter::DemoCounter::start(setup).await?))
 }
 
 fn print_counter(report: &DemoReport, first_receipt: Option<&str>) {
@@ -711,12 +711,12 @@ fn print_counter(report: &DemoReport, first_receipt: Option<&str>) {
 /// running gateway and its clock.
 struct Stage<'a> {
     client: &'a Client,
-    terminals: &'a crate::terminal_fleet::TerminalFleet,
+    terminals: &'a crate::terminals::TerminalFleet,
     qr: &'a qr_sim::QrSimHandle,
-    app: &'a crate::AppState,
+    app: &'a gateway::AppState,
     clock: &'a ManualClock,
     /// The register whose payments go through counterd and the terminal simulator.
-    counter: &'a mut Option<crate::demo_counter::DemoCounter>,
+    counter: &'a mut Option<crate::counter::DemoCounter>,
 }
 
 async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: Stage<'_>) -> anyhow::Result<DemoReport> {
@@ -835,7 +835,7 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
     // Close every register at 17:30; the first register of the busiest certificate counter is
     // ten yen short.
     clock.set(jst_instant(date, NaiveTime::from_hms_opt(17, 30, 0).unwrap_or(NaiveTime::MIN)));
-    let short_register = crate::demo_reconcile::short_register(config);
+    let short_register = crate::reconcile::short_register(config);
     for (register, shift_id) in &shift_of {
         let token = token_for(register)?;
         let shift: ShiftView = client.get(&format!("/v1/shifts/{shift_id}"), &token).await?;
@@ -859,7 +859,7 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
 
     // Voids of card payments are reversals at the acquirer; let them land before reading back.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(REVERSALS_WAIT_SECONDS);
-    while crate::journal::reversals::count(&app.journal, pos_core::ReversalState::Pending).await? > 0 {
+    while gateway::journal::reversals::count(&app.journal, pos_core::ReversalState::Pending).await? > 0 {
         if std::time::Instant::now() > deadline {
             bail!("reversals still pending after {REVERSALS_WAIT_SECONDS} s");
         }
@@ -910,7 +910,7 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
         }
         report.facilities.push(day);
     }
-    let verification: crate::journal::audit::Verification = client.get("/v1/audit/verify", &treasury).await?;
+    let verification: gateway::journal::audit::Verification = client.get("/v1/audit/verify", &treasury).await?;
     report.audit_records = verification.records;
     report.audit_intact = verification.is_intact();
     Ok(report)
@@ -1008,7 +1008,7 @@ fn print_report(config: &Config, report: &DemoReport) {
     );
     println!("Sign-in tokens of the example configuration: \"demo-<user>\", e.g. demo-clerk-r0101, demo-treasury, demo-admin.");
     if let Some(reconciliation) = &report.reconciliation {
-        crate::demo_reconcile::print(reconciliation);
+        crate::reconcile::print(reconciliation);
     }
 }
 

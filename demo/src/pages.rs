@@ -85,7 +85,7 @@ async fn reconcile_through_the_api(
 pub struct PagesServer {
     pub base: String,
     stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<Result<(), crate::GatewayError>>,
+    server: tokio::task::JoinHandle<Result<(), gateway::GatewayError>>,
 }
 
 impl PagesServer {
@@ -103,7 +103,7 @@ pub async fn start(
     listen: SocketAddr,
     clock: Arc<dyn Clock>,
     date: NaiveDate,
-    reconciliation: Option<&crate::demo_reconcile::DemoReconciliation>,
+    reconciliation: Option<&crate::reconcile::DemoReconciliation>,
 ) -> anyhow::Result<(PagesServer, Option<pos_core::api::ReconcileResult>)> {
     let mut config = config.clone();
     // The acquirers are gone with the day; the pages only read, and treasury works the day.
@@ -116,9 +116,9 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {listen} (give --listen another address)"))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let app = crate::AppState::start(config, clock).await?;
+    let app = gateway::AppState::start(config, clock).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::run(listener, app, async move {
+    let server = tokio::spawn(gateway::run(listener, app, async move {
         let _ = stopped.await;
     }));
     let pages = PagesServer { base, stop, server };
@@ -135,7 +135,7 @@ pub async fn serve(
     options: &PagesOptions,
     clock: Arc<dyn Clock>,
     date: NaiveDate,
-    reconciliation: Option<&crate::demo_reconcile::DemoReconciliation>,
+    reconciliation: Option<&crate::reconcile::DemoReconciliation>,
 ) -> anyhow::Result<()> {
     let (pages, result) = start(config, options.listen, clock, date, reconciliation).await?;
     let base = pages.base.clone();

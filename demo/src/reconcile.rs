@@ -30,7 +30,7 @@ use reconciler::settlements::{LineKind, Settlements};
 use reconciler::source::JournalSource;
 use serde::Serialize;
 
-use crate::demo::PLANTED_SHORTAGE_YEN;
+use crate::day::PLANTED_SHORTAGE_YEN;
 
 /// What the demo's reconciliation plants and where it writes.
 #[derive(Debug, Clone, Default, clap::Args)]

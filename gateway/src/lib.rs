@@ -5,23 +5,17 @@
 //! ([`journal`]) on SQLite or PostgreSQL. Every state change is committed before the side effect
 //! it allows, and every money-moving request carries an idempotency key, so a crash or a repeated
 //! request never loses or doubles a payment. [`run`] serves a listener until a shutdown future
-//! completes; the `gateway` binary is thin glue around it, and the [`demo`] plays a business day
-//! through the real API.
+//! completes; the `gateway` binary is thin glue around it. (The demo day, the benchmark
+//! and the simulators live in crates of their own: the gateway a city deploys links none of them.)
 
 pub mod access;
 pub mod analytics;
 pub mod api;
-pub mod bench;
 pub mod connectors;
-pub mod demo;
-pub mod demo_counter;
-pub mod demo_pages;
-pub mod demo_reconcile;
 pub mod journal;
 pub mod metrics;
 pub mod payments;
 pub mod refusal;
-pub mod terminal_fleet;
 pub mod terminal_host;
 pub mod web;
 

@@ -1,4 +1,5 @@
-//! The `gateway` binary: serve the API, play the demo day, verify the audit log.
+//! The `gateway` binary: serve the API and the terminal host, verify the audit log, hash tokens,
+//! write development TLS material. (The demo day and the benchmark are the `demo` crate's.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,11 +26,6 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
-    /// Play a simulated business day across all facilities through the HTTP API.
-    Demo(gateway::demo::DemoOptions),
-    /// Measure card authorizations per second through HTTP API → terminal host → acquirer
-    /// simulator, and the latency the gateway adds over the simulator alone.
-    Bench(gateway::bench::BenchOptions),
     /// Check the audit log's hash chain.
     AuditVerify {
         #[arg(long, default_value = "config/examples/city.toml")]
@@ -58,8 +54,6 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve { config, listen } => serve(config, listen).await,
-        Command::Demo(options) => gateway::demo::run(options).await.map(|_| ()),
-        Command::Bench(options) => gateway::bench::run(options).await.map(|_| ()),
         Command::AuditVerify { config } => audit_verify(config).await,
         Command::TokenHash { token } => {
             println!("{}", pos_config::token_sha256(&token));

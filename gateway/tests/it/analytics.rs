@@ -155,7 +155,7 @@ impl Rig {
     /// A card or e-money sale, paid at the register's terminal.
     async fn terminal_sale(
         &self,
-        terminal: &gateway::terminal_fleet::TerminalFleet,
+        terminal: &demo::terminals::TerminalFleet,
         (user, register, terminal_id): (&str, &str, &str),
         (item, quantity): (&str, u32),
         brand: Brand,

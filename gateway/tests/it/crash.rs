@@ -308,7 +308,7 @@ async fn sigkill_during_authorizations_leaves_journal_and_acquirer_agreeing_on_p
     sigkill_during_authorizations(Backend::Postgres).await;
 }
 
-fn terminal_client(address: &str, pki: &TestPki) -> gateway::terminal_fleet::TerminalFleet {
+fn terminal_client(address: &str, pki: &TestPki) -> demo::terminals::TerminalFleet {
     pki.terminals(address)
 }
 

@@ -197,7 +197,7 @@ fn terminal_reversal(terminal: &str, original: &Message, repeat: bool, amount: i
         .with(fields::ORIGINAL_DATA, format!("0200{stan}{sent}{:011}{:011}", 0, 0))
 }
 
-async fn answer_of(terminal: &gateway::terminal_fleet::TerminalFleet, message: &Message) -> String {
+async fn answer_of(terminal: &demo::terminals::TerminalFleet, message: &Message) -> String {
     let answer = terminal.request(message, Duration::from_secs(10)).await.expect("the terminal host answers");
     answer.text(fields::RESPONSE_CODE).expect("field 39").to_string()
 }

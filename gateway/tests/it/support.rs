@@ -321,8 +321,8 @@ impl TestPki {
     }
 
     /// Terminals connecting to `address`, each with its own certificate.
-    pub fn terminals(&self, address: &str) -> gateway::terminal_fleet::TerminalFleet {
-        gateway::terminal_fleet::TerminalFleet::new(address.to_string(), self.pki.clone())
+    pub fn terminals(&self, address: &str) -> demo::terminals::TerminalFleet {
+        demo::terminals::TerminalFleet::new(address.to_string(), self.pki.clone())
     }
 
     pub fn client_tls(&self) -> Arc<rustls::ClientConfig> {

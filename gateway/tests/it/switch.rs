@@ -322,7 +322,7 @@ async fn a_clerk_can_cancel_before_the_card_is_read(backend: Backend) {
 /// Pays a parking sale of `amount` by `brand` at the car park's terminal and returns the payment.
 async fn paid_at_parking(
     rig: &crate::switch_rig::Rig,
-    terminal: &gateway::terminal_fleet::TerminalFleet,
+    terminal: &demo::terminals::TerminalFleet,
     stan: u32,
     amount: i64,
     brand: Brand,

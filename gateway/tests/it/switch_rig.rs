@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acquirer_sim::{Centre, FeeTerm, SimulatorConfig, SimulatorHandle, StartOptions};
-use gateway::terminal_fleet::TerminalFleet;
+use demo::terminals::TerminalFleet;
 use iso8583::{fields, BrandData, Message, Mti};
 use pos_config::{AcquirerLink, Backend, Config};
 use pos_core::api::{PaymentResult, PaymentView, SaleView, ShiftView};

@@ -1,8 +1,8 @@
 //! The demo day, end to end: every figure treasury reads back through the API agrees with what
 //! the counters did, and the one planted discrepancy is the only one.
 
+use demo::day::{DemoOptions, PLANTED_SHORTAGE_YEN};
 use e2e::example_config_path;
-use gateway::demo::{DemoOptions, PLANTED_SHORTAGE_YEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_day_reads_back_exactly_what_was_played() {
@@ -16,9 +16,9 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
         cashless_per_mille: 150,
         quiet: true,
         reconcile: Default::default(),
-        pages: gateway::demo_pages::PagesOptions { serve: false, listen: "127.0.0.1:0".parse().expect("address") },
+        pages: demo::pages::PagesOptions { serve: false, listen: "127.0.0.1:0".parse().expect("address") },
     };
-    let report = gateway::demo::run(options.clone()).await.expect("demo day");
+    let report = demo::day::run(options.clone()).await.expect("demo day");
     let config = pos_config::load_with_env(&example_config_path(), |_| None).expect("config");
 
     assert_eq!(report.business_date, "2026-11-24");
@@ -77,6 +77,6 @@ async fn a_demo_day_reads_back_exactly_what_was_played() {
     }
 
     // The same seed replays the same day.
-    let again = gateway::demo::run(options).await.expect("second run");
+    let again = demo::day::run(options).await.expect("second run");
     assert_eq!(again.facilities, report.facilities);
 }

@@ -3,9 +3,9 @@
 //! yen short — with their amounts, and nothing else; without the planted file mistakes, only the
 //! cash shortage remains.
 
+use demo::day::{DemoOptions, DemoReport, PLANTED_SHORTAGE_YEN};
+use demo::reconcile::{Discrepancy, ReconcileOptions, PLANTED_FEE_OFFSET_YEN};
 use e2e::example_config_path;
-use gateway::demo::{DemoOptions, DemoReport, PLANTED_SHORTAGE_YEN};
-use gateway::demo_reconcile::{Discrepancy, ReconcileOptions, PLANTED_FEE_OFFSET_YEN};
 
 const DATE: &str = "2026-11-24";
 
@@ -19,7 +19,7 @@ fn options(data: &std::path::Path, no_plant: bool) -> DemoOptions {
         cashless_per_mille: 150,
         quiet: true,
         reconcile: ReconcileOptions { no_plant },
-        pages: gateway::demo_pages::PagesOptions { serve: false, listen: "127.0.0.1:0".parse().expect("address") },
+        pages: demo::pages::PagesOptions { serve: false, listen: "127.0.0.1:0".parse().expect("address") },
     }
 }
 
@@ -37,7 +37,7 @@ fn short_facility(report: &DemoReport) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_day_reconciles_with_exactly_its_planted_discrepancies() {
     let data = tempfile::tempdir().expect("temp dir");
-    let report = gateway::demo::run(options(data.path(), false)).await.expect("demo day");
+    let report = demo::day::run(options(data.path(), false)).await.expect("demo day");
     let reconciliation = report.reconciliation.clone().expect("the demo ends with the reconciliation");
 
     assert_eq!(reconciliation.facilities_reconciled, 35);
@@ -120,7 +120,7 @@ async fn the_demo_day_reconciles_with_exactly_its_planted_discrepancies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_planted_file_mistakes_only_the_cash_shortage_remains() {
     let data = tempfile::tempdir().expect("temp dir");
-    let report = gateway::demo::run(options(data.path(), true)).await.expect("demo day");
+    let report = demo::day::run(options(data.path(), true)).await.expect("demo day");
     let reconciliation = report.reconciliation.clone().expect("reconciliation");
     let expected = vec![Discrepancy {
         facility: short_facility(&report),
@@ -140,7 +140,7 @@ async fn without_planted_file_mistakes_only_the_cash_shortage_remains() {
 async fn treasurys_api_finds_the_same_discrepancies_in_the_demo_day() {
     let data = tempfile::tempdir().expect("temp dir");
     let options = options(data.path(), false);
-    let report = gateway::demo::run(options.clone()).await.expect("demo day");
+    let report = demo::day::run(options.clone()).await.expect("demo day");
     let reconciliation = report.reconciliation.clone().expect("reconciled");
     let mut config = pos_config::load(&options.config).expect("config");
     config.database = pos_config::Database {
@@ -150,15 +150,10 @@ async fn treasurys_api_finds_the_same_discrepancies_in_the_demo_day() {
     };
     let date: chrono::NaiveDate = DATE.parse().expect("date");
     let clock = std::sync::Arc::new(pos_core::SystemClock);
-    let (pages, result) = gateway::demo_pages::start(
-        &config,
-        "127.0.0.1:0".parse().expect("address"),
-        clock,
-        date,
-        Some(&reconciliation),
-    )
-    .await
-    .expect("pages start and the day is reconciled through the API");
+    let (pages, result) =
+        demo::pages::start(&config, "127.0.0.1:0".parse().expect("address"), clock, date, Some(&reconciliation))
+            .await
+            .expect("pages start and the day is reconciled through the API");
     let result = result.expect("a reconciliation result");
     assert_eq!(result.facilities.len(), 35);
     let list: pos_core::api::ExceptionList = reqwest::Client::new()

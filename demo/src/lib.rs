@@ -1,0 +1,12 @@
+//! What the system is tried, measured and tested with, kept out of the gateway a city deploys: the
+//! demo day ([`day`]) that plays a business day of the example city through the real HTTP API
+//! against simulated acquirers, QR provider, bank and one real counter ([`counter`]), serves its
+//! pages ([`pages`]) and reconciles it ([`reconcile`]); the benchmark ([`bench`]); and the payment
+//! terminals of the development PKI ([`terminals`]). The `demo` binary runs the first two.
+
+pub mod bench;
+pub mod counter;
+pub mod day;
+pub mod pages;
+pub mod reconcile;
+pub mod terminals;
