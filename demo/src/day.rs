@@ -333,114 +333,36 @@ fn count_drawer(amount: Yen) -> CashCount {
     CashCount::try_from(pieces).unwrap_or_default()
 }
 
-/// The demo's acquirers and TLS: a card acquirer and an e-money centre simulated in-process, a
-/// development CA whose certificate the links trust, and the terminal host's certificate.
-struct DemoSwitch {
-    card: acquirer_sim::SimulatorHandle,
-    emoney: acquirer_sim::SimulatorHandle,
-    qr: qr_sim::QrSimHandle,
-    terminal_tls: Arc<rustls::ServerConfig>,
-    /// The development PKI: each terminal's certificate comes from it.
-    pki: Arc<pos_tls::DevPki>,
-}
-
-async fn start_switch(
-    config: &mut Config,
-    data_dir: &std::path::Path,
-    clock: Arc<ManualClock>,
-) -> anyhow::Result<DemoSwitch> {
-    let pki = pos_tls::DevPki::new("pos demo CA")?;
-    let tls_dir = data_dir.join("tls");
-    pki.write_server(&tls_dir, "gateway", &["localhost", "127.0.0.1"])?;
-    let leaf = pki.server(&["localhost", "127.0.0.1"])?;
-    let server_tls = pos_tls::server_config_from_pem(
-        leaf.chain_pem.as_bytes(),
-        leaf.key_pem.as_bytes(),
-        None,
-        pos_tls::ClientAuth::None,
-    )?;
-    let fees: Vec<acquirer_sim::FeeTerm> = config
-        .acquirers
-        .iter()
-        .flat_map(|a| a.fees.iter())
-        .map(|f| acquirer_sim::FeeTerm { brand: f.brand, rate: f.rate, rounding: f.rounding })
-        .collect();
-    let mut simulators = Vec::new();
-    for centre in [acquirer_sim::Centre::Card, acquirer_sim::Centre::Emoney] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let lag = if centre == acquirer_sim::Centre::Card { 2 } else { 3 };
-        let config = acquirer_sim::SimulatorConfig {
-            centre,
-            tls: server_tls.clone(),
-            fees: fees.clone(),
-            payout_lag_days: lag,
-            name: "demo".to_string(),
-        };
-        // The simulators book on the demo's simulated day, so their settlement files are of it.
-        let options = acquirer_sim::StartOptions::new(centre).with_clock(clock.clone());
-        simulators.push(acquirer_sim::start_with(listener, config, options).await);
-    }
-    let emoney = simulators.pop().context("e-money simulator")?;
-    let card = simulators.pop().context("card simulator")?;
-    for acquirer in &mut config.acquirers {
-        let address = match acquirer.kind {
-            pos_config::AcquirerKind::Card => card.address(),
-            pos_config::AcquirerKind::Emoney => emoney.address(),
-            pos_config::AcquirerKind::Qr => continue,
-        };
-        if let Some(link) = &mut acquirer.link {
-            link.endpoints = vec![address.to_string()];
-            link.ca_file = tls_dir.join("ca.crt");
-            link.server_name = "localhost".to_string();
-        }
-    }
-    // Terminals prove who they are with their own certificates, as in production.
-    if let Some(host) = &mut config.terminal_host {
-        host.client_ca_file = Some(tls_dir.join("ca.crt"));
-        host.client_auth = pos_config::ClientAuthMode::Required;
-    }
-    let qr = start_qr_provider(config, clock.clone()).await?;
-    let terminal_tls = pki.server_requiring_clients(&["localhost", "127.0.0.1"])?;
-    Ok(DemoSwitch { card, emoney, qr, terminal_tls, pki: Arc::new(pki) })
-}
-
-/// The demo's QR provider: a PayPay-style simulator on the demo's clock, and the QR acquirer's
-/// link pointed at it (plain HTTP on the loopback, as PROTOCOLS.md §2 allows for local runs).
-async fn start_qr_provider(config: &mut Config, clock: Arc<ManualClock>) -> anyhow::Result<qr_sim::QrSimHandle> {
+/// The demo's QR provider: a PayPay-style simulator on the demo's clock that charges the city's
+/// contracted fees (so that its settlement file's fees are the contracted ones), linked over plain
+/// HTTP on the loopback, as PROTOCOLS.md §2 allows for local runs.
+fn qr_options(config: &Config) -> crate::rig::QrOptions {
     const DEMO_QR_KEY: &str = "demo_qr_key";
     const DEMO_QR_SECRET: &str = "demo_qr_secret";
-    let mut sim_config = qr_sim::QrSimConfig::example();
-    // The provider charges what the city's contract says, so that its settlement file's fees
-    // are the contracted ones.
-    sim_config.fees = config
+    let mut simulator = qr_sim::QrSimConfig::example();
+    simulator.fees = config
         .acquirers
         .iter()
         .filter(|a| a.kind == pos_config::AcquirerKind::Qr)
         .flat_map(|a| a.fees.iter())
         .map(|f| qr_sim::FeeTerm { brand: f.brand, rate: f.rate, rounding: f.rounding })
         .collect();
-    sim_config.keys = vec![qr_sim::KeyConfig {
+    simulator.keys = vec![qr_sim::KeyConfig {
         api_key: qr_protocol::ApiKey::new(DEMO_QR_KEY),
         api_secret: qr_protocol::ApiSecret::new(DEMO_QR_SECRET),
         merchants: vec!["M0001".into()],
     }];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let qr = qr_sim::start_with(listener, sim_config, qr_sim::StartOptions { clock, tls: None }).await?;
-    for acquirer in config.acquirers.iter_mut().filter(|a| a.kind == pos_config::AcquirerKind::Qr) {
-        acquirer.qr_link = Some(pos_config::QrLink {
-            base_url: qr.base_url(),
-            api_key: DEMO_QR_KEY.to_string(),
-            api_secret: pos_config::Secret::new(DEMO_QR_SECRET),
-            poll_interval_ms: 50,
-            request_timeout_ms: 3_000,
-            resolve_retry_ms: 200,
-            resolve_tries_max: 10,
-            customer_presented: true,
-            ca_file: None,
-            merchants: BTreeMap::new(),
-        });
+    crate::rig::QrOptions {
+        api_key: DEMO_QR_KEY.to_string(),
+        api_secret: DEMO_QR_SECRET.to_string(),
+        customer_presented: true,
+        poll_interval_ms: 50,
+        request_timeout_ms: 3_000,
+        resolve_retry_ms: 200,
+        resolve_tries_max: 10,
+        simulator,
+        merchants: BTreeMap::new(),
     }
-    Ok(qr)
 }
 
 /// The citizen scans the register's code and pays; the register sees the sale paid.
@@ -579,29 +501,29 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
     let date = options.date.unwrap_or_else(|| BusinessDate::of_instant(Utc::now()).date());
     let clock =
         Arc::new(ManualClock::new(jst_instant(date, NaiveTime::from_hms_opt(8, 15, 0).unwrap_or(NaiveTime::MIN))));
-    let switch = start_switch(&mut config, &options.data_dir, clock.clone()).await?;
-    let app = gateway::AppState::start(config.clone(), clock.clone()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let terminal_address = terminal_listener.local_addr()?.to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::run_with_terminals(
-        listener,
-        Some((terminal_listener, switch.terminal_tls.clone())),
-        app.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    // The simulators book on the demo's simulated day, so their settlement files are of it.
+    let mut rig = crate::rig::Rig::start(crate::rig::RigOptions {
+        card: true,
+        emoney: true,
+        qr: Some(qr_options(&config)),
+        terminal_host: true,
+        card_payout_lag_days: 2,
+        emoney_payout_lag_days: 3,
+        ..crate::rig::RigOptions::gateway_only(config.clone(), clock.clone(), options.data_dir.join("tls"))
+    })
+    .await?;
+    let config = rig.app.config.as_ref().clone();
+    let app = rig.app.clone();
+    let base = rig.base.clone();
+    let terminal_address = rig.terminal_host.context("the demo's terminal host")?.to_string();
     let client = Client { http: reqwest::Client::new(), base };
-    let terminals = crate::terminals::TerminalFleet::new(terminal_address.clone(), switch.pki.clone());
+    let terminals = rig.terminals()?;
 
-    let mut counter = start_counter(&config, &options, date, &client.base, &terminal_address, &switch, &clock).await?;
+    let mut counter = start_counter(&config, &options, date, &client.base, &terminal_address, &rig, &clock).await?;
     let stage = Stage {
         client: &client,
         terminals: &terminals,
-        qr: &switch.qr,
+        qr: rig.qr.as_ref().context("the demo's QR provider")?,
         app: &app,
         clock: clock.as_ref(),
         counter: &mut counter,
@@ -614,26 +536,25 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
         counter.stop().await;
     }
     terminals.shutdown();
-    let _ = stop.send(());
-    server.await.context("gateway task")??;
-    let ledger: Vec<_> = switch
-        .card
+    rig.stop_gateway().await?;
+    let (Some(card), Some(emoney), Some(qr)) = (&rig.card, &rig.emoney, &rig.qr) else {
+        bail!("the demo's simulators did not start");
+    };
+    let ledger: Vec<_> = card
         .ledger()
         .into_iter()
-        .chain(switch.emoney.ledger())
+        .chain(emoney.ledger())
         .filter(|entry| entry.state == acquirer_sim::EntryState::Approved)
         .collect();
-    let qr_payments = switch.qr.payments();
-    let sims = crate::reconcile::Simulators { card: &switch.card, emoney: &switch.emoney, qr: &switch.qr };
+    let qr_payments = qr.payments();
+    let sims = crate::reconcile::Simulators { card, emoney, qr };
     let reconciliation = match &report {
         Ok(_) => {
             Some(crate::reconcile::reconcile_day(&config, &options.data_dir, &options.reconcile, date, sims).await)
         }
         Err(_) => None,
     };
-    switch.card.shutdown().await;
-    switch.emoney.shutdown().await;
-    switch.qr.shutdown().await;
+    rig.stop().await?;
     let mut report = report?;
     report.reconciliation = reconciliation.transpose()?;
     report.journal = journal_path.display().to_string();
@@ -665,7 +586,7 @@ async fn start_counter(
     date: NaiveDate,
     api_base: &str,
     terminal_host: &str,
-    switch: &DemoSwitch,
+    rig: &crate::rig::Rig,
     clock: &Arc<ManualClock>,
 ) -> anyhow::Result<Option<crate::counter::DemoCounter>> {
     // The same draws `play` makes first, so the plan is the one played.
@@ -680,7 +601,7 @@ async fn start_counter(
         brands,
         api_base: api_base.to_string(),
         terminal_host: terminal_host.to_string(),
-        pki: switch.pki.clone(),
+        pki: rig.pki.clone(),
         clock: clock.clone(),
         data_dir: &options.data_dir,
     };

@@ -174,6 +174,12 @@ async fn serve_connection(
         };
         let frame = match frame {
             Ok(Some(Ok(frame))) => frame,
+            // A terminal that goes away without TLS's close_notify (power, network, a client that
+            // just drops the socket) ends its connection like one that says goodbye.
+            Ok(Some(Err(iso8583::FrameError::Io(error)))) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                tracing::info!(%peer, "terminal closed the connection");
+                break;
+            }
             Ok(Some(Err(error))) => {
                 tracing::warn!(%peer, %error, "terminal framing error: closing");
                 break;

@@ -244,7 +244,11 @@ async fn run_connection(shared: Arc<Shared>, settings: ClientSettings, mut stopp
         *lock(&shared.endpoint_in_use) = None;
         shared.link.send_replace(None);
         fail_all(&shared, &reason);
-        tracing::warn!(%endpoint, %reason, "ISO 8583 link down");
+        if *stopped.borrow() {
+            tracing::info!(%endpoint, "ISO 8583 link closed: the client stopped");
+        } else {
+            tracing::warn!(%endpoint, %reason, "ISO 8583 link down");
+        }
     }
     shared.link.send_replace(None);
     fail_all(&shared, "client stopped");

@@ -91,6 +91,11 @@ pub(super) async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpSt
                 let frame = match frame {
                     Err(_) => break "idle too long",
                     Ok(None) => break "peer closed the connection",
+                    Ok(Some(Err(iso8583::FrameError::Io(error))))
+                        if error.kind() == std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        break "peer closed the connection (without close_notify)";
+                    }
                     Ok(Some(Err(error))) => {
                         tracing::warn!(%peer, %error, "framing error");
                         break "framing error";

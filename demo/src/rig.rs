@@ -1,0 +1,396 @@
+//! The one rig: the gateway served in this process on ports the system picks, the simulators it
+//! talks to — the card acquirer (with a failover secondary if asked), the e-money centre, the QR
+//! provider — over a development PKI, its terminal host requiring terminal certificates, and the
+//! terminals of that PKI ([`crate::terminals`]). The demo, the benchmark, the gateway's
+//! integration tests and the end-to-end tests start their systems here, and wait with [`until`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pos_config::{AcquirerKind, AcquirerLink, Config, QrLink, Secret};
+use pos_core::{Clock, FacilityId};
+
+use crate::terminals::TerminalFleet;
+
+/// How often [`until`] looks again.
+pub const UNTIL_POLL_MS: u64 = 20;
+/// The QR simulator's sample key (its example configuration's), used by [`QrOptions::example`].
+pub const QR_API_KEY: &str = "sample_key";
+pub const QR_API_SECRET: &str = "sample_secret";
+/// The merchant the QR link assumes for the example city's facility F01.
+pub const QR_MERCHANT: &str = "M0001";
+
+/// Waits until `check` yields a value, looking every [`UNTIL_POLL_MS`], or fails naming `what`
+/// after `bound`.
+pub async fn until<T, F, Fut>(what: &str, bound: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {} ms", bound.as_millis());
+        tokio::time::sleep(Duration::from_millis(UNTIL_POLL_MS)).await;
+    }
+}
+
+/// The acquirer links' timing, short in tests so that timeouts and reversals happen quickly.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkTiming {
+    pub request_timeout_ms: u64,
+    pub reversal_tries_max: u32,
+    pub reversal_backoff_ms: u64,
+}
+
+/// The QR provider's link.
+#[derive(Debug, Clone)]
+pub struct QrOptions {
+    pub api_key: String,
+    pub api_secret: String,
+    pub customer_presented: bool,
+    pub poll_interval_ms: u64,
+    pub request_timeout_ms: u64,
+    pub resolve_retry_ms: u64,
+    pub resolve_tries_max: u32,
+    /// The simulator's own configuration (keys, fees); its keys must include `api_key`.
+    pub simulator: qr_sim::QrSimConfig,
+    /// Facility → merchant the link assumes; empty: the key's only merchant.
+    pub merchants: BTreeMap<FacilityId, String>,
+}
+
+impl QrOptions {
+    /// The example simulator, facility F01 as merchant M0001, quick polls.
+    pub fn example(customer_presented: bool) -> QrOptions {
+        let mut merchants = BTreeMap::new();
+        if let Ok(facility) = FacilityId::parse("F01") {
+            merchants.insert(facility, QR_MERCHANT.to_string());
+        }
+        QrOptions {
+            api_key: QR_API_KEY.to_string(),
+            api_secret: QR_API_SECRET.to_string(),
+            customer_presented,
+            poll_interval_ms: 100,
+            request_timeout_ms: 2_000,
+            resolve_retry_ms: 200,
+            resolve_tries_max: 20,
+            simulator: qr_sim::QrSimConfig::example(),
+            merchants,
+        }
+    }
+}
+
+/// What to start. The configuration's database must already be the one to use.
+pub struct RigOptions {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    /// Where the development PKI is written (`ca.crt`, `gateway.crt`, `gateway.key`).
+    pub tls_dir: PathBuf,
+    pub card: bool,
+    /// A second card endpoint (failover), its own simulator.
+    pub card_secondary: bool,
+    pub emoney: bool,
+    pub qr: Option<QrOptions>,
+    pub terminal_host: bool,
+    /// `None`: the links as the configuration has them (endpoints excepted).
+    pub link_timing: Option<LinkTiming>,
+    /// Days from a sale to its payout in the card and e-money simulators' settlement files.
+    pub card_payout_lag_days: u32,
+    pub emoney_payout_lag_days: u32,
+}
+
+impl RigOptions {
+    /// Nothing but the gateway: no simulator, no terminal host, every link removed.
+    pub fn gateway_only(config: Config, clock: Arc<dyn Clock>, tls_dir: PathBuf) -> RigOptions {
+        RigOptions {
+            config,
+            clock,
+            tls_dir,
+            card: false,
+            card_secondary: false,
+            emoney: false,
+            qr: None,
+            terminal_host: false,
+            link_timing: None,
+            card_payout_lag_days: 2,
+            emoney_payout_lag_days: 2,
+        }
+    }
+}
+
+/// A running rig. Dropping it leaves tasks running; [`Rig::stop`] ends them.
+pub struct Rig {
+    pub app: gateway::AppState,
+    /// `http://127.0.0.1:<port>` of the API.
+    pub base: String,
+    pub terminal_host: Option<SocketAddr>,
+    pub pki: Arc<pos_tls::DevPki>,
+    pub tls_dir: PathBuf,
+    pub card: Option<acquirer_sim::SimulatorHandle>,
+    pub card_secondary: Option<acquirer_sim::SimulatorHandle>,
+    pub emoney: Option<acquirer_sim::SimulatorHandle>,
+    pub qr: Option<qr_sim::QrSimHandle>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), gateway::GatewayError>>>,
+}
+
+/// The fees the simulators charge: the configuration's contracted ones.
+fn contracted_fees(config: &Config) -> Vec<acquirer_sim::FeeTerm> {
+    config
+        .acquirers
+        .iter()
+        .flat_map(|a| a.fees.iter())
+        .map(|f| acquirer_sim::FeeTerm { brand: f.brand, rate: f.rate, rounding: f.rounding })
+        .collect()
+}
+
+async fn acquirer(
+    centre: acquirer_sim::Centre,
+    tls: Arc<rustls::ServerConfig>,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    rrn_node: u8,
+    payout_lag_days: u32,
+) -> anyhow::Result<acquirer_sim::SimulatorHandle> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let simulator = acquirer_sim::SimulatorConfig {
+        centre,
+        tls,
+        fees: contracted_fees(config),
+        payout_lag_days,
+        name: "rig".to_string(),
+    };
+    let options = acquirer_sim::StartOptions::new(centre).with_clock(clock).with_rrn_node(rrn_node);
+    Ok(acquirer_sim::start_with(listener, simulator, options).await)
+}
+
+/// Points the configuration's links of `kind` at `endpoints`, trusting the rig's CA.
+fn link_to(config: &mut Config, kind: AcquirerKind, endpoints: Vec<String>, ca: &Path, timing: Option<LinkTiming>) {
+    for acquirer in config.acquirers.iter_mut().filter(|a| a.kind == kind) {
+        if let Some(link) = &mut acquirer.link {
+            link.endpoints = endpoints.clone();
+            link.ca_file = ca.to_path_buf();
+            link.server_name = "localhost".to_string();
+            link.client_identity = None;
+            if let Some(timing) = timing {
+                link.request_timeout_ms = timing.request_timeout_ms;
+                link.reversal_tries_max = timing.reversal_tries_max;
+                link.reversal_backoff_ms = timing.reversal_backoff_ms;
+            }
+        }
+    }
+}
+
+/// A link of the example's shape, for a configuration whose acquirer has none.
+pub fn link(ca_file: &Path, institution_id: u64, endpoints: Vec<String>, timing: LinkTiming) -> AcquirerLink {
+    AcquirerLink {
+        institution_id,
+        endpoints,
+        server_name: "localhost".to_string(),
+        ca_file: ca_file.to_path_buf(),
+        client_identity: None,
+        request_timeout_ms: timing.request_timeout_ms,
+        in_flight_max: 64,
+        echo_interval_ms: 30_000,
+        reconnect_backoff_ms_max: 200,
+        reversal_tries_max: timing.reversal_tries_max,
+        reversal_backoff_ms: timing.reversal_backoff_ms,
+    }
+}
+
+impl Rig {
+    pub async fn start(options: RigOptions) -> anyhow::Result<Rig> {
+        let RigOptions { mut config, clock, tls_dir, .. } = options;
+        let pki = pos_tls::DevPki::new("pos rig CA")?;
+        pki.write_server(&tls_dir, "gateway", &["localhost", "127.0.0.1"])?;
+        let ca = tls_dir.join("ca.crt");
+        let server_tls = {
+            let leaf = pki.server(&["localhost", "127.0.0.1"])?;
+            pos_tls::server_config_from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes(), None, pos_tls::ClientAuth::None)?
+        };
+        let (card_lag, emoney_lag) = (options.card_payout_lag_days, options.emoney_payout_lag_days);
+        let start = |centre, node, lag| acquirer(centre, server_tls.clone(), &config, clock.clone(), node, lag);
+        let card = match options.card {
+            true => Some(start(acquirer_sim::Centre::Card, 10, card_lag).await?),
+            false => None,
+        };
+        let card_secondary = match options.card && options.card_secondary {
+            true => Some(start(acquirer_sim::Centre::Card, 11, card_lag).await?),
+            false => None,
+        };
+        let emoney = match options.emoney {
+            true => Some(start(acquirer_sim::Centre::Emoney, 20, emoney_lag).await?),
+            false => None,
+        };
+        let mut card_endpoints: Vec<String> = card.iter().map(|s| s.address().to_string()).collect();
+        card_endpoints.extend(card_secondary.iter().map(|s| s.address().to_string()));
+        let emoney_endpoints: Vec<String> = emoney.iter().map(|s| s.address().to_string()).collect();
+        for (kind, endpoints) in [(AcquirerKind::Card, card_endpoints), (AcquirerKind::Emoney, emoney_endpoints)] {
+            if endpoints.is_empty() {
+                // No simulator of this kind: no link left retrying an endpoint that is not there.
+                config.acquirers.iter_mut().filter(|a| a.kind == kind).for_each(|a| a.link = None);
+            } else {
+                link_to(&mut config, kind, endpoints, &ca, options.link_timing);
+            }
+        }
+        let qr = match &options.qr {
+            Some(qr_options) => Some(start_qr(&mut config, qr_options, clock.clone()).await?),
+            None => None,
+        };
+        let terminal_tls = match options.terminal_host {
+            true => {
+                if let Some(host) = &mut config.terminal_host {
+                    host.client_ca_file = Some(ca.clone());
+                    host.client_auth = pos_config::ClientAuthMode::Required;
+                }
+                Some(pki.server_requiring_clients(&["localhost", "127.0.0.1"])?)
+            }
+            false => None,
+        };
+        let app = gateway::AppState::start(config, clock).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (terminals, terminal_host) = match terminal_tls {
+            Some(tls) => {
+                let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let address = terminal_listener.local_addr()?;
+                (Some((terminal_listener, tls)), Some(address))
+            }
+            None => (None, None),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(gateway::run_with_terminals(listener, terminals, app.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Rig {
+            app,
+            base,
+            terminal_host,
+            pki: Arc::new(pki),
+            tls_dir,
+            card,
+            card_secondary,
+            emoney,
+            qr,
+            stop: Some(stop),
+            server: Some(server),
+        })
+    }
+
+    /// The terminals of the rig's PKI, each connecting with its own certificate.
+    pub fn terminals(&self) -> anyhow::Result<TerminalFleet> {
+        let address = self.terminal_host.context("the rig has no terminal host")?;
+        Ok(TerminalFleet::new(address.to_string(), self.pki.clone()))
+    }
+
+    /// A client configuration trusting the rig's CA, without a client certificate.
+    pub fn client_tls(&self) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+        Ok(pos_tls::client_config_from_pem(self.pki.ca_pem().as_bytes(), None)?)
+    }
+
+    /// Stops the gateway, letting requests in flight finish; the simulators keep running (their
+    /// ledgers and settlement files are read afterwards).
+    pub async fn stop_gateway(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.context("the gateway's task")??;
+        }
+        Ok(())
+    }
+
+    /// Stops the gateway (letting requests in flight finish) and every simulator.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_gateway().await?;
+        for simulator in [self.card.take(), self.card_secondary.take(), self.emoney.take()].into_iter().flatten() {
+            simulator.shutdown().await;
+        }
+        if let Some(qr) = self.qr.take() {
+            qr.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the QR provider simulator and links the configuration's QR acquirer to it.
+async fn start_qr(config: &mut Config, options: &QrOptions, clock: Arc<dyn Clock>) -> anyhow::Result<qr_sim::QrSimHandle> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let qr = qr_sim::start_with(listener, options.simulator.clone(), qr_sim::StartOptions { clock, tls: None }).await?;
+    for acquirer in config.acquirers.iter_mut().filter(|a| a.kind == AcquirerKind::Qr) {
+        acquirer.qr_link = Some(QrLink {
+            base_url: qr.base_url(),
+            api_key: options.api_key.clone(),
+            api_secret: Secret::new(&options.api_secret),
+            poll_interval_ms: options.poll_interval_ms,
+            request_timeout_ms: options.request_timeout_ms,
+            resolve_retry_ms: options.resolve_retry_ms,
+            resolve_tries_max: options.resolve_tries_max,
+            customer_presented: options.customer_presented,
+            ca_file: None,
+            merchants: options.merchants.clone(),
+        });
+    }
+    Ok(qr)
+}
+
+/// A journal database of its own: a temporary SQLite file, or a new PostgreSQL database that is
+/// dropped (with any connection a killed gateway left) when this is dropped.
+pub struct FreshDatabase {
+    pub config: pos_config::Database,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+/// The PostgreSQL server tests and the benchmark use: `POS_TEST_POSTGRES_URL`, else the local one.
+pub fn postgres_admin_url() -> String {
+    std::env::var("POS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+impl FreshDatabase {
+    pub async fn new(backend: pos_config::Backend, connections_max: u32) -> anyhow::Result<FreshDatabase> {
+        use sqlx::Connection;
+        match backend {
+            pos_config::Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("journal.db").display());
+                let config = pos_config::Database { url, backend, connections_max };
+                Ok(FreshDatabase { config, _dir: Some(dir), postgres: None })
+            }
+            pos_config::Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("pos_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .with_context(|| format!("PostgreSQL is required here ({admin})"))?;
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_string();
+                let config = pos_config::Database { url: format!("{base}/{name}"), backend, connections_max };
+                Ok(FreshDatabase { config, _dir: None, postgres: Some((admin, name)) })
+            }
+        }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else { return };
+        // Drop runs outside any async context we can rely on: a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
