@@ -392,103 +392,39 @@ impl BenchDatabase {
     }
 }
 
-/// The card simulator and the TLS material of the run. Follows `demo::start_switch`.
-struct Switch {
-    card: acquirer_sim::SimulatorHandle,
-    terminal_tls: Arc<rustls::ServerConfig>,
-    client_tls: Arc<rustls::ClientConfig>,
-    /// Each terminal's certificate comes from it.
-    pki: pos_tls::DevPki,
-}
-
-async fn start_switch(config: &mut Config, dir: &Path) -> anyhow::Result<Switch> {
-    let pki = pos_tls::DevPki::new("pos bench CA")?;
-    let tls_dir = dir.join("tls");
-    pki.write_server(&tls_dir, "gateway", &["localhost", "127.0.0.1"])?;
-    let leaf = pki.server(&["localhost", "127.0.0.1"])?;
-    let server_tls = pos_tls::server_config_from_pem(
-        leaf.chain_pem.as_bytes(),
-        leaf.key_pem.as_bytes(),
-        None,
-        pos_tls::ClientAuth::None,
-    )?;
-    let fees = config
-        .acquirers
-        .iter()
-        .flat_map(|a| a.fees.iter())
-        .map(|f| acquirer_sim::FeeTerm { brand: f.brand, rate: f.rate, rounding: f.rounding })
-        .collect();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let simulator_config = acquirer_sim::SimulatorConfig {
-        centre: acquirer_sim::Centre::Card,
-        tls: server_tls.clone(),
-        fees,
-        payout_lag_days: 2,
-        name: "bench".to_string(),
-    };
-    let card = acquirer_sim::start_with(
-        listener,
-        simulator_config,
-        acquirer_sim::StartOptions::new(acquirer_sim::Centre::Card),
-    )
-    .await;
-    // Only the card link is measured: the other links are dropped rather than left retrying
-    // endpoints that are not there.
-    for acquirer in &mut config.acquirers {
-        if acquirer.kind != pos_config::AcquirerKind::Card {
-            acquirer.link = None;
-            continue;
-        }
-        if let Some(link) = &mut acquirer.link {
-            link.endpoints = vec![card.address().to_string()];
-            link.ca_file = tls_dir.join("ca.crt");
-            link.server_name = "localhost".to_string();
-            link.client_identity = None;
-        }
-    }
-    // Terminals prove who they are with their own certificates, as in production.
-    if let Some(host) = &mut config.terminal_host {
-        host.client_ca_file = Some(tls_dir.join("ca.crt"));
-        host.client_auth = pos_config::ClientAuthMode::Required;
-    }
-    let client_tls = pos_tls::client_config_from_pem(pki.ca_pem().as_bytes(), None)?;
-    let terminal_tls = pki.server_requiring_clients(&["localhost", "127.0.0.1"])?;
-    Ok(Switch { card, terminal_tls, client_tls, pki })
-}
-
 /// Starts everything, runs both phases, checks the books, stops everything.
 async fn measure(
-    mut config: Config,
+    config: Config,
     options: &BenchOptions,
     lanes: Vec<Lane>,
     dir: &Path,
     journal_label: &str,
 ) -> anyhow::Result<BenchReport> {
-    let switch = start_switch(&mut config, dir).await?;
-    let acquirer_id = config
+    // Only the card link is measured: the other links are dropped rather than left retrying
+    // endpoints that are not there.
+    let mut config = config;
+    for acquirer in config.acquirers.iter_mut().filter(|a| a.kind != pos_config::AcquirerKind::Card) {
+        acquirer.link = None;
+        acquirer.qr_link = None;
+    }
+    let mut rig = crate::rig::Rig::start(crate::rig::RigOptions {
+        card: true,
+        terminal_host: true,
+        ..crate::rig::RigOptions::gateway_only(config, Arc::new(pos_core::SystemClock), dir.join("tls"))
+    })
+    .await?;
+    let acquirer_id = rig
+        .app
+        .config
         .fee_rate(TEST_BRAND)
         .and_then(|(acquirer, _)| acquirer.link.as_ref().map(|_| acquirer.id.clone()))
         .with_context(|| format!("the configuration routes {TEST_BRAND} to no acquirer with a link"))?;
-    let app = gateway::AppState::start(config, Arc::new(pos_core::SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let terminal_address = terminal_listener.local_addr()?.to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::run_with_terminals(
-        listener,
-        Some((terminal_listener, switch.terminal_tls.clone())),
-        app.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let measured = measure_phases(&app, &acquirer_id, &switch, options, &lanes, &base, &terminal_address).await;
-    let _ = stop.send(());
-    let served = server.await;
-    switch.card.shutdown().await;
+    let terminal_address = rig.terminal_host.context("the bench's terminal host")?.to_string();
+    let measured = measure_phases(&rig, &acquirer_id, options, &lanes, &terminal_address).await;
+    let stopped = rig.stop_gateway().await;
+    rig.stop().await?;
     let (gateway, simulator_alone, books) = measured?;
-    served.context("gateway task")??;
+    stopped?;
     let gateway_adds = difference(&gateway.authorization, &simulator_alone.latency);
     Ok(BenchReport {
         backend: options.backend,
@@ -505,21 +441,20 @@ async fn measure(
 }
 
 async fn measure_phases(
-    app: &gateway::AppState,
+    rig: &crate::rig::Rig,
     acquirer_id: &str,
-    switch: &Switch,
     options: &BenchOptions,
     lanes: &[Lane],
-    base: &str,
     terminal_address: &str,
 ) -> anyhow::Result<(GatewayPhase, SimulatorPhase, BooksCheck)> {
+    let (app, base) = (&rig.app, rig.base.as_str());
     let link = app.connectors.acquirer(acquirer_id).context("the gateway started no card link")?;
     if !link.wait_connected(Duration::from_millis(CONNECT_WAIT_MS)).await {
         bail!("the gateway's card link did not connect to the simulator within {CONNECT_WAIT_MS} ms");
     }
     let mut counters: Vec<Counter> = Vec::new();
     for lane in lanes {
-        let terminal_tls = switch.pki.terminal_client(lane.terminal_id.as_str())?;
+        let terminal_tls = rig.pki.terminal_client(lane.terminal_id.as_str())?;
         match Counter::open(lane.clone(), base, terminal_address, &terminal_tls).await {
             Ok(counter) => counters.push(counter),
             Err(error) => {
@@ -541,11 +476,13 @@ async fn measure_phases(
     }
     let gateway = GatewayPhase { gateway_metrics, ..gateway_phase(measured, late_answers) };
 
-    let simulator_alone = simulator_phase(switch, lanes, options).await?;
+    let simulator_alone = simulator_phase(rig, lanes, options).await?;
 
     let terminals: Vec<&str> = lanes.iter().map(|lane| lane.terminal_id.as_str()).collect();
-    let simulator_approved_via_gateway = switch
+    let simulator_approved_via_gateway = rig
         .card
+        .as_ref()
+        .context("the bench's card simulator")?
         .ledger()
         .iter()
         .filter(|entry| entry.state == acquirer_sim::EntryState::Approved)
@@ -872,11 +809,16 @@ fn gateway_phase(outcome: Outcome, terminal_late_answers: u64) -> GatewayPhase {
 
 /// The same number of 0200s as the gateway phase, straight to the simulator, one multiplexed
 /// connection, `concurrency` requests in flight; warm-up first.
-async fn simulator_phase(switch: &Switch, lanes: &[Lane], options: &BenchOptions) -> anyhow::Result<SimulatorPhase> {
+async fn simulator_phase(
+    rig: &crate::rig::Rig,
+    lanes: &[Lane],
+    options: &BenchOptions,
+) -> anyhow::Result<SimulatorPhase> {
+    let card = rig.card.as_ref().context("the bench's card simulator")?;
     let client = Client::start(ClientSettings {
-        endpoints: vec![switch.card.address().to_string()],
+        endpoints: vec![card.address().to_string()],
         server_name: "localhost".to_string(),
-        tls: switch.client_tls.clone(),
+        tls: rig.client_tls()?,
         in_flight_max: options.concurrency,
         connect_timeout_ms: CONNECT_WAIT_MS,
         echo_interval_ms: 60_000,

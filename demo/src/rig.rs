@@ -16,6 +16,8 @@ use pos_core::{Clock, FacilityId};
 
 use crate::terminals::TerminalFleet;
 
+/// How long a card payment waits for the card, for a terminal host the rig adds.
+pub const TERMINAL_DEVICE_WAIT_MS: u64 = 120_000;
 /// How often [`until`] looks again.
 pub const UNTIL_POLL_MS: u64 = 20;
 /// The QR simulator's sample key (its example configuration's), used by [`QrOptions::example`].
@@ -48,6 +50,16 @@ pub struct LinkTiming {
     pub reversal_tries_max: u32,
     pub reversal_backoff_ms: u64,
 }
+
+impl LinkTiming {
+    /// For a link the rig adds to a configuration that has none.
+    pub const DEFAULT: LinkTiming =
+        LinkTiming { request_timeout_ms: 3_000, reversal_tries_max: 6, reversal_backoff_ms: 200 };
+}
+
+/// Our institution ids at the simulated acquirers, for links the rig adds (field 90).
+pub const CARD_INSTITUTION_ID: u64 = 9001;
+pub const EMONEY_INSTITUTION_ID: u64 = 9002;
 
 /// The QR provider's link.
 #[derive(Debug, Clone)]
@@ -98,7 +110,11 @@ pub struct RigOptions {
     pub emoney: bool,
     pub qr: Option<QrOptions>,
     pub terminal_host: bool,
-    /// `None`: the links as the configuration has them (endpoints excepted).
+    /// The terminal host's TLS instead of the rig's own (which requires terminal certificates of
+    /// the rig's PKI): a test of other certificate rules. Implies a terminal host.
+    pub terminal_tls: Option<Arc<rustls::ServerConfig>>,
+    /// `None`: the links as the configuration has them (endpoints excepted), or
+    /// [`LinkTiming::DEFAULT`] for a link the rig adds.
     pub link_timing: Option<LinkTiming>,
     /// Days from a sale to its payout in the card and e-money simulators' settlement files.
     pub card_payout_lag_days: u32,
@@ -117,6 +133,7 @@ impl RigOptions {
             emoney: false,
             qr: None,
             terminal_host: false,
+            terminal_tls: None,
             link_timing: None,
             card_payout_lag_days: 2,
             emoney_payout_lag_days: 2,
@@ -170,19 +187,22 @@ async fn acquirer(
     Ok(acquirer_sim::start_with(listener, simulator, options).await)
 }
 
-/// Points the configuration's links of `kind` at `endpoints`, trusting the rig's CA.
+/// Points the configuration's links of `kind` at `endpoints`, trusting the rig's CA; an acquirer
+/// of that kind without a link gets one.
 fn link_to(config: &mut Config, kind: AcquirerKind, endpoints: Vec<String>, ca: &Path, timing: Option<LinkTiming>) {
+    let institution = if kind == AcquirerKind::Emoney { EMONEY_INSTITUTION_ID } else { CARD_INSTITUTION_ID };
     for acquirer in config.acquirers.iter_mut().filter(|a| a.kind == kind) {
-        if let Some(link) = &mut acquirer.link {
-            link.endpoints = endpoints.clone();
-            link.ca_file = ca.to_path_buf();
-            link.server_name = "localhost".to_string();
-            link.client_identity = None;
-            if let Some(timing) = timing {
-                link.request_timeout_ms = timing.request_timeout_ms;
-                link.reversal_tries_max = timing.reversal_tries_max;
-                link.reversal_backoff_ms = timing.reversal_backoff_ms;
-            }
+        let link = acquirer
+            .link
+            .get_or_insert_with(|| link(ca, institution, endpoints.clone(), timing.unwrap_or(LinkTiming::DEFAULT)));
+        link.endpoints = endpoints.clone();
+        link.ca_file = ca.to_path_buf();
+        link.server_name = "localhost".to_string();
+        link.client_identity = None;
+        if let Some(timing) = timing {
+            link.request_timeout_ms = timing.request_timeout_ms;
+            link.reversal_tries_max = timing.reversal_tries_max;
+            link.reversal_backoff_ms = timing.reversal_backoff_ms;
         }
     }
 }
@@ -212,7 +232,12 @@ impl Rig {
         let ca = tls_dir.join("ca.crt");
         let server_tls = {
             let leaf = pki.server(&["localhost", "127.0.0.1"])?;
-            pos_tls::server_config_from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes(), None, pos_tls::ClientAuth::None)?
+            pos_tls::server_config_from_pem(
+                leaf.chain_pem.as_bytes(),
+                leaf.key_pem.as_bytes(),
+                None,
+                pos_tls::ClientAuth::None,
+            )?
         };
         let (card_lag, emoney_lag) = (options.card_payout_lag_days, options.emoney_payout_lag_days);
         let start = |centre, node, lag| acquirer(centre, server_tls.clone(), &config, clock.clone(), node, lag);
@@ -232,10 +257,7 @@ impl Rig {
         card_endpoints.extend(card_secondary.iter().map(|s| s.address().to_string()));
         let emoney_endpoints: Vec<String> = emoney.iter().map(|s| s.address().to_string()).collect();
         for (kind, endpoints) in [(AcquirerKind::Card, card_endpoints), (AcquirerKind::Emoney, emoney_endpoints)] {
-            if endpoints.is_empty() {
-                // No simulator of this kind: no link left retrying an endpoint that is not there.
-                config.acquirers.iter_mut().filter(|a| a.kind == kind).for_each(|a| a.link = None);
-            } else {
+            if !endpoints.is_empty() {
                 link_to(&mut config, kind, endpoints, &ca, options.link_timing);
             }
         }
@@ -243,16 +265,26 @@ impl Rig {
             Some(qr_options) => Some(start_qr(&mut config, qr_options, clock.clone()).await?),
             None => None,
         };
-        let terminal_tls = match options.terminal_host {
-            true => {
-                if let Some(host) = &mut config.terminal_host {
-                    host.client_ca_file = Some(ca.clone());
-                    host.client_auth = pos_config::ClientAuthMode::Required;
-                }
-                Some(pki.server_requiring_clients(&["localhost", "127.0.0.1"])?)
-            }
-            false => None,
+        let terminal_tls = match (options.terminal_tls.clone(), options.terminal_host) {
+            (Some(tls), _) => Some(tls),
+            (None, true) => Some(pki.server_requiring_clients(&["localhost", "127.0.0.1"])?),
+            (None, false) => None,
         };
+        if terminal_tls.is_some() {
+            // The terminal host as production runs it: terminal certificates of this CA required.
+            let host = config.terminal_host.get_or_insert_with(|| pos_config::TerminalHost {
+                listen: "127.0.0.1:0".parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+                cert_file: ca.clone(),
+                key_file: ca.clone(),
+                client_ca_file: None,
+                client_crl_files: Vec::new(),
+                client_auth: pos_config::ClientAuthMode::Required,
+                device_wait_ms: TERMINAL_DEVICE_WAIT_MS,
+                reversal_window_ms: None,
+            });
+            host.client_ca_file = Some(ca.clone());
+            host.client_auth = pos_config::ClientAuthMode::Required;
+        }
         let app = gateway::AppState::start(config, clock).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -320,7 +352,11 @@ impl Rig {
 }
 
 /// Starts the QR provider simulator and links the configuration's QR acquirer to it.
-async fn start_qr(config: &mut Config, options: &QrOptions, clock: Arc<dyn Clock>) -> anyhow::Result<qr_sim::QrSimHandle> {
+async fn start_qr(
+    config: &mut Config,
+    options: &QrOptions,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<qr_sim::QrSimHandle> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let qr = qr_sim::start_with(listener, options.simulator.clone(), qr_sim::StartOptions { clock, tls: None }).await?;
     for acquirer in config.acquirers.iter_mut().filter(|a| a.kind == AcquirerKind::Qr) {
@@ -387,7 +423,8 @@ impl Drop for FreshDatabase {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             runtime.block_on(async move {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
                 }
             });
         })

@@ -6,19 +6,19 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use acquirer_sim::{Centre, SimulatorHandle};
+use acquirer_sim::SimulatorHandle;
 use chrono::{Datelike, Timelike};
-use pos_config::{Backend, QrLink, Secret};
+use pos_config::Backend;
 use pos_core::api::{PaymentList, PaymentResult, PaymentView, SaleView};
 use pos_core::{Brand, BusinessDate, Clock, FacilityId, Method, PaymentState, Yen};
-use qr_sim::{QrSimConfig, QrSimHandle};
+use qr_sim::QrSimHandle;
 use reconciler::calendar::BankCalendar;
 use reconciler::pipeline::{load_inputs, reconcile_from_journal, InputFiles, ReconciledDay};
 use reconciler::source::JournalSource;
 use serde_json::{json, Value as Json};
 
-use crate::support::{key, spawn_app, spawn_app_full, token, TestApp, TestPki};
-use crate::switch_rig::{authorize, link, purchase, simulator, terminal};
+use crate::support::{key, spawn_app, token, TestApp, TestPki};
+use crate::switch_rig::{authorize, purchase, terminal};
 
 on_both_backends!(
     every_chart_agrees_with_the_journal_and_the_reconciler,
@@ -55,51 +55,32 @@ struct Rig {
     pki: TestPki,
 }
 
-/// The gateway with a card acquirer, an e-money centre and a QR provider, all simulated.
+/// The gateway with a card acquirer, an e-money centre and a QR provider, all simulated: the one
+/// rig, with the terminal host.
 async fn rig(backend: Backend) -> Rig {
-    let pki = TestPki::new();
-    let base = crate::support::offline_config();
-    let card = simulator(&pki, Centre::Card, &base, 10).await;
-    let emoney = simulator(&pki, Centre::Emoney, &base, 20).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
-    let qr = qr_sim::start_with(
-        listener,
-        QrSimConfig::example(),
-        qr_sim::StartOptions { clock: std::sync::Arc::new(pos_core::SystemClock), tls: None },
+    let merchants = [(FacilityId::parse(QR_FACILITY).expect("facility"), demo::rig::QR_MERCHANT.to_string())].into();
+    let qr = demo::rig::QrOptions { merchants, ..demo::rig::QrOptions::example(false) };
+    let mut app = crate::support::spawn_rig(
+        backend,
+        std::sync::Arc::new(pos_core::SystemClock),
+        |_| {},
+        |options| demo::rig::RigOptions {
+            card: true,
+            emoney: true,
+            qr: Some(qr),
+            terminal_host: true,
+            link_timing: Some(crate::switch_rig::TIMING),
+            ..options
+        },
     )
-    .await
-    .expect("qr-sim starts");
-    let links = [
-        ("ACQ-CARD", link(&pki.ca_path(), 9001, vec![card.address().to_string()])),
-        ("ACQ-EMONEY", link(&pki.ca_path(), 9002, vec![emoney.address().to_string()])),
-    ];
-    let terminal_host = pki.terminal_host_config();
-    let qr_base = qr.base_url();
-    let app =
-        spawn_app_full(backend, std::sync::Arc::new(pos_core::SystemClock), Some(pki.terminal_host_tls()), |config| {
-            for (id, link) in links {
-                if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == id) {
-                    acquirer.link = Some(link);
-                }
-            }
-            let acquirer = config.acquirers.iter_mut().find(|a| a.id == "ACQ-QR").expect("ACQ-QR configured");
-            let mut merchants = BTreeMap::new();
-            merchants.insert(FacilityId::parse(QR_FACILITY).expect("facility"), "M0001".to_string());
-            acquirer.qr_link = Some(QrLink {
-                base_url: qr_base,
-                api_key: "sample_key".to_string(),
-                api_secret: Secret::new("sample_secret"),
-                poll_interval_ms: 100,
-                request_timeout_ms: 2_000,
-                resolve_retry_ms: 200,
-                resolve_tries_max: 20,
-                customer_presented: false,
-                ca_file: None,
-                merchants,
-            });
-            config.terminal_host = Some(terminal_host);
-        })
-        .await;
+    .await;
+    let pki = app.pki();
+    let started = app.rig.as_mut().expect("the rig");
+    let (card, emoney, qr) = (
+        started.card.take().expect("card simulator"),
+        started.emoney.take().expect("e-money simulator"),
+        started.qr.take().expect("QR simulator"),
+    );
     Rig { app, card, emoney, qr, pki }
 }
 

@@ -1,18 +1,18 @@
 //! QR payments end to end: the gateway's connector against the QR provider simulator over HTTP,
 //! driven through the gateway's API; the customer pays through the simulator's handle.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pos_config::{Backend, QrLink, Secret};
+use pos_config::Backend;
 use pos_core::api::{PaymentResult, PaymentView, SaleView};
 use pos_core::{Clock, PaymentState, SaleState};
 use qr_protocol::PaymentStatus;
-use qr_sim::{Endpoint, Fault, FaultPlan, QrSimConfig, QrSimHandle};
+use qr_sim::{Endpoint, Fault, FaultPlan, QrSimHandle};
 use serde_json::json;
 
-use crate::support::{key, spawn_app_with, token, TestApp};
+use crate::support::{key, token, TestApp};
 
 on_both_backends!(
     a_qr_payment_is_paid_and_the_display_shows_its_code,
@@ -41,32 +41,18 @@ pub async fn qr_rig(backend: Backend, clock: Arc<dyn Clock>) -> QrRig {
     qr_rig_with(backend, clock, true).await
 }
 
-/// A rig whose provider takes scanned customer codes or not.
+/// A rig whose provider takes scanned customer codes or not: the one rig with its QR provider,
+/// the tests' short polls and timeouts.
 pub async fn qr_rig_with(backend: Backend, clock: Arc<dyn Clock>, customer_presented: bool) -> QrRig {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind qr-sim");
-    let sim =
-        qr_sim::start_with(listener, QrSimConfig::example(), qr_sim::StartOptions { clock: clock.clone(), tls: None })
-            .await
-            .expect("qr-sim starts");
-    let base_url = sim.base_url();
-    let app = spawn_app_with(backend, clock, move |config| {
-        let acquirer = config.acquirers.iter_mut().find(|a| a.id == "ACQ-QR").expect("ACQ-QR configured");
-        let mut merchants = BTreeMap::new();
-        merchants.insert(pos_core::FacilityId::parse("F01").expect("facility"), "M0001".to_string());
-        acquirer.qr_link = Some(QrLink {
-            base_url,
-            api_key: "sample_key".to_string(),
-            api_secret: Secret::new("sample_secret"),
-            poll_interval_ms: POLL_MS,
-            request_timeout_ms: REQUEST_TIMEOUT_MS,
-            resolve_retry_ms: 200,
-            resolve_tries_max: 20,
-            customer_presented,
-            ca_file: None,
-            merchants,
-        });
-    })
-    .await;
+    let qr = demo::rig::QrOptions {
+        poll_interval_ms: POLL_MS,
+        request_timeout_ms: REQUEST_TIMEOUT_MS,
+        ..demo::rig::QrOptions::example(customer_presented)
+    };
+    let mut app =
+        crate::support::spawn_rig(backend, clock, |_| {}, |options| demo::rig::RigOptions { qr: Some(qr), ..options })
+            .await;
+    let sim = app.rig.as_mut().and_then(|rig| rig.qr.take()).expect("the QR simulator");
     QrRig { app, sim }
 }
 
@@ -102,16 +88,12 @@ impl QrRig {
 
     /// Waits until the simulator holds the code of `payment` and the gateway has stored it.
     pub async fn code_shown(&self, payment: &str) -> qr_sim::PaymentRecord {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-        loop {
+        crate::support::until(&format!("the code of {payment} to be shown"), Duration::from_millis(WAIT_MS), || async {
             let record = self.sim.payments().into_iter().find(|p| p.merchant_payment_id.as_str() == payment);
             let note = self.payment(payment).await.note.unwrap_or_default();
-            if let Some(record) = record.filter(|_| note.starts_with("QR code shown")) {
-                return record;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no code shown for {payment}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            record.filter(|_| note.starts_with("QR code shown"))
+        })
+        .await
     }
 
     pub async fn payment(&self, id: &str) -> PaymentView {
@@ -119,20 +101,10 @@ impl QrRig {
     }
 
     pub async fn wait_for(&self, id: &str, state: PaymentState) -> PaymentView {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-        loop {
-            let payment = self.payment(id).await;
-            if payment.state == state {
-                return payment;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "payment {id} stayed {} (note: {:?}), expected {state}",
-                payment.state,
-                payment.note
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::support::until(&format!("payment {id} to become {state}"), Duration::from_millis(WAIT_MS), || async {
+            Some(self.payment(id).await).filter(|payment| payment.state == state)
+        })
+        .await
     }
 
     pub fn sim_status(&self, id: &str) -> PaymentStatus {

@@ -48,18 +48,12 @@ async fn refund(rig: &QrRig, payment: &str, amount: i64) -> RefundView {
 
 /// The refund's state in the journal, once it leaves `authorizing`/`in_doubt`.
 async fn refund_outcome(rig: &QrRig, refund_id: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-    loop {
-        let state = {
-            let mut conn = rig.app.app.journal.read().await.expect("conn");
-            gateway::journal::refunds::load(&mut conn, refund_id, "").await.expect("load").expect("refund").view.state
-        };
-        if !state.is_open() {
-            return state.code().to_string();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "refund {refund_id} stayed {state}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::support::until(&format!("refund {refund_id} to end"), Duration::from_millis(WAIT_MS), || async {
+        let mut conn = rig.app.app.journal.read().await.expect("conn");
+        let refund = gateway::journal::refunds::load(&mut conn, refund_id, "").await.expect("load").expect("refund");
+        (!refund.view.state.is_open()).then(|| refund.view.state.code().to_string())
+    })
+    .await
 }
 
 fn sim_refunds_of(rig: &QrRig, payment: &str) -> Vec<qr_sim::RefundRecord> {

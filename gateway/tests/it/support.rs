@@ -84,16 +84,18 @@ pub struct TestApp {
     pub terminal_host: Option<std::net::SocketAddr>,
     _database: TestDatabase,
     pub http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<Result<(), gateway::GatewayError>>>,
+    /// The gateway and what the rig started beside it.
+    pub rig: Option<demo::rig::Rig>,
+    /// Where the rig's development PKI was written.
+    _tls_dir: tempfile::TempDir,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Arc::new(pos_core::SystemClock), |_| {}).await
 }
 
-/// The example configuration with its acquirer links and terminal host removed (they need TLS
-/// material and simulators; the switch tests add their own).
+/// The example configuration with its acquirer links and terminal host removed (the rig adds
+/// what a test asks for).
 pub fn offline_config() -> Config {
     let mut config = example_config();
     for acquirer in &mut config.acquirers {
@@ -107,53 +109,54 @@ pub async fn spawn_app_with(backend: Backend, clock: Arc<dyn Clock>, adjust: imp
     spawn_app_full(backend, clock, None, adjust).await
 }
 
-/// Spawns the gateway, with a terminal host when `terminal_tls` is given (its address is then
-/// in [`TestApp::terminal_host`]).
+/// Spawns the gateway, with a terminal host of this TLS when `terminal_tls` is given (its address
+/// is then in [`TestApp::terminal_host`]).
 pub async fn spawn_app_full(
     backend: Backend,
     clock: Arc<dyn Clock>,
     terminal_tls: Option<Arc<rustls::ServerConfig>>,
     adjust: impl FnOnce(&mut Config),
 ) -> TestApp {
+    spawn_rig(backend, clock, adjust, |options| demo::rig::RigOptions { terminal_tls, ..options }).await
+}
+
+/// Starts the gateway on a fresh database through the one rig, with what `choose` asks for
+/// (simulators, a terminal host, link timing).
+pub async fn spawn_rig(
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    adjust: impl FnOnce(&mut Config),
+    choose: impl FnOnce(demo::rig::RigOptions) -> demo::rig::RigOptions,
+) -> TestApp {
     let database = TestDatabase::new(backend).await;
     let mut config = offline_config();
     config.database = database.database_config();
     adjust(&mut config);
-    let app = gateway::AppState::start(config, clock).await.expect("gateway starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut terminal_host = None;
-    let terminals = match terminal_tls {
-        Some(tls) => {
-            let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind terminal host");
-            terminal_host = Some(terminal_listener.local_addr().expect("address"));
-            Some((terminal_listener, tls))
-        }
-        None => None,
-    };
-    let server = tokio::spawn(gateway::run_with_terminals(listener, terminals, app.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let tls_dir = tempfile::tempdir().expect("temp dir");
+    let options = choose(demo::rig::RigOptions::gateway_only(config, clock, tls_dir.path().to_path_buf()));
+    let rig = demo::rig::Rig::start(options).await.expect("the rig starts");
     TestApp {
-        base,
-        app,
-        terminal_host,
+        base: rig.base.clone(),
+        app: rig.app.clone(),
+        terminal_host: rig.terminal_host,
         _database: database,
         http: reqwest::Client::new(),
-        stop: Some(stop),
-        server: Some(server),
+        rig: Some(rig),
+        _tls_dir: tls_dir,
     }
 }
 
 impl TestApp {
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        if let Some(rig) = self.rig.take() {
+            rig.stop().await.expect("the gateway and its simulators stop cleanly");
         }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server ends cleanly");
-        }
+    }
+
+    /// The rig's development PKI (its CA trusted by the links and the terminal host).
+    pub fn pki(&self) -> TestPki {
+        let rig = self.rig.as_ref().expect("a running rig");
+        TestPki::of(rig.pki.clone(), rig.tls_dir.clone())
     }
 
     pub async fn send_raw(
@@ -271,9 +274,11 @@ pub fn key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// A development PKI written to a temporary folder as `ca.crt`, `gateway.crt`, `gateway.key`.
+/// A development PKI written to a folder as `ca.crt`, `gateway.crt`, `gateway.key`: a temporary
+/// one of its own, or the rig's.
 pub struct TestPki {
-    pub dir: tempfile::TempDir,
+    dir: PathBuf,
+    _owned: Option<tempfile::TempDir>,
     pub pki: Arc<pos_tls::DevPki>,
 }
 
@@ -282,11 +287,20 @@ impl TestPki {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = pos_tls::DevPki::new("test CA").expect("CA");
         pki.write_server(dir.path(), "gateway", &["localhost", "127.0.0.1"]).expect("write PKI");
-        TestPki { dir, pki: Arc::new(pki) }
+        TestPki { dir: dir.path().to_path_buf(), _owned: Some(dir), pki: Arc::new(pki) }
+    }
+
+    /// The rig's PKI, written to `dir` by the rig.
+    pub fn of(pki: Arc<pos_tls::DevPki>, dir: PathBuf) -> TestPki {
+        TestPki { dir, _owned: None, pki }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn ca_path(&self) -> PathBuf {
-        self.dir.path().join("ca.crt")
+        self.dir.join("ca.crt")
     }
 
     /// A server configuration for a listener named localhost (terminal host or simulator).
@@ -299,25 +313,6 @@ impl TestPki {
             pos_tls::ClientAuth::Optional,
         )
         .expect("server tls")
-    }
-
-    /// The terminal host's configuration: terminals must present a certificate of this CA.
-    pub fn terminal_host_tls(&self) -> Arc<rustls::ServerConfig> {
-        self.pki.server_requiring_clients(&["localhost", "127.0.0.1"]).expect("terminal host tls")
-    }
-
-    /// The terminal host as the configuration names it (terminal certificates required).
-    pub fn terminal_host_config(&self) -> pos_config::TerminalHost {
-        pos_config::TerminalHost {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            cert_file: self.ca_path(),
-            key_file: self.ca_path(),
-            client_ca_file: Some(self.ca_path()),
-            client_crl_files: Vec::new(),
-            client_auth: pos_config::ClientAuthMode::Required,
-            device_wait_ms: 120_000,
-            reversal_window_ms: None,
-        }
     }
 
     /// Terminals connecting to `address`, each with its own certificate.
@@ -338,7 +333,7 @@ pub fn write_config(dir: &Path, pki: &TestPki, card: &[String], emoney: &[String
         format!("[{}]", endpoints.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", "))
     };
     let replacements = [
-        ("../../demo-data/tls".to_string(), pki.dir.path().display().to_string()),
+        ("../../demo-data/tls".to_string(), pki.dir().display().to_string()),
         ("listen = \"127.0.0.1:8583\"".to_string(), "listen = \"127.0.0.1:0\"".to_string()),
         ("endpoints = [\"127.0.0.1:7001\", \"127.0.0.1:7002\"]".to_string(), format!("endpoints = {}", quoted(card))),
         ("endpoints = [\"127.0.0.1:7011\"]".to_string(), format!("endpoints = {}", quoted(emoney))),
@@ -353,22 +348,5 @@ pub fn write_config(dir: &Path, pki: &TestPki, card: &[String], emoney: &[String
     path
 }
 
-/// Waits until `check` yields a value, polling every [`UNTIL_POLL_MS`], or fails naming `what`
-/// after `bound`.
-pub async fn until<T, F, Fut>(what: &str, bound: std::time::Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + bound;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {} ms", bound.as_millis());
-        tokio::time::sleep(std::time::Duration::from_millis(UNTIL_POLL_MS)).await;
-    }
-}
-
-/// How often [`until`] looks again.
-pub const UNTIL_POLL_MS: u64 = 25;
+/// The one wait helper (the rig's): a condition with a bound.
+pub use demo::rig::until;

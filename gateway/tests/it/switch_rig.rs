@@ -12,7 +12,7 @@ use pos_core::api::{PaymentResult, PaymentView, SaleView, ShiftView};
 use pos_core::{Brand, Yen};
 use serde_json::json;
 
-use crate::support::{key, spawn_app_full, token, TestApp, TestPki};
+use crate::support::{key, token, TestApp, TestPki};
 
 /// Short deadlines, so timeouts and reversals happen within a test.
 pub const REQUEST_TIMEOUT_MS: u64 = 800;
@@ -42,49 +42,44 @@ pub async fn simulator(pki: &TestPki, centre: Centre, config: &Config, rrn_node:
     acquirer_sim::start_with(listener, config, StartOptions::new(centre).with_rrn_node(rrn_node)).await
 }
 
+/// The tests' link timing: short deadlines, so timeouts and reversals happen within a test.
+pub const TIMING: demo::rig::LinkTiming = demo::rig::LinkTiming {
+    request_timeout_ms: REQUEST_TIMEOUT_MS,
+    reversal_tries_max: REVERSAL_TRIES_MAX,
+    reversal_backoff_ms: REVERSAL_BACKOFF_MS,
+};
+
 /// A link to an acquirer at `endpoints`, trusting the test CA at `ca_file`.
 pub fn link(ca_file: &std::path::Path, institution_id: u64, endpoints: Vec<String>) -> AcquirerLink {
-    AcquirerLink {
-        institution_id,
-        endpoints,
-        server_name: "localhost".to_string(),
-        ca_file: ca_file.to_path_buf(),
-        client_identity: None,
-        request_timeout_ms: REQUEST_TIMEOUT_MS,
-        in_flight_max: 64,
-        echo_interval_ms: 30_000,
-        reconnect_backoff_ms_max: 200,
-        reversal_tries_max: REVERSAL_TRIES_MAX,
-        reversal_backoff_ms: REVERSAL_BACKOFF_MS,
-    }
+    demo::rig::link(ca_file, institution_id, endpoints, TIMING)
 }
 
 pub async fn rig(backend: Backend) -> Rig {
     rig_with_clock(backend, Arc::new(pos_core::SystemClock)).await
 }
 
+/// The one rig with a card acquirer (primary and secondary endpoint), an e-money centre and the
+/// terminal host, the tests' short link timing.
 pub async fn rig_with_clock(backend: Backend, clock: Arc<dyn pos_core::Clock>) -> Rig {
-    let pki = TestPki::new();
-    let base = crate::support::offline_config();
-    let card = simulator(&pki, Centre::Card, &base, 10).await;
-    let card_secondary = simulator(&pki, Centre::Card, &base, 11).await;
-    let emoney = simulator(&pki, Centre::Emoney, &base, 20).await;
-    let (card_endpoints, emoney_endpoints) =
-        (vec![card.address().to_string(), card_secondary.address().to_string()], vec![emoney.address().to_string()]);
-    let links = [
-        ("ACQ-CARD", link(&pki.ca_path(), 9001, card_endpoints)),
-        ("ACQ-EMONEY", link(&pki.ca_path(), 9002, emoney_endpoints)),
-    ];
-    let terminal_host = pki.terminal_host_config();
-    let app = spawn_app_full(backend, clock, Some(pki.terminal_host_tls()), |config| {
-        for (id, link) in links {
-            if let Some(acquirer) = config.acquirers.iter_mut().find(|a| a.id == id) {
-                acquirer.link = Some(link);
-            }
-        }
-        config.terminal_host = Some(terminal_host);
-    })
+    let mut app = crate::support::spawn_rig(
+        backend,
+        clock,
+        |_| {},
+        |options| demo::rig::RigOptions {
+            card: true,
+            card_secondary: true,
+            emoney: true,
+            terminal_host: true,
+            link_timing: Some(TIMING),
+            ..options
+        },
+    )
     .await;
+    let pki = app.pki();
+    let started = app.rig.as_mut().expect("the rig");
+    let card = started.card.take().expect("card simulator");
+    let card_secondary = started.card_secondary.take().expect("secondary card simulator");
+    let emoney = started.emoney.take().expect("e-money simulator");
     Rig { app, card, card_secondary, emoney, pki }
 }
 
@@ -122,20 +117,11 @@ impl Rig {
 
     /// Waits until the payment is in `state`, or fails after the bound.
     pub async fn wait_for(&self, id: &str, state: pos_core::PaymentState) -> PaymentView {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(SETTLE_WAIT_MS);
-        loop {
-            let payment = self.payment(id).await;
-            if payment.state == state {
-                return payment;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "payment {id} stayed {} (note: {:?}), expected {state}",
-                payment.state,
-                payment.note
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("payment {id} to become {state}");
+        crate::support::until(&what, Duration::from_millis(SETTLE_WAIT_MS), || async {
+            Some(self.payment(id).await).filter(|payment| payment.state == state)
+        })
+        .await
     }
 
     pub async fn stop(self) {
