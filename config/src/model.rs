@@ -33,6 +33,16 @@ pub struct Accounting {
     pub cash_over_account: String,
     /// 現金不足 (損失).
     pub cash_short_account: String,
+    /// 仮受金・仮払金: amounts under an open exception (a settled line the journal does not
+    /// explain, the fee charged on it, an unexplained bank line) until treasury resolves them.
+    pub suspense_account: String,
+    /// 過誤納還付金 (歳出): refunds of revenue of a fiscal year whose accounts are closed (after
+    /// its 出納整理期間), which can no longer be taken back out of that year's revenue.
+    pub refund_expense_account: String,
+    /// 預金: the collection account the bank statement is of.
+    pub bank_account: String,
+    /// 役務費 (銀行手数料): the bank's charges on the collection account.
+    pub bank_charge_account: String,
 }
 
 impl Accounting {
@@ -45,6 +55,10 @@ impl Accounting {
             fee_expense_account: "EXPENSE-FEES".to_string(),
             cash_over_account: "MISC-INCOME-CASH-OVER".to_string(),
             cash_short_account: "LOSS-CASH-SHORT".to_string(),
+            suspense_account: "SUSPENSE".to_string(),
+            refund_expense_account: "EXPENSE-REFUNDS-CLOSED-YEARS".to_string(),
+            bank_account: "BANK-COLLECTION".to_string(),
+            bank_charge_account: "EXPENSE-BANK-CHARGES".to_string(),
         }
     }
 
@@ -266,6 +280,10 @@ pub struct FeeRate {
     pub brand: Brand,
     pub rate: Rate,
     pub rounding: Rounding,
+    /// E-money brands: the bank business days after the transaction by which the centre
+    /// settles a 処理未了 as 売上 or 取消 (its deadline); until then the line is "due", not an
+    /// exception. `None` for card and QR brands, which have no 処理未了.
+    pub outcome_unknown_deadline_business_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

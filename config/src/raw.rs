@@ -31,6 +31,10 @@ pub struct RawAccounting {
     pub fee_expense_account: String,
     pub cash_over_account: String,
     pub cash_short_account: String,
+    pub suspense_account: String,
+    pub refund_expense_account: String,
+    pub bank_account: String,
+    pub bank_charge_account: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +202,9 @@ pub struct RawFee {
     pub brand: String,
     pub rate: String,
     pub rounding: String,
+    /// E-money brands only (and required there): the bank business days after the transaction
+    /// by which the centre settles a 処理未了 as 売上 or 取消.
+    pub outcome_unknown_deadline_business_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
