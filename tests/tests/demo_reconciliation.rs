@@ -52,7 +52,8 @@ async fn the_demo_day_reconciles_with_exactly_its_planted_discrepancies() {
 
     let fee = found_of_kind(&found, "fee_mismatch");
     assert_eq!(fee.len(), 1);
-    assert_eq!(fee[0].amount, PLANTED_FEE_OFFSET_YEN);
+    // Charged above the contract, the city gets less: negative by the one sign rule.
+    assert_eq!(fee[0].amount, -PLANTED_FEE_OFFSET_YEN);
 
     // The sale left out of the card file is a card payment of its facility, at stake in full.
     let missing = found_of_kind(&found, "missing_in_settlement");
@@ -174,7 +175,10 @@ async fn treasurys_api_finds_the_same_discrepancies_in_the_demo_day() {
         .exceptions
         .iter()
         .map(|x| Discrepancy {
-            facility: x.facility_id.to_string(),
+            facility: x
+                .facility_id
+                .as_ref()
+                .map_or_else(|| gateway::demo_reconcile::CITY_LIST.to_string(), ToString::to_string),
             kind: x.kind.clone(),
             amount: x.amount_at_stake.get(),
         })
