@@ -368,8 +368,15 @@ pub fn reconcile_facility_day(
     let fee_lines = fee_lines(&outcome, context.config, &mut exceptions)?;
     let cash = cash_section(journal, facility, business_date, bank, context, &mut exceptions)?;
     exceptions.extend(bank.facility_exceptions(facility_id, business_date).iter().cloned());
-    let (payouts, unpaid) =
-        receivables::payout_shares(&outcome, business_date, &exceptions, totals, bank, context.config)?;
+    let (payouts, unpaid) = receivables::payout_shares(
+        &outcome,
+        business_date,
+        &exceptions,
+        totals,
+        bank,
+        context.config,
+        context.calendar,
+    )?;
     let owner = owner_of(facility);
     let refunds = receivables::refund_bookings(journal, &outcome, business_date, &owner, context.config)?;
     let revenue_lines = revenue_lines(journal, &owner, business_date);

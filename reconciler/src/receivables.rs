@@ -30,6 +30,7 @@ use pos_config::{Config, Owner};
 use pos_core::{Brand, BusinessDate, FiscalYear, Yen};
 
 use crate::bank::BankReconciliation;
+use crate::calendar::BankCalendar;
 use crate::describe;
 use crate::error::{self, ReconcileError};
 use crate::exceptions::{Exception, RecordRef, Wording};
@@ -186,6 +187,7 @@ pub fn payout_shares(
     totals: &SettlementTotals,
     bank: &BankReconciliation,
     config: &Config,
+    calendar: &BankCalendar,
 ) -> Result<(Vec<PayoutShare>, Vec<UnpaidReceivable>), ReconcileError> {
     let mut disputed: HashMap<&RecordRef, Vec<String>> = HashMap::new();
     for exception in exceptions {
@@ -217,7 +219,7 @@ pub fn payout_shares(
                     fees_held: Vec::new(),
                     payout_amount_net: bank.payout(&key).map_or(totals.payout_net(&key)?, |payout| payout.expected_net),
                     bank_line: bank.payout_credit(&key).map(|credit| credit.record()),
-                    due_on: bank.payout(&key).map_or(key.payout_date, |payout| payout.due_on),
+                    due_on: calendar.next_business_day(key.payout_date)?,
                     in_closing_period: is_closing_period(business_date, key.payout_date),
                 };
                 shares.entry(key).or_insert(share)
