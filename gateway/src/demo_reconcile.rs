@@ -355,12 +355,22 @@ pub async fn reconcile_day(
 /// The reconciliation's lines of the demo's summary: each exception with its kind, its amount
 /// signed by its effect on the city's money, and what was found in Japanese, then English.
 pub fn print(reconciliation: &DemoReconciliation) {
-    println!();
-    println!(
+    print!("{}", render(reconciliation));
+}
+
+/// The lines [`print`] prints.
+pub fn render(reconciliation: &DemoReconciliation) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    // Writing to a String cannot fail, so the results of writeln! are ignored throughout.
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
         "Reconciliation as of {} (every settlement, payout and deposit of the day due by then):",
         reconciliation.as_of
     );
-    println!(
+    let _ = writeln!(
+        out,
         "  {} facilities reconciled; {} journal records matched to {} settlement lines; {} bank credits, {} bank line(s) unmatched; {} item(s) still due.",
         reconciliation.facilities_reconciled,
         reconciliation.matched,
@@ -369,25 +379,28 @@ pub fn print(reconciliation: &DemoReconciliation) {
         reconciliation.bank_lines_unmatched,
         reconciliation.timing_differences
     );
-    println!("  例外 {} 件 / {} exception(s):", reconciliation.found.len(), reconciliation.found.len());
+    let _ = writeln!(out, "  例外 {} 件 / {} exception(s):", reconciliation.found.len(), reconciliation.found.len());
     for found in &reconciliation.found {
         let planted = reconciliation.planted.contains(&found.discrepancy);
         let amount = Yen::new(found.discrepancy.amount).map(reconciler::describe::signed_yen_ja).unwrap_or_default();
         let place =
             if found.discrepancy.facility == CITY_LIST { "市全体" } else { found.discrepancy.facility.as_str() };
-        println!(
+        let _ = writeln!(
+            out,
             "    {place:<6} {} / {}  {amount}{}",
             found.name_ja,
             found.name_en,
             if planted { "  (planted)" } else { "" }
         );
-        println!("           {}", found.detail_ja);
-        println!("           {}", found.detail_en);
+        let _ = writeln!(out, "           {}", found.detail_ja);
+        let _ = writeln!(out, "           {}", found.detail_en);
     }
     let found = reconciliation.found_discrepancies();
     let verdict = if found == reconciliation.planted { "exactly the planted ones" } else { "NOT the planted ones" };
-    println!(
+    let _ = writeln!(
+        out,
         "  Found {verdict}. Reports (日計表 JSON/CSV/HTML, city and operator summaries, bank lines, accounting export): {}",
         reconciliation.reports_dir
     );
+    out
 }

@@ -565,7 +565,7 @@ fn cash_section(
         {
             let kind = if over_short.is_negative() { ExceptionKind::CashShort } else { ExceptionKind::CashOver };
             let record = RecordRef::Shift { register: shift.register.clone(), shift: shift.shift_id.clone() };
-            let name = describe::shift(&shift.register, &shift.shift_id);
+            let name = describe::shift(&shift.register, &shift.shift_id, shift.opened_at);
             let detail = Wording::new(
                 format!(
                     "{} の現金は、あるべき額 {}（釣銭準備金 {} + 収納 {} − 現金返金 {}）に対し、実査額 {} で、{} です。",

@@ -247,9 +247,18 @@ pub fn payout(acquirer_name: &str, payout: Option<&PayoutId>, payout_date: Naive
     }
 }
 
-/// A shift at a register.
-pub fn shift(register: &RegisterId, shift: &ShiftId) -> Wording {
-    Wording::new(format!("レジ {register} のシフト {shift}"), format!("register {register}, shift {shift}"))
+/// A shift at a register: by the time it was opened, which is how the register's clerks know it
+/// (its id only when the journal has no opening time).
+pub fn shift(register: &RegisterId, shift: &ShiftId, opened_at: Option<DateTime<FixedOffset>>) -> Wording {
+    match opened_at {
+        Some(opened) => Wording::new(
+            format!("レジ {register} の {} 開始のシフト", time(opened)),
+            format!("register {register}, the shift opened at {}", time(opened)),
+        ),
+        None => {
+            Wording::new(format!("レジ {register} のシフト {shift}"), format!("register {register}, shift {shift}"))
+        }
+    }
 }
 
 /// A facility's cash deposit of a business date.

@@ -172,6 +172,8 @@ pub struct JournalSaleLine {
 pub struct JournalShift {
     pub shift_id: ShiftId,
     pub register: RegisterId,
+    /// When the shift was opened, in JST: how treasury tells a register's shifts apart.
+    pub opened_at: Option<DateTime<FixedOffset>>,
     pub float_opening: Yen,
     /// The gateway's own expected cash at closing, when the shift was closed.
     pub cash_expected_recorded: Option<Yen>,

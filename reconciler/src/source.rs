@@ -346,6 +346,7 @@ fn decode_shift(row: &AnyRow) -> Result<JournalShift, SourceError> {
     Ok(JournalShift {
         shift_id: ShiftId::new(columns.id.clone()),
         register: columns.parsed("register_id", RegisterId::parse)?,
+        opened_at: Some(columns.instant("opened_at")?),
         float_opening: columns.yen("opening_float")?,
         cash_expected_recorded: columns.optional_yen("cash_expected")?,
         cash_counted: columns.optional_yen("cash_counted")?,
@@ -507,7 +508,7 @@ impl JournalSource {
 
         let mut shifts = Vec::new();
         {
-            let query = "SELECT id, register_id, opening_float, cash_expected, cash_counted, over_short FROM shifts \
+            let query = "SELECT id, register_id, opened_at, opening_float, cash_expected, cash_counted, over_short FROM shifts \
                          WHERE facility_id = $1 AND business_date = $2 ORDER BY opened_at, id";
             let mut rows = sqlx::query(query).bind(facility.as_str()).bind(date.to_string()).fetch(&mut *connection);
             while let Some(row) = rows.try_next().await.map_err(database("shifts"))? {

@@ -85,8 +85,8 @@ fn instant(time: chrono::DateTime<chrono::FixedOffset>) -> String {
 pub async fn insert_journal(pool: &AnyPool, journal: &DayJournal) {
     let date = journal.business_date.to_string();
     let facility = journal.facility.as_str();
-    let opened_at = format!("{}T00:00:00.000Z", date);
     for shift in &journal.shifts {
+        let opened_at = shift.opened_at.map(instant).unwrap_or_else(|| format!("{date}T00:00:00.000Z"));
         sqlx::query(
             "INSERT INTO shifts (id, facility_id, register_id, state, business_date, opened_at, opened_by, opening_float, closed_at, closed_by, cash_sales, cash_expected, cash_counted, over_short) \
              VALUES ($1, $2, $3, 'closed', $4, $5, 'clerk', $6, $7, 'clerk', $8, $9, $10, $11)",

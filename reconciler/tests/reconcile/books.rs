@@ -386,7 +386,11 @@ fn exceptions_name_records_as_treasury_finds_them_in_japanese_and_english() {
         fee.detail.en
     );
     let short = &result.exceptions[3];
-    assert!(short.detail.ja.contains("レジ R0010001 のシフト S1"), "{}", short.detail.ja);
+    assert!(
+        short.detail.ja.starts_with("レジ R0010001 の 2026-11-24 08:30:00 開始のシフト の現金は"),
+        "{}",
+        short.detail.ja
+    );
 
     // A payment missing from every settlement, named by register, time, brand, amount, receipt.
     let payments = vec![payment("P7", Brand::Id, 3_300, "2026-11-24T14:05:09", "000777", None)];

@@ -227,6 +227,7 @@ pub fn journal(business_date: &str, payments: Vec<JournalPayment>, counted: Opti
         shifts: vec![JournalShift {
             shift_id: ShiftId::new(SHIFT),
             register: RegisterId::parse(REGISTER).unwrap(),
+            opened_at: Some(at(&format!("{business_date}T08:30:00"))),
             float_opening: yen(FLOAT),
             cash_expected_recorded: Some(yen(FLOAT + cash)),
             cash_counted: Some(yen(counted.unwrap_or(FLOAT + cash))),
