@@ -483,7 +483,8 @@ pub struct DayBoardRow {
     pub shifts_open: u64,
     pub shifts_closed: u64,
     pub sales_count: u64,
-    /// Completed payments of the day, all methods.
+    /// Payments of the day whose money was taken (completed, or refunded since), all methods,
+    /// gross of refunds as the 日計表's revenue.
     pub taken: Yen,
     /// Of which cashless (card, e-money, QR).
     pub taken_cashless: Yen,

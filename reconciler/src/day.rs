@@ -82,6 +82,7 @@ pub struct FeeLine {
 pub struct ShiftCash {
     pub register: RegisterId,
     pub shift: ShiftId,
+    pub opened_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     pub float_opening: Yen,
     pub cash_taken: Yen,
     /// Cash refunds paid from the drawer, positive.
@@ -593,6 +594,7 @@ fn cash_section(
         shifts.push(ShiftCash {
             register: shift.register.clone(),
             shift: shift.shift_id.clone(),
+            opened_at: shift.opened_at,
             float_opening: shift.float_opening,
             cash_taken,
             cash_refunded,

@@ -634,7 +634,7 @@ pub async fn day_figures(
         figures.entry(row.try_get("facility_id")?).or_default().sales_count = row.try_get("n")?;
     }
     let payments = sqlx::query(
-        "SELECT facility_id, method, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments WHERE business_date = $1 AND state = 'completed' GROUP BY facility_id, method",
+        "SELECT facility_id, method, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments WHERE business_date = $1 AND state IN ('completed', 'partially_refunded', 'refunded') GROUP BY facility_id, method",
     )
     .bind(&date_text)
     .fetch_all(&mut *conn)

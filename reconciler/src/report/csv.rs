@@ -129,7 +129,7 @@ pub fn revenue(report: &DayReport) -> Table {
 pub fn cash(report: &DayReport) -> Table {
     let mut table = Table::new(&[
         "レジ / register",
-        "シフト / shift",
+        "シフト（開始） / shift (opened)",
         "釣銭準備金 / float",
         "現金収納 / taken",
         "現金返金 / refunded",
@@ -141,7 +141,7 @@ pub fn cash(report: &DayReport) -> Table {
     for shift in &report.cash.shifts {
         table.row(vec![
             shift.register.clone(),
-            shift.shift.clone(),
+            shift.opened_at.clone().unwrap_or_else(|| shift.shift.clone()),
             amount(shift.float_opening),
             amount(shift.cash_taken),
             amount(shift.cash_refunded),

@@ -79,6 +79,11 @@ pub fn exceptions_table(exceptions: &ExceptionsReport) -> String {
     table
 }
 
+/// A shift as the register's clerks know it: by when it was opened.
+fn shift_name(shift: &super::ShiftRow) -> String {
+    shift.opened_at.clone().unwrap_or_else(|| shift.shift.clone())
+}
+
 /// The page of one day report.
 pub fn day_report_page(report: &DayReport) -> String {
     let mut page = String::new();
@@ -135,7 +140,7 @@ pub fn day_report_page(report: &DayReport) -> String {
     let _ = write!(page, "<h2>現金 / Cash</h2><table>");
     page.push_str(&header(&[
         "レジ / register",
-        "シフト / shift",
+        "シフト（開始） / shift (opened)",
         "釣銭準備金 / float",
         "現金収納 / taken",
         "返金 / refunded",
@@ -149,7 +154,7 @@ pub fn day_report_page(report: &DayReport) -> String {
             page,
             "<tr>{}{}{}{}{}{}{}{}{}</tr>",
             text(&shift.register),
-            text(&shift.shift),
+            text(&shift_name(shift)),
             amount(shift.float_opening),
             amount(shift.cash_taken),
             amount(shift.cash_refunded),

@@ -57,6 +57,8 @@ pub struct RevenueSection {
 pub struct ShiftRow {
     pub register: String,
     pub shift: String,
+    /// When the shift was opened (JST), which is how the register's clerks know it.
+    pub opened_at: Option<String>,
     pub float_opening: Yen,
     pub cash_taken: Yen,
     pub cash_refunded: Yen,
@@ -411,6 +413,7 @@ fn cash_report(result: &DayResult) -> Result<CashReport, ReconcileError> {
         .map(|shift| ShiftRow {
             register: shift.register.to_string(),
             shift: shift.shift.to_string(),
+            opened_at: shift.opened_at.map(crate::describe::time),
             float_opening: shift.float_opening,
             cash_taken: shift.cash_taken,
             cash_refunded: shift.cash_refunded,

@@ -479,3 +479,50 @@ fn no_debug_form_reaches_a_report_csv_page_or_export() {
     let caught = std::panic::catch_unwind(|| assert_no_debug("x", "Payment(PaymentId(\"pay_1\"))"));
     assert!(caught.is_err());
 }
+
+#[test]
+fn an_adjustment_and_a_chargeback_reversal_count_their_whole_net() {
+    let config = config();
+    let p1 = payment("P1", Brand::Visa, 1_500, "2026-11-24T10:15:02", "000123", Some(P1_RRN));
+    let journal = journal("2026-11-24", vec![p1], None);
+    let mut settlements = settlements_for(&config, &journal);
+    let mut records = settlements.card[0].settlement.records.clone();
+    // The acquirer takes 200 back with a 6-yen fee (net −206), and reverses a chargeback of 1,500
+    // with its 48-yen fee (net +1,452).
+    let mut adjustment = card_record(
+        &config,
+        3,
+        CardRecordType::Adjustment,
+        Brand::Visa,
+        "2026-11-24T18:00:00",
+        "000901",
+        "632810000901",
+        -200,
+        None,
+    );
+    adjustment.amount_fee = yen(6);
+    adjustment.amount_net = yen(-206);
+    let reversal = card_record(
+        &config,
+        4,
+        CardRecordType::ChargebackReversal,
+        Brand::Visa,
+        "2026-11-24T18:30:00",
+        "000902",
+        "632810000902",
+        1_500,
+        Some(P1_RRN),
+    );
+    records.extend([adjustment, reversal]);
+    settlements.card[0] = card_file(CARD_FILE, records);
+    let bank = bank_for(&settlements, &journal);
+    let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
+    let found: Vec<(ExceptionKind, i64)> =
+        result.exceptions.iter().map(|exception| (exception.kind, exception.amount_at_stake.get())).collect();
+    assert_eq!(found, vec![(ExceptionKind::SettlementAdjustment, -206), (ExceptionKind::Chargeback, 1_452)]);
+    assert_eq!(result.difference.other_lines_net, yen(1_246));
+    assert_eq!(result.difference.net_difference, yen(1_246));
+    assert!(result.exceptions[1].detail.ja.contains("チャージバック取消"), "{}", result.exceptions[1].detail.ja);
+    // Their fees are the lines' own, held with them while the exceptions are open.
+    assert_eq!(result.payouts[0].fee_held().unwrap(), yen(6 + 48));
+}

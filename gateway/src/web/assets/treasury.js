@@ -33,7 +33,7 @@ async function loadBoard() {
       el("td", { class: "num", text: signedYen(f.cash_over_short) }),
       el("td", { class: "num", text: String(f.exceptions_open) }),
       el("td", {}, f.reconciled_at ? el("a", { href: "/treasury/report?date=" + date + "&facility=" + f.facility_id, "data-i18n": "report", text: t("report") }) : ""))));
-    document.getElementById("city-summary").textContent = t("city.list") + ": " + t("state.open") + " " + board.city_exceptions_open
+    document.getElementById("city-summary").textContent = t("state.open") + " " + board.city_exceptions_open
       + " · " + t("state.resolved") + " " + board.city_exceptions_resolved + " · " + t("bank.lines") + " " + board.bank_lines
       + " (" + t("bank.unmatched") + " " + board.bank_lines_unmatched + ")";
     const city = await api("GET", "/v1/treasury/exceptions?business_date=" + date + "&level=city");
