@@ -17,6 +17,16 @@ pub struct Config {
     pub terminal_host: Option<TerminalHost>,
     pub users: Vec<User>,
     pub accounting: Accounting,
+    pub calendar: Calendar,
+}
+
+/// The bank calendar's data: national holidays are computed by the rules of the 祝日法 for
+/// 2000–2099; a `holidays-YYYY.txt` file in `holidays_dir` overrides its year (a change of law, a
+/// year beyond the rules) without a rebuild.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calendar {
+    /// Resolved against the configuration file's directory.
+    pub holidays_dir: Option<std::path::PathBuf>,
 }
 
 /// The accounting system's account codes that the reconciler's export books to, besides the

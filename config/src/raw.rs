@@ -20,6 +20,14 @@ pub struct RawConfig {
     pub terminal_host: Option<RawTerminalHost>,
     pub users: Vec<RawUser>,
     pub accounting: Option<RawAccounting>,
+    pub calendar: Option<RawCalendar>,
+}
+
+/// The bank calendar's data (see `model::Calendar`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCalendar {
+    pub holidays_dir: String,
 }
 
 /// The accounting system's account codes (see `model::Accounting`).

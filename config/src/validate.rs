@@ -132,6 +132,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     let users = validate_users(&raw.users, &facilities, &operator_ids, &mut issues);
     let brand_rules = validate_brand_rules(&raw.brand_rules, &mut issues);
     let terminal_host = raw.terminal_host.as_ref().and_then(|host| validate_terminal_host(host, base_dir, &mut issues));
+    let calendar = validate_calendar(raw.calendar.as_ref(), base_dir, &mut issues);
 
     if issues.0.is_empty() {
         if let (Some(server), Some(database)) = (server, database) {
@@ -147,6 +148,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
                 terminal_host,
                 users,
                 accounting,
+                calendar,
             });
         }
     }
@@ -678,6 +680,17 @@ pub const LINK_TIMEOUT_MS_LIMIT: u64 = 120_000;
 pub const LINK_IN_FLIGHT_LIMIT: usize = 10_000;
 pub const REVERSAL_TRIES_LIMIT: u32 = 100;
 pub const DEVICE_WAIT_MS_LIMIT: u64 = 600_000;
+
+/// The holiday directory, resolved against the configuration's directory. Whether it exists is
+/// checked when the calendar reads it (the error then names the directory and the file).
+fn validate_calendar(raw: Option<&RawCalendar>, base_dir: &Path, issues: &mut Issues) -> Calendar {
+    let Some(raw) = raw else { return Calendar::default() };
+    if raw.holidays_dir.trim().is_empty() {
+        issues.add("calendar.holidays_dir", "must name a directory (or leave [calendar] out)");
+        return Calendar::default();
+    }
+    Calendar { holidays_dir: Some(anchored(base_dir, &raw.holidays_dir)) }
+}
 
 fn anchored(base_dir: &Path, file: &str) -> std::path::PathBuf {
     if Path::new(file).is_absolute() {

@@ -1033,3 +1033,22 @@ fn a_qr_link_may_scan_customer_codes_and_trust_its_own_ca_for_https_only() {
     let wrong_type = replaced(&text, "resolve_tries_max = 20", "resolve_tries_max = 20\ncustomer_presented = \"yes\"");
     assert!(parse_env(&wrong_type, env).is_err(), "the flag is a boolean");
 }
+
+#[test]
+fn the_holiday_directory_is_resolved_against_the_configuration_file() {
+    let config = example();
+    assert_eq!(config.calendar.holidays_dir, Some(example_path().parent().unwrap().join("holidays")));
+    assert!(config.calendar.holidays_dir.as_ref().unwrap().is_dir(), "the example city ships its (empty) directory");
+
+    assert_eq!(parse(&base()).expect("base").calendar, pos_config::Calendar::default());
+    let text = replaced(&base(), "\n[city]", "\n[calendar]\nholidays_dir = \"/srv/holidays\"\n\n[city]");
+    let config = parse(&text).expect("valid");
+    assert_eq!(config.calendar.holidays_dir.as_deref(), Some(Path::new("/srv/holidays")));
+    let text = replaced(&base(), "\n[city]", "\n[calendar]\nholidays_dir = \" \"\n\n[city]");
+    assert_eq!(
+        message_at(&issues_of(&text), "calendar.holidays_dir"),
+        "must name a directory (or leave [calendar] out)"
+    );
+    let text = replaced(&base(), "\n[city]", "\n[calendar]\nholidays = \"x\"\n\n[city]");
+    assert!(syntax_error_of(&text).contains("unknown field `holidays`"));
+}

@@ -246,7 +246,7 @@ pub async fn reconcile_day(
     date: NaiveDate,
     sims: Simulators<'_>,
 ) -> anyhow::Result<DemoReconciliation> {
-    let calendar = BankCalendar::shipped()?;
+    let calendar = BankCalendar::for_config(config)?;
     let day = BusinessDate::new(date);
     let mut planted = Vec::new();
     let faults = if options.no_plant { Default::default() } else { plant(config, sims.card, date, &mut planted)? };

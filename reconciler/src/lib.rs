@@ -11,8 +11,9 @@
 //!   (payments with their keys and refunds, sale lines with revenue accounts, shifts), as plain
 //!   types.
 //! - [`settlements`]: the day's settlement files in memory, turned into one line type.
-//! - [`calendar`]: bank business days, with the holiday lists as data (`data/holidays-*.txt`),
-//!   and "due on <date>".
+//! - [`calendar`]: bank business days (national holidays by the rules of the 祝日法 for
+//!   2000–2099 from [`pos_core::holidays`], a configured directory of `holidays-YYYY.txt` files
+//!   overriding a year), and "due on <date>".
 //! - [`matching`]: journal ↔ settlement lines by keys, then by amount, terminal and time; split
 //!   and aggregated lines; refunds, reversals, what is due (not late) and 処理未了.
 //! - [`exceptions`]: the exceptions list's entries, under one sign rule (the effect on the

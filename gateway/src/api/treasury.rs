@@ -234,7 +234,8 @@ pub async fn reconcile(
     let inputs = decode_files(files)?;
     let files_used = inputs.len() as u64;
     let (settlements, bank) = pipeline::load_input_bytes(&inputs, as_of).map_err(pipeline_error)?;
-    let calendar = BankCalendar::shipped().map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
+    let calendar =
+        BankCalendar::for_config(&app.config).map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
     let source = JournalSource::connect(&app.config.database.url)
         .await
         .map_err(|e| ApiError::internal(format!("journal source: {e}")))?;

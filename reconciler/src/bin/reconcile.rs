@@ -119,7 +119,7 @@ struct Run {
 async fn prepare(common: &Common, as_of: NaiveDate) -> Result<Run> {
     let config =
         pos_config::load(&common.config).with_context(|| format!("configuration {}", common.config.display()))?;
-    let calendar = BankCalendar::shipped()?;
+    let calendar = BankCalendar::for_config(&config)?;
     let (settlements, bank) = pipeline::load_inputs(&input_files(common)?, as_of)?;
     let source = JournalSource::connect(&common.journal).await?;
     let context = pipeline::prepare_run(&source, &config, &calendar, &settlements, &bank, as_of).await?;

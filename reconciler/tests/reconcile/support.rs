@@ -150,6 +150,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
         terminal_host: None,
         users: Vec::new(),
         accounting: pos_config::Accounting::unmapped(),
+        calendar: pos_config::Calendar::default(),
     }
 }
 
