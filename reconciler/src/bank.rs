@@ -19,8 +19,9 @@
 //!    A credit from a facility's depositor name belongs to that facility's latest day with cash
 //!    to deposit on or before it; every other one goes on the city's list.
 //!
-//! Payouts and deposits that are late (their window has passed without a credit) or credited
-//! with a different amount are exceptions too: a payout's on the city's list (it is every
+//! Payouts and deposits that are late (their window has passed without a credit, and the
+//! statement reaches past it: a statement that ends before the window closes cannot say the
+//! credit never came) or credited with a different amount are exceptions too: a payout's on the city's list (it is every
 //! facility's money), a cash deposit's on its facility-day. An acquirer's card file whose trailer
 //! states another payout than its lines add up to is on the city's list. A payout whose net is
 //! zero or negative (refunds above sales) expects no credit.
@@ -128,6 +129,8 @@ pub struct DepositCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BankReconciliation {
     pub as_of: Option<NaiveDate>,
+    /// The last booking date the statement shows: what is due after it cannot be missing yet.
+    pub covered_until: Option<NaiveDate>,
     pub lines: Vec<BankLine>,
     pub payouts: Vec<PayoutCheck>,
     pub deposits: Vec<DepositCheck>,
@@ -249,6 +252,7 @@ pub fn reconcile_bank(
 ) -> Result<BankReconciliation, ReconcileError> {
     let mut reconciliation = BankReconciliation {
         as_of: Some(context.as_of),
+        covered_until: entries.iter().map(|entry| entry.booking_date).max(),
         lines: entries
             .iter()
             .map(|entry| BankLine {
@@ -354,13 +358,21 @@ fn check_payouts(
                     reconciliation.exceptions.push(exception);
                 }
             }
-            None if payout.expected_net > Yen::ZERO && context.as_of > payout.due_on => {
+            None if payout.expected_net > Yen::ZERO
+                && overdue(reconciliation.covered_until, payout.due_on, context) =>
+            {
                 reconciliation.exceptions.push(missing(named, payout.expected_net, payout.due_on, &name));
             }
             None => {}
         }
     }
     Ok(())
+}
+
+/// Whether a credit due by `due_on` is late: the day has passed, and the statement shows the
+/// days up to it.
+fn overdue(covered_until: Option<NaiveDate>, due_on: NaiveDate, context: &BankContext<'_>) -> bool {
+    context.as_of > due_on && covered_until.is_some_and(|until| until >= due_on)
 }
 
 /// A deposit credited with another amount than expected.
@@ -500,7 +512,7 @@ fn check_deposits(
                     reconciliation.facility_exceptions.entry(facility_day).or_default().push(exception);
                 }
             }
-            None if context.as_of > check.due_on => {
+            None if overdue(reconciliation.covered_until, check.due_on, context) => {
                 let exception = missing((record, name.clone()), check.expected, check.due_on, &name);
                 reconciliation.deposits[position].difference = exception.amount_at_stake;
                 reconciliation.facility_exceptions.entry(facility_day).or_default().push(exception);

@@ -57,7 +57,8 @@ pub struct PayoutCheckRow {
     pub credited: Option<Yen>,
     pub bank_line: Option<String>,
     pub due_on: NaiveDate,
-    /// `paid`, `different`, `missing`, `due` (not late yet) or `none_expected` (net ≤ 0).
+    /// `paid`, `different`, `missing`, `due` (not late yet, or past what the statement shows) or
+    /// `none_expected` (net ≤ 0).
     pub state: String,
 }
 
@@ -93,7 +94,11 @@ impl BankReport {
                     Some(entry) if entry.amount == payout.expected_net => "paid",
                     Some(_) => "different",
                     None if payout.expected_net <= Yen::ZERO => "none_expected",
-                    None if bank.as_of.is_some_and(|as_of| as_of > payout.due_on) => "missing",
+                    None if bank.as_of.is_some_and(|as_of| as_of > payout.due_on)
+                        && bank.covered_until.is_some_and(|until| until >= payout.due_on) =>
+                    {
+                        "missing"
+                    }
                     None => "due",
                 };
                 PayoutCheckRow {

@@ -526,3 +526,31 @@ fn an_adjustment_and_a_chargeback_reversal_count_their_whole_net() {
     // Their fees are the lines' own, held with them while the exceptions are open.
     assert_eq!(result.payouts[0].fee_held().unwrap(), yen(6 + 48));
 }
+
+#[test]
+fn a_credit_cannot_be_missing_from_a_statement_that_ends_before_its_window_closes() {
+    let config = config();
+    let payments = vec![
+        payment("P1", Brand::Visa, 1_500, "2026-11-24T10:15:02", "000123", Some(P1_RRN)),
+        payment("P4", Brand::Cash, 1_200, "2026-11-24T11:30:00", "", None),
+    ];
+    let journal = journal("2026-11-24", payments, None);
+    let settlements = settlements_for(&config, &journal);
+    // The statement ends on Wednesday 25 November with the cash deposit; the card payout of the
+    // 26th may be credited up to Friday 27, which the statement does not reach.
+    let bank: Vec<StatementEntry> =
+        bank_for(&settlements, &journal).into_iter().filter(|entry| entry.payer_name == FACILITY_DEPOSITOR).collect();
+    let (result, city) = reconcile_with_bank(&config, &journal, &settlements, &bank, AS_OF);
+    assert_eq!((result.exceptions.len(), city.exceptions.len()), (0, 0));
+    let report = DayReport::build(&result, &journal, &config).unwrap();
+    let bank_report =
+        BankReport::build(&city, &BTreeSet::from([(report.facility.clone(), report.business_date)])).unwrap();
+    assert_eq!(bank_report.payouts[0].state, "due");
+    assert_eq!(report.cashless.receivable_total, yen(1_452), "still owed, and shown as such");
+    // A statement reaching past the 27th without the credit: now it is missing.
+    let mut longer = bank.clone();
+    longer.push(credit(30, "2026-11-30", BankTransactionKind::Cash, FACILITY_DEPOSITOR, 900, ""));
+    let (_, city) = reconcile_with_bank(&config, &journal, &settlements, &longer, AS_OF);
+    let kinds: Vec<ExceptionKind> = city.exceptions.iter().map(|exception| exception.kind).collect();
+    assert_eq!(kinds, vec![ExceptionKind::BankDepositMissing]);
+}

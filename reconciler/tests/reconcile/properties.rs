@@ -303,8 +303,6 @@ fn pay(
             _ => {}
         }
     }
-    // A payout whose lines net to nothing or less is not paid (chargebacks above the sales).
-    bank.retain(|entry| entry.amount > yen(0));
     bank.extend(stray);
     bank
 }
@@ -344,7 +342,14 @@ proptest! {
         }
         let mut bank = bank_for(&settlements, &journal);
         match injection {
-            Injection::DropBankPayout => bank.retain(|entry| entry.payer_name != CARD_DEPOSITOR),
+            Injection::DropBankPayout => {
+                bank.retain(|entry| entry.payer_name != CARD_DEPOSITOR);
+                // The statement reaches past the payout's window (a bank charge on 1 December),
+                // so the missing credit is known to be missing.
+                let mut charge = credit(70, "2026-12-01", BankTransactionKind::Other, "", 440, "");
+                charge.direction = reconciler::inputs::bank::Direction::Debit;
+                bank.push(charge);
+            }
             Injection::TrailerOff => {
                 let trailer = &mut settlements.card[0].settlement.trailer;
                 trailer.amount_net = yen(trailer.amount_net.get() + 1);

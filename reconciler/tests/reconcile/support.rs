@@ -475,6 +475,8 @@ pub fn bank_for(settlements: &Settlements, journal: &DayJournal) -> Vec<Statemen
     if deposit > 0 {
         entries.push(credit(4, "2026-11-25", BankTransactionKind::Cash, FACILITY_DEPOSITOR, deposit, ""));
     }
+    // A payout whose lines net to nothing or less is not paid.
+    entries.retain(|entry| entry.amount > Yen::ZERO);
     entries
 }
 
