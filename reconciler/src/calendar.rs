@@ -1,4 +1,4 @@
-//! Bank business days, and the "due on <date>" of something not yet settled or paid.
+//! Bank business days, and the "due on `<date>`" of something not yet settled or paid.
 //!
 //! Banks in Japan are closed on Saturdays, Sundays, national holidays and from 31 December to
 //! 3 January (PROTOCOLS.md §4). The national holidays are computed by the rules of the 祝日法 for

@@ -13,7 +13,7 @@
 //! - [`settlements`]: the day's settlement files in memory, turned into one line type.
 //! - [`calendar`]: bank business days (national holidays by the rules of the 祝日法 for
 //!   2000–2099 from [`pos_core::holidays`], a configured directory of `holidays-YYYY.txt` files
-//!   overriding a year), and "due on <date>".
+//!   overriding a year), and "due on `<date>`".
 //! - [`matching`]: journal ↔ settlement lines by keys, then by amount, terminal and time; split
 //!   and aggregated lines; refunds, reversals, what is due (not late) and 処理未了.
 //! - [`exceptions`]: the exceptions list's entries, under one sign rule (the effect on the

@@ -25,7 +25,7 @@
 //! expects (the sign rule of [`crate::exceptions`]).
 //!
 //! **What is due is not late.** A taken payment or refund missing from every settlement is "due
-//! on <date>" (the business date plus the acquirer's `settlement_lag_days` bank business days)
+//! on `<date>`" (the business date plus the acquirer's `settlement_lag_days` bank business days)
 //! until that date has passed, and only then "missing in settlement". A 処理未了 is due on the
 //! centre's deadline for its brand (`outcome_unknown_deadline_business_days`); until then it is
 //! listed as due, not as an exception. After it: a 処理未了 still undecided is an exception
@@ -109,7 +109,7 @@ impl DueReason {
     }
 }
 
-/// Something not yet settled or decided, before its due date: "due on <date>", not an exception.
+/// Something not yet settled or decided, before its due date: "due on `<date>`", not an exception.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimingDifference {
     pub record: RecordRef,

@@ -154,7 +154,7 @@ pub struct CashlessReport {
     pub timing_differences_amount: Yen,
 }
 
-/// Something due and not late: "due on <date>".
+/// Something due and not late: "due on `<date>`".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DueRow {
     pub record_key: String,

@@ -229,6 +229,8 @@ pub struct RangeStatistics {
 
 /// Reconciles every facility-day with journal activity from `from` to `to`, in date then
 /// facility order, handing each to `sink` (which may write it out, or count it, and drop it).
+/// `bank` is the run's bank statement reconciled once against every payout and cash deposit
+/// ([`crate::bank::reconcile_bank`]; [`BankReconciliation::default`] when there is none).
 #[allow(clippy::too_many_arguments)]
 pub async fn reconcile_range(
     source: &JournalSource,
