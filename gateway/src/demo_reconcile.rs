@@ -238,7 +238,7 @@ fn shown(path: &Path) -> String {
 }
 
 /// Writes the day's settlement files and bank statement, reconciles every facility, writes the
-/// reports into `<data dir>/reconciliation/`<date>`/` and returns what was found.
+/// reports into `<data dir>/reconciliation/<date>/` and returns what was found.
 pub async fn reconcile_day(
     config: &Config,
     data_dir: &Path,
