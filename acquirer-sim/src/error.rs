@@ -19,6 +19,8 @@ pub enum SimError {
     PayoutLagTooLong { days: u32, max: u32 },
     #[error("no payout date {days} business days after {date}")]
     PayoutDate { date: NaiveDate, days: u32 },
+    #[error("{0}")]
+    Calendar(String),
     #[error("line {line} of the e-money file holds a character Shift_JIS cannot encode")]
     ShiftJis { line: usize },
     #[error("cannot write {path}: {source}")]

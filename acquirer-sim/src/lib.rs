@@ -67,8 +67,9 @@
 //!   sales 売上, `Y1` taps 処理未了 (fee 0), refunds and reversals 取消 (negative; a reversal
 //!   row negates the row it undoes, fee and all) — see [`settlement::emoney`]. Fees are the brand's
 //!   [`FeeTerm`]: `rate × signed gross` rounded by its [`pos_core::Rounding`]; net = gross − fee.
-//!   The payout date is `payout_lag_days` business days after the date, skipping Saturdays and
-//!   Sundays only: **holidays are not modelled by the simulator.** Files reflect the ledger when
+//!   The payout date is `payout_lag_days` bank business days after the date (weekends, national
+//!   holidays and 12/31–1/3 skipped, by [`pos_core::holidays`] as the reconciler does). Files
+//!   reflect the ledger when
 //!   they are written.
 //! - **Bounds.** Besides those above: [`ledger::LEDGER_ENTRIES_MAX`] bookings,
 //!   [`ledger::RECEIVED_ENTRIES_MAX`] remembered messages, [`server::IN_FLIGHT_PER_CONNECTION_MAX`]

@@ -17,6 +17,16 @@ pub struct Config {
     pub terminal_host: Option<TerminalHost>,
     pub users: Vec<User>,
     pub accounting: Accounting,
+    pub calendar: Calendar,
+}
+
+/// The bank calendar's data: national holidays are computed by the rules of the 祝日法 for
+/// 2000–2099; a `holidays-YYYY.txt` file in `holidays_dir` overrides its year (a change of law, a
+/// year beyond the rules) without a rebuild.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calendar {
+    /// Resolved against the configuration file's directory.
+    pub holidays_dir: Option<std::path::PathBuf>,
 }
 
 /// The accounting system's account codes that the reconciler's export books to, besides the
@@ -33,6 +43,16 @@ pub struct Accounting {
     pub cash_over_account: String,
     /// 現金不足 (損失).
     pub cash_short_account: String,
+    /// 仮受金・仮払金: amounts under an open exception (a settled line the journal does not
+    /// explain, the fee charged on it, an unexplained bank line) until treasury resolves them.
+    pub suspense_account: String,
+    /// 過誤納還付金 (歳出): refunds of revenue of a fiscal year whose accounts are closed (after
+    /// its 出納整理期間), which can no longer be taken back out of that year's revenue.
+    pub refund_expense_account: String,
+    /// 預金: the collection account the bank statement is of.
+    pub bank_account: String,
+    /// 役務費 (銀行手数料): the bank's charges on the collection account.
+    pub bank_charge_account: String,
 }
 
 impl Accounting {
@@ -45,6 +65,10 @@ impl Accounting {
             fee_expense_account: "EXPENSE-FEES".to_string(),
             cash_over_account: "MISC-INCOME-CASH-OVER".to_string(),
             cash_short_account: "LOSS-CASH-SHORT".to_string(),
+            suspense_account: "SUSPENSE".to_string(),
+            refund_expense_account: "EXPENSE-REFUNDS-CLOSED-YEARS".to_string(),
+            bank_account: "BANK-COLLECTION".to_string(),
+            bank_charge_account: "EXPENSE-BANK-CHARGES".to_string(),
         }
     }
 
@@ -275,6 +299,10 @@ pub struct FeeRate {
     pub brand: Brand,
     pub rate: Rate,
     pub rounding: Rounding,
+    /// E-money brands: the bank business days after the transaction by which the centre
+    /// settles a 処理未了 as 売上 or 取消 (its deadline); until then the line is "due", not an
+    /// exception. `None` for card and QR brands, which have no 処理未了.
+    pub outcome_unknown_deadline_business_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

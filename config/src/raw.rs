@@ -20,6 +20,14 @@ pub struct RawConfig {
     pub terminal_host: Option<RawTerminalHost>,
     pub users: Vec<RawUser>,
     pub accounting: Option<RawAccounting>,
+    pub calendar: Option<RawCalendar>,
+}
+
+/// The bank calendar's data (see `model::Calendar`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCalendar {
+    pub holidays_dir: String,
 }
 
 /// The accounting system's account codes (see `model::Accounting`).
@@ -31,6 +39,10 @@ pub struct RawAccounting {
     pub fee_expense_account: String,
     pub cash_over_account: String,
     pub cash_short_account: String,
+    pub suspense_account: String,
+    pub refund_expense_account: String,
+    pub bank_account: String,
+    pub bank_charge_account: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +215,9 @@ pub struct RawFee {
     pub brand: String,
     pub rate: String,
     pub rounding: String,
+    /// E-money brands only (and required there): the bank business days after the transaction
+    /// by which the centre settles a 処理未了 as 売上 or 取消.
+    pub outcome_unknown_deadline_business_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,8 @@ pub const REQUEST_BODY_BYTES_LIMIT: u64 = 16 * 1024 * 1024;
 pub const REQUEST_TIMEOUT_MS_LIMIT: u64 = 600_000;
 /// The longest settlement lag an acquirer contract may state, in days.
 pub const SETTLEMENT_LAG_DAYS_MAX: u32 = 60;
+/// The longest 処理未了 deadline an e-money brand may have, in bank business days.
+pub const OUTCOME_UNKNOWN_DEADLINE_BUSINESS_DAYS_MAX: u32 = 60;
 
 #[derive(Default)]
 struct Issues(Vec<Issue>);
@@ -130,6 +132,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     let users = validate_users(&raw.users, &facilities, &operator_ids, &mut issues);
     let brand_rules = validate_brand_rules(&raw.brand_rules, &mut issues);
     let terminal_host = raw.terminal_host.as_ref().and_then(|host| validate_terminal_host(host, base_dir, &mut issues));
+    let calendar = validate_calendar(raw.calendar.as_ref(), base_dir, &mut issues);
 
     if issues.0.is_empty() {
         if let (Some(server), Some(database)) = (server, database) {
@@ -145,6 +148,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
                 terminal_host,
                 users,
                 accounting,
+                calendar,
             });
         }
     }
@@ -289,6 +293,10 @@ fn validate_accounting(raw: Option<&RawAccounting>, acquirers: &[RawAcquirer], i
         ("fee_expense_account", &raw.fee_expense_account),
         ("cash_over_account", &raw.cash_over_account),
         ("cash_short_account", &raw.cash_short_account),
+        ("suspense_account", &raw.suspense_account),
+        ("refund_expense_account", &raw.refund_expense_account),
+        ("bank_account", &raw.bank_account),
+        ("bank_charge_account", &raw.bank_charge_account),
     ] {
         if !is_account_code(code) {
             issues.add(format!("accounting.{field}"), format!("{code:?} is not an account code (digits and '-')"));
@@ -300,6 +308,38 @@ fn validate_accounting(raw: Option<&RawAccounting>, acquirers: &[RawAcquirer], i
         fee_expense_account: raw.fee_expense_account.clone(),
         cash_over_account: raw.cash_over_account.clone(),
         cash_short_account: raw.cash_short_account.clone(),
+        suspense_account: raw.suspense_account.clone(),
+        refund_expense_account: raw.refund_expense_account.clone(),
+        bank_account: raw.bank_account.clone(),
+        bank_charge_account: raw.bank_charge_account.clone(),
+    }
+}
+
+/// An e-money brand's 処理未了 deadline: required (the reconciler cannot tell "due" from "late"
+/// without it) and within [`OUTCOME_UNKNOWN_DEADLINE_BUSINESS_DAYS_MAX`]; any other brand has no
+/// 処理未了, so the key is refused there rather than silently ignored.
+fn validate_outcome_unknown_deadline(
+    fee_path: &str,
+    brand: Option<Brand>,
+    fee: &RawFee,
+    issues: &mut Issues,
+) -> Option<u32> {
+    let path = format!("{fee_path}.outcome_unknown_deadline_business_days");
+    let emoney = brand.map(|brand| brand.method() == Method::Emoney);
+    match (fee.outcome_unknown_deadline_business_days, emoney) {
+        (None, Some(true)) => {
+            issues.add(path, "required for an e-money brand: the centre's deadline for settling a 処理未了");
+            None
+        }
+        (Some(_), Some(false)) => {
+            issues.add(path, "only e-money brands have a 処理未了 deadline");
+            None
+        }
+        (Some(days), _) if days == 0 || days > OUTCOME_UNKNOWN_DEADLINE_BUSINESS_DAYS_MAX => {
+            issues.add(path, format!("must be 1 to {OUTCOME_UNKNOWN_DEADLINE_BUSINESS_DAYS_MAX} bank business days"));
+            None
+        }
+        (days, _) => days,
     }
 }
 
@@ -355,8 +395,9 @@ fn validate_acquirers(raw: &[RawAcquirer], base_dir: &Path, issues: &mut Issues)
                     );
                 }
             }
+            let deadline = validate_outcome_unknown_deadline(&fee_path, brand, fee, issues);
             if let (Some(brand), Some(rate), Some(rounding)) = (brand, rate, rounding) {
-                fees.push(FeeRate { brand, rate, rounding });
+                fees.push(FeeRate { brand, rate, rounding, outcome_unknown_deadline_business_days: deadline });
             }
         }
         let link =
@@ -642,6 +683,17 @@ pub const DEVICE_WAIT_MS_LIMIT: u64 = 600_000;
 /// The longest window in which a terminal may still reverse an answered authorization ("well
 /// under a minute" is the intent; a minute is the hard limit).
 pub const REVERSAL_WINDOW_MS_LIMIT: u64 = 60_000;
+
+/// The holiday directory, resolved against the configuration's directory. Whether it exists is
+/// checked when the calendar reads it (the error then names the directory and the file).
+fn validate_calendar(raw: Option<&RawCalendar>, base_dir: &Path, issues: &mut Issues) -> Calendar {
+    let Some(raw) = raw else { return Calendar::default() };
+    if raw.holidays_dir.trim().is_empty() {
+        issues.add("calendar.holidays_dir", "must name a directory (or leave [calendar] out)");
+        return Calendar::default();
+    }
+    Calendar { holidays_dir: Some(anchored(base_dir, &raw.holidays_dir)) }
+}
 
 fn anchored(base_dir: &Path, file: &str) -> std::path::PathBuf {
     if Path::new(file).is_absolute() {

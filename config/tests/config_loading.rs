@@ -595,7 +595,13 @@ fn the_example_city_names_its_account_codes() {
         &config.accounting.fee_expense_account,
         &config.accounting.cash_over_account,
         &config.accounting.cash_short_account,
+        &config.accounting.suspense_account,
+        &config.accounting.refund_expense_account,
+        &config.accounting.bank_account,
+        &config.accounting.bank_charge_account,
     ];
+    let distinct: BTreeSet<&String> = codes.iter().copied().collect();
+    assert_eq!(distinct.len(), codes.len(), "each account of the export has a code of its own");
     let receivables: BTreeSet<&str> = config.acquirers.iter().map(|a| a.receivable_account.as_str()).collect();
     assert_eq!(receivables.len(), config.acquirers.len(), "one receivable per acquirer");
     for code in codes.into_iter().map(String::as_str).chain(receivables) {
@@ -619,6 +625,10 @@ unsettled_account = "90-02-01-99"
 fee_expense_account = "02-01-05-12"
 cash_over_account = "cash over"
 cash_short_account = "02-01-05-99"
+suspense_account = "90-03-01-01"
+refund_expense_account = "13-01-01-22"
+bank_account = "90-01-02-01"
+bank_charge_account = "bank charges"
 
 [city]"#;
     let text = replaced(
@@ -632,6 +642,10 @@ cash_short_account = "02-01-05-99"
         r#""cash over" is not an account code (digits and '-')"#
     );
     assert_eq!(
+        message_at(&issues, "accounting.bank_charge_account"),
+        r#""bank charges" is not an account code (digits and '-')"#
+    );
+    assert_eq!(
         message_at(&issues, "acquirers[0].receivable_account"),
         r#""90-02-01-0X" is not an account code (digits and '-')"#
     );
@@ -639,7 +653,7 @@ cash_short_account = "02-01-05-99"
         message_at(&issues, "acquirers[1].receivable_account"),
         "required when [accounting] gives the account codes"
     );
-    assert_eq!(issues.len(), 3, "{issues:#?}");
+    assert_eq!(issues.len(), 4, "{issues:#?}");
 }
 
 #[test]
@@ -691,6 +705,60 @@ fn a_brand_routed_to_an_acquirer_of_another_kind_is_refused() {
     let issues = issues_of(&text);
     let message = message_at(&issues, "acquirers[1].fees[0].brand");
     assert!(message.contains("WAON is a emoney brand"), "{message}");
+}
+
+/// The base configuration with an e-money centre taking WAON, whose fee entry ends with `tail`.
+fn with_emoney_centre(tail: &str) -> String {
+    let centre = format!(
+        "[[acquirers]]\nid = \"ACQ-EMONEY\"\nname = \"Test e-money centre\"\nkind = \"emoney\"\n\
+         depositor_name = \"ﾃﾞﾝｼﾏﾈｰ\"\nsettlement_lag_days = 3\n\n[[acquirers.fees]]\nbrand = \"WAON\"\n\
+         rate = \"3.0%\"\nrounding = \"truncate\"\n{tail}"
+    );
+    let paypay = "brand = \"PAYPAY\"\nrate = \"1.98%\"\nrounding = \"truncate\"\n";
+    replaced(&base(), paypay, &format!("{paypay}\n{centre}"))
+}
+
+#[test]
+fn the_example_city_gives_every_emoney_brand_its_outcome_unknown_deadline() {
+    let config = example();
+    for fee in config.acquirers.iter().flat_map(|acquirer| &acquirer.fees) {
+        match fee.brand.method() {
+            Method::Emoney => assert_eq!(fee.outcome_unknown_deadline_business_days, Some(10), "{}", fee.brand),
+            _ => assert_eq!(fee.outcome_unknown_deadline_business_days, None, "{}", fee.brand),
+        }
+    }
+}
+
+#[test]
+fn an_emoney_brand_needs_its_outcome_unknown_deadline_and_only_it_has_one() {
+    let config = parse(&with_emoney_centre("outcome_unknown_deadline_business_days = 7\n")).expect("valid");
+    let (_, waon) = config.fee_rate(Brand::Waon).expect("WAON is routed");
+    assert_eq!(waon.outcome_unknown_deadline_business_days, Some(7));
+
+    let issues = issues_of(&with_emoney_centre(""));
+    assert_eq!(
+        issues,
+        [issue(
+            "acquirers[2].fees[0].outcome_unknown_deadline_business_days",
+            "required for an e-money brand: the centre's deadline for settling a 処理未了"
+        )]
+    );
+    for days in ["0", "61"] {
+        let issues = issues_of(&with_emoney_centre(&format!("outcome_unknown_deadline_business_days = {days}\n")));
+        assert_eq!(
+            message_at(&issues, "acquirers[2].fees[0].outcome_unknown_deadline_business_days"),
+            "must be 1 to 60 bank business days"
+        );
+    }
+    let text = base_with(r#"rate = "3.24%""#, "rate = \"3.24%\"\noutcome_unknown_deadline_business_days = 5");
+    let issues = issues_of(&text);
+    assert_eq!(
+        issues,
+        [issue(
+            "acquirers[0].fees[0].outcome_unknown_deadline_business_days",
+            "only e-money brands have a 処理未了 deadline"
+        )]
+    );
 }
 
 #[test]
@@ -1002,4 +1070,23 @@ fn only_a_lab_says_so_to_take_terminals_without_certificates() {
     }
     let too_long = format!("{}{TERMINAL_HOST}client_ca_file = \"ca.crt\"\nreversal_window_ms = 3600000\n", base());
     assert_eq!(message_at(&issues_of(&too_long), "terminal_host.reversal_window_ms"), "must be between 1 and 60000");
+}
+
+#[test]
+fn the_holiday_directory_is_resolved_against_the_configuration_file() {
+    let config = example();
+    assert_eq!(config.calendar.holidays_dir, Some(example_path().parent().unwrap().join("holidays")));
+    assert!(config.calendar.holidays_dir.as_ref().unwrap().is_dir(), "the example city ships its (empty) directory");
+
+    assert_eq!(parse(&base()).expect("base").calendar, pos_config::Calendar::default());
+    let text = replaced(&base(), "\n[city]", "\n[calendar]\nholidays_dir = \"/srv/holidays\"\n\n[city]");
+    let config = parse(&text).expect("valid");
+    assert_eq!(config.calendar.holidays_dir.as_deref(), Some(Path::new("/srv/holidays")));
+    let text = replaced(&base(), "\n[city]", "\n[calendar]\nholidays_dir = \" \"\n\n[city]");
+    assert_eq!(
+        message_at(&issues_of(&text), "calendar.holidays_dir"),
+        "must name a directory (or leave [calendar] out)"
+    );
+    let text = replaced(&base(), "\n[city]", "\n[calendar]\nholidays = \"x\"\n\n[city]");
+    assert!(syntax_error_of(&text).contains("unknown field `holidays`"));
 }

@@ -673,7 +673,8 @@ pub struct DayBoardRow {
     pub shifts_open: u64,
     pub shifts_closed: u64,
     pub sales_count: u64,
-    /// Completed payments of the day, all methods.
+    /// Payments of the day whose money was taken (completed, or refunded since), all methods,
+    /// gross of refunds as the 日計表's revenue.
     pub taken: Yen,
     /// Of which cashless (card, e-money, QR).
     pub taken_cashless: Yen,
@@ -690,6 +691,13 @@ pub struct DayBoardRow {
 pub struct DayBoard {
     pub business_date: BusinessDate,
     pub facilities: Vec<DayBoardRow>,
+    /// The city's list of the day's latest run: exceptions no facility-day carries (payouts,
+    /// bank lines). While one is open, no facility of the day can be closed.
+    pub city_exceptions_open: u64,
+    pub city_exceptions_resolved: u64,
+    /// The bank statement's lines the latest run read, and how many nothing explains.
+    pub bank_lines: u64,
+    pub bank_lines_unmatched: u64,
 }
 
 /// What treasury asks of a reconciliation run.
@@ -720,6 +728,8 @@ pub struct ReconcileResult {
     pub as_of: chrono::NaiveDate,
     pub files_used: u64,
     pub facilities: Vec<ReconciledFacility>,
+    /// Exceptions on the city's list (payouts, bank lines no facility-day carries).
+    pub city_exceptions: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -735,14 +745,22 @@ pub enum ExceptionState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionView {
     pub id: String,
-    pub facility_id: FacilityId,
+    /// `None` on the city's list: a payout or a bank line no facility-day carries.
+    pub facility_id: Option<FacilityId>,
     pub business_date: BusinessDate,
     pub kind: String,
     pub name_ja: String,
+    pub name_en: String,
+    /// The records, as treasury finds them (receipt, file and line, bank reference).
     pub records: Vec<String>,
+    pub records_en: Vec<String>,
+    /// Its effect on the city's money: negative when the city gets less than the journal says.
     pub amount_at_stake: Yen,
+    /// What was found, in Japanese and in English.
     pub detail: String,
+    pub detail_en: String,
     pub suggested_action: String,
+    pub suggested_action_en: String,
     pub state: ExceptionState,
     pub found_at: DateTime<Utc>,
     pub resolution_action: Option<String>,

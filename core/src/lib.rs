@@ -4,14 +4,15 @@
 //! devices speak: money ([`Yen`], [`Rate`], [`Rounding`]), what a payment is made with
 //! ([`Brand`] grouped by [`Method`]), the identifiers of facilities, registers, terminals and
 //! operators, business dates and fiscal years in Asia/Tokyo, cash counts by denomination, the
-//! payment and sale state machines with their allowed transitions, and the masking of card
-//! data. Every value here is parsed through a constructor that can fail, so code holding one can
+//! payment and sale state machines with their allowed transitions, the masking of card data,
+//! and Japanese national holidays and bank business days by the rules of the 祝日法. Every value here is parsed through a constructor that can fail, so code holding one can
 //! rely on it being valid. Nothing here does I/O or reads the system clock directly: time comes
 //! through a [`Clock`].
 
 pub mod api;
 pub mod brand;
 pub mod cash;
+pub mod holidays;
 pub mod ids;
 pub mod masking;
 pub mod money;

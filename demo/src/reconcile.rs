@@ -5,8 +5,10 @@
 //! contract), the simulated bank writes the statement their payouts and the facilities' cash
 //! deposits produce, and the reconciler reads the demo's journal and those files exactly as the
 //! `reconcile` command does, writes every facility's 日計表 (JSON, CSV, HTML), the city-wide and
-//! per-operator summaries and the accounting export, and lists the exceptions: the planted ones
-//! and the register closed ten yen short — and nothing else.
+//! per-operator summaries, the bank's lines with the city's list and the accounting export, and
+//! lists the exceptions: the planted ones and the register closed ten yen short — and nothing
+//! else, on any facility-day or on the city's list. Each is printed as treasury reads it: its
+//! amount signed by its effect on the city's money, and what was found in Japanese and English.
 //!
 //! The day is reconciled "as of" the first bank business day after everything it started is
 //! due (settlements by each acquirer's lag, payouts by their date, cash deposits the next day),
@@ -16,7 +18,6 @@
 //! journal through its own read-only [`reconciler::source`], and the treasury API the gateway is
 //! to serve needs the reconciler too.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -26,7 +27,7 @@ use pos_core::{BusinessDate, RegisterId, Yen};
 use reconciler::calendar::BankCalendar;
 use reconciler::exceptions::ExceptionKind;
 use reconciler::pipeline::{self, Formats, InputFiles};
-use reconciler::settlements::{LineKind, Settlements};
+use reconciler::settlements::{SettlementTotals, Settlements};
 use reconciler::source::JournalSource;
 use serde::Serialize;
 
@@ -61,8 +62,29 @@ pub struct Discrepancy {
 pub struct Found {
     pub discrepancy: Discrepancy,
     pub name_ja: String,
-    pub detail: String,
+    pub name_en: String,
+    pub detail_ja: String,
+    pub detail_en: String,
 }
+
+impl Found {
+    fn of(facility: &str, row: &reconciler::report::ExceptionRow) -> Found {
+        Found {
+            discrepancy: Discrepancy {
+                facility: facility.to_string(),
+                kind: row.kind.clone(),
+                amount: row.amount_at_stake.get(),
+            },
+            name_ja: row.name_ja.clone(),
+            name_en: row.name_en.clone(),
+            detail_ja: row.detail_ja.clone(),
+            detail_en: row.detail_en.clone(),
+        }
+    }
+}
+
+/// The facility name the city's list goes under in [`Discrepancy::facility`].
+pub const CITY_LIST: &str = "city";
 
 /// What the day's reconciliation came to.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -77,11 +99,12 @@ pub struct DemoReconciliation {
     pub matched: usize,
     pub settlement_lines: usize,
     pub timing_differences: usize,
-    /// Payouts and cash deposits the bank statement holds.
+    /// Payouts and cash deposits the bank statement holds, and the lines nothing explains.
     pub bank_credits: usize,
+    pub bank_lines_unmatched: u64,
     /// What the demo planted, sorted.
     pub planted: Vec<Discrepancy>,
-    /// What the reconciler found, by facility.
+    /// What the reconciler found, by facility, then the city's list.
     pub found: Vec<Found>,
 }
 
@@ -167,7 +190,8 @@ fn plant(
         planted.push(Discrepancy {
             facility: facility_of(overcharged)?,
             kind: ExceptionKind::FeeMismatch.code().to_string(),
-            amount: PLANTED_FEE_OFFSET_YEN,
+            // Charged above the contract, the city gets less: negative.
+            amount: -PLANTED_FEE_OFFSET_YEN,
         });
     }
     Ok(faults)
@@ -181,20 +205,20 @@ struct Payout {
     amount_net: Yen,
 }
 
-/// The payouts the settlement files announce: per acquirer and payout (its id, or its date for
-/// the e-money centre), the sum of the net amounts — what each acquirer transfers.
+/// The payouts the settlement files announce, as the reconciler totals them (per acquirer and
+/// payout id, or date for the e-money centre; no 処理未了 nor the 取消 deciding one): what each
+/// acquirer transfers.
 fn payouts(config: &Config, settlements: &Settlements) -> anyhow::Result<Vec<Payout>> {
-    let mut sums: BTreeMap<(String, Option<String>, NaiveDate), Yen> = BTreeMap::new();
-    for line in settlements.lines()?.iter().filter(|line| line.kind != LineKind::OutcomeUnknown) {
-        let (acquirer, _) = config.fee_rate(line.brand).with_context(|| format!("no acquirer takes {}", line.brand))?;
-        let key = (acquirer.id.clone(), line.payout_id.as_ref().map(|id| id.as_str().to_string()), line.payout_date);
-        let sum = sums.entry(key).or_insert(Yen::ZERO);
-        *sum = sum.checked_add(line.amount_net)?;
-    }
+    let totals = SettlementTotals::of(settlements, &settlements.lines()?, config)?;
     let mut payouts = Vec::new();
-    for ((acquirer, reference, date), amount_net) in sums {
-        let acquirer = config.acquirers.iter().find(|a| a.id == acquirer).context("acquirer vanished")?;
-        payouts.push(Payout { payer_name: acquirer.depositor_name.clone(), date, reference, amount_net });
+    for (key, amount_net) in totals.payouts()? {
+        let acquirer = config.acquirers.iter().find(|a| a.id == key.acquirer).context("acquirer vanished")?;
+        payouts.push(Payout {
+            payer_name: acquirer.depositor_name.clone(),
+            date: key.payout_date,
+            reference: key.payout_id.map(|id| id.as_str().to_string()),
+            amount_net,
+        });
     }
     Ok(payouts)
 }
@@ -222,7 +246,7 @@ pub async fn reconcile_day(
     date: NaiveDate,
     sims: Simulators<'_>,
 ) -> anyhow::Result<DemoReconciliation> {
-    let calendar = BankCalendar::shipped()?;
+    let calendar = BankCalendar::for_config(config)?;
     let day = BusinessDate::new(date);
     let mut planted = Vec::new();
     let faults = if options.no_plant { Default::default() } else { plant(config, sims.card, date, &mut planted)? };
@@ -306,67 +330,77 @@ pub async fn reconcile_day(
         ..DemoReconciliation::default()
     };
     result.inputs.extend(files.bank.iter().map(|path| shown(path)));
+    let run = pipeline::prepare_run(&source, config, &calendar, &settlements, &bank, as_of).await?;
     let mut reports = Vec::new();
     for facility in &config.facilities {
-        let reconciled =
-            pipeline::reconcile_from_journal(&source, config, &calendar, &facility.id, day, &settlements, &bank, as_of)
-                .await
-                .with_context(|| format!("reconciling {} on {date}", facility.id))?;
+        let reconciled = pipeline::reconcile_from_journal(&source, config, &calendar, &run, &facility.id, day, as_of)
+            .await
+            .with_context(|| format!("reconciling {} on {date}", facility.id))?;
         pipeline::write_day_report(&reconciled.report, &out, formats)?;
         result.facilities_reconciled += 1;
         result.matched += reconciled.result.match_groups.len();
         result.timing_differences += reconciled.result.timing_differences.len();
-        for exception in &reconciled.result.exceptions {
-            result.found.push(Found {
-                discrepancy: Discrepancy {
-                    facility: facility.id.to_string(),
-                    kind: exception.kind.code().to_string(),
-                    amount: exception.amount_at_stake.get(),
-                },
-                name_ja: exception.kind.name_ja().to_string(),
-                detail: exception.detail.clone(),
-            });
-        }
+        let facility_id = facility.id.to_string();
+        result.found.extend(reconciled.report.exceptions.rows.iter().map(|row| Found::of(&facility_id, row)));
         reports.push(reconciled.report);
     }
-    pipeline::write_summaries(&reports, config, &out, formats, &date.to_string())?;
+    let bank_report = pipeline::bank_report(&run.bank, &reports)?;
+    result.bank_lines_unmatched = bank_report.unmatched_count;
+    result.found.extend(bank_report.exceptions.rows.iter().map(|row| Found::of(CITY_LIST, row)));
+    pipeline::write_summaries(&reports, &bank_report, config, &out, formats, &date.to_string(), (date, as_of))?;
     source.close().await;
     Ok(result)
 }
 
-/// The reconciliation's lines of the demo's summary.
+/// The reconciliation's lines of the demo's summary: each exception with its kind, its amount
+/// signed by its effect on the city's money, and what was found in Japanese, then English.
 pub fn print(reconciliation: &DemoReconciliation) {
-    let yen = |amount: i64| Yen::new(amount).map(|y| y.to_string()).unwrap_or_default();
-    println!();
-    println!(
+    print!("{}", render(reconciliation));
+}
+
+/// The lines [`print`] prints.
+pub fn render(reconciliation: &DemoReconciliation) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    // Writing to a String cannot fail, so the results of writeln! are ignored throughout.
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
         "Reconciliation as of {} (every settlement, payout and deposit of the day due by then):",
         reconciliation.as_of
     );
-    println!(
-        "  {} facilities reconciled; {} journal records matched to {} settlement lines; {} bank credits; {} timing differences.",
+    let _ = writeln!(
+        out,
+        "  {} facilities reconciled; {} journal records matched to {} settlement lines; {} bank credits, {} bank line(s) unmatched; {} item(s) still due.",
         reconciliation.facilities_reconciled,
         reconciliation.matched,
         reconciliation.settlement_lines,
         reconciliation.bank_credits,
+        reconciliation.bank_lines_unmatched,
         reconciliation.timing_differences
     );
-    println!("  {} exception(s):", reconciliation.found.len());
+    let _ = writeln!(out, "  例外 {} 件 / {} exception(s):", reconciliation.found.len(), reconciliation.found.len());
     for found in &reconciliation.found {
         let planted = reconciliation.planted.contains(&found.discrepancy);
-        println!(
-            "    {:<4} {:<22} {:>8}  {}{}",
-            found.discrepancy.facility,
-            found.discrepancy.kind,
-            yen(found.discrepancy.amount),
+        let amount = Yen::new(found.discrepancy.amount).map(reconciler::describe::signed_yen_ja).unwrap_or_default();
+        let place =
+            if found.discrepancy.facility == CITY_LIST { "市全体" } else { found.discrepancy.facility.as_str() };
+        let _ = writeln!(
+            out,
+            "    {place:<6} {} / {}  {amount}{}",
             found.name_ja,
-            if planted { " (planted)" } else { "" }
+            found.name_en,
+            if planted { "  (planted)" } else { "" }
         );
-        println!("         {}", found.detail);
+        let _ = writeln!(out, "           {}", found.detail_ja);
+        let _ = writeln!(out, "           {}", found.detail_en);
     }
     let found = reconciliation.found_discrepancies();
     let verdict = if found == reconciliation.planted { "exactly the planted ones" } else { "NOT the planted ones" };
-    println!(
-        "  Found {verdict}. Reports (日計表 JSON/CSV/HTML, city and operator summaries, accounting export): {}",
+    let _ = writeln!(
+        out,
+        "  Found {verdict}. Reports (日計表 JSON/CSV/HTML, city and operator summaries, bank lines, accounting export): {}",
         reconciliation.reports_dir
     );
+    out
 }

@@ -112,7 +112,7 @@ async fn child_reconcile(data: &Path, facilities: Option<usize>, from: NaiveDate
         &calendar,
         &spool,
         &totals,
-        &[],
+        &reconciler::bank::BankReconciliation::default(),
         BusinessDate::new(from),
         BusinessDate::new(to),
         AsOf::DayPlus(0),

@@ -1,97 +1,113 @@
-//! Bank business days, and the "due on <date>" of something not yet settled or paid.
+//! Bank business days, and the "due on `<date>`" of something not yet settled or paid.
 //!
 //! Banks in Japan are closed on Saturdays, Sundays, national holidays and from 31 December to
-//! 3 January (PROTOCOLS.md §4). The holidays change every year (the equinoxes are announced a
-//! year ahead, substitute holidays move), so they are data: one text file per year, one ISO date
-//! per line, `#` starting a comment. The calendar remembers which years it was given and refuses
-//! to count through a year it does not know, because treating an unknown year's holidays as
-//! business days would move every due date silently.
+//! 3 January (PROTOCOLS.md §4). The national holidays are computed by the rules of the 祝日法 for
+//! 2000–2099, with the one-off years 2019–2021 shipped as data ([`pos_core::holidays`], one
+//! implementation for the reconciler and the simulators); a deployment overrides any year (a
+//! change of law, a year past 2099) with a file `holidays-YYYY.txt` in the directory its
+//! configuration names (`[calendar] holidays_dir`), read when the calendar is made, so no rebuild
+//! is needed. A date of a year neither computed nor given by a file is an error naming the date:
+//! treating an unknown year's holidays as business days would move every due date silently.
 
-use std::collections::BTreeSet;
+use std::path::Path;
 
-use chrono::{Datelike, Days, NaiveDate, Weekday};
-
-/// The holidays of 2026, as shipped in `data/holidays-2026.txt`.
-pub const HOLIDAYS_2026: &str = include_str!("../data/holidays-2026.txt");
-/// The holidays of 2027, as shipped in `data/holidays-2027.txt`.
-pub const HOLIDAYS_2027: &str = include_str!("../data/holidays-2027.txt");
+use chrono::{Days, NaiveDate};
+use pos_config::Config;
+use pos_core::holidays::{HolidayError, Holidays};
 
 /// The longest run of days without a business day that a search walks through before giving
 /// up. The longest real closure (Golden Week plus a weekend, or the new year) is under ten days.
 pub const CLOSED_DAYS_RUN_MAX: u32 = 31;
+/// The most holiday files one directory may hold (a century of years is plenty).
+pub const HOLIDAY_FILES_MAX: usize = 200;
+/// The largest holiday file read.
+pub const HOLIDAY_FILE_BYTES_MAX: u64 = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    #[error("{file}, line {line}: {text:?} is not an ISO date (YYYY-MM-DD)")]
-    NotADate { file: String, line: usize, text: String },
-    #[error("{file}, line {line}: {date} is listed twice")]
-    Repeated { file: String, line: usize, date: NaiveDate },
-    #[error("{file}: holds no date, so it cannot stand for any year's holidays")]
-    Empty { file: String },
-    #[error("the bank calendar has no holiday list for {year}; load data/holidays-{year}.txt")]
-    YearNotLoaded { year: i32 },
+    #[error(transparent)]
+    Holidays(#[from] HolidayError),
+    #[error("the holiday directory {path}: {message}")]
+    Directory { path: String, message: String },
     #[error("no bank business day within {CLOSED_DAYS_RUN_MAX} days after {date}")]
     NoBusinessDay { date: NaiveDate },
 }
 
 /// Which days banks are open.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BankCalendar {
-    holidays: BTreeSet<NaiveDate>,
-    years: BTreeSet<i32>,
+    holidays: Holidays,
+}
+
+impl Default for BankCalendar {
+    fn default() -> Self {
+        BankCalendar::shipped_holidays()
+    }
 }
 
 impl BankCalendar {
-    /// A calendar with no year loaded: it answers nothing until given holiday lists.
-    pub fn new() -> BankCalendar {
-        BankCalendar::default()
+    fn shipped_holidays() -> BankCalendar {
+        BankCalendar { holidays: Holidays::standard() }
     }
 
-    /// The calendar of the holiday lists shipped with the crate (2026 and 2027).
+    /// The rules of the 祝日法 and the one-off years shipped with the code.
     pub fn shipped() -> Result<BankCalendar, CalendarError> {
-        let mut calendar = BankCalendar::new();
-        calendar.load("data/holidays-2026.txt", HOLIDAYS_2026)?;
-        calendar.load("data/holidays-2027.txt", HOLIDAYS_2027)?;
+        Ok(BankCalendar::shipped_holidays())
+    }
+
+    /// The calendar a configuration asks for: the shipped one, with every `holidays-YYYY.txt` of
+    /// its `[calendar] holidays_dir` overriding its year.
+    pub fn for_config(config: &Config) -> Result<BankCalendar, CalendarError> {
+        let mut calendar = BankCalendar::shipped_holidays();
+        if let Some(dir) = &config.calendar.holidays_dir {
+            calendar.load_dir(dir)?;
+        }
         Ok(calendar)
     }
 
-    /// Adds one year's holiday list. Every year a date of the file falls in counts as loaded.
-    pub fn load(&mut self, file: &str, text: &str) -> Result<(), CalendarError> {
-        let mut dates = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
-            let content = raw.split('#').next().unwrap_or("").trim();
-            if content.is_empty() {
-                continue;
+    /// Lets every `holidays-YYYY.txt` of `dir` override its year; other files are left alone.
+    /// Returns the years loaded.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<Vec<i32>, CalendarError> {
+        let failed = |message: String| CalendarError::Directory { path: dir.display().to_string(), message };
+        let entries = std::fs::read_dir(dir).map_err(|error| failed(format!("cannot be read: {error}")))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|error| failed(format!("cannot be listed: {error}")))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("holidays-") && name.ends_with(".txt") {
+                files.push((name, entry.path()));
             }
-            let line = index + 1;
-            let date = NaiveDate::parse_from_str(content, "%Y-%m-%d").map_err(|_| CalendarError::NotADate {
-                file: file.to_string(),
-                line,
-                text: content.to_string(),
-            })?;
-            if dates.contains(&date) || self.holidays.contains(&date) {
-                return Err(CalendarError::Repeated { file: file.to_string(), line, date });
+            if files.len() > HOLIDAY_FILES_MAX {
+                return Err(failed(format!("holds more than {HOLIDAY_FILES_MAX} holiday files")));
             }
-            dates.push(date);
         }
-        if dates.is_empty() {
-            return Err(CalendarError::Empty { file: file.to_string() });
+        files.sort();
+        let mut years = Vec::new();
+        for (name, path) in files {
+            let size = std::fs::metadata(&path).map_err(|error| failed(format!("{name}: {error}")))?.len();
+            if size > HOLIDAY_FILE_BYTES_MAX {
+                return Err(failed(format!("{name} is larger than {HOLIDAY_FILE_BYTES_MAX} bytes")));
+            }
+            let text = std::fs::read_to_string(&path).map_err(|error| failed(format!("{name}: {error}")))?;
+            years.push(self.load(&name, &text)?);
         }
-        for date in dates {
-            self.years.insert(date.year());
-            self.holidays.insert(date);
-        }
-        Ok(())
+        Ok(years)
+    }
+
+    /// Lets one holiday file (`holidays-YYYY.txt`: one `YYYY-MM-DD` a line, a name after it)
+    /// override its year. Returns the year.
+    pub fn load(&mut self, file: &str, text: &str) -> Result<i32, CalendarError> {
+        Ok(self.holidays.load_file(file, text)?)
+    }
+
+    /// The holidays the calendar uses.
+    pub fn holidays(&self) -> &Holidays {
+        &self.holidays
     }
 
     /// Whether banks are open on `date`.
     pub fn is_business_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
-        if !self.years.contains(&date.year()) {
-            return Err(CalendarError::YearNotLoaded { year: date.year() });
-        }
-        let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
-        let year_end = matches!((date.month(), date.day()), (12, 31) | (1, 1..=3));
-        Ok(!weekend && !year_end && !self.holidays.contains(&date))
+        Ok(self.holidays.is_bank_business_day(date)?)
     }
 
     /// The first business day strictly after `date`.
@@ -143,29 +159,13 @@ mod tests {
     }
 
     #[test]
-    fn shipped_lists_hold_the_real_holidays() {
-        let calendar = BankCalendar::shipped().unwrap();
-        assert_eq!(calendar.holidays.iter().filter(|date| date.year() == 2026).count(), 18);
-        assert_eq!(calendar.holidays.iter().filter(|date| date.year() == 2027).count(), 17);
-        // Substitute holidays fall on the weekday after a Sunday holiday.
-        assert_eq!(day("2026-05-03").weekday(), Weekday::Sun);
-        assert_eq!(day("2026-05-06").weekday(), Weekday::Wed);
-        assert_eq!(day("2027-03-21").weekday(), Weekday::Sun);
-        assert_eq!(day("2027-03-22").weekday(), Weekday::Mon);
-        // Happy Monday holidays are Mondays.
-        for date in ["2026-01-12", "2026-07-20", "2026-09-21", "2026-10-12", "2027-01-11", "2027-07-19"] {
-            assert_eq!(day(date).weekday(), Weekday::Mon, "{date}");
-        }
-        assert!(!calendar.is_business_day(day("2026-09-22")).unwrap());
-    }
-
-    #[test]
     fn year_end_weekends_and_holidays_are_closed() {
         let calendar = BankCalendar::shipped().unwrap();
         assert!(!calendar.is_business_day(day("2026-12-31")).unwrap());
         assert!(!calendar.is_business_day(day("2027-01-02")).unwrap());
         assert!(!calendar.is_business_day(day("2027-01-03")).unwrap());
         assert!(calendar.is_business_day(day("2027-01-04")).unwrap());
+        assert!(!calendar.is_business_day(day("2026-09-22")).unwrap());
         // Golden Week 2026: Friday 1 May is open, then closed from Saturday 2 until Thursday 7 May.
         assert_eq!(calendar.add_business_days(day("2026-04-30"), 1).unwrap(), day("2026-05-01"));
         assert_eq!(calendar.add_business_days(day("2026-05-01"), 1).unwrap(), day("2026-05-07"));
@@ -175,15 +175,46 @@ mod tests {
     }
 
     #[test]
-    fn unknown_years_and_bad_lines_are_refused() {
+    fn the_calendar_runs_on_past_2027_and_before_2026() {
         let calendar = BankCalendar::shipped().unwrap();
-        assert_eq!(calendar.is_business_day(day("2028-06-01")), Err(CalendarError::YearNotLoaded { year: 2028 }));
-        let mut calendar = BankCalendar::new();
-        assert!(matches!(
-            calendar.load("h.txt", "# header\n2026-02-30\n"),
-            Err(CalendarError::NotADate { line: 2, .. })
-        ));
-        assert!(matches!(calendar.load("h.txt", "2026-01-01\n2026-01-01\n"), Err(CalendarError::Repeated { .. })));
-        assert!(matches!(calendar.load("h.txt", "# nothing\n"), Err(CalendarError::Empty { .. })));
+        // Tuesday 28 December 2027: the 29th and 30th are open, then the year-end closes the
+        // banks until Tuesday 4 January 2028.
+        assert_eq!(calendar.add_business_days(day("2027-12-28"), 3).unwrap(), day("2028-01-04"));
+        // Monday 2 June 2025, and 16 July 2025 after 海の日 (Monday 21 July).
+        assert_eq!(calendar.add_business_days(day("2025-06-02"), 1).unwrap(), day("2025-06-03"));
+        assert_eq!(calendar.add_business_days(day("2025-07-18"), 1).unwrap(), day("2025-07-22"));
+    }
+
+    #[test]
+    fn a_date_no_rule_or_file_covers_is_a_clear_error() {
+        let calendar = BankCalendar::shipped().unwrap();
+        let error = calendar.next_business_day(day("2099-12-30")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no bank calendar for 2100-01-01: national holidays are computed for 2000–2099, and no holiday file covers 2100"
+        );
+    }
+
+    #[test]
+    fn a_directory_of_holiday_files_overrides_its_years() {
+        let dir = std::env::temp_dir().join(format!("bank-calendar-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("holidays-2030.txt"), "# a law moved 海の日\n2030-01-01 元日\n2030-07-24 海の日\n")
+            .unwrap();
+        std::fs::write(dir.join("README.md"), "not a holiday file").unwrap();
+        let mut calendar = BankCalendar::shipped().unwrap();
+        assert_eq!(calendar.load_dir(&dir).unwrap(), vec![2030]);
+        assert!(!calendar.is_business_day(day("2030-07-24")).unwrap());
+        // 15 July 2030 is the third Monday: a holiday by the rules, not by the file.
+        assert!(calendar.is_business_day(day("2030-07-15")).unwrap());
+        std::fs::write(dir.join("holidays-2031.txt"), "2031-02-30\n").unwrap();
+        let error = BankCalendar::shipped().unwrap().load_dir(&dir).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "holidays-2031.txt, line 1: \"2031-02-30\" is not a date (YYYY-MM-DD) with an optional name"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let missing = BankCalendar::shipped().unwrap().load_dir(&dir).unwrap_err();
+        assert!(matches!(missing, CalendarError::Directory { .. }), "{missing}");
     }
 }

@@ -22,7 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
 use crate::day::DayResult;
-use crate::report::{record_text, DayReport};
+use crate::report::DayReport;
 
 /// The most closed days one facility's adjustment search looks back over.
 pub const ADJUSTMENT_LOOKBACK_DAYS_MAX: i64 = 120;
@@ -173,7 +173,7 @@ pub fn fiscal_year_booked(original: BusinessDate, found_on: NaiveDate) -> Fiscal
 /// The open items of a reconciled day: its timing differences and its exceptions.
 pub fn open_items(result: &DayResult) -> Vec<OpenItem> {
     let timing = result.timing_differences.iter().map(|difference| OpenItem {
-        key: format!("unsettled:{}", record_text(&difference.record)),
+        key: format!("unsettled:{}", difference.record.key()),
         kind: "timing_difference".to_string(),
         amount: difference.amount,
     });
@@ -181,7 +181,7 @@ pub fn open_items(result: &DayResult) -> Vec<OpenItem> {
         key: format!(
             "{}:{}",
             exception.kind.code(),
-            exception.records.iter().map(record_text).collect::<Vec<_>>().join("; ")
+            exception.records.iter().map(|record| record.key()).collect::<Vec<_>>().join("; ")
         ),
         kind: exception.kind.code().to_string(),
         amount: exception.amount_at_stake,

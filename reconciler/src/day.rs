@@ -1,11 +1,12 @@
 //! One facility's business day, reconciled: the money and the exceptions.
 //!
-//! [`reconcile_day`] matches the journal to the settlements ([`crate::matching`]), checks every
-//! fee against the contract, ties each payout to its bank credit and the counted cash to the
-//! facility's cash deposit, and adds up the day: revenue per fee line under its revenue account
-//! and owner, fees per settled transaction, the facility's share of each payout, and cash per
-//! shift. Every total in [`DayResult`] is the sum of lines it carries, which
-//! [`DayResult::check_totals`] verifies.
+//! [`reconcile_facility_day`] matches the journal to the settlements ([`crate::matching`]),
+//! checks every fee against the contract, takes the facility's cash deposit and its bank lines
+//! from the run's bank reconciliation ([`crate::bank`]), and adds up the day: revenue per fee
+//! line under its revenue account and owner, fees per settled transaction, the facility's share
+//! of each payout with what the books owe on it ([`crate::receivables`]), the refunds, cash per
+//! shift, and the day's net difference ([`Difference`]). [`DayResult::check_totals`] proves every
+//! total is the sum of its lines and that the exceptions sum to the net difference.
 //!
 //! Dates are inputs: `as_of` is the day the reconciliation is run for, and decides what is late.
 //! A payment belongs to the fiscal year of its business date, whatever day it settles or is paid
@@ -13,18 +14,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, NaiveDate};
-use pos_config::{Acquirer, Config, Facility, Owner, RevenueRule};
+use chrono::NaiveDate;
+use pos_config::{Config, Facility, Owner};
 use pos_core::{Brand, BusinessDate, FacilityId, FeeItemCode, FiscalYear, Method, RegisterId, Yen};
 
+use crate::bank::{self, BankContext, BankReconciliation, ExpectedDeposit};
 use crate::calendar::BankCalendar;
+use crate::describe;
 use crate::error::{self, ReconcileError};
-use crate::exceptions::{Exception, ExceptionKind, RecordRef};
-use crate::inputs::bank::{BankTransactionKind, Direction, StatementEntry};
-use crate::inputs::identifiers::PayoutId;
+use crate::exceptions::{Exception, ExceptionKind, RecordRef, Wording};
+use crate::inputs::bank::StatementEntry;
 use crate::journal::{DayJournal, JournalPayment, RefundChannel, SaleId, ShiftId};
-use crate::matching::{self, describe_line, MatchContext, MatchGroup, TimingDifference};
-use crate::settlements::{LineKind, SettlementLine, Settlements, Source, StatedPayout};
+use crate::matching::{self, MatchContext, MatchGroup, MatchOutcome, TimingDifference};
+use crate::receivables::{self, owner_of, PayoutShare, RefundBooking, UnpaidReceivable};
+use crate::settlements::{LineKind, SettlementLine, SettlementTotals, Settlements};
 
 /// What a day is reconciled under, besides its inputs.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +36,12 @@ pub struct DayContext<'a> {
     pub calendar: &'a BankCalendar,
     /// The day the reconciliation is run for. Nothing is late before its due date has passed.
     pub as_of: NaiveDate,
+}
+
+impl<'a> DayContext<'a> {
+    pub fn bank(&self) -> BankContext<'a> {
+        BankContext { config: self.config, calendar: self.calendar, as_of: self.as_of }
+    }
 }
 
 /// One sale line booked to revenue.
@@ -68,33 +77,12 @@ pub struct FeeLine {
     pub fee_charged: Yen,
 }
 
-/// The facility's part of one acquirer payout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayoutShare {
-    pub acquirer: String,
-    /// Absent for acquirers that pay by date (the e-money centre's 精算日).
-    pub payout_id: Option<PayoutId>,
-    pub payout_date: NaiveDate,
-    pub lines: Vec<RecordRef>,
-    pub amount_gross: Yen,
-    pub amount_fee: Yen,
-    pub amount_net: Yen,
-    /// The whole payout, all facilities: what the bank credit must be.
-    pub payout_amount_net: Yen,
-    /// The bank credit that paid it, when found.
-    pub bank_line: Option<RecordRef>,
-    /// The last day the credit may arrive: the payout date's next bank business day.
-    pub due_on: NaiveDate,
-    /// Paid in April or May for revenue of a March business date: old-year money collected in
-    /// 出納整理期間.
-    pub in_closing_period: bool,
-}
-
 /// Cash at one register for one shift.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShiftCash {
     pub register: RegisterId,
     pub shift: ShiftId,
+    pub opened_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     pub float_opening: Yen,
     pub cash_taken: Yen,
     /// Cash refunds paid from the drawer, positive.
@@ -122,6 +110,46 @@ pub struct CashSection {
     pub deposit_due_on: NaiveDate,
 }
 
+/// The day's net difference, from its figures alone: what the city got or will get, less what
+/// the journal says it should. The day's exceptions sum to it (the sign rule of
+/// [`crate::exceptions`]); what is still due is in neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Difference {
+    /// What the journal expects settled of the day's cashless payments and refunds (amounts
+    /// taken, refunds negative), leaving out what is still due.
+    pub journal_cashless: Yen,
+    /// The gross of the day's sale, refund and cancel lines that move money.
+    pub settled_gross: Yen,
+    /// The contracted fee on those lines, and what was charged on them.
+    pub fee_contracted: Yen,
+    pub fee_charged: Yen,
+    /// The net of the lines nothing in the journal compares with (chargebacks, adjustments).
+    pub other_lines_net: Yen,
+    pub cash_over_short: Yen,
+    /// The bank against the cash to deposit: credited less expected, or all of it once overdue.
+    pub cash_deposit_difference: Yen,
+    /// Credits from the facility's depositor that nothing explains.
+    pub bank_unmatched: Yen,
+    pub net_difference: Yen,
+}
+
+impl Difference {
+    /// The net difference its parts give.
+    pub fn computed(&self) -> Option<Yen> {
+        let settled = self.settled_gross.checked_sub(self.journal_cashless).ok()?;
+        let fees = self.fee_contracted.checked_sub(self.fee_charged).ok()?;
+        Yen::checked_sum([
+            settled,
+            fees,
+            self.other_lines_net,
+            self.cash_over_short,
+            self.cash_deposit_difference,
+            self.bank_unmatched,
+        ])
+        .ok()
+    }
+}
+
 /// One facility's reconciled business day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayResult {
@@ -137,31 +165,39 @@ pub struct DayResult {
     pub fee_charged_total: Yen,
     pub payouts: Vec<PayoutShare>,
     pub payouts_net_total: Yen,
+    /// What the acquirers owe that is in no payout yet.
+    pub unpaid: Vec<UnpaidReceivable>,
+    pub refunds: Vec<RefundBooking>,
     pub cash: CashSection,
+    pub difference: Difference,
     pub match_groups: Vec<MatchGroup>,
+    /// What is due and not late: not yet settled, or a 処理未了 before its deadline.
     pub timing_differences: Vec<TimingDifference>,
     pub exceptions: Vec<Exception>,
 }
 
 /// A total that is not the sum of its lines.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{total}: stated {stated}, but its lines sum to {computed:?}")]
+#[error("{total}: stated {stated}, but its lines sum to {}", computed.map_or_else(|| "an overflow".to_string(), |sum| sum.to_string()))]
 pub struct TotalsError {
     pub total: String,
     pub stated: Yen,
     pub computed: Option<Yen>,
 }
 
+fn check(total: &str, stated: Yen, lines: impl IntoIterator<Item = Yen>) -> Result<(), TotalsError> {
+    let computed = Yen::checked_sum(lines).ok();
+    if computed == Some(stated) {
+        return Ok(());
+    }
+    Err(TotalsError { total: total.to_string(), stated, computed })
+}
+
 impl DayResult {
-    /// Checks that every total is the exact sum of its lines, and each line's own arithmetic.
+    /// Checks that every total is the exact sum of its lines, each line's own arithmetic, that
+    /// the exceptions sum to the day's net difference, and that what the books owe on each
+    /// payout is the payout's net.
     pub fn check_totals(&self) -> Result<(), TotalsError> {
-        fn check(total: &str, stated: Yen, lines: impl IntoIterator<Item = Yen>) -> Result<(), TotalsError> {
-            let computed = Yen::checked_sum(lines).ok();
-            if computed == Some(stated) {
-                return Ok(());
-            }
-            Err(TotalsError { total: total.to_string(), stated, computed })
-        }
         check("revenue total", self.revenue_total, self.revenue_lines.iter().map(|line| line.amount))?;
         check("revenue total by account", self.revenue_total, self.revenue_accounts.iter().map(|total| total.amount))?;
         for account in &self.revenue_accounts {
@@ -169,7 +205,7 @@ impl DayResult {
                 .revenue_lines
                 .iter()
                 .filter(|line| line.owner == account.owner && line.revenue_account == account.revenue_account);
-            let name = format!("revenue account {} of {:?}", account.revenue_account, account.owner);
+            let name = format!("revenue account {} of {}", account.revenue_account, owner_text(&account.owner));
             check(&name, account.amount, lines.clone().map(|line| line.amount))?;
             if lines.count() != account.lines_count {
                 return Err(TotalsError {
@@ -183,11 +219,7 @@ impl DayResult {
         check("fees charged", self.fee_charged_total, self.fee_lines.iter().map(|line| line.fee_charged))?;
         check("payouts net", self.payouts_net_total, self.payouts.iter().map(|payout| payout.amount_net))?;
         for payout in &self.payouts {
-            let name = format!("payout {:?} of {} on {}", payout.payout_id, payout.acquirer, payout.payout_date);
-            let net = payout.amount_gross.checked_sub(payout.amount_fee).ok();
-            if net != Some(payout.amount_net) {
-                return Err(TotalsError { total: format!("{name} net"), stated: payout.amount_net, computed: net });
-            }
+            self.check_payout(payout)?;
         }
         let cash = &self.cash;
         check("cash expected", cash.expected_total, cash.shifts.iter().map(|shift| shift.expected))?;
@@ -201,7 +233,41 @@ impl DayResult {
                 check(&format!("shift {} counted", shift.shift), counted, [shift.expected, over_short])?;
             }
         }
-        Ok(())
+        for refund in &self.refunds {
+            let name = format!("refund {} by revenue account", refund.record.key());
+            check(&name, refund.amount, refund.allocations.iter().map(|allocation| allocation.amount))?;
+        }
+        let difference = &self.difference;
+        if difference.computed() != Some(difference.net_difference) {
+            return Err(TotalsError {
+                total: "net difference".to_string(),
+                stated: difference.net_difference,
+                computed: difference.computed(),
+            });
+        }
+        check(
+            "exceptions against the net difference",
+            difference.net_difference,
+            self.exceptions.iter().map(|exception| exception.amount_at_stake),
+        )
+    }
+
+    /// A payout share's arithmetic, and what the books owe on it against its net.
+    fn check_payout(&self, payout: &PayoutShare) -> Result<(), TotalsError> {
+        let name = format!("payout {}", payout.key.record().key());
+        let net = payout.amount_gross.checked_sub(payout.amount_fee).ok();
+        if net != Some(payout.amount_net) {
+            return Err(TotalsError { total: format!("{name} net"), stated: payout.amount_net, computed: net });
+        }
+        let held = payout.fees_held.iter().map(|held| held.amount);
+        check(&format!("{name} fees"), payout.amount_fee, held.chain([payout.fee_clean]))?;
+        let owed = payout.differences().ok().map(|differences| {
+            [payout.takings, payout.refunds.checked_neg(), differences, payout.amount_fee.checked_neg()]
+        });
+        match owed {
+            Some(parts) => check(&format!("{name} receivable"), payout.amount_net, parts),
+            None => Err(TotalsError { total: format!("{name} receivable"), stated: payout.amount_net, computed: None }),
+        }
     }
 
     /// The exceptions of one kind.
@@ -210,10 +276,16 @@ impl DayResult {
     }
 }
 
-/// Reconciles one facility's business day.
-///
-/// `settlements` are all settlement files available (later dates included, all facilities);
-/// `bank` the credits and debits of the statements available.
+fn owner_text(owner: &Owner) -> String {
+    match owner {
+        Owner::City => "the city".to_string(),
+        Owner::Operator(operator) => operator.to_string(),
+    }
+}
+
+/// Reconciles one facility's business day on its own, with a bank reconciliation of `bank`
+/// against this day's cash deposit and every payout of `settlements` (tests and one-off checks;
+/// a run reconciles the bank once for all its facility-days).
 pub fn reconcile_day(
     facility_id: &FacilityId,
     business_date: BusinessDate,
@@ -222,11 +294,36 @@ pub fn reconcile_day(
     bank: &[StatementEntry],
     context: &DayContext<'_>,
 ) -> Result<DayResult, ReconcileError> {
+    reconcile_day_with_bank(facility_id, business_date, journal, settlements, bank, context).map(|(day, _)| day)
+}
+
+/// As [`reconcile_day`], with the bank reconciliation (the city's list) beside the day.
+pub fn reconcile_day_with_bank(
+    facility_id: &FacilityId,
+    business_date: BusinessDate,
+    journal: &DayJournal,
+    settlements: &Settlements,
+    bank: &[StatementEntry],
+    context: &DayContext<'_>,
+) -> Result<(DayResult, BankReconciliation), ReconcileError> {
     let facility = check_inputs(facility_id, business_date, journal, context)?;
     let all_lines = settlements.lines()?;
     let totals = SettlementTotals::of(settlements, &all_lines, context.config)?;
+    let deposits = expected_deposit(journal, business_date).into_iter().collect::<Vec<_>>();
+    let reconciliation = bank::reconcile_bank(bank, &totals, &deposits, &context.bank())?;
     let lines = matching::facility_lines(facility, journal, &all_lines);
-    reconcile_facility_day(facility_id, business_date, journal, lines, &totals, bank, context)
+    let day = reconcile_facility_day(facility_id, business_date, journal, lines, &totals, &reconciliation, context)?;
+    Ok((day, reconciliation))
+}
+
+/// The facility-day's cash to deposit, as the bank must see it: counted less float, over its
+/// counted shifts.
+pub fn expected_deposit(journal: &DayJournal, business_date: BusinessDate) -> Option<ExpectedDeposit> {
+    let counted = journal.shifts.iter().filter_map(|shift| shift.cash_counted.map(|counted| (counted, shift)));
+    let amount =
+        Yen::checked_sum(counted.map(|(counted, shift)| counted.checked_sub(shift.float_opening).unwrap_or(Yen::ZERO)))
+            .ok()?;
+    Some(ExpectedDeposit { facility: journal.facility.clone(), business_date, amount })
 }
 
 /// The facility of the day, once the journal is known to be its and the day's.
@@ -247,73 +344,16 @@ fn check_inputs<'c>(
     Ok(facility)
 }
 
-/// What a facility-day needs from the settlement lines of every facility: the whole net of each
-/// payout (what its bank credit must be) and each card file's net beside its trailer's stated
-/// payout. Built in one pass over the lines, so that a facility-day can then be reconciled from
-/// its own lines alone ([`reconcile_facility_day`]). It holds one entry per payout and per file,
-/// never a line.
-#[derive(Debug, Clone, Default)]
-pub struct SettlementTotals {
-    payout_net: BTreeMap<PayoutKey, Yen>,
-    file_net: BTreeMap<String, Yen>,
-    stated: Vec<StatedPayout>,
-    /// The first brand seen on a line without a contract: a payout cannot be told without one.
-    uncontracted: Option<Brand>,
-}
-
-impl SettlementTotals {
-    pub fn new() -> SettlementTotals {
-        SettlementTotals::default()
-    }
-
-    /// The totals of the lines of `settlements` (as [`Settlements::lines`] gives them).
-    pub fn of(
-        settlements: &Settlements,
-        lines: &[SettlementLine],
-        config: &Config,
-    ) -> Result<SettlementTotals, ReconcileError> {
-        let mut totals = SettlementTotals::new();
-        for line in lines {
-            totals.add_line(config, line)?;
-        }
-        for stated in settlements.stated_payouts() {
-            totals.add_stated(stated);
-        }
-        Ok(totals)
-    }
-
-    /// Counts one line of any facility.
-    pub fn add_line(&mut self, config: &Config, line: &SettlementLine) -> Result<(), ReconcileError> {
-        let file_net = self.file_net.entry(line.file.clone()).or_insert(Yen::ZERO);
-        *file_net = error::add(*file_net, line.amount_net, "a card file's net")?;
-        if line.kind == LineKind::OutcomeUnknown {
-            return Ok(());
-        }
-        if config.fee_rate(line.brand).is_none() {
-            self.uncontracted.get_or_insert(line.brand);
-            return Ok(());
-        }
-        let payout_net = self.payout_net.entry(payout_key(config, line)?).or_insert(Yen::ZERO);
-        *payout_net = error::add(*payout_net, line.amount_net, "a payout")?;
-        Ok(())
-    }
-
-    /// Records a card file's trailer.
-    pub fn add_stated(&mut self, stated: StatedPayout) {
-        self.stated.push(stated);
-    }
-}
-
 /// Reconciles one facility's business day from the facility's own settlement lines (in file
-/// order; lines of other facilities are not looked at) and the totals of every facility's lines.
-/// [`reconcile_day`] is this after picking the facility's lines out of all of them.
+/// order; lines of other facilities are not looked at), the totals of every facility's lines,
+/// and the run's bank reconciliation.
 pub fn reconcile_facility_day(
     facility_id: &FacilityId,
     business_date: BusinessDate,
     journal: &DayJournal,
     lines: Vec<SettlementLine>,
     totals: &SettlementTotals,
-    bank: &[StatementEntry],
+    bank: &BankReconciliation,
     context: &DayContext<'_>,
 ) -> Result<DayResult, ReconcileError> {
     let facility = check_inputs(facility_id, business_date, journal, context)?;
@@ -326,16 +366,23 @@ pub fn reconcile_facility_day(
     };
     let outcome = matching::match_facility_lines(journal, lines, &match_context)?;
     let mut exceptions = outcome.exceptions.clone();
-    let scoped: Vec<&SettlementLine> =
-        outcome.lines.iter().zip(&outcome.in_scope).filter(|(_, in_scope)| **in_scope).map(|(line, _)| line).collect();
-
-    let fee_lines = fee_lines(&scoped, context.config, &mut exceptions)?;
-    let mut bank_claimed = vec![false; bank.len()];
-    let payouts = payout_shares(&scoped, totals, business_date, bank, &mut bank_claimed, context, &mut exceptions)?;
-    check_stated_payouts(totals, &payouts, &mut exceptions)?;
-    let cash = cash_section(journal, facility, business_date, bank, &mut bank_claimed, context, &mut exceptions)?;
-    let revenue_lines = revenue_lines(journal, facility, business_date);
+    let fee_lines = fee_lines(&outcome, context.config, &mut exceptions)?;
+    let cash = cash_section(journal, facility, business_date, bank, context, &mut exceptions)?;
+    exceptions.extend(bank.facility_exceptions(facility_id, business_date).iter().cloned());
+    let (payouts, unpaid) = receivables::payout_shares(
+        &outcome,
+        business_date,
+        &exceptions,
+        totals,
+        bank,
+        context.config,
+        context.calendar,
+    )?;
+    let owner = owner_of(facility);
+    let refunds = receivables::refund_bookings(journal, &outcome, business_date, &owner, context.config)?;
+    let revenue_lines = revenue_lines(journal, &owner, business_date);
     let revenue_accounts = revenue_accounts(&revenue_lines)?;
+    let difference = difference(&outcome, &fee_lines, &cash, bank, facility_id, business_date)?;
 
     Ok(DayResult {
         facility: facility_id.clone(),
@@ -350,7 +397,10 @@ pub fn reconcile_facility_day(
         fee_lines,
         payouts_net_total: error::sum(payouts.iter().map(|payout| payout.amount_net), "payouts")?,
         payouts,
+        unpaid,
+        refunds,
         cash,
+        difference,
         match_groups: outcome.groups,
         timing_differences: outcome.timing_differences,
         exceptions,
@@ -371,25 +421,51 @@ fn contracted_fee(config: &Config, line: &SettlementLine) -> Result<(String, Yen
     Ok((acquirer.id.clone(), amount))
 }
 
+/// The lines whose fee the contract sets: the day's sales, refunds and cancels that move money.
+fn compared_lines(outcome: &MatchOutcome) -> impl Iterator<Item = &SettlementLine> {
+    outcome.lines.iter().enumerate().filter_map(move |(index, line)| {
+        let compared = matches!(line.kind, LineKind::Sale | LineKind::Refund | LineKind::Cancel);
+        (outcome.in_scope[index] && outcome.moves_money[index] && compared).then_some(line)
+    })
+}
+
 fn fee_lines(
-    scoped: &[&SettlementLine],
+    outcome: &MatchOutcome,
     config: &Config,
     exceptions: &mut Vec<Exception>,
 ) -> Result<Vec<FeeLine>, ReconcileError> {
     let mut fees = Vec::new();
-    for line in scoped.iter().filter(|line| matches!(line.kind, LineKind::Sale | LineKind::Refund | LineKind::Cancel)) {
+    for line in compared_lines(outcome) {
         let (acquirer, fee_contracted) = contracted_fee(config, line)?;
         let record = RecordRef::SettlementLine { file: line.file.clone(), line: line.line };
         if fee_contracted != line.amount_fee {
-            let difference = error::subtract(line.amount_fee, fee_contracted, "a fee difference")?;
-            let detail = format!(
-                "{}: fee charged {}, contracted {} on {}",
-                describe_line(line),
-                line.amount_fee,
-                fee_contracted,
-                line.amount_gross
+            // Charged above the contract, the city gets less: negative.
+            let difference = error::subtract(fee_contracted, line.amount_fee, "a fee difference")?;
+            let text = describe::line(line);
+            let rate = config.fee_rate(line.brand).map(|(_, fee)| fee.rate.to_string()).unwrap_or_default();
+            let detail = Wording::new(
+                format!(
+                    "{} の手数料は {} ですが、契約（{rate}）では {} です。差額は {} です。",
+                    text.ja,
+                    describe::yen_ja(line.amount_fee),
+                    describe::yen_ja(fee_contracted),
+                    describe::signed_yen_ja(difference)
+                ),
+                format!(
+                    "{}: the fee charged is {}, the contract ({rate}) gives {}: a difference of {}.",
+                    text.en,
+                    describe::yen_en(line.amount_fee),
+                    describe::yen_en(fee_contracted),
+                    describe::signed_yen_en(difference)
+                ),
             );
-            exceptions.push(Exception::new(ExceptionKind::FeeMismatch, vec![record.clone()], difference, detail));
+            let label = describe::line_label(&line.file, line.line);
+            exceptions.push(Exception::new(
+                ExceptionKind::FeeMismatch,
+                vec![(record.clone(), label)],
+                difference,
+                detail,
+            ));
         }
         fees.push(FeeLine {
             line: record,
@@ -403,214 +479,40 @@ fn fee_lines(
     Ok(fees)
 }
 
-/// A payout, as lines name it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct PayoutKey {
-    source: Source,
-    acquirer: String,
-    payout_id: Option<PayoutId>,
-    payout_date: NaiveDate,
-}
-
-fn payout_key(config: &Config, line: &SettlementLine) -> Result<PayoutKey, ReconcileError> {
-    let (acquirer, _) = config.fee_rate(line.brand).ok_or(ReconcileError::NoContract(line.brand))?;
-    Ok(PayoutKey {
-        source: line.source,
-        acquirer: acquirer.id.clone(),
-        payout_id: line.payout_id.clone(),
-        payout_date: line.payout_date,
-    })
-}
-
-fn acquirer<'c>(config: &'c Config, id: &str) -> Option<&'c Acquirer> {
-    config.acquirers.iter().find(|acquirer| acquirer.id == id)
-}
-
-fn is_closing_period(business_date: BusinessDate, paid_on: NaiveDate) -> bool {
-    business_date.date().month() == 3
-        && matches!(paid_on.month(), 4 | 5)
-        && paid_on.year() == business_date.date().year()
-}
-
-/// A bank credit that may pay an expected deposit.
-struct Expected<'a> {
-    payer_name: &'a str,
-    kinds: &'a [BankTransactionKind],
-    reference: Option<&'a str>,
-    first_day: NaiveDate,
-    due_on: NaiveDate,
-}
-
-impl Expected<'_> {
-    fn candidate(&self, entry: &StatementEntry) -> bool {
-        entry.direction == Direction::Credit
-            && self.kinds.contains(&entry.kind)
-            && entry.booking_date >= self.first_day
-            && entry.booking_date <= self.due_on
-            && (entry.payer_name.trim() == self.payer_name.trim() || self.names_reference(entry))
-    }
-
-    fn names_reference(&self, entry: &StatementEntry) -> bool {
-        self.reference
-            .is_some_and(|reference| entry.description.contains(reference) || entry.edi_information.contains(reference))
-    }
-}
-
-/// Finds the bank credit for an expected amount: one naming the reference first, then one from
-/// the payer with the exact amount, then (as a different deposit) any from the payer.
-fn find_credit(
-    expected: &Expected<'_>,
-    amount: Yen,
-    bank: &[StatementEntry],
-    claimed: &[bool],
-) -> Option<(usize, bool)> {
-    let open = |index: &usize| !claimed[*index] && expected.candidate(&bank[*index]);
-    let by_reference = (0..bank.len()).filter(open).find(|&index| expected.names_reference(&bank[index]));
-    if let Some(index) = by_reference {
-        return Some((index, bank[index].amount == amount));
-    }
-    if let Some(index) = (0..bank.len()).filter(open).find(|&index| bank[index].amount == amount) {
-        return Some((index, true));
-    }
-    (0..bank.len()).find(open).map(|index| (index, false))
-}
-
-fn bank_ref(entry: &StatementEntry) -> RecordRef {
-    RecordRef::BankLine { reference: entry.reference.clone(), record_number: entry.record_number }
-}
-
-/// Raises the exception for an expected deposit that was found different or not found.
-fn judge_deposit(
-    found: Option<(usize, bool)>,
-    record: RecordRef,
-    amount: Yen,
-    due_on: NaiveDate,
-    bank: &[StatementEntry],
-    as_of: NaiveDate,
-    exceptions: &mut Vec<Exception>,
-) -> Result<Option<RecordRef>, ReconcileError> {
-    match found {
-        Some((index, true)) => Ok(Some(bank_ref(&bank[index]))),
-        Some((index, false)) => {
-            let entry = &bank[index];
-            let difference = error::subtract(entry.amount, amount, "a deposit difference")?;
-            let detail = format!(
-                "{:?}: expected {amount}, the bank credited {} on {}",
-                record, entry.amount, entry.booking_date
-            );
-            let records = vec![record, bank_ref(entry)];
-            exceptions.push(Exception::new(ExceptionKind::BankDepositDifferent, records, difference, detail));
-            Ok(Some(bank_ref(entry)))
-        }
-        None if as_of > due_on => {
-            let detail = format!("{:?}: {amount} was due by {due_on} and is not in the bank statement", record);
-            exceptions.push(Exception::new(
-                ExceptionKind::BankDepositMissing,
-                vec![record],
-                amount.checked_neg(),
-                detail,
-            ));
-            Ok(None)
-        }
-        None => Ok(None),
-    }
-}
-
-fn payout_shares(
-    scoped: &[&SettlementLine],
-    totals: &SettlementTotals,
+/// The day's net difference from its figures (never from its exceptions).
+fn difference(
+    outcome: &MatchOutcome,
+    fee_lines: &[FeeLine],
+    cash: &CashSection,
+    bank: &BankReconciliation,
+    facility: &FacilityId,
     business_date: BusinessDate,
-    bank: &[StatementEntry],
-    bank_claimed: &mut [bool],
-    context: &DayContext<'_>,
-    exceptions: &mut Vec<Exception>,
-) -> Result<Vec<PayoutShare>, ReconcileError> {
-    let mut by_payout: BTreeMap<PayoutKey, Vec<&SettlementLine>> = BTreeMap::new();
-    for line in scoped.iter().filter(|line| line.kind != LineKind::OutcomeUnknown) {
-        by_payout.entry(payout_key(context.config, line)?).or_default().push(line);
-    }
-    if let (Some(brand), false) = (totals.uncontracted, by_payout.is_empty()) {
-        return Err(ReconcileError::NoContract(brand));
-    }
-    let mut shares = Vec::new();
-    for (key, lines) in by_payout {
-        let payout_amount_net = totals.payout_net.get(&key).copied().unwrap_or(Yen::ZERO);
-        shares.push(PayoutShare {
-            acquirer: key.acquirer.clone(),
-            payout_id: key.payout_id.clone(),
-            payout_date: key.payout_date,
-            lines: lines
-                .iter()
-                .map(|line| RecordRef::SettlementLine { file: line.file.clone(), line: line.line })
-                .collect(),
-            amount_gross: error::sum(lines.iter().map(|line| line.amount_gross), "a payout share")?,
-            amount_fee: error::sum(lines.iter().map(|line| line.amount_fee), "a payout share")?,
-            amount_net: error::sum(lines.iter().map(|line| line.amount_net), "a payout share")?,
-            payout_amount_net,
-            bank_line: None,
-            due_on: context.calendar.next_business_day(key.payout_date)?,
-            in_closing_period: is_closing_period(business_date, key.payout_date),
-        });
-    }
-    // Exact credits are taken for every payout first, so that a payout whose credit differs
-    // cannot take the credit of another payout from the same acquirer.
-    let mut found = vec![None; shares.len()];
-    for exact_only in [true, false] {
-        for (position, share) in shares.iter().enumerate() {
-            if found[position].is_some() {
-                continue;
-            }
-            let Some(acquirer) = acquirer(context.config, &share.acquirer) else { continue };
-            let expected = Expected {
-                payer_name: &acquirer.depositor_name,
-                kinds: &[BankTransactionKind::Transfer],
-                reference: share.payout_id.as_ref().map(PayoutId::as_str),
-                first_day: share.payout_date,
-                due_on: share.due_on,
-            };
-            if let Some((index, exact)) = find_credit(&expected, share.payout_amount_net, bank, bank_claimed) {
-                if exact || !exact_only {
-                    bank_claimed[index] = true;
-                    found[position] = Some((index, exact));
-                }
-            }
-        }
-    }
-    for (share, found) in shares.iter_mut().zip(found) {
-        let record = RecordRef::Payout {
-            acquirer: share.acquirer.clone(),
-            payout: share.payout_id.clone(),
-            payout_date: share.payout_date,
-        };
-        share.bank_line =
-            judge_deposit(found, record, share.payout_amount_net, share.due_on, bank, context.as_of, exceptions)?;
-    }
-    Ok(shares)
-}
-
-/// The card acquirer's trailer states the payout; it must be the sum of the file's net lines.
-fn check_stated_payouts(
-    totals: &SettlementTotals,
-    payouts: &[PayoutShare],
-    exceptions: &mut Vec<Exception>,
-) -> Result<(), ReconcileError> {
-    for stated in &totals.stated {
-        let touched = payouts.iter().any(|payout| payout.payout_id.as_ref() == Some(&stated.payout_id));
-        if !touched {
-            continue;
-        }
-        let lines_net = totals.file_net.get(&stated.file).copied().unwrap_or(Yen::ZERO);
-        if lines_net != stated.amount_net {
-            let difference = error::subtract(stated.amount_net, lines_net, "a payout difference")?;
-            let detail = format!(
-                "{}: the trailer states a payout of {}, the lines' net sum to {lines_net}",
-                stated.file, stated.amount_net
-            );
-            let records = vec![RecordRef::SettlementLine { file: stated.file.clone(), line: stated.line }];
-            exceptions.push(Exception::new(ExceptionKind::PayoutMismatch, records, difference, detail));
-        }
-    }
-    Ok(())
+) -> Result<Difference, ReconcileError> {
+    let journal_cashless =
+        error::sum(outcome.items.iter().filter(|item| !item.pending).map(|item| item.expected), "the journal")?;
+    let settled_gross = error::sum(compared_lines(outcome).map(|line| line.amount_gross), "settled gross")?;
+    let other_lines = outcome.lines.iter().enumerate().filter(|(index, line)| {
+        outcome.in_scope[*index]
+            && outcome.moves_money[*index]
+            && matches!(line.kind, LineKind::Chargeback | LineKind::ChargebackReversal | LineKind::Adjustment)
+    });
+    let other_lines_net = error::sum(other_lines.map(|(_, line)| line.amount_net), "other lines")?;
+    let mut difference = Difference {
+        journal_cashless,
+        settled_gross,
+        fee_contracted: error::sum(fee_lines.iter().map(|line| line.fee_contracted), "fees contracted")?,
+        fee_charged: error::sum(fee_lines.iter().map(|line| line.fee_charged), "fees charged")?,
+        other_lines_net,
+        cash_over_short: cash.over_short_total,
+        cash_deposit_difference: bank.deposit(facility, business_date).map_or(Yen::ZERO, |deposit| deposit.difference),
+        bank_unmatched: bank.unmatched_of(facility, business_date)?,
+        net_difference: Yen::ZERO,
+    };
+    difference.net_difference = difference.computed().ok_or(ReconcileError::Money {
+        what: "the net difference",
+        source: pos_core::MoneyError::Overflow("the net difference"),
+    })?;
+    Ok(difference)
 }
 
 fn cash_payments(journal: &DayJournal, business_date: BusinessDate) -> impl Iterator<Item = &JournalPayment> {
@@ -623,8 +525,7 @@ fn cash_section(
     journal: &DayJournal,
     facility: &Facility,
     business_date: BusinessDate,
-    bank: &[StatementEntry],
-    bank_claimed: &mut [bool],
+    bank: &BankReconciliation,
     context: &DayContext<'_>,
     exceptions: &mut Vec<Exception>,
 ) -> Result<CashSection, ReconcileError> {
@@ -660,20 +561,40 @@ fn cash_section(
             .cash_counted
             .map(|counted| error::subtract(counted, shift.float_opening, "cash to deposit"))
             .transpose()?;
-        if let Some(over_short) = over_short.filter(|amount| *amount != Yen::ZERO) {
+        if let (Some(over_short), Some(counted)) =
+            (over_short.filter(|amount| *amount != Yen::ZERO), shift.cash_counted)
+        {
             let kind = if over_short.is_negative() { ExceptionKind::CashShort } else { ExceptionKind::CashOver };
             let record = RecordRef::Shift { register: shift.register.clone(), shift: shift.shift_id.clone() };
-            let detail = format!(
-                "register {} shift {}: expected {expected}, counted {}",
-                shift.register,
-                shift.shift_id,
-                shift.cash_counted.unwrap_or(Yen::ZERO)
+            let name = describe::shift(&shift.register, &shift.shift_id, shift.opened_at);
+            let detail = Wording::new(
+                format!(
+                    "{} の現金は、あるべき額 {}（釣銭準備金 {} + 収納 {} − 現金返金 {}）に対し、実査額 {} で、{} です。",
+                    name.ja,
+                    describe::yen_ja(expected),
+                    describe::yen_ja(shift.float_opening),
+                    describe::yen_ja(cash_taken),
+                    describe::yen_ja(cash_refunded),
+                    describe::yen_ja(counted),
+                    describe::signed_yen_ja(over_short)
+                ),
+                format!(
+                    "{}: expected {} (float {} + taken {} − refunded {}), counted {}: {}.",
+                    name.en,
+                    describe::yen_en(expected),
+                    describe::yen_en(shift.float_opening),
+                    describe::yen_en(cash_taken),
+                    describe::yen_en(cash_refunded),
+                    describe::yen_en(counted),
+                    describe::signed_yen_en(over_short)
+                ),
             );
-            exceptions.push(Exception::new(kind, vec![record], over_short, detail));
+            exceptions.push(Exception::new(kind, vec![(record, name)], over_short, detail));
         }
         shifts.push(ShiftCash {
             register: shift.register.clone(),
             shift: shift.shift_id.clone(),
+            opened_at: shift.opened_at,
             float_opening: shift.float_opening,
             cash_taken,
             cash_refunded,
@@ -683,55 +604,30 @@ fn cash_section(
             to_deposit,
         });
     }
-    let to_deposit_total = error::sum(shifts.iter().filter_map(|shift| shift.to_deposit), "cash to deposit")?;
-    let deposit_due_on = context.calendar.next_business_day(business_date.date())?;
-    let mut bank_line = None;
-    // A drawer short by more than its takings leaves nothing to deposit; the shortage is
-    // already on the list as such.
-    if to_deposit_total > Yen::ZERO {
-        let expected = Expected {
-            payer_name: &facility.depositor_name,
-            kinds: &[BankTransactionKind::Cash, BankTransactionKind::Transfer],
-            reference: None,
-            first_day: business_date.date(),
-            due_on: deposit_due_on,
-        };
-        let found = find_credit(&expected, to_deposit_total, bank, bank_claimed);
-        if let Some((index, _)) = found {
-            bank_claimed[index] = true;
-        }
-        let record = RecordRef::CashDeposit { business_date: business_date.date() };
-        bank_line = judge_deposit(found, record, to_deposit_total, deposit_due_on, bank, context.as_of, exceptions)?;
-    }
+    let deposit = bank.deposit(&facility.id, business_date);
     Ok(CashSection {
         expected_total: error::sum(shifts.iter().map(|shift| shift.expected), "cash expected")?,
         counted_total: error::sum(shifts.iter().filter_map(|shift| shift.counted), "cash counted")?,
         over_short_total: error::sum(shifts.iter().filter_map(|shift| shift.over_short), "over/short")?,
-        to_deposit_total,
+        to_deposit_total: error::sum(shifts.iter().filter_map(|shift| shift.to_deposit), "cash to deposit")?,
         shifts,
-        bank_line,
-        deposit_due_on,
+        bank_line: deposit.and_then(|deposit| deposit.credit).map(|index| bank.lines[index].record()),
+        deposit_due_on: match deposit {
+            Some(deposit) => deposit.due_on,
+            None => context.calendar.next_business_day(business_date.date())?,
+        },
     })
-}
-
-/// Whose revenue the facility's takings are.
-fn owner_of(facility: &Facility) -> Owner {
-    match facility.revenue_rule {
-        RevenueRule::Shiyoryo => Owner::City,
-        RevenueRule::RiyoRyokin => facility.owner.clone(),
-    }
 }
 
 /// The sale lines of the sales paid on the day: a sale counts once one of its payments of the
 /// day was taken (a refund later does not unbook the sale; it is a refund of its own day).
-fn revenue_lines(journal: &DayJournal, facility: &Facility, business_date: BusinessDate) -> Vec<RevenueLine> {
+fn revenue_lines(journal: &DayJournal, owner: &Owner, business_date: BusinessDate) -> Vec<RevenueLine> {
     let paid: BTreeSet<&SaleId> = journal
         .payments
         .iter()
         .filter(|payment| payment.business_date == business_date && payment.is_taken())
         .map(|payment| &payment.sale_id)
         .collect();
-    let owner = owner_of(facility);
     journal
         .sale_lines
         .iter()

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset};
-use pos_core::{Brand, BusinessDate, FacilityId, FeeItemCode, MaskedPan, Method, PaymentState, RegisterId};
+use pos_core::{Brand, BusinessDate, FacilityId, FeeItemCode, FiscalYear, MaskedPan, Method, PaymentState, RegisterId};
 use pos_core::{TerminalId, Yen};
 
 use crate::inputs::identifiers::{MaskedCardId, Rrn, Stan};
@@ -54,6 +54,21 @@ journal_identifier!(
     /// A refund's id; for QR refunds it is the `merchantRefundId` the provider echoes.
     RefundId
 );
+
+/// A receipt number (領収書番号): gapless per register and fiscal year, printed on the receipt as
+/// `No. 2026-000123`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Receipt {
+    pub fiscal_year: FiscalYear,
+    pub number: i64,
+}
+
+impl fmt::Display for Receipt {
+    /// As the receipt prints it: `No. 2026-000123`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "No. {}-{:06}", self.fiscal_year.start_year(), self.number)
+    }
+}
 
 /// How a refund was paid back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,6 +126,8 @@ pub struct JournalPayment {
     pub rrn: Option<Rrn>,
     pub masked_pan: Option<MaskedPan>,
     pub card_id: Option<MaskedCardId>,
+    /// The receipt of the sale the payment paid, once the sale was paid.
+    pub receipt: Option<Receipt>,
     pub refunds: Vec<JournalRefund>,
 }
 
@@ -155,6 +172,8 @@ pub struct JournalSaleLine {
 pub struct JournalShift {
     pub shift_id: ShiftId,
     pub register: RegisterId,
+    /// When the shift was opened, in JST: how treasury tells a register's shifts apart.
+    pub opened_at: Option<DateTime<FixedOffset>>,
     pub float_opening: Yen,
     /// The gateway's own expected cash at closing, when the shift was closed.
     pub cash_expected_recorded: Option<Yen>,

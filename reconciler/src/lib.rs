@@ -11,14 +11,21 @@
 //!   (payments with their keys and refunds, sale lines with revenue accounts, shifts), as plain
 //!   types.
 //! - [`settlements`]: the day's settlement files in memory, turned into one line type.
-//! - [`calendar`]: bank business days, with the holiday lists as data (`data/holidays-*.txt`),
-//!   and "due on <date>".
+//! - [`calendar`]: bank business days (national holidays by the rules of the 祝日法 for
+//!   2000–2099 from [`pos_core::holidays`], a configured directory of `holidays-YYYY.txt` files
+//!   overriding a year), and "due on `<date>`".
 //! - [`matching`]: journal ↔ settlement lines by keys, then by amount, terminal and time; split
-//!   and aggregated lines; refunds, reversals and timing differences.
-//! - [`exceptions`]: the exceptions list's entries.
-//! - [`day`]: [`day::reconcile_day`], which adds fees, payouts against the bank, cash against
+//!   and aggregated lines; refunds, reversals, what is due (not late) and 処理未了.
+//! - [`exceptions`]: the exceptions list's entries, under one sign rule (the effect on the
+//!   city's money), each with a Japanese and an English sentence ([`describe`] names records).
+//! - [`bank`]: every line of the bank statement accounted for: payouts, cash deposits,
+//!   corrections, charges, and the unmatched lines as exceptions; the city's list.
+//! - [`receivables`]: what a facility-day books against the acquirers per payout (receivable,
+//!   fees expensed or held in suspense) and each refund's booking.
+//! - [`day`]: [`day::reconcile_facility_day`], which adds fees, payouts, refunds, cash against
 //!   the count and revenue per account and owner, into a [`day::DayResult`] whose totals
-//!   [`day::DayResult::check_totals`] proves are the sums of their lines.
+//!   [`day::DayResult::check_totals`] proves are the sums of their lines, with the exceptions
+//!   summing to the day's net difference.
 //! - [`source`]: reads a facility's day from the gateway's journal database (SQLite or
 //!   PostgreSQL), read-only and streaming, into [`journal::DayJournal`].
 //! - [`report`]: the daily report (日計表) as JSON, CSV and printable HTML, the city-wide and
@@ -35,19 +42,21 @@
 //! Matching and reporting read no clock: the "as of" date is an input.
 //!
 //! The gateway's treasury API calls [`pipeline`] over its own journal; [`scale`] reconciles a
-//! range at bounded memory (see the `scale` benchmark). Refunds of earlier days are not yet in
-//! the accounting export. Today the gateway also computes a shift's
+//! range at bounded memory (see the `scale` benchmark). Today the gateway also computes a shift's
 //! over/short when the shift closes; the reconciler recomputes it from the journal's payments.
 
+pub mod bank;
 pub mod calendar;
 pub mod close;
 pub mod day;
+pub mod describe;
 pub mod error;
 pub mod exceptions;
 pub mod inputs;
 pub mod journal;
 pub mod matching;
 pub mod pipeline;
+pub mod receivables;
 pub mod report;
 pub mod scale;
 pub mod settlements;

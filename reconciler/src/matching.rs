@@ -10,7 +10,7 @@
 //!    tolerance. Every line with the record's keys joins its group, so a payment split by the
 //!    acquirer into several lines (**one-to-many**) matches when the lines add up to it; lines
 //!    that each repeat the whole amount are duplicates. A 処理未了 line joins the group of its
-//!    payment and is superseded by a later 売上 or 取消 with the same 取引通番 when one is found.
+//!    payment, and so does the later 売上 or 取消 with the same 取引通番 that decides it.
 //! 2. **By amount, terminal and time**, for records whose keys found nothing (a payment whose
 //!    acquirer answer never arrived has no STAN or RRN): the unclaimed line of the same terminal
 //!    (the register, for QR), the same amount, and the nearest time within
@@ -19,28 +19,40 @@
 //!    consecutive unmatched payments of its terminal, at most [`AGGREGATED_PAYMENTS_MAX`], all
 //!    within the time window of the line.
 //!
-//! What is still unmatched afterwards is judged: a taken payment or refund missing from every
-//! settlement is a **timing difference** until its due date (the business date plus the
-//! acquirer's `settlement_lag_days` bank business days) has passed, and only then "missing in
-//! settlement"; a settlement line of the day that nothing claims is missing in journal, an
-//! unmatched refund, a chargeback, an adjustment, or a duplicate of a matched line. A payment
-//! the journal undid must be absent, or cancelled to zero in the settlement.
+//! What the journal expects of each record ([`JournalItem::expected`]) is its amount when the
+//! money was taken (a refund: its amount back, negative), and nothing when the journal has not
+//! taken it (in doubt) or undid it. Each exception's amount is what settled less what the journal
+//! expects (the sign rule of [`crate::exceptions`]).
 //!
-//! Every settlement line is claimed by at most one group; a record whose keys lead to a line
-//! another group already holds raises "claimed twice" instead of taking it.
+//! **What is due is not late.** A taken payment or refund missing from every settlement is "due
+//! on `<date>`" (the business date plus the acquirer's `settlement_lag_days` bank business days)
+//! until that date has passed, and only then "missing in settlement". A 処理未了 is due on the
+//! centre's deadline for its brand (`outcome_unknown_deadline_business_days`); until then it is
+//! listed as due, not as an exception. After it: a 処理未了 still undecided is an exception
+//! whose amount is what the journal took (the city did not get it); one decided as 取消 for a
+//! payment the journal took is one too; one the journal never took or undid moves nothing.
+//! Treasury resolving the payment in the gateway (completed or failed) changes what the journal
+//! expects, and with it the exception.
+//!
+//! A settlement line of the day that nothing claims is missing in journal, an unmatched refund,
+//! a chargeback, an adjustment, or a duplicate of a matched line. A payment the journal undid
+//! must be absent, or cancelled to zero in the settlement. Every settlement line is claimed by
+//! at most one group; a record whose keys lead to a line another group already holds raises
+//! "claimed twice" instead of taking it.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use pos_config::{Config, Facility};
-use pos_core::{BusinessDate, Method, TerminalId, Yen};
+use pos_core::{Brand, BusinessDate, Method, TerminalId, Yen};
 
 use crate::calendar::BankCalendar;
+use crate::describe;
 use crate::error::{self, ReconcileError};
-use crate::exceptions::{Exception, ExceptionKind, RecordRef};
+use crate::exceptions::{Exception, ExceptionKind, RecordRef, Wording};
 use crate::inputs::identifiers::{Rrn, Stan};
 use crate::journal::{DayJournal, JournalPayment, JournalRefund, RefundChannel};
-use crate::settlements::{LineKind, SettlementLine, Source};
+use crate::settlements::{money_lines, LineKind, SettlementLine, Source};
 
 /// How far apart the journal's and the acquirer's times of one transaction may be when they are
 /// matched by terminal and trace number: terminal and host clocks differ, and a trace number
@@ -73,19 +85,53 @@ pub struct MatchGroup {
     pub journal: Vec<RecordRef>,
     /// Indexes into [`MatchOutcome::lines`].
     pub lines: Vec<usize>,
-    /// The journal's signed amount (refunds negative).
+    /// What the journal expects of the records, signed (refunds negative).
     pub amount_journal: Yen,
-    /// The lines' signed gross, not counting superseded 処理未了 lines.
+    /// The gross of the lines that move money (not a 処理未了, nor the 取消 deciding one).
     pub amount_settled: Yen,
 }
 
-/// A taken payment or refund not yet in any settlement, before its due date.
+/// Why something is listed as due rather than as an exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DueReason {
+    /// A taken payment or refund not yet in any settlement, before the acquirer's lag is over.
+    Settlement,
+    /// A 処理未了 the e-money centre may still settle, before its brand's deadline.
+    OutcomeUnknown,
+}
+
+impl DueReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            DueReason::Settlement => "settlement",
+            DueReason::OutcomeUnknown => "outcome_unknown",
+        }
+    }
+}
+
+/// Something not yet settled or decided, before its due date: "due on `<date>`", not an exception.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimingDifference {
     pub record: RecordRef,
-    /// Signed: refunds negative.
+    pub reason: DueReason,
+    /// Signed: refunds negative. The amount in question (a 処理未了's, a payment in doubt's).
     pub amount: Yen,
     pub due_on: NaiveDate,
+    /// What is due, in words.
+    pub description: Wording,
+}
+
+/// A journal record of the day that reconciliation expects to see settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalItem {
+    pub record: RecordRef,
+    pub brand: Brand,
+    /// What the journal expects: the amount taken (refunds negative), zero when not taken.
+    pub expected: Yen,
+    /// The group that matched it.
+    pub group: Option<usize>,
+    /// Listed as due: not yet compared, so not in the day's difference.
+    pub pending: bool,
 }
 
 /// What matching found for a facility's day.
@@ -98,6 +144,10 @@ pub struct MatchOutcome {
     pub claimed_by: Vec<Option<usize>>,
     /// Lines of this day's business, claimed or not: the ones whose fees and payouts count.
     pub in_scope: Vec<bool>,
+    /// For each line, whether it moves money ([`crate::settlements::money_lines`]).
+    pub moves_money: Vec<bool>,
+    /// The day's cashless payments and refunds, in time order.
+    pub items: Vec<JournalItem>,
     pub timing_differences: Vec<TimingDifference>,
     pub exceptions: Vec<Exception>,
 }
@@ -113,9 +163,34 @@ pub struct MatchContext<'a> {
     pub as_of: NaiveDate,
 }
 
+impl MatchContext<'_> {
+    /// The name of the acquirer that takes `brand`.
+    fn acquirer_name(&self, brand: Brand) -> String {
+        self.config
+            .fee_rate(brand)
+            .map_or_else(|| brand.display_name().to_string(), |(acquirer, _)| acquirer.name.clone())
+    }
+
+    /// When a taken record of `date` must be in a settlement.
+    fn settlement_due(&self, brand: Brand, date: NaiveDate) -> Result<NaiveDate, ReconcileError> {
+        let (acquirer, _) = self.config.fee_rate(brand).ok_or(ReconcileError::NoContract(brand))?;
+        Ok(self.calendar.due_on(date, acquirer.settlement_lag_days)?)
+    }
+
+    /// The centre's deadline for deciding a 処理未了 of `brand` made on `date`. A configuration
+    /// built without one (not from a file, which requires it) falls back to the settlement lag.
+    fn outcome_unknown_due(&self, brand: Brand, date: NaiveDate) -> Result<NaiveDate, ReconcileError> {
+        let (acquirer, fee) = self.config.fee_rate(brand).ok_or(ReconcileError::NoContract(brand))?;
+        let days = fee.outcome_unknown_deadline_business_days.unwrap_or(acquirer.settlement_lag_days);
+        Ok(self.calendar.due_on(date, days)?)
+    }
+}
+
 /// A journal payment or refund to match.
 #[derive(Debug, Clone)]
 struct Item<'a> {
+    /// Position in [`MatchOutcome::items`].
+    position: usize,
     record: RecordRef,
     payment: &'a JournalPayment,
     refund: Option<&'a JournalRefund>,
@@ -133,14 +208,29 @@ impl Item<'_> {
         }
     }
 
-    /// The line kinds this record may match.
-    fn accepts(&self, kind: LineKind) -> bool {
+    /// What the journal expects to be settled for the record.
+    fn expected(&self) -> Yen {
         match self.refund {
-            Some(_) => kind.is_refund_like(),
+            Some(_) => self.amount_signed,
+            None if self.payment.is_taken() => self.amount_signed,
+            None => Yen::ZERO,
+        }
+    }
+
+    /// A payment neither taken nor undone: still in doubt (or never finished).
+    fn in_doubt(&self) -> bool {
+        self.refund.is_none() && !self.payment.is_taken() && !self.payment.is_undone()
+    }
+
+    /// The line kinds this record may match; `decides_unknown` says the line is a 取消 deciding a
+    /// 処理未了 as not charged.
+    fn accepts(&self, kind: LineKind, decides_unknown: bool) -> bool {
+        match self.refund {
+            Some(_) => kind.is_refund_like() && !decides_unknown,
             None if self.payment.is_undone() => {
                 matches!(kind, LineKind::Sale | LineKind::OutcomeUnknown | LineKind::Cancel)
             }
-            None => matches!(kind, LineKind::Sale | LineKind::OutcomeUnknown),
+            None => matches!(kind, LineKind::Sale | LineKind::OutcomeUnknown) || decides_unknown,
         }
     }
 
@@ -154,8 +244,8 @@ impl Item<'_> {
     }
 
     /// Whether the line carries this record's keys.
-    fn keys_match(&self, line: &SettlementLine) -> bool {
-        if Some(line.source) != self.source() || !self.accepts(line.kind) {
+    fn keys_match(&self, line: &SettlementLine, decides_unknown: bool) -> bool {
+        if Some(line.source) != self.source() || !self.accepts(line.kind, decides_unknown) {
             return false;
         }
         let (stan, rrn) = match self.refund {
@@ -168,9 +258,12 @@ impl Item<'_> {
                 && self.same_terminal(line)
                 && seconds_apart(self.time, line.time) <= KEY_TIME_TOLERANCE_SECONDS
         };
+        // A 処理未了 is decided on a later date: its deciding line may come days after the tap.
+        let decision_matches =
+            || decides_unknown && stan.is_some() && line.stan.as_ref() == stan && self.same_terminal(line);
         match line.source {
             Source::Card => (rrn.is_some() && line.rrn.as_ref() == rrn) || trace_matches(),
-            Source::Emoney => trace_matches(),
+            Source::Emoney => trace_matches() || decision_matches(),
             Source::Qr => {
                 let key = match self.refund {
                     Some(refund) => refund.refund_id.as_str(),
@@ -205,6 +298,25 @@ impl Item<'_> {
             && self.same_terminal(line)
             && seconds_apart(self.time, line.time) <= MATCH_TIME_WINDOW_SECONDS
     }
+
+    /// The record as treasury finds it, short and in full.
+    fn label(&self) -> Wording {
+        match self.refund {
+            Some(refund) => describe::refund_label(self.payment, refund),
+            None => describe::payment_label(self.payment),
+        }
+    }
+
+    fn text(&self) -> Wording {
+        match self.refund {
+            Some(refund) => describe::refund(self.payment, refund),
+            None => describe::payment(self.payment),
+        }
+    }
+
+    fn named(&self) -> (RecordRef, Wording) {
+        (self.record.clone(), self.label())
+    }
 }
 
 fn seconds_apart(left: DateTime<FixedOffset>, right: DateTime<FixedOffset>) -> i64 {
@@ -213,6 +325,10 @@ fn seconds_apart(left: DateTime<FixedOffset>, right: DateTime<FixedOffset>) -> i
 
 fn line_ref(line: &SettlementLine) -> RecordRef {
     RecordRef::SettlementLine { file: line.file.clone(), line: line.line }
+}
+
+fn named_line(line: &SettlementLine) -> (RecordRef, Wording) {
+    (line_ref(line), describe::line_label(&line.file, line.line))
 }
 
 /// Whether a settlement line belongs to the facility: by merchant id for card and e-money. For
@@ -263,17 +379,29 @@ pub fn match_facility_lines(
     lines: Vec<SettlementLine>,
     context: &MatchContext<'_>,
 ) -> Result<MatchOutcome, ReconcileError> {
+    let items = day_items(journal, context.business_date);
     let mut matcher = Matcher {
         context,
         keys: KeyIndex::of(&lines),
+        labels: items.iter().map(|item| (item.record.clone(), item.label())).collect(),
         outcome: MatchOutcome {
             claimed_by: vec![None; lines.len()],
             in_scope: lines.iter().map(|line| line.business_date() == context.business_date).collect(),
+            moves_money: money_lines(&lines),
+            items: items
+                .iter()
+                .map(|item| JournalItem {
+                    record: item.record.clone(),
+                    brand: item.payment.brand,
+                    expected: item.expected(),
+                    group: None,
+                    pending: false,
+                })
+                .collect(),
             lines,
             ..MatchOutcome::default()
         },
     };
-    let items = day_items(journal, context.business_date);
     let mut unmatched = Vec::new();
     for item in &items {
         if !matcher.match_by_keys(item)? {
@@ -290,7 +418,7 @@ pub fn match_facility_lines(
     for item in remaining {
         matcher.judge_unmatched(item)?;
     }
-    matcher.judge_unclaimed_lines(journal);
+    matcher.judge_unclaimed_lines(journal)?;
     Ok(matcher.outcome)
 }
 
@@ -301,6 +429,7 @@ fn day_items(journal: &DayJournal, business_date: BusinessDate) -> Vec<Item<'_>>
     for payment in journal.payments.iter().filter(|payment| payment.method != Method::Cash) {
         if payment.business_date == business_date {
             items.push(Item {
+                position: 0,
                 record: RecordRef::Payment(payment.payment_id.clone()),
                 payment,
                 refund: None,
@@ -311,6 +440,7 @@ fn day_items(journal: &DayJournal, business_date: BusinessDate) -> Vec<Item<'_>>
         for refund in &payment.refunds {
             if refund.business_date() == business_date && refund.channel == RefundChannel::Original {
                 items.push(Item {
+                    position: 0,
                     record: RecordRef::Refund { payment: payment.payment_id.clone(), refund: refund.refund_id.clone() },
                     payment,
                     refund: Some(refund),
@@ -321,12 +451,17 @@ fn day_items(journal: &DayJournal, business_date: BusinessDate) -> Vec<Item<'_>>
         }
     }
     items.sort_by_key(|item| item.time);
+    for (position, item) in items.iter_mut().enumerate() {
+        item.position = position;
+    }
     items
 }
 
 struct Matcher<'c, 'a> {
     context: &'c MatchContext<'a>,
     keys: KeyIndex,
+    /// Each journal record's label, for exceptions that name another group's records.
+    labels: HashMap<RecordRef, Wording>,
     outcome: MatchOutcome,
 }
 
@@ -386,33 +521,59 @@ impl KeyIndex {
     }
 }
 
+/// How the lines of a group decide a 処理未了 among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// No 処理未了 in the group, or one a 売上 decided as charged: judged on the money.
+    Settled,
+    /// A 処理未了 a 取消 decided as not charged.
+    NotCharged,
+    /// A 処理未了 nothing has decided yet.
+    Undecided,
+}
+
 impl Matcher<'_, '_> {
     fn line(&self, index: usize) -> &SettlementLine {
         &self.outcome.lines[index]
     }
 
-    fn exception(&mut self, kind: ExceptionKind, records: Vec<RecordRef>, amount_at_stake: Yen, detail: String) {
-        self.outcome.exceptions.push(Exception::new(kind, records, amount_at_stake, detail));
+    /// Whether a line is the 取消 deciding a 処理未了.
+    fn decides_unknown(&self, index: usize) -> bool {
+        self.line(index).kind == LineKind::Cancel && !self.outcome.moves_money[index]
+    }
+
+    fn exception(&mut self, kind: ExceptionKind, records: Vec<(RecordRef, Wording)>, amount: Yen, detail: Wording) {
+        self.outcome.exceptions.push(Exception::new(kind, records, amount, detail));
+    }
+
+    fn due(&mut self, record: RecordRef, reason: DueReason, amount: Yen, due_on: NaiveDate, what: Wording) {
+        let description = match reason {
+            DueReason::Settlement => Wording::new(
+                format!("{} — 精算予定日 {due_on}", what.ja),
+                format!("{} — due in the settlement by {due_on}", what.en),
+            ),
+            DueReason::OutcomeUnknown => Wording::new(
+                format!("{} — センターの処理未了、確定期限 {due_on}", what.ja),
+                format!("{} — the centre's 処理未了, to be decided by {due_on}", what.en),
+            ),
+        };
+        self.outcome.timing_differences.push(TimingDifference { record, reason, amount, due_on, description });
     }
 
     /// Pass 1. Returns whether the record was dealt with (matched, or an exception raised).
     fn match_by_keys(&mut self, item: &Item<'_>) -> Result<bool, ReconcileError> {
-        let candidates: Vec<usize> =
-            self.keys.candidates(item).into_iter().filter(|&index| item.keys_match(self.line(index))).collect();
+        let candidates: Vec<usize> = self
+            .keys
+            .candidates(item)
+            .into_iter()
+            .filter(|&index| item.keys_match(self.line(index), self.decides_unknown(index)))
+            .collect();
         let mut free = Vec::new();
         for index in candidates {
             match self.outcome.claimed_by[index] {
                 None => free.push(index),
                 Some(group) => {
-                    let mut records = vec![item.record.clone(), line_ref(self.line(index))];
-                    records.extend(self.outcome.groups[group].journal.iter().cloned());
-                    let amount = self.line(index).amount_gross;
-                    let detail = format!(
-                        "{} carries the keys of {:?}, but another record already matched it",
-                        describe_line(self.line(index)),
-                        item.record
-                    );
-                    self.exception(ExceptionKind::ClaimedTwice, records, amount, detail);
+                    self.claimed_twice(item, index, group);
                     return Ok(true);
                 }
             }
@@ -423,6 +584,50 @@ impl Matcher<'_, '_> {
         let how = if free.len() > 1 { MatchHow::SplitLines } else { MatchHow::Key };
         self.settle_group(item, free, how)?;
         Ok(true)
+    }
+
+    /// A record whose keys lead to a line another group holds: the journal has two records for
+    /// one settled transaction, so the second is in no settlement.
+    fn claimed_twice(&mut self, item: &Item<'_>, index: usize, group: usize) {
+        let line = self.line(index).clone();
+        let mut records = vec![item.named(), named_line(&line)];
+        let first: Vec<RecordRef> = self.outcome.groups[group].journal.clone();
+        records.extend(first.iter().map(|record| (record.clone(), self.label_of(record))));
+        let first_text = first.first().map(|record| self.label_of(record)).unwrap_or_default();
+        let text = item.text();
+        let line_text = describe::line(&line);
+        let amount = item.expected().checked_neg();
+        let detail = Wording::new(
+            format!(
+                "{} の鍵を持つ {} は、既に {} と照合済みです。この取引に対応する精算はなく、{} が入金されません。",
+                text.ja,
+                line_text.ja,
+                first_text.ja,
+                describe::yen_ja(item.expected())
+            ),
+            format!(
+                "{} carries the keys of {}, which already matched {}; nothing settles this record, so {} will not be paid.",
+                line_text.en,
+                text.en,
+                first_text.en,
+                describe::yen_en(item.expected())
+            ),
+        );
+        self.exception(ExceptionKind::ClaimedTwice, records, amount, detail);
+    }
+
+    /// A journal record's label, from the record alone (for records of another group).
+    fn label_of(&self, record: &RecordRef) -> Wording {
+        if let Some(label) = self.labels.get(record) {
+            return label.clone();
+        }
+        match record {
+            RecordRef::Payment(id) | RecordRef::Refund { payment: id, .. } => {
+                Wording::new(format!("決済 {id}"), format!("payment {id}"))
+            }
+            RecordRef::SettlementLine { file, line } => describe::line_label(file, *line),
+            other => Wording::new(other.key(), other.key()),
+        }
     }
 
     /// Pass 2: the nearest unclaimed line of the same terminal and amount.
@@ -470,11 +675,12 @@ impl Matcher<'_, '_> {
                 continue;
             };
             let records: Vec<RecordRef> = run.iter().map(|&position| items[position].record.clone()).collect();
-            let amount_journal = error::sum(run.iter().map(|&position| items[position].amount_signed), "a run")?;
+            let amount_journal = error::sum(run.iter().map(|&position| items[position].expected()), "a run")?;
+            let group = self.outcome.groups.len();
             for &position in &run {
                 matched[position] = true;
+                self.outcome.items[items[position].position].group = Some(group);
             }
-            let group = self.outcome.groups.len();
             self.outcome.claimed_by[index] = Some(group);
             let amount_settled = self.line(index).amount_gross;
             self.outcome.groups.push(MatchGroup {
@@ -488,6 +694,23 @@ impl Matcher<'_, '_> {
         Ok(items.into_iter().zip(matched).filter(|(_, matched)| !matched).map(|(item, _)| item).collect())
     }
 
+    /// How a group's lines decide a 処理未了 among them.
+    fn decision(&self, lines: &[usize]) -> Decision {
+        let unknown = lines.iter().any(|&index| self.line(index).kind == LineKind::OutcomeUnknown);
+        if !unknown {
+            return Decision::Settled;
+        }
+        let sale =
+            lines.iter().any(|&index| self.line(index).kind == LineKind::Sale && self.outcome.moves_money[index]);
+        if sale {
+            Decision::Settled
+        } else if lines.iter().any(|&index| self.decides_unknown(index)) {
+            Decision::NotCharged
+        } else {
+            Decision::Undecided
+        }
+    }
+
     /// Claims the lines for the record and raises what the group shows.
     fn settle_group(&mut self, item: &Item<'_>, lines: Vec<usize>, how: MatchHow) -> Result<(), ReconcileError> {
         let group = self.outcome.groups.len();
@@ -495,73 +718,175 @@ impl Matcher<'_, '_> {
             self.outcome.claimed_by[index] = Some(group);
             self.outcome.in_scope[index] = true;
         }
-        let unknown: Vec<usize> =
-            lines.iter().copied().filter(|&index| self.line(index).kind == LineKind::OutcomeUnknown).collect();
-        let decided: Vec<usize> =
-            lines.iter().copied().filter(|&index| self.line(index).kind != LineKind::OutcomeUnknown).collect();
-        let amount_settled = error::sum(decided.iter().map(|&index| self.line(index).amount_gross), "a group")?;
-        let mut records = vec![item.record.clone()];
-        records.extend(lines.iter().map(|&index| line_ref(self.line(index))));
+        self.outcome.items[item.position].group = Some(group);
+        let money: Vec<usize> = lines.iter().copied().filter(|&index| self.outcome.moves_money[index]).collect();
+        let amount_settled = error::sum(money.iter().map(|&index| self.line(index).amount_gross), "a group")?;
+        let expected = item.expected();
         self.outcome.groups.push(MatchGroup {
             how,
             journal: vec![item.record.clone()],
             lines: lines.clone(),
-            amount_journal: item.amount_signed,
+            amount_journal: expected,
             amount_settled,
         });
-        let payment = item.payment;
-        if decided.is_empty() && !unknown.is_empty() {
-            let detail = format!(
-                "the e-money centre reports 処理未了 for {} ({} in the journal as {})",
-                payment.payment_id, payment.amount, payment.state
-            );
-            self.exception(ExceptionKind::EmoneyOutcomeUnknown, records, item.amount_signed, detail);
-            return Ok(());
+        let mut records = vec![item.named()];
+        records.extend(lines.iter().map(|&index| named_line(self.line(index))));
+        match self.decision(&lines) {
+            Decision::Undecided => return self.undecided(item, &lines, records),
+            Decision::NotCharged => {
+                self.not_charged(item, records);
+                return Ok(());
+            }
+            Decision::Settled => {}
         }
-        if item.refund.is_none() && !payment.is_taken() && !payment.is_undone() {
-            let detail = format!(
-                "payment {} of {} is {} in the journal; the settlement shows {}",
-                payment.payment_id, payment.amount, payment.state, amount_settled
+        let text = item.text();
+        let settled_ja = describe::yen_ja(amount_settled);
+        let settled_en = describe::yen_en(amount_settled);
+        if item.in_doubt() {
+            let state = describe::state(item.payment.state);
+            let detail = Wording::new(
+                format!(
+                    "{} はゲートウェイでは「{}」のままですが、精算には {settled_ja} が計上されています。",
+                    text.ja, state.ja
+                ),
+                format!("{} is still {} in the gateway, yet the settlement carries {settled_en}.", text.en, state.en),
             );
             self.exception(ExceptionKind::PaymentInDoubt, records, amount_settled, detail);
             return Ok(());
         }
-        if item.refund.is_none() && payment.is_undone() {
+        if item.refund.is_none() && item.payment.is_undone() {
             if amount_settled != Yen::ZERO {
-                let detail = format!(
-                    "payment {} is {} in the journal, yet the settlement carries {} for it",
-                    payment.payment_id, payment.state, amount_settled
+                let state = describe::state(item.payment.state);
+                let detail = Wording::new(
+                    format!("{} は「{}」ですが、精算に {settled_ja} が計上されています。", text.ja, state.ja),
+                    format!("{} was {}, yet the settlement carries {settled_en}.", text.en, state.en),
                 );
                 self.exception(ExceptionKind::ReversedButSettled, records, amount_settled, detail);
             }
             return Ok(());
         }
-        if amount_settled == item.amount_signed {
+        if amount_settled == expected {
             return Ok(());
         }
-        let all_repeat_amount =
-            decided.len() > 1 && decided.iter().all(|&index| self.line(index).amount_gross == item.amount_signed);
+        let all_repeat_amount = money.len() > 1 && money.iter().all(|&index| self.line(index).amount_gross == expected);
         if all_repeat_amount {
             // The first line is the match; every further copy is a duplicate of its own.
-            for &index in &decided[1..] {
-                let line = self.line(index);
-                let detail = format!("{} repeats the line matched to {:?}", describe_line(line), item.record);
-                let (amount, duplicate) = (line.amount_gross, line_ref(line));
-                let first = line_ref(self.line(decided[0]));
-                self.exception(ExceptionKind::Duplicate, vec![duplicate, first, item.record.clone()], amount, detail);
+            let first = self.line(money[0]).clone();
+            for &index in &money[1..] {
+                let line = self.line(index).clone();
+                let (copy, original) = (describe::line(&line), describe::line_label(&first.file, first.line));
+                let detail = Wording::new(
+                    format!("{} は、{} と照合済みの {} と同じ取引の重複です。", copy.ja, text.ja, original.ja),
+                    format!("{} repeats {}, already matched to {}.", copy.en, original.en, text.en),
+                );
+                let records = vec![named_line(&line), named_line(&first), item.named()];
+                self.exception(ExceptionKind::Duplicate, records, line.amount_gross, detail);
             }
             if let Some(group) = self.outcome.groups.last_mut() {
-                group.amount_settled = item.amount_signed;
+                group.amount_settled = expected;
             }
             return Ok(());
         }
-        let difference = error::subtract(amount_settled, item.amount_signed, "an amount difference")?;
-        let detail = format!(
-            "{:?} is {} in the journal and {} in the settlement",
-            item.record, item.amount_signed, amount_settled
+        let difference = error::subtract(amount_settled, expected, "an amount difference")?;
+        let lines_ja: Vec<String> = money.iter().map(|&index| describe::line(self.line(index)).ja).collect();
+        let lines_en: Vec<String> = money.iter().map(|&index| describe::line(self.line(index)).en).collect();
+        let detail = Wording::new(
+            format!(
+                "{} に対し、精算は {settled_ja}（{}）で、差額は {} です。",
+                text.ja,
+                lines_ja.join("、"),
+                describe::signed_yen_ja(difference)
+            ),
+            format!(
+                "{} settled as {settled_en} ({}): a difference of {}.",
+                text.en,
+                lines_en.join("; "),
+                describe::signed_yen_en(difference)
+            ),
         );
         self.exception(ExceptionKind::AmountMismatch, records, difference, detail);
         Ok(())
+    }
+
+    /// A 処理未了 nothing has decided: due until the brand's deadline, then an exception of what
+    /// the journal took.
+    fn undecided(
+        &mut self,
+        item: &Item<'_>,
+        lines: &[usize],
+        records: Vec<(RecordRef, Wording)>,
+    ) -> Result<(), ReconcileError> {
+        let tapped = lines
+            .iter()
+            .map(|&index| self.line(index))
+            .filter(|line| line.kind == LineKind::OutcomeUnknown)
+            .map(|line| line.time.date_naive())
+            .min()
+            .unwrap_or(item.time.date_naive());
+        let due_on = self.context.outcome_unknown_due(item.payment.brand, tapped)?;
+        let text = item.text();
+        if self.context.as_of <= due_on {
+            self.outcome.items[item.position].pending = true;
+            self.due(item.record.clone(), DueReason::OutcomeUnknown, item.amount_signed, due_on, text);
+            return Ok(());
+        }
+        if item.payment.is_undone() {
+            // The journal undid it and the centre never charged it: nothing moved on either side.
+            return Ok(());
+        }
+        let state = describe::state(item.payment.state);
+        let expected = item.expected();
+        let detail = Wording::new(
+            format!(
+                "{} は、電子マネーセンターの処理未了のまま確定期限 {due_on} を過ぎました（ゲートウェイでは「{}」）。{} が入金されていません。",
+                text.ja,
+                state.ja,
+                describe::yen_ja(expected)
+            ),
+            format!(
+                "{} is still 処理未了 at the e-money centre past its deadline of {due_on} ({} in the gateway); {} has not been paid.",
+                text.en,
+                state.en,
+                describe::yen_en(expected)
+            ),
+        );
+        self.exception(ExceptionKind::EmoneyOutcomeUnknown, records, expected.checked_neg(), detail);
+        Ok(())
+    }
+
+    /// A 処理未了 the centre decided as 取消: the city got nothing for it.
+    fn not_charged(&mut self, item: &Item<'_>, records: Vec<(RecordRef, Wording)>) {
+        let text = item.text();
+        let state = describe::state(item.payment.state);
+        if item.payment.is_taken() {
+            let detail = Wording::new(
+                format!(
+                    "{} は、電子マネーセンターが処理未了を取消として確定しました（ゲートウェイでは「{}」）。{} は入金されません。",
+                    text.ja,
+                    state.ja,
+                    describe::yen_ja(item.expected())
+                ),
+                format!(
+                    "The e-money centre decided {} as 取消 (not charged), though the gateway has it {}; {} will not be paid.",
+                    text.en,
+                    state.en,
+                    describe::yen_en(item.expected())
+                ),
+            );
+            self.exception(ExceptionKind::EmoneyOutcomeUnknown, records, item.expected().checked_neg(), detail);
+        } else if item.in_doubt() {
+            let detail = Wording::new(
+                format!(
+                    "{} は、電子マネーセンターが処理未了を取消として確定しました。ゲートウェイでは「{}」のままです。失敗として確定してください。",
+                    text.ja, state.ja
+                ),
+                format!(
+                    "The e-money centre decided {} as 取消 (not charged); the gateway still has it {}: resolve it as failed.",
+                    text.en, state.en
+                ),
+            );
+            self.exception(ExceptionKind::PaymentInDoubt, records, Yen::ZERO, detail);
+        }
     }
 
     /// A record no line matched.
@@ -570,99 +895,156 @@ impl Matcher<'_, '_> {
         if item.refund.is_none() && payment.is_undone() {
             return Ok(());
         }
-        if item.refund.is_none() && !payment.is_taken() {
-            let detail = format!(
-                "payment {} of {} is {} in the journal and in no settlement",
-                payment.payment_id, payment.amount, payment.state
-            );
-            self.exception(ExceptionKind::PaymentInDoubt, vec![item.record.clone()], payment.amount, detail);
-            return Ok(());
-        }
-        let (acquirer, _) =
-            self.context.config.fee_rate(payment.brand).ok_or(ReconcileError::NoContract(payment.brand))?;
-        let due_on = self.context.calendar.due_on(item.time.date_naive(), acquirer.settlement_lag_days)?;
+        let due_on = self.context.settlement_due(payment.brand, item.time.date_naive())?;
+        let text = item.text();
         if self.context.as_of <= due_on {
-            self.outcome.timing_differences.push(TimingDifference {
-                record: item.record.clone(),
-                amount: item.amount_signed,
-                due_on,
-            });
+            self.outcome.items[item.position].pending = true;
+            self.due(item.record.clone(), DueReason::Settlement, item.amount_signed, due_on, text);
             return Ok(());
         }
-        let detail = format!(
-            "{:?} of {} ({}) was due in {}'s settlement by {due_on} and is in none",
-            item.record, item.amount_signed, payment.brand, acquirer.name
+        let acquirer = self.context.acquirer_name(payment.brand);
+        if item.in_doubt() {
+            let state = describe::state(payment.state);
+            let detail = Wording::new(
+                format!(
+                    "{} はゲートウェイでは「{}」のままで、{acquirer} の精算にも {due_on} までに計上されていません。",
+                    text.ja, state.ja
+                ),
+                format!(
+                    "{} is still {} in the gateway and in no settlement of {acquirer} by {due_on}.",
+                    text.en, state.en
+                ),
+            );
+            self.exception(ExceptionKind::PaymentInDoubt, vec![item.named()], Yen::ZERO, detail);
+            return Ok(());
+        }
+        let detail = Wording::new(
+            format!("{} が、{acquirer} の精算に {due_on} までに計上されていません。", text.ja),
+            format!("{} was due in {acquirer}'s settlement by {due_on} and is in none.", text.en),
         );
-        self.exception(
-            ExceptionKind::MissingInSettlement,
-            vec![item.record.clone()],
-            item.amount_signed.checked_neg(),
-            detail,
-        );
+        self.exception(ExceptionKind::MissingInSettlement, vec![item.named()], item.expected().checked_neg(), detail);
         Ok(())
     }
 
     /// Lines of the day that no record claimed.
-    fn judge_unclaimed_lines(&mut self, journal: &DayJournal) {
+    fn judge_unclaimed_lines(&mut self, journal: &DayJournal) -> Result<(), ReconcileError> {
         for index in 0..self.outcome.lines.len() {
             if self.outcome.claimed_by[index].is_some() || !self.outcome.in_scope[index] {
                 continue;
             }
             let line = self.line(index).clone();
-            let mut records = vec![line_ref(&line)];
+            let mut records = vec![named_line(&line)];
             let original = line
                 .original_rrn
                 .as_ref()
                 .and_then(|original| journal.payments.iter().find(|payment| payment.rrn.as_ref() == Some(original)));
             if let Some(payment) = original {
-                records.push(RecordRef::Payment(payment.payment_id.clone()));
+                records.push((RecordRef::Payment(payment.payment_id.clone()), describe::payment_label(payment)));
             }
-            let amount = line.amount_gross;
-            let description = describe_line(&line);
+            let text = describe::line(&line);
+            let gross_en = describe::yen_en(line.amount_gross);
             match line.kind {
-                LineKind::Chargeback | LineKind::ChargebackReversal => {
-                    let detail = format!("{description}: the acquirer charged back {amount}");
-                    self.exception(ExceptionKind::Chargeback, records, amount, detail);
-                }
-                LineKind::Adjustment => {
-                    let detail = format!("{description}: an adjustment of {amount}");
-                    self.exception(ExceptionKind::SettlementAdjustment, records, amount, detail);
+                LineKind::Chargeback | LineKind::ChargebackReversal | LineKind::Adjustment => {
+                    // Nothing in the journal compares with these, fee and all: their whole net
+                    // is the city's difference.
+                    let kind = if line.kind == LineKind::Adjustment {
+                        ExceptionKind::SettlementAdjustment
+                    } else {
+                        ExceptionKind::Chargeback
+                    };
+                    let of_ja = original.map(|payment| format!("（元の決済: {}）", describe::payment(payment).ja));
+                    let of_en = original.map(|payment| format!(" (of {})", describe::payment(payment).en));
+                    let detail = Wording::new(
+                        format!(
+                            "{}{} により、入金が {} 変わります。",
+                            text.ja,
+                            of_ja.unwrap_or_default(),
+                            describe::signed_yen_ja(line.amount_net)
+                        ),
+                        format!(
+                            "{}{} changes the payout by {}.",
+                            text.en,
+                            of_en.unwrap_or_default(),
+                            describe::signed_yen_en(line.amount_net)
+                        ),
+                    );
+                    self.exception(kind, records, line.amount_net, detail);
                 }
                 LineKind::Refund | LineKind::Cancel => {
-                    let detail = format!("{description}: a refund of {amount} that no journal refund matches");
-                    self.exception(ExceptionKind::UnmatchedRefund, records, amount, detail);
-                }
-                LineKind::OutcomeUnknown => {
-                    if !self.outcome_decided_later(&line) {
-                        let detail = format!("{description}: 処理未了 with no journal payment and no later outcome");
-                        self.exception(ExceptionKind::EmoneyOutcomeUnknown, records, amount, detail);
+                    if self.decides_unknown(index) {
+                        // It decides a 処理未了 as not charged: nothing moved.
+                        continue;
                     }
+                    let detail = Wording::new(
+                        format!("{} に対応する返金がゲートウェイにありません。", text.ja),
+                        format!("{}: a refund of {gross_en} that no refund in the gateway matches.", text.en),
+                    );
+                    self.exception(ExceptionKind::UnmatchedRefund, records, line.amount_gross, detail);
                 }
+                LineKind::OutcomeUnknown => self.unclaimed_outcome_unknown(index, records)?,
                 LineKind::Sale => match self.matched_twin(&line) {
                     Some((twin, group)) => {
-                        records.push(line_ref(self.line(twin)));
-                        records.extend(self.outcome.groups[group].journal.iter().cloned());
-                        let detail = format!("{description} repeats {}", describe_line(self.line(twin)));
-                        self.exception(ExceptionKind::Duplicate, records, amount, detail);
+                        let twin_line = self.line(twin).clone();
+                        records.push(named_line(&twin_line));
+                        let journal_records = self.outcome.groups[group].journal.clone();
+                        records.extend(journal_records.iter().map(|record| (record.clone(), self.label_of(record))));
+                        let original = describe::line_label(&twin_line.file, twin_line.line);
+                        let detail = Wording::new(
+                            format!("{} は、照合済みの {} と同じ取引の重複です。", text.ja, original.ja),
+                            format!("{} repeats {}, which is already matched.", text.en, original.en),
+                        );
+                        self.exception(ExceptionKind::Duplicate, records, line.amount_gross, detail);
                     }
                     None => {
-                        let detail = format!("{description}: settled {amount}, but the journal has no such payment");
-                        self.exception(ExceptionKind::MissingInJournal, records, amount, detail);
+                        let detail = Wording::new(
+                            format!("{} に対応する決済がゲートウェイの記録にありません。", text.ja),
+                            format!("{} settled {gross_en}, but the gateway's journal has no such payment.", text.en),
+                        );
+                        self.exception(ExceptionKind::MissingInJournal, records, line.amount_gross, detail);
                     }
                 },
             }
         }
+        Ok(())
     }
 
-    /// Whether a 処理未了 line's outcome (売上 or 取消 with the same terminal and 取引通番) is in
-    /// the input.
-    fn outcome_decided_later(&self, unknown: &SettlementLine) -> bool {
-        self.outcome.lines.iter().any(|line| {
-            matches!(line.kind, LineKind::Sale | LineKind::Cancel)
-                && line.terminal_id == unknown.terminal_id
-                && line.stan == unknown.stan
-                && line.time >= unknown.time
-        })
+    /// A 処理未了 of no journal payment: due until its deadline; after it, listed for a query to
+    /// the centre, with nothing at stake (the journal took nothing). A 売上 deciding it is judged
+    /// as a line of its own; a 取消 deciding it leaves nothing to judge.
+    fn unclaimed_outcome_unknown(
+        &mut self,
+        index: usize,
+        records: Vec<(RecordRef, Wording)>,
+    ) -> Result<(), ReconcileError> {
+        let line = self.line(index).clone();
+        let decided = self.outcome.lines.iter().enumerate().any(|(other, candidate)| {
+            candidate.emoney_trace().is_some()
+                && candidate.emoney_trace() == line.emoney_trace()
+                && candidate.time >= line.time
+                && ((candidate.kind == LineKind::Sale && self.outcome.moves_money[other])
+                    || self.decides_unknown(other))
+        });
+        if decided {
+            return Ok(());
+        }
+        let due_on = self.context.outcome_unknown_due(line.brand, line.time.date_naive())?;
+        let text = describe::line(&line);
+        if self.context.as_of <= due_on {
+            self.due(line_ref(&line), DueReason::OutcomeUnknown, line.amount_gross, due_on, text);
+            return Ok(());
+        }
+        let detail = Wording::new(
+            format!(
+                "{} は確定期限 {due_on} を過ぎても処理未了のままで、ゲートウェイに対応する決済がありません。",
+                text.ja
+            ),
+            format!(
+                "{} is still 処理未了 past its deadline of {due_on}, and the gateway has no such payment.",
+                text.en
+            ),
+        );
+        self.exception(ExceptionKind::EmoneyOutcomeUnknown, records, Yen::ZERO, detail);
+        Ok(())
     }
 
     /// A claimed line with the same keys and amount as an unclaimed one, and its group.
@@ -705,9 +1087,4 @@ fn consecutive_run_summing_to(
         }
     }
     Ok(None)
-}
-
-/// A line as treasury would find it: file, line, kind and amount.
-pub fn describe_line(line: &SettlementLine) -> String {
-    format!("{} line {} ({:?} {} {})", line.file, line.line, line.kind, line.brand, line.amount_gross)
 }

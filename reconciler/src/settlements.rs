@@ -4,11 +4,23 @@
 //! needs from any of them (keys, amounts, payout) and where the line came from (file and line),
 //! so that exceptions point back at the file. A line's payout is the acquirer's payout id when
 //! the file has one (card, QR), otherwise its settlement date (e-money: 精算日).
+//!
+//! Which lines move money ([`SettlementLine::moves_money`], [`money_lines`]): every line but a
+//! 処理未了 (the centre does not know whether the card was charged, and pays nothing for it) and
+//! the 取消 that decides a 処理未了 as "not charged". The centre writes that 取消 with the same
+//! terminal and 取引通番, the negated amount and fee 0 (PROTOCOLS.md §4.3; the simulator does the
+//! same); a 取消 with fee 0 whose terminal and 取引通番 match a 処理未了 at or before it is taken as
+//! such a decision, since it undoes a payment that was never made. A later 売上 with the same
+//! 取引通番 decides the 処理未了 as charged and moves money like any sale.
+
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
+use pos_config::Config;
 use pos_core::{Brand, BusinessDate, TerminalId, Yen};
 
-use crate::error::ReconcileError;
+use crate::error::{self, ReconcileError};
+use crate::exceptions::RecordRef;
 use crate::inputs::card::{CardRecord, CardRecordType, CardSettlement};
 use crate::inputs::emoney::{EmoneyRecord, EmoneyTransactionKind};
 use crate::inputs::identifiers::{PayoutId, Rrn, Stan};
@@ -102,6 +114,24 @@ pub struct SettlementLine {
 }
 
 impl SettlementLine {
+    /// Terminal and 取引通番 of an e-money line: what a 処理未了 and the line deciding it share.
+    pub fn emoney_trace(&self) -> Option<(&TerminalId, &Stan)> {
+        match (self.source, &self.terminal_id, &self.stan) {
+            (Source::Emoney, Some(terminal), Some(stan)) => Some((terminal, stan)),
+            _ => None,
+        }
+    }
+
+    /// Whether this line could be the 取消 that decides a 処理未了 (see the module documentation).
+    pub fn may_decide_outcome_unknown(&self) -> bool {
+        self.source == Source::Emoney && self.kind == LineKind::Cancel && self.amount_fee == Yen::ZERO
+    }
+
+    /// Whether the line moves money, given whether it decides a 処理未了 as not charged.
+    pub fn moves_money(&self, decides_unknown: bool) -> bool {
+        self.kind != LineKind::OutcomeUnknown && !decides_unknown
+    }
+
     pub fn business_date(&self) -> BusinessDate {
         BusinessDate::new(self.time.date_naive())
     }
@@ -200,6 +230,29 @@ impl SettlementLine {
     }
 }
 
+/// For each line of `lines` (one facility's, or all), whether it moves money: not a 処理未了, and
+/// not the 取消 that decides one as not charged.
+pub fn money_lines(lines: &[SettlementLine]) -> Vec<bool> {
+    let mut unknown_since: HashMap<(&TerminalId, &Stan), DateTime<FixedOffset>> = HashMap::new();
+    for line in lines.iter().filter(|line| line.kind == LineKind::OutcomeUnknown) {
+        if let Some(trace) = line.emoney_trace() {
+            let since = unknown_since.entry(trace).or_insert(line.time);
+            *since = (*since).min(line.time);
+        }
+    }
+    lines
+        .iter()
+        .map(|line| {
+            let decides = line.may_decide_outcome_unknown()
+                && line
+                    .emoney_trace()
+                    .and_then(|trace| unknown_since.get(&trace))
+                    .is_some_and(|since| *since <= line.time);
+            line.moves_money(decides)
+        })
+        .collect()
+}
+
 /// The trailer of a card file: what the acquirer says it pays for that file's payout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatedPayout {
@@ -238,5 +291,158 @@ impl Settlements {
                 amount_net: file.settlement.trailer.amount_net,
             })
             .collect()
+    }
+}
+
+/// A payout, as lines name it: the acquirer's payout id, or its date when it gives none.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PayoutKey {
+    pub source: Source,
+    pub acquirer: String,
+    pub payout_id: Option<PayoutId>,
+    pub payout_date: NaiveDate,
+}
+
+impl PayoutKey {
+    /// The payout of a line: its acquirer by the brand's contract.
+    pub fn of(config: &Config, line: &SettlementLine) -> Result<PayoutKey, ReconcileError> {
+        let (acquirer, _) = config.fee_rate(line.brand).ok_or(ReconcileError::NoContract(line.brand))?;
+        Ok(PayoutKey {
+            source: line.source,
+            acquirer: acquirer.id.clone(),
+            payout_id: line.payout_id.clone(),
+            payout_date: line.payout_date,
+        })
+    }
+
+    /// The payout as a record an exception names.
+    pub fn record(&self) -> RecordRef {
+        RecordRef::Payout {
+            acquirer: self.acquirer.clone(),
+            payout: self.payout_id.clone(),
+            payout_date: self.payout_date,
+        }
+    }
+}
+
+/// A 取消 with fee 0 of the e-money centre, held back until it is known whether it decides a
+/// 処理未了 (then it moves no money) or not.
+#[derive(Debug, Clone)]
+struct FeeFreeCancel {
+    trace: (TerminalId, Stan),
+    time: DateTime<FixedOffset>,
+    payout: PayoutKey,
+    amount_net: Yen,
+}
+
+/// What a facility-day needs from the settlement lines of every facility: the whole net of each
+/// payout (what its bank credit must be) and each card file's net beside its trailer's stated
+/// payout. Built in one pass over the lines, in any order, so that a facility-day can then be
+/// reconciled from its own lines alone. It holds one entry per payout and per file, and one per
+/// 処理未了 and per fee-free e-money 取消 (rare: the lines that may decide a 処理未了), never a
+/// line besides.
+#[derive(Debug, Clone, Default)]
+pub struct SettlementTotals {
+    payout_net: BTreeMap<PayoutKey, Yen>,
+    file_net: BTreeMap<String, Yen>,
+    stated: Vec<StatedPayout>,
+    /// Terminal and 取引通番 of each 処理未了, with its earliest time.
+    outcome_unknown: HashMap<(TerminalId, Stan), DateTime<FixedOffset>>,
+    fee_free_cancels: Vec<FeeFreeCancel>,
+    /// The first brand seen on a line without a contract: a payout cannot be told without one.
+    uncontracted: Option<Brand>,
+}
+
+impl SettlementTotals {
+    pub fn new() -> SettlementTotals {
+        SettlementTotals::default()
+    }
+
+    /// The totals of the lines of `settlements` (as [`Settlements::lines`] gives them).
+    pub fn of(
+        settlements: &Settlements,
+        lines: &[SettlementLine],
+        config: &Config,
+    ) -> Result<SettlementTotals, ReconcileError> {
+        let mut totals = SettlementTotals::new();
+        for line in lines {
+            totals.add_line(config, line)?;
+        }
+        for stated in settlements.stated_payouts() {
+            totals.add_stated(stated);
+        }
+        Ok(totals)
+    }
+
+    /// Counts one line of any facility.
+    pub fn add_line(&mut self, config: &Config, line: &SettlementLine) -> Result<(), ReconcileError> {
+        let file_net = self.file_net.entry(line.file.clone()).or_insert(Yen::ZERO);
+        *file_net = error::add(*file_net, line.amount_net, "a file's net")?;
+        if line.kind == LineKind::OutcomeUnknown {
+            if let Some((terminal, stan)) = line.emoney_trace() {
+                let since = self.outcome_unknown.entry((terminal.clone(), stan.clone())).or_insert(line.time);
+                *since = (*since).min(line.time);
+            }
+            return Ok(());
+        }
+        if config.fee_rate(line.brand).is_none() {
+            self.uncontracted.get_or_insert(line.brand);
+            return Ok(());
+        }
+        let payout = PayoutKey::of(config, line)?;
+        if line.may_decide_outcome_unknown() {
+            if let Some((terminal, stan)) = line.emoney_trace() {
+                self.fee_free_cancels.push(FeeFreeCancel {
+                    trace: (terminal.clone(), stan.clone()),
+                    time: line.time,
+                    payout,
+                    amount_net: line.amount_net,
+                });
+                return Ok(());
+            }
+        }
+        let payout_net = self.payout_net.entry(payout).or_insert(Yen::ZERO);
+        *payout_net = error::add(*payout_net, line.amount_net, "a payout")?;
+        Ok(())
+    }
+
+    /// Records a card file's trailer.
+    pub fn add_stated(&mut self, stated: StatedPayout) {
+        self.stated.push(stated);
+    }
+
+    /// Whether a held-back 取消 decides a 処理未了 (and so moves no money).
+    fn decides(&self, cancel: &FeeFreeCancel) -> bool {
+        self.outcome_unknown.get(&cancel.trace).is_some_and(|since| *since <= cancel.time)
+    }
+
+    /// Every payout with its whole net: what its bank credit must be.
+    pub fn payouts(&self) -> Result<BTreeMap<PayoutKey, Yen>, ReconcileError> {
+        let mut payouts = self.payout_net.clone();
+        for cancel in self.fee_free_cancels.iter().filter(|cancel| !self.decides(cancel)) {
+            let net = payouts.entry(cancel.payout.clone()).or_insert(Yen::ZERO);
+            *net = error::add(*net, cancel.amount_net, "a payout")?;
+        }
+        Ok(payouts)
+    }
+
+    /// The whole net of one payout.
+    pub fn payout_net(&self, key: &PayoutKey) -> Result<Yen, ReconcileError> {
+        let mut net = self.payout_net.get(key).copied().unwrap_or(Yen::ZERO);
+        for cancel in self.fee_free_cancels.iter().filter(|cancel| &cancel.payout == key && !self.decides(cancel)) {
+            net = error::add(net, cancel.amount_net, "a payout")?;
+        }
+        Ok(net)
+    }
+
+    /// The card files' trailers, each with its file's net: what the acquirer says it pays
+    /// beside what its lines add up to.
+    pub fn stated_payouts(&self) -> impl Iterator<Item = (&StatedPayout, Yen)> {
+        self.stated.iter().map(|stated| (stated, self.file_net.get(&stated.file).copied().unwrap_or(Yen::ZERO)))
+    }
+
+    /// A brand some line carries that no acquirer's contract names.
+    pub fn uncontracted(&self) -> Option<Brand> {
+        self.uncontracted
     }
 }

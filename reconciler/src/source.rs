@@ -24,20 +24,25 @@
 //!   refund is left out, so that one the acquirer did settle appears as an unmatched refund.
 //! - The journal does not record which shift's drawer paid a cash refund; the reconciler takes the
 //!   day's first shift at the payment's register, else the day's first shift, else the payment's.
+//! - A payment's receipt number is its sale's (`sales.receipt_fiscal_year`, `receipt_number`),
+//!   once the sale was paid; the sale lines read are those of the day's payments and of the
+//!   payments refunded that day (a refund is booked to the revenue accounts of the sale it
+//!   refunds).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Days, FixedOffset, NaiveTime, SecondsFormat, TimeZone, Utc};
 use futures::TryStreamExt;
-use pos_core::{Brand, BusinessDate, FacilityId, FeeItemCode, MaskedPan, Method, PaymentState, RegisterId};
+use pos_core::{Brand, BusinessDate, FacilityId, FeeItemCode, FiscalYear, MaskedPan, Method, PaymentState, RegisterId};
 use pos_core::{TerminalId, Yen, JST_OFFSET_SECONDS};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::bank::ExpectedDeposit;
 use crate::inputs::identifiers::{MaskedCardId, Rrn, Stan};
 use crate::journal::{DayJournal, JournalPayment, JournalRefund, JournalSaleLine, JournalShift};
-use crate::journal::{PaymentId, RefundChannel, RefundId, SaleId, ShiftId};
+use crate::journal::{PaymentId, Receipt, RefundChannel, RefundId, SaleId, ShiftId};
 
 /// The most rows of one table read for one facility-day. A city's busiest counter takes a few
 /// hundred payments a day; a prefecture-wide service a few tens of thousands.
@@ -49,8 +54,9 @@ pub const ACTIVE_DAYS_MAX: usize = 2_000_000;
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 
 const PAYMENT_COLUMNS: &str =
-    "id, sale_id, facility_id, register_id, shift_id, method, brand, amount, state, business_date, created_at, \
-     terminal_id, masked_card, acquirer_stan, rrn";
+    "p.id, p.sale_id, p.facility_id, p.register_id, p.shift_id, p.method, p.brand, p.amount, p.state, \
+     p.business_date, p.created_at, p.terminal_id, p.masked_card, p.acquirer_stan, p.rrn, \
+     s.receipt_fiscal_year, s.receipt_number";
 const REFUND_COLUMNS: &str = "id, payment_id, amount, method, state, acquirer_stan, rrn, created_at";
 
 #[derive(Debug, thiserror::Error)]
@@ -257,8 +263,23 @@ fn decode_payment(row: &AnyRow) -> Result<Option<JournalPayment>, SourceError> {
         rrn: if method == Method::Qr { None } else { columns.optional_parsed("rrn", Rrn::parse)? },
         masked_pan,
         card_id,
+        receipt: receipt(row, &id)?,
         refunds: Vec::new(),
     }))
+}
+
+/// The receipt of the payment's sale, once the sale was paid.
+fn receipt(row: &AnyRow, id: &str) -> Result<Option<Receipt>, SourceError> {
+    let year: Option<i64> = row.try_get("receipt_fiscal_year").map_err(database("payments"))?;
+    let number: Option<i64> = row.try_get("receipt_number").map_err(database("payments"))?;
+    match (year, number) {
+        (Some(year), Some(number)) => {
+            let year =
+                i32::try_from(year).map_err(|_| corrupt("sales", "receipt_fiscal_year", id, year, "is not a year"))?;
+            Ok(Some(Receipt { fiscal_year: FiscalYear::new(year), number }))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn is_undone(state: PaymentState) -> bool {
@@ -325,6 +346,7 @@ fn decode_shift(row: &AnyRow) -> Result<JournalShift, SourceError> {
     Ok(JournalShift {
         shift_id: ShiftId::new(columns.id.clone()),
         register: columns.parsed("register_id", RegisterId::parse)?,
+        opened_at: Some(columns.instant("opened_at")?),
         float_opening: columns.yen("opening_float")?,
         cash_expected_recorded: columns.optional_yen("cash_expected")?,
         cash_counted: columns.optional_yen("cash_counted")?,
@@ -386,6 +408,41 @@ impl JournalSource {
         Ok(days.into_iter().map(|(date, facility)| (facility, date)).collect())
     }
 
+    /// Every facility's cash to deposit on each business date between two dates (inclusive): the
+    /// counted cash of its closed shifts less their floats, when that is more than nothing.
+    pub async fn cash_to_deposit(
+        &self,
+        from: BusinessDate,
+        to: BusinessDate,
+    ) -> Result<Vec<ExpectedDeposit>, SourceError> {
+        let mut connection = self.pool.acquire().await.map_err(database("cash to deposit"))?;
+        let query = "SELECT id, facility_id, business_date, opening_float, cash_counted FROM shifts \
+                     WHERE business_date >= $1 AND business_date <= $2 AND cash_counted IS NOT NULL";
+        let mut rows = sqlx::query(query).bind(from.to_string()).bind(to.to_string()).fetch(&mut *connection);
+        let mut sums: BTreeMap<(FacilityId, BusinessDate), Yen> = BTreeMap::new();
+        while let Some(row) = rows.try_next().await.map_err(database("cash to deposit"))? {
+            let columns = Columns::new(&row, "shifts", "id")?;
+            let facility = columns.parsed("facility_id", FacilityId::parse)?;
+            let date = columns.parsed("business_date", str::parse::<BusinessDate>)?;
+            let counted = columns.yen("cash_counted")?;
+            let deposit = counted
+                .checked_sub(columns.yen("opening_float")?)
+                .map_err(|error| corrupt("shifts", "cash_counted", &columns.id, counted, error))?;
+            let sum = sums.entry((facility, date)).or_insert(Yen::ZERO);
+            *sum = sum
+                .checked_add(deposit)
+                .map_err(|error| corrupt("shifts", "cash_counted", &columns.id, counted, error))?;
+            if sums.len() > ACTIVE_DAYS_MAX {
+                return Err(SourceError::TooManyDays { from, to });
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, amount)| *amount > Yen::ZERO)
+            .map(|((facility, business_date), amount)| ExpectedDeposit { facility, business_date, amount })
+            .collect())
+    }
+
     /// Reads a facility's business day.
     pub async fn read_day(&self, facility: &FacilityId, date: BusinessDate) -> Result<DayJournal, SourceError> {
         self.read_day_with_statistics(facility, date).await.map(|(journal, _)| journal)
@@ -405,9 +462,10 @@ impl JournalSource {
         let mut payments: BTreeMap<PaymentId, JournalPayment> = BTreeMap::new();
         {
             let query = format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE facility_id = $1 AND (business_date = $2 OR id IN \
+                "SELECT {PAYMENT_COLUMNS} FROM payments p LEFT JOIN sales s ON s.id = p.sale_id \
+                 WHERE p.facility_id = $1 AND (p.business_date = $2 OR p.id IN \
                  (SELECT payment_id FROM refunds WHERE facility_id = $1 AND created_at >= $3 AND created_at < $4)) \
-                 ORDER BY created_at, id"
+                 ORDER BY p.created_at, p.id"
             );
             let mut rows = sqlx::query(&query)
                 .bind(facility.as_str())
@@ -450,7 +508,7 @@ impl JournalSource {
 
         let mut shifts = Vec::new();
         {
-            let query = "SELECT id, register_id, opening_float, cash_expected, cash_counted, over_short FROM shifts \
+            let query = "SELECT id, register_id, opened_at, opening_float, cash_expected, cash_counted, over_short FROM shifts \
                          WHERE facility_id = $1 AND business_date = $2 ORDER BY opened_at, id";
             let mut rows = sqlx::query(query).bind(facility.as_str()).bind(date.to_string()).fetch(&mut *connection);
             while let Some(row) = rows.try_next().await.map_err(database("shifts"))? {
@@ -465,9 +523,15 @@ impl JournalSource {
         let mut sale_lines = Vec::new();
         {
             let query = "SELECT sale_id, line_no, fee_item, quantity, amount, revenue_account FROM sale_lines \
-                         WHERE sale_id IN (SELECT sale_id FROM payments WHERE facility_id = $1 AND business_date = $2) \
-                         ORDER BY sale_id, line_no";
-            let mut rows = sqlx::query(query).bind(facility.as_str()).bind(date.to_string()).fetch(&mut *connection);
+                         WHERE sale_id IN (SELECT sale_id FROM payments WHERE facility_id = $1 AND (business_date = $2 \
+                         OR id IN (SELECT payment_id FROM refunds WHERE facility_id = $1 AND created_at >= $3 \
+                         AND created_at < $4))) ORDER BY sale_id, line_no";
+            let mut rows = sqlx::query(query)
+                .bind(facility.as_str())
+                .bind(date.to_string())
+                .bind(&day_start)
+                .bind(&day_end)
+                .fetch(&mut *connection);
             while let Some(row) = rows.try_next().await.map_err(database("sale_lines"))? {
                 sale_lines.push(decode_sale_line(&row)?);
                 if sale_lines.len() > JOURNAL_DAY_ROWS_MAX {

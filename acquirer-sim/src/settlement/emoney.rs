@@ -20,7 +20,7 @@
 //! example); a reversal resolves it as §4.3 says an unknown outcome settles, with a 取消 row of
 //! the same 取引通番, −amount and fee 0. Every 売上 and 処理未了 amount is positive and every 取消
 //! amount negative (§4: refunds and reversals negative). Declined transactions do not
-//! appear. 精算日 is `payout_lag_days` business days after the file's date (weekends skipped).
+//! appear. 精算日 is `payout_lag_days` bank business days after the file's date.
 
 use std::fmt::Write;
 

@@ -64,6 +64,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/treasury/days/{date}", get(treasury::board))
         .route("/v1/treasury/days/{date}/reconcile", post(treasury::reconcile))
         .route("/v1/treasury/days/{date}/accounting-export", get(treasury::accounting_export))
+        .route("/v1/treasury/days/{date}/bank", get(treasury::bank_statement))
         .route("/v1/treasury/days/{date}/facilities/{id}/report", get(treasury::day_report))
         .route("/v1/treasury/days/{date}/facilities/{id}/close", post(treasury::close_day))
         .route("/v1/treasury/exceptions", get(treasury::exceptions))

@@ -1,7 +1,9 @@
 //! Treasury's API: load the acquirers' settlement files and the bank statement, reconcile a
 //! business day (the reconciler crate, over this gateway's own journal), read the day's board, a
-//! facility's daily report (日計表) as JSON, printable HTML or CSV, work the exceptions (note, action
-//! taken, who, when), close a facility's day, and download the accounting export.
+//! facility's daily report (日計表) as JSON, printable HTML or CSV, the bank statement as the run
+//! read it with the city's list, work the exceptions (note, action taken, who, when), close a
+//! facility's day (not while the city's list of the day has an open item: a statement whose lines
+//! are not all accounted for cannot close a day), and download the accounting export.
 //!
 //! Reconciling reads the journal through the reconciler's read-only source, outside any write
 //! transaction, so the counters keep writing while it runs; only storing the result takes the
@@ -22,6 +24,7 @@ use pos_core::api::{
 use pos_core::{Brand, BusinessDate, FacilityId, Method, Yen};
 use reconciler::calendar::BankCalendar;
 use reconciler::pipeline::{self, InputBytes, InputKind, PipelineError};
+use reconciler::report::bank::BankReport;
 use reconciler::report::{self, DayReport};
 use reconciler::source::JournalSource;
 use serde::Deserialize;
@@ -31,7 +34,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
-use crate::journal::treasury::{self as store, ExceptionFilter, FileMeta};
+use crate::journal::treasury::{self as store, ExceptionFilter, ExceptionLevel, FileMeta};
 use crate::AppState;
 
 /// The largest settlement or bank file treasury may load through the API.
@@ -231,10 +234,18 @@ pub async fn reconcile(
     let inputs = decode_files(files)?;
     let files_used = inputs.len() as u64;
     let (settlements, bank) = pipeline::load_input_bytes(&inputs, as_of).map_err(pipeline_error)?;
-    let calendar = BankCalendar::shipped().map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
+    let calendar =
+        BankCalendar::for_config(&app.config).map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
     let source = JournalSource::connect(&app.config.database.url)
         .await
         .map_err(|e| ApiError::internal(format!("journal source: {e}")))?;
+    let run = match pipeline::prepare_run(&source, &app.config, &calendar, &settlements, &bank, as_of).await {
+        Ok(run) => run,
+        Err(error) => {
+            source.close().await;
+            return Err(pipeline_error(error));
+        }
+    };
     let mut reports = Vec::new();
     let mut outcome = Vec::new();
     for facility in &facilities {
@@ -247,17 +258,7 @@ pub async fn reconcile(
             });
             continue;
         }
-        let day = pipeline::reconcile_from_journal(
-            &source,
-            &app.config,
-            &calendar,
-            facility,
-            date,
-            &settlements,
-            &bank,
-            as_of,
-        )
-        .await;
+        let day = pipeline::reconcile_from_journal(&source, &app.config, &calendar, &run, facility, date, as_of).await;
         let day = match day {
             Ok(day) => day,
             Err(error) => {
@@ -274,7 +275,14 @@ pub async fn reconcile(
         reports.push(day.report);
     }
     source.close().await;
-    let result = ReconcileResult { business_date: date, as_of, files_used, facilities: outcome };
+    let bank_report = pipeline::bank_report(&run.bank, &reports).map_err(pipeline_error)?;
+    let result = ReconcileResult {
+        business_date: date,
+        as_of,
+        files_used,
+        facilities: outcome,
+        city_exceptions: bank_report.exceptions.count,
+    };
 
     let mut itx = match begin(&app, &caller, &request).await? {
         Begun::Replay(response) => return Ok(response),
@@ -300,6 +308,9 @@ pub async fn reconcile(
             )
             .await?;
         }
+        let json = report::to_json(&bank_report).map_err(|e| ApiError::internal(format!("bank report: {e}")))?;
+        let city = &bank_report.exceptions.rows;
+        store::store_bank_run(&mut itx.tx, date, as_of, &json, city, caller.user.as_str(), now).await?;
         Ok(())
     }
     .await;
@@ -318,6 +329,11 @@ pub async fn board(
     let figures = store::day_figures(&mut conn, date).await?;
     let runs = store::runs_of_date(&mut conn, date).await?;
     let closed = store::closed_days_of(&mut conn, date).await?;
+    let (city_open, city_resolved) = store::city_exception_counts(&mut conn, date).await?;
+    let bank = match store::bank_run(&mut conn, date).await? {
+        Some(json) => Some(bank_report_of(&json)?),
+        None => None,
+    };
     let mut rows = Vec::new();
     for facility in &app.config.facilities {
         let f = figures.get(facility.id.as_str()).cloned().unwrap_or_default();
@@ -356,7 +372,56 @@ pub async fn board(
             closed_by: close.map(|c| c.closed_by.clone()),
         });
     }
-    Ok(Json(DayBoard { business_date: date, facilities: rows }))
+    Ok(Json(DayBoard {
+        business_date: date,
+        facilities: rows,
+        city_exceptions_open: city_open as u64,
+        city_exceptions_resolved: city_resolved as u64,
+        bank_lines: bank.as_ref().map_or(0, |bank| bank.lines_count),
+        bank_lines_unmatched: bank.as_ref().map_or(0, |bank| bank.unmatched_count),
+    }))
+}
+
+fn bank_report_of(json: &str) -> Result<BankReport, ApiError> {
+    serde_json::from_str(json).map_err(|e| ApiError::internal(format!("stored bank report unreadable: {e}")))
+}
+
+/// `GET /v1/treasury/days/{date}/bank?format=json|csv&section=lines|exceptions`: the bank
+/// statement as the day's latest run read it (every line with what it is, every payout with its
+/// credit) and the city's list.
+pub async fn bank_statement(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(date): Path<String>,
+    QueryParams(query): QueryParams<ReportQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let date = parse_date(&date)?;
+    let json = {
+        let mut conn = app.journal.read().await?;
+        store::bank_run(&mut conn, date).await?
+    };
+    let json = json.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_reconciled",
+            format!("{date} has not been reconciled; run the reconciliation first"),
+        )
+    })?;
+    let bank = bank_report_of(&json)?;
+    match query.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(bank).into_response()),
+        "csv" => match query.section.as_deref().unwrap_or("lines") {
+            "lines" => Ok(csv_download(&format!("bank-{date}-lines.csv"), report::csv::bank_lines(&bank).to_bytes())),
+            "exceptions" => Ok(csv_download(
+                &format!("bank-{date}-city-exceptions.csv"),
+                report::csv::city_exceptions(&bank).to_bytes(),
+            )),
+            other => Err(ApiError::unprocessable("invalid_section", format!("{other:?} is not lines or exceptions"))
+                .at("section")),
+        },
+        other => Err(ApiError::unprocessable("invalid_format", format!("{other:?} is not json or csv")).at("format")),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -408,19 +473,13 @@ pub async fn day_report(
         "html" => Ok(Html(report::html::day_report_page(&report)).into_response()),
         "csv" => {
             let section = query.section.as_deref().unwrap_or("revenue");
-            let table = match section {
-                "revenue" => report::csv::revenue(&report),
-                "cash" => report::csv::cash(&report),
-                "cashless" => report::csv::cashless(&report),
-                "exceptions" => report::csv::exceptions(&report),
-                other => {
-                    return Err(ApiError::unprocessable(
-                        "invalid_section",
-                        format!("{other:?} is not revenue, cash, cashless or exceptions"),
-                    )
-                    .at("section"))
-                }
-            };
+            let table = report::csv::day_report_section(&report, section).ok_or_else(|| {
+                ApiError::unprocessable(
+                    "invalid_section",
+                    format!("{section:?} is not one of {}", report::csv::DAY_REPORT_SECTIONS.join(", ")),
+                )
+                .at("section")
+            })?;
             Ok(csv_download(&format!("{facility}-{date}-{section}.csv"), table.to_bytes()))
         }
         other => {
@@ -430,7 +489,9 @@ pub async fn day_report(
 }
 
 /// `GET /v1/treasury/days/{date}/accounting-export`: the accounting system's journal entries of
-/// every facility reconciled that day, as CSV.
+/// every facility reconciled that day (fees of exceptions treasury resolved expensed, of open
+/// ones held in suspense), and of the bank lines booked that day as the statement was last read,
+/// as CSV.
 pub async fn accounting_export(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -438,21 +499,33 @@ pub async fn accounting_export(
 ) -> Result<Response, ApiError> {
     caller.require_role(&[Role::Treasury])?;
     let date = parse_date(&date)?;
-    let runs = {
+    let (runs, resolved, bank) = {
         let mut conn = app.journal.read().await?;
-        store::runs_of_date(&mut conn, date).await?
+        (
+            store::runs_of_date(&mut conn, date).await?,
+            store::resolved_keys(&mut conn, date).await?,
+            store::latest_bank_run(&mut conn).await?,
+        )
     };
+    let export = |e: reconciler::error::ReconcileError| ApiError::internal(format!("accounting export: {e}"));
     let mut entries = Vec::new();
+    let mut reports = Vec::new();
     for run in runs {
         let report: DayReport = serde_json::from_str(&run.report_json)
             .map_err(|e| ApiError::internal(format!("stored report unreadable: {e}")))?;
+        entries.extend(report::accounting::journal_entries(&report, &app.config, &resolved).map_err(export)?);
+        reports.push(report);
+    }
+    let unbalanced =
+        |e: report::totals::ReportTotalsError| ApiError::internal(format!("the export's totals do not add up: {e}"));
+    report::totals::check_receivables(&reports, &entries, &app.config).map_err(unbalanced)?;
+    if let Some(json) = bank {
+        let bank = bank_report_of(&json)?;
         entries.extend(
-            report::accounting::journal_entries(&report, &app.config)
-                .map_err(|e| ApiError::internal(format!("accounting export: {e}")))?,
+            report::accounting::bank_entries(&bank, &app.config, |booked| booked == date.date()).map_err(export)?,
         );
     }
-    report::totals::check_journal_entries(&entries)
-        .map_err(|e| ApiError::internal(format!("the export's totals do not add up: {e}")))?;
+    report::totals::check_journal_entries(&entries).map_err(unbalanced)?;
     Ok(csv_download(&format!("accounting-{date}.csv"), report::csv::journal_entries(&entries).to_bytes()))
 }
 
@@ -467,9 +540,12 @@ pub struct ExceptionQuery {
     pub kind: Option<String>,
     #[serde(default)]
     pub state: Option<String>,
+    /// `city` for the city's list only, `facility` for the facility-days' only.
+    #[serde(default)]
+    pub level: Option<String>,
 }
 
-/// `GET /v1/treasury/exceptions?business_date=&facility_id=&kind=&state=`.
+/// `GET /v1/treasury/exceptions?business_date=&facility_id=&kind=&state=&level=`.
 pub async fn exceptions(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -497,6 +573,16 @@ pub async fn exceptions(
         facilities: None,
         kind: query.kind.clone().filter(|k| !k.is_empty()),
         state,
+        level: match query.level.as_deref() {
+            None | Some("") => None,
+            Some("city") => Some(ExceptionLevel::City),
+            Some("facility") => Some(ExceptionLevel::Facility),
+            Some(other) => {
+                return Err(
+                    ApiError::unprocessable("invalid_level", format!("{other:?} is not city or facility")).at("level")
+                )
+            }
+        },
     };
     let mut conn = app.journal.read().await?;
     Ok(Json(ExceptionList { exceptions: store::list_exceptions(&mut conn, &filter).await? }))
@@ -526,11 +612,13 @@ pub async fn resolve_exception(
     let outcome: Result<_, ApiError> = async {
         let exception =
             store::load_exception(itx.tx.conn(), &id).await?.ok_or_else(|| ApiError::not_found("exception", &id))?;
-        if store::closed_day(itx.tx.conn(), &exception.facility_id, exception.business_date).await?.is_some() {
-            return Err(ApiError::conflict(
-                "day_closed",
-                format!("{} of {} is closed", exception.business_date, exception.facility_id),
-            ));
+        if let Some(facility) = &exception.facility_id {
+            if store::closed_day(itx.tx.conn(), facility, exception.business_date).await?.is_some() {
+                return Err(ApiError::conflict(
+                    "day_closed",
+                    format!("{} of {facility} is closed", exception.business_date),
+                ));
+            }
         }
         let now = app.clock.now();
         let done = store::resolve_exception(
@@ -606,6 +694,16 @@ pub async fn close_day(
             return Err(ApiError::conflict(
                 "exceptions_open",
                 format!("{} exception(s) of {facility} on {date} are still open; resolve them first", open.len()),
+            ));
+        }
+        let (city_open, _) = store::city_exception_counts(itx.tx.conn(), date).await?;
+        if city_open > 0 {
+            return Err(ApiError::conflict(
+                "statement_unaccounted",
+                format!(
+                    "{city_open} item(s) of the city's list of {date} (payouts, bank lines nothing explains) are still open; \
+                     a statement whose lines are not all accounted for cannot close the day"
+                ),
             ));
         }
         let view = ClosedDayView {

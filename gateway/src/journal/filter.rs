@@ -46,6 +46,15 @@ impl Filter {
         self
     }
 
+    /// `column <> value` when a value is given.
+    pub fn not_equal(mut self, column: &str, value: Option<String>) -> Filter {
+        if let Some(value) = value {
+            let placeholder = self.placeholder(value);
+            self.conditions.push_str(&format!(" AND {column} <> {placeholder}"));
+        }
+        self
+    }
+
     /// Runs `SELECT {columns} FROM {table} WHERE … {tail}`.
     pub async fn fetch(
         self,

@@ -1,12 +1,20 @@
 //! Treasury's records in the journal: the settlement and bank files it loaded, the latest
 //! reconciliation of each facility-day with its exceptions (and their resolutions, which survive a
-//! re-run), and the closed days.
+//! re-run), the bank statement as each day's latest run read it with the city's list, and the
+//! closed days.
+//!
+//! The city's list (exceptions no facility-day carries: payouts, bank lines) is kept beside the
+//! facility-days' exceptions with an empty `facility_id` ([`CITY`]), under the run's date. The same
+//! bank line is found by the runs of every date whose statement holds it, so a city exception is
+//! resolved by key: resolving it resolves every open row of it, and a later run finding it again
+//! for another date takes the resolution over.
 
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+
 use pos_core::api::{ClosedDayView, ExceptionState, ExceptionView, TreasuryFileView};
 use pos_core::{BusinessDate, FacilityId};
 use reconciler::report::ExceptionRow;
-
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -18,6 +26,8 @@ use super::{instant_text, JournalError, WriteTx};
 pub const EXCEPTION_LIST_MAX: i64 = 2_000;
 /// The most files one reconciliation run reads (newest first).
 pub const RUN_FILES_MAX: i64 = 500;
+/// The `facility_id` of the city's list.
+pub const CITY: &str = "";
 
 /// A stored file's description.
 pub struct FileMeta {
@@ -120,11 +130,6 @@ pub async fn files_for_run(conn: &mut AnyConnection) -> Result<Vec<(FileMeta, St
         .collect()
 }
 
-/// An exception's identity across runs: its kind and the records it names.
-fn exception_key(row: &ExceptionRow) -> String {
-    super::raised::key(&row.kind, &row.records)
-}
-
 /// Stores a facility-day's reconciliation: the report replaces the earlier one; exceptions found
 /// again keep their resolution, new ones open, and open ones no longer found are cleared.
 #[allow(clippy::too_many_arguments)]
@@ -156,46 +161,94 @@ pub async fn store_run(
     .bind(by)
     .execute(tx.conn())
     .await?;
+    store_exceptions(tx, facility.as_str(), &date_text, exceptions, at).await
+}
+
+/// Stores the bank statement as the day's run read it and the city's list.
+pub async fn store_bank_run(
+    tx: &mut WriteTx,
+    date: BusinessDate,
+    as_of: chrono::NaiveDate,
+    report_json: &str,
+    exceptions: &[ExceptionRow],
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    let date_text = date.to_string();
+    sqlx::query("DELETE FROM treasury_bank_runs WHERE business_date = $1").bind(&date_text).execute(tx.conn()).await?;
+    sqlx::query(
+        "INSERT INTO treasury_bank_runs (business_date, as_of, report, run_at, run_by) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&date_text)
+    .bind(as_of.to_string())
+    .bind(report_json)
+    .bind(instant_text(at))
+    .bind(by)
+    .execute(tx.conn())
+    .await?;
+    store_exceptions(tx, CITY, &date_text, exceptions, at).await
+}
+
+/// Upserts one list's exceptions (a facility-day's, or the city's of a date) by key, and clears
+/// the open ones no longer found.
+async fn store_exceptions(
+    tx: &mut WriteTx,
+    facility: &str,
+    date_text: &str,
+    exceptions: &[ExceptionRow],
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
     let mut keys = Vec::with_capacity(exceptions.len());
     for row in exceptions {
-        let key = exception_key(row);
         let records = serde_json::to_string(&row.records).unwrap_or_default();
+        let records_en = serde_json::to_string(&row.records_en).unwrap_or_default();
         let updated = sqlx::query(
-            "UPDATE treasury_exceptions SET amount_at_stake = $1, detail = $2, records = $3, state = CASE WHEN state = 'cleared' THEN 'open' ELSE state END WHERE facility_id = $4 AND business_date = $5 AND exception_key = $6",
+            "UPDATE treasury_exceptions SET amount_at_stake = $1, detail = $2, records = $3, name_en = $4, records_en = $5, detail_en = $6, suggested_action_en = $7, state = CASE WHEN state = 'cleared' THEN 'open' ELSE state END WHERE facility_id = $8 AND business_date = $9 AND exception_key = $10",
         )
         .bind(row.amount_at_stake.get())
-        .bind(&row.detail)
+        .bind(&row.detail_ja)
         .bind(&records)
-        .bind(facility.as_str())
-        .bind(&date_text)
-        .bind(&key)
+        .bind(&row.name_en)
+        .bind(&records_en)
+        .bind(&row.detail_en)
+        .bind(&row.action_en)
+        .bind(facility)
+        .bind(date_text)
+        .bind(&row.key)
         .execute(tx.conn())
         .await?;
         if updated.rows_affected() == 0 {
             sqlx::query(
-                "INSERT INTO treasury_exceptions (id, facility_id, business_date, exception_key, kind, name_ja, records, amount_at_stake, detail, suggested_action, state, found_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
+                "INSERT INTO treasury_exceptions (id, facility_id, business_date, exception_key, kind, name_ja, records, amount_at_stake, detail, suggested_action, state, found_at, name_en, records_en, detail_en, suggested_action_en) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $13, $14, $15)",
             )
             .bind(format!("exc_{}", uuid::Uuid::new_v4().simple()))
-            .bind(facility.as_str())
-            .bind(&date_text)
-            .bind(&key)
+            .bind(facility)
+            .bind(date_text)
+            .bind(&row.key)
             .bind(&row.kind)
             .bind(&row.name_ja)
             .bind(&records)
             .bind(row.amount_at_stake.get())
-            .bind(&row.detail)
-            .bind(&row.suggested_action)
+            .bind(&row.detail_ja)
+            .bind(&row.action_ja)
             .bind(instant_text(at))
+            .bind(&row.name_en)
+            .bind(&records_en)
+            .bind(&row.detail_en)
+            .bind(&row.action_en)
             .execute(tx.conn())
             .await?;
+            if facility == CITY {
+                take_over_resolution(tx, date_text, &row.key).await?;
+            }
         }
-        keys.push(key);
+        keys.push(row.key.clone());
     }
     let still_open = sqlx::query(
         "SELECT exception_key FROM treasury_exceptions WHERE facility_id = $1 AND business_date = $2 AND state = 'open' AND source = 'reconciliation'",
     )
-    .bind(facility.as_str())
-    .bind(&date_text)
+    .bind(facility)
+    .bind(date_text)
     .fetch_all(tx.conn())
     .await?;
     for row in still_open {
@@ -204,14 +257,87 @@ pub async fn store_run(
             sqlx::query(
                 "UPDATE treasury_exceptions SET state = 'cleared' WHERE facility_id = $1 AND business_date = $2 AND exception_key = $3",
             )
-            .bind(facility.as_str())
-            .bind(&date_text)
+            .bind(facility)
+            .bind(date_text)
             .bind(&key)
             .execute(tx.conn())
             .await?;
         }
     }
     Ok(())
+}
+
+/// A city exception new on `date_text` that treasury already resolved under another date is
+/// resolved here too, with the same action, note, person and time.
+async fn take_over_resolution(tx: &mut WriteTx, date_text: &str, key: &str) -> Result<(), JournalError> {
+    let earlier = sqlx::query(
+        "SELECT resolution_action, resolution_note, resolved_by, resolved_at FROM treasury_exceptions WHERE facility_id = $1 AND exception_key = $2 AND state = 'resolved' ORDER BY resolved_at LIMIT 1",
+    )
+    .bind(CITY)
+    .bind(key)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(earlier) = earlier else { return Ok(()) };
+    sqlx::query(
+        "UPDATE treasury_exceptions SET state = 'resolved', resolution_action = $1, resolution_note = $2, resolved_by = $3, resolved_at = $4 WHERE facility_id = $5 AND business_date = $6 AND exception_key = $7",
+    )
+    .bind(earlier.try_get::<Option<String>, _>("resolution_action")?)
+    .bind(earlier.try_get::<Option<String>, _>("resolution_note")?)
+    .bind(earlier.try_get::<Option<String>, _>("resolved_by")?)
+    .bind(earlier.try_get::<Option<String>, _>("resolved_at")?)
+    .bind(CITY)
+    .bind(date_text)
+    .bind(key)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The bank statement as a day's latest run read it: (as of, report JSON).
+pub async fn bank_run(conn: &mut AnyConnection, date: BusinessDate) -> Result<Option<String>, JournalError> {
+    let row = sqlx::query("SELECT report FROM treasury_bank_runs WHERE business_date = $1")
+        .bind(date.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|row| row.try_get::<String, _>("report")).transpose()?)
+}
+
+/// The newest bank run of any date: the statement as last read.
+pub async fn latest_bank_run(conn: &mut AnyConnection) -> Result<Option<String>, JournalError> {
+    let row = sqlx::query("SELECT report FROM treasury_bank_runs ORDER BY run_at DESC, business_date DESC LIMIT 1")
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|row| row.try_get::<String, _>("report")).transpose()?)
+}
+
+/// The keys of the exceptions treasury resolved, of a date (facility-days and city).
+pub async fn resolved_keys(conn: &mut AnyConnection, date: BusinessDate) -> Result<BTreeSet<String>, JournalError> {
+    let rows =
+        sqlx::query("SELECT exception_key FROM treasury_exceptions WHERE business_date = $1 AND state = 'resolved'")
+            .bind(date.to_string())
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(|row| Ok(row.try_get::<String, _>("exception_key")?)).collect()
+}
+
+/// The city's list of a date: (open, resolved).
+pub async fn city_exception_counts(conn: &mut AnyConnection, date: BusinessDate) -> Result<(i64, i64), JournalError> {
+    let rows = sqlx::query(
+        "SELECT state, COUNT(*) AS n FROM treasury_exceptions WHERE facility_id = $1 AND business_date = $2 GROUP BY state",
+    )
+    .bind(CITY)
+    .bind(date.to_string())
+    .fetch_all(conn)
+    .await?;
+    let mut counts = (0, 0);
+    for row in rows {
+        match row.try_get::<String, _>("state")?.as_str() {
+            "open" => counts.0 = row.try_get("n")?,
+            "resolved" => counts.1 = row.try_get("n")?,
+            _ => {}
+        }
+    }
+    Ok(counts)
 }
 
 /// A stored reconciliation: the report's JSON, when it was run, and by whom.
@@ -262,7 +388,7 @@ pub async fn runs_of_date(conn: &mut AnyConnection, date: BusinessDate) -> Resul
     rows.iter().map(stored_run).collect()
 }
 
-const EXCEPTION_COLUMNS: &str = "id, facility_id, business_date, kind, name_ja, records, amount_at_stake, detail, suggested_action, state, found_at, resolution_action, resolution_note, resolved_by, resolved_at";
+const EXCEPTION_COLUMNS: &str = "id, facility_id, business_date, kind, name_ja, records, amount_at_stake, detail, suggested_action, state, found_at, resolution_action, resolution_note, resolved_by, resolved_at, name_en, records_en, detail_en, suggested_action_en";
 
 fn exception_view(row: &AnyRow) -> Result<ExceptionView, JournalError> {
     let id: String = row.try_get("id")?;
@@ -274,6 +400,18 @@ fn exception_view(row: &AnyRow) -> Result<ExceptionView, JournalError> {
         id: id.clone(),
         value: records_text.clone(),
     })?;
+    let records_en_text: String = row.try_get("records_en")?;
+    let records_en = serde_json::from_str(&records_en_text).map_err(|_| JournalError::Corrupt {
+        table,
+        column: "records_en",
+        id: id.clone(),
+        value: records_en_text.clone(),
+    })?;
+    let facility_text: String = row.try_get("facility_id")?;
+    let facility_id = match facility_text.as_str() {
+        CITY => None,
+        text => Some(parse_column(table, "facility_id", &id, text)?),
+    };
     let state_text: String = row.try_get("state")?;
     let state = match state_text.as_str() {
         "open" => ExceptionState::Open,
@@ -290,14 +428,18 @@ fn exception_view(row: &AnyRow) -> Result<ExceptionView, JournalError> {
         None => None,
     };
     Ok(ExceptionView {
-        facility_id: parse_column(table, "facility_id", &id, &row.try_get::<String, _>("facility_id")?)?,
+        facility_id,
         business_date: parse_column(table, "business_date", &id, &row.try_get::<String, _>("business_date")?)?,
         kind: row.try_get("kind")?,
         name_ja: row.try_get("name_ja")?,
+        name_en: row.try_get("name_en")?,
         records,
+        records_en,
         amount_at_stake: yen_column(table, "amount_at_stake", &id, row.try_get("amount_at_stake")?)?,
         detail: row.try_get("detail")?,
+        detail_en: row.try_get("detail_en")?,
         suggested_action: row.try_get("suggested_action")?,
+        suggested_action_en: row.try_get("suggested_action_en")?,
         state,
         found_at: instant_column(table, "found_at", &id, &row.try_get::<String, _>("found_at")?)?,
         resolution_action: row.try_get("resolution_action")?,
@@ -308,7 +450,17 @@ fn exception_view(row: &AnyRow) -> Result<ExceptionView, JournalError> {
     })
 }
 
-/// Filters of the exceptions list; `facilities: None` means every facility.
+/// Which list an exception is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionLevel {
+    /// A facility-day's.
+    Facility,
+    /// The city's.
+    City,
+}
+
+/// Filters of the exceptions list; `facilities: None` means every facility, `level: None` both
+/// lists.
 #[derive(Debug, Default)]
 pub struct ExceptionFilter {
     pub date: Option<BusinessDate>,
@@ -316,6 +468,7 @@ pub struct ExceptionFilter {
     pub facilities: Option<Vec<String>>,
     pub kind: Option<String>,
     pub state: Option<ExceptionState>,
+    pub level: Option<ExceptionLevel>,
 }
 
 pub async fn list_exceptions(
@@ -328,6 +481,8 @@ pub async fn list_exceptions(
         .one_of("facility_id", filter.facilities.as_deref())
         .equal("kind", filter.kind.clone())
         .equal("state", filter.state.map(|s| state_code(s).to_string()))
+        .equal("facility_id", (filter.level == Some(ExceptionLevel::City)).then(|| CITY.to_string()))
+        .not_equal("facility_id", (filter.level == Some(ExceptionLevel::Facility)).then(|| CITY.to_string()))
         .fetch(
             conn,
             EXCEPTION_COLUMNS,
@@ -346,6 +501,7 @@ pub async fn load_exception(conn: &mut AnyConnection, id: &str) -> Result<Option
     row.as_ref().map(exception_view).transpose()
 }
 
+/// Resolves an open exception; one of the city's list resolves every open row of its key.
 pub async fn resolve_exception(
     tx: &mut WriteTx,
     id: &str,
@@ -364,7 +520,21 @@ pub async fn resolve_exception(
     .bind(id)
     .execute(tx.conn())
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE treasury_exceptions SET state = 'resolved', resolution_action = $1, resolution_note = $2, resolved_by = $3, resolved_at = $4 WHERE facility_id = $5 AND state = 'open' AND exception_key = (SELECT exception_key FROM treasury_exceptions WHERE id = $6)",
+    )
+    .bind(action)
+    .bind(note)
+    .bind(by)
+    .bind(instant_text(at))
+    .bind(CITY)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(true)
 }
 
 fn closed_view(row: &AnyRow) -> Result<ClosedDayView, JournalError> {
@@ -464,7 +634,7 @@ pub async fn day_figures(
         figures.entry(row.try_get("facility_id")?).or_default().sales_count = row.try_get("n")?;
     }
     let payments = sqlx::query(
-        "SELECT facility_id, method, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments WHERE business_date = $1 AND state = 'completed' GROUP BY facility_id, method",
+        "SELECT facility_id, method, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments WHERE business_date = $1 AND state IN ('completed', 'partially_refunded', 'refunded') GROUP BY facility_id, method",
     )
     .bind(&date_text)
     .fetch_all(&mut *conn)

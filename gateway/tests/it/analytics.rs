@@ -13,7 +13,7 @@ use pos_core::api::{PaymentList, PaymentResult, PaymentView, SaleView};
 use pos_core::{Brand, BusinessDate, Clock, FacilityId, Method, PaymentState, Yen};
 use qr_sim::QrSimHandle;
 use reconciler::calendar::BankCalendar;
-use reconciler::pipeline::{load_inputs, reconcile_from_journal, InputFiles, ReconciledDay};
+use reconciler::pipeline::{load_inputs, prepare_run, reconcile_from_journal, InputFiles, ReconciledDay};
 use reconciler::source::JournalSource;
 use serde_json::{json, Value as Json};
 
@@ -345,12 +345,13 @@ async fn reconcile(rig: &Rig, date: BusinessDate) -> Vec<ReconciledDay> {
     let (settlements, bank) = load_inputs(&files, date.date()).expect("settlement files load");
     let source = JournalSource::connect(&rig.app.app.config.database.url).await.expect("journal opens read-only");
     let calendar = BankCalendar::shipped().expect("calendar");
+    let config = &rig.app.app.config;
+    let run = prepare_run(&source, config, &calendar, &settlements, &bank, date.date()).await.expect("the run starts");
     let mut days = Vec::new();
     for facility in [CITY_FACILITY, SPORTS_FACILITY] {
         let facility = FacilityId::parse(facility).expect("facility");
-        let config = &rig.app.app.config;
         days.push(
-            reconcile_from_journal(&source, config, &calendar, &facility, date, &settlements, &bank, date.date())
+            reconcile_from_journal(&source, config, &calendar, &run, &facility, date, date.date())
                 .await
                 .expect("the day reconciles"),
         );

@@ -13,7 +13,26 @@ use serde_json::json;
 
 use crate::support::{key, spawn_app, token, TestApp};
 
-const BANK_EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/protocols/zengin-statement-example.txt");
+/// PROTOCOLS' example statement, as the repository keeps it for the reconciler's tests
+/// (SHA-256 6536f2fdcb04dca483abc638fd7291950b4138bd74ae2736801d1119a7981c36).
+const BANK_EXAMPLE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../reconciler/tests/inputs/data/zengin-statement-example.txt");
+
+/// Patterns only a Rust `Debug` form writes: none may reach what treasury reads.
+const DEBUG_PATTERNS: [&str; 9] = ["Some(", "None)", "None,", "Id(\"", "{ ", " }", "::", "Yen(", "Payment("];
+
+fn assert_no_debug(what: &str, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => {
+            for pattern in DEBUG_PATTERNS {
+                assert!(!text.contains(pattern), "{what} shows a Debug form ({pattern:?}): {text}");
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| assert_no_debug(what, item)),
+        serde_json::Value::Object(fields) => fields.values().for_each(|item| assert_no_debug(what, item)),
+        _ => {}
+    }
+}
 
 /// A shift at R0101 with one cash sale of 300 yen, closed ten yen short.
 async fn short_day(app: &TestApp) -> BusinessDate {
@@ -207,7 +226,128 @@ async fn files_are_checked_on_loading_and_loaded_once(backend: Backend) {
     app.stop().await;
 }
 
+/// The statement of the short day: F01's cash deposit (290: 10,290 counted less the 10,000
+/// float), a credit of 7,777 nothing explains and a bank charge of 440, all booked that day.
+fn short_days_statement(date: chrono::NaiveDate) -> Vec<u8> {
+    let config = crate::support::example_config();
+    let f01 = config.facilities.iter().find(|f| f.id.as_str() == "F01").expect("F01");
+    let yen = |amount| pos_core::Yen::new(amount).expect("amount");
+    let movement = |direction, kind, amount, payer: &str| bank_sim::Movement {
+        booking_date: date,
+        direction,
+        kind,
+        amount: yen(amount),
+        payer_name: payer.to_string(),
+        description: String::new(),
+    };
+    let account = bank_sim::Account {
+        bank_code: 9900,
+        bank_name: "ﾐﾅﾄｷﾞﾝｺｳ".to_string(),
+        branch_code: 1,
+        branch_name: "ｼﾔｸｼﾖﾏｴ".to_string(),
+        account_type: bank_sim::AccountType::Ordinary,
+        account_number: 1_234_567,
+        account_name: "ﾐﾅﾄｼ ｶｲｹｲｶﾝﾘｼﾔ".to_string(),
+        balance_opening: yen(1_000_000),
+    };
+    let movements = vec![
+        movement(bank_sim::Direction::Credit, bank_sim::TransactionKind::Cash, 290, &f01.depositor_name),
+        movement(bank_sim::Direction::Credit, bank_sim::TransactionKind::Transfer, 7_777, "ﾌﾒｲ"),
+        movement(bank_sim::Direction::Debit, bank_sim::TransactionKind::Other, 440, ""),
+    ];
+    let statement =
+        bank_sim::Statement { created_on: date, from: date, to: date, accounts: vec![(account, movements)] };
+    bank_sim::render(&statement).expect("statement")
+}
+
+async fn an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let treasury = token("treasury");
+    let date = short_day(&app).await;
+    let stored = upload(&app, "kind=bank&name=zengin-short-day.txt", short_days_statement(date.date())).await;
+    assert_eq!(stored.status, 201, "{}", stored.text);
+    let body = json!({ "as_of": date.to_string() });
+    let run: ReconcileResult =
+        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    assert_eq!(run.city_exceptions, 1, "{run:?}");
+
+    // The board counts the city's list and the statement's lines.
+    let board: DayBoard = app.get(&format!("/v1/treasury/days/{date}"), &treasury).await.ok();
+    assert_eq!((board.city_exceptions_open, board.bank_lines, board.bank_lines_unmatched), (1, 3, 1));
+    let city: ExceptionList =
+        app.get(&format!("/v1/treasury/exceptions?business_date={date}&level=city"), &treasury).await.ok();
+    assert_eq!(city.exceptions.len(), 1, "{:?}", city.exceptions);
+    let stray = &city.exceptions[0];
+    assert_eq!((stray.facility_id.as_ref(), stray.kind.as_str()), (None, "bank_credit_unmatched"));
+    assert_eq!(stray.amount_at_stake.get(), 7_777);
+    assert!(
+        stray.detail.contains("zengin-short-day.txt 照会番号") && stray.detail.contains("7,777円"),
+        "{}",
+        stray.detail
+    );
+    assert!(stray.detail_en.contains("¥7,777"), "{}", stray.detail_en);
+    assert_eq!(stray.name_en, "Unexplained bank credit");
+    // The facility's list holds only its own: the drawer ten yen short (the deposit was paid).
+    let facility: ExceptionList =
+        app.get(&format!("/v1/treasury/exceptions?business_date={date}&level=facility"), &treasury).await.ok();
+    let kinds: Vec<&str> = facility.exceptions.iter().map(|x| x.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["cash_short"]);
+    let (code, _, field) = app.get("/v1/treasury/exceptions?level=bank", &treasury).await.error(422);
+    assert_eq!((code.as_str(), field.as_deref()), ("invalid_level", Some("level")));
+
+    // Nothing treasury reads shows a Debug form: exceptions, board, bank statement, report.
+    for path in [
+        format!("/v1/treasury/exceptions?business_date={date}"),
+        format!("/v1/treasury/days/{date}/bank"),
+        format!("/v1/treasury/days/{date}/facilities/F01/report"),
+    ] {
+        let value: serde_json::Value = app.get(&path, &treasury).await.ok();
+        assert_no_debug(&path, &value);
+    }
+    let bank: serde_json::Value = app.get(&format!("/v1/treasury/days/{date}/bank"), &treasury).await.ok();
+    let dispositions: Vec<&str> =
+        bank["lines"].as_array().expect("lines").iter().filter_map(|line| line["disposition"].as_str()).collect();
+    assert_eq!(dispositions, vec!["cash_deposit", "unmatched", "charge"]);
+    let lines_csv = app.get(&format!("/v1/treasury/days/{date}/bank?format=csv&section=lines"), &treasury).await;
+    assert!(lines_csv.status == 200 && lines_csv.text.contains("銀行手数料"), "{}", lines_csv.text);
+
+    // The export books the day's bank lines once: the charge to the bank-charge account.
+    let config = crate::support::example_config();
+    let export = app.get(&format!("/v1/treasury/days/{date}/accounting-export"), &treasury).await;
+    assert!(export.status == 200, "{}", export.text);
+    assert!(
+        export.text.contains("date,account_code,debit,credit,amount,facility,payout,description"),
+        "{}",
+        export.text
+    );
+    let charge = format!(",{},440,0,440,,", config.accounting.bank_charge_account);
+    assert!(export.text.contains(&charge), "{charge} in {}", export.text);
+
+    // The facility's own exception resolved, the day still cannot close while the city's list
+    // has the unexplained credit: its statement is not all accounted for.
+    let short_id = facility.exceptions[0].id.clone();
+    let resolution = json!({ "action": "出納員に確認", "note": "釣銭の渡し過ぎ" });
+    let _: ExceptionView =
+        app.post(&format!("/v1/treasury/exceptions/{short_id}/resolve"), &treasury, &key(), &resolution).await.ok();
+    let close = format!("/v1/treasury/days/{date}/facilities/F01/close");
+    let (code, message, _) = app.post(&close, &treasury, &key(), &json!({})).await.error(409);
+    assert_eq!(code, "statement_unaccounted", "{message}");
+    let resolution = json!({ "action": "指定金融機関に照会", "note": "寄附金の誤入金、返還手続中" });
+    let resolved: ExceptionView =
+        app.post(&format!("/v1/treasury/exceptions/{}/resolve", stray.id), &treasury, &key(), &resolution).await.ok();
+    assert_eq!(resolved.state, ExceptionState::Resolved);
+    // A re-run keeps the resolution of the city's list.
+    let _: ReconcileResult =
+        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    let board: DayBoard = app.get(&format!("/v1/treasury/days/{date}"), &treasury).await.ok();
+    assert_eq!((board.city_exceptions_open, board.city_exceptions_resolved), (0, 1));
+    let closed: ClosedDayView = app.post(&close, &treasury, &key(), &json!({})).await.ok();
+    assert_eq!(closed.facility_id.as_str(), "F01");
+    app.stop().await;
+}
+
 on_both_backends!(
+    an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open,
     treasury_reconciles_closes_and_keeps_a_closed_day,
     only_treasury_reaches_the_treasury_api,
     files_are_checked_on_loading_and_loaded_once,

@@ -112,22 +112,22 @@ struct Run {
     config: pos_config::Config,
     calendar: BankCalendar,
     source: JournalSource,
-    settlements: reconciler::settlements::Settlements,
-    bank: Vec<reconciler::inputs::bank::StatementEntry>,
+    context: pipeline::RunContext,
     store: Option<Store>,
 }
 
 async fn prepare(common: &Common, as_of: NaiveDate) -> Result<Run> {
     let config =
         pos_config::load(&common.config).with_context(|| format!("configuration {}", common.config.display()))?;
-    let calendar = BankCalendar::shipped()?;
+    let calendar = BankCalendar::for_config(&config)?;
     let (settlements, bank) = pipeline::load_inputs(&input_files(common)?, as_of)?;
     let source = JournalSource::connect(&common.journal).await?;
+    let context = pipeline::prepare_run(&source, &config, &calendar, &settlements, &bank, as_of).await?;
     let store = match &common.store {
         Some(path) => Some(Store::open(path).await?),
         None => None,
     };
-    Ok(Run { config, calendar, source, settlements, bank, store })
+    Ok(Run { config, calendar, source, context, store })
 }
 
 async fn reconcile_one(
@@ -136,18 +136,10 @@ async fn reconcile_one(
     day: BusinessDate,
     as_of: NaiveDate,
 ) -> Result<pipeline::ReconciledDay> {
-    let reconciled = pipeline::reconcile_from_journal(
-        &run.source,
-        &run.config,
-        &run.calendar,
-        facility,
-        day,
-        &run.settlements,
-        &run.bank,
-        as_of,
-    )
-    .await
-    .with_context(|| format!("reconciling {facility} on {day}"))?;
+    let reconciled =
+        pipeline::reconcile_from_journal(&run.source, &run.config, &run.calendar, &run.context, facility, day, as_of)
+            .await
+            .with_context(|| format!("reconciling {facility} on {day}"))?;
     Ok(reconciled)
 }
 
@@ -173,6 +165,21 @@ async fn adjust_closed_days(run: &Run, facility: &FacilityId, day: BusinessDate,
     Ok(count)
 }
 
+/// The exceptions, as treasury reads them: kind, amount at stake, and what was found, in Japanese
+/// then English.
+fn print_exceptions(exceptions: &reconciler::report::ExceptionsReport, title: &str) {
+    if exceptions.rows.is_empty() {
+        return;
+    }
+    eprintln!("{title}: 例外 {} 件 / {} exception(s)", exceptions.count, exceptions.count);
+    for row in &exceptions.rows {
+        let amount = reconciler::describe::signed_yen_ja(row.amount_at_stake);
+        eprintln!("  {} {}  {}", row.name_ja, row.name_en, amount);
+        eprintln!("    {}", row.detail_ja);
+        eprintln!("    {}", row.detail_en);
+    }
+}
+
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Day { common, facility, date: day } => {
@@ -188,14 +195,17 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("{}", path.display());
             }
             let stem = format!("{facility}-{day}");
-            for path in
-                pipeline::write_summaries(std::slice::from_ref(&reconciled.report), &run.config, &out, formats, &stem)?
-            {
+            let reports = std::slice::from_ref(&reconciled.report);
+            let bank = pipeline::bank_report(&run.context.bank, reports)?;
+            let dates = (day.date(), day.date());
+            for path in pipeline::write_summaries(reports, &bank, &run.config, &out, formats, &stem, dates)? {
                 println!("{}", path.display());
             }
+            print_exceptions(&reconciled.report.exceptions, &format!("{facility} {day}"));
+            print_exceptions(&bank.exceptions, "市全体 / the city's list");
             eprintln!(
-                "{facility} {day}: {} exception(s), {adjustments} adjustment(s) to closed days",
-                reconciled.report.exceptions.count
+                "{facility} {day}: {} exception(s), {} on the city's list, {adjustments} adjustment(s) to closed days",
+                reconciled.report.exceptions.count, bank.exceptions.count
             );
             run.source.close().await;
         }
@@ -220,10 +230,19 @@ async fn run(cli: Cli) -> Result<()> {
                 reports.push(reconciled.report);
             }
             let stem = format!("{from}_{to}");
-            for path in pipeline::write_summaries(&reports, &run.config, &out, formats, &stem)? {
+            let bank = pipeline::bank_report(&run.context.bank, &reports)?;
+            let dates = (from.date(), to.date());
+            for path in pipeline::write_summaries(&reports, &bank, &run.config, &out, formats, &stem, dates)? {
                 println!("{}", path.display());
             }
-            eprintln!("{} facility-day(s) reconciled", reports.len());
+            print_exceptions(&bank.exceptions, "市全体 / the city's list");
+            eprintln!(
+                "{} facility-day(s) reconciled; {} exception(s) on the city's list; {} of {} bank line(s) unmatched",
+                reports.len(),
+                bank.exceptions.count,
+                bank.unmatched_count,
+                bank.lines_count
+            );
             run.source.close().await;
         }
         Command::Close { common, facility, date: day } => {
@@ -237,6 +256,14 @@ async fn run(cli: Cli) -> Result<()> {
             let store = run.store.as_ref().context("--store")?;
             store.ensure_open(&facility, day).await?;
             let reconciled = reconcile_one(&run, &facility, day, as_of).await?;
+            let bank = pipeline::bank_report(&run.context.bank, std::slice::from_ref(&reconciled.report))?;
+            if bank.has_exceptions() {
+                print_exceptions(&bank.exceptions, "市全体 / the city's list");
+                bail!(
+                    "{facility} {day} is not closed: the bank statement has {} line(s) or payout(s) not accounted for (the city's list above)",
+                    bank.exceptions.count
+                );
+            }
             let closed = store.close_day(&reconciled.result, &reconciled.report, as_of).await?;
             if let Some(out) = &common.out {
                 pipeline::write_day_report(&reconciled.report, out, formats(&common.format)?)?;

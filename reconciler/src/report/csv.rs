@@ -2,16 +2,18 @@
 //! CRLF line ends, one file per section of a report. Each file has one header row (Japanese /
 //! English), its lines, and a last row `合計 / Total` with the section's totals.
 //!
-//! A day report is four files: `<facility>-<date>-revenue.csv`, `-cash.csv`, `-cashless.csv` and
-//! `-exceptions.csv` ([`day_report_files`]). Separate files rather than one sectioned file,
+//! A day report is seven files: `<facility>-<date>-revenue.csv`, `-refunds.csv`, `-cash.csv`,
+//! `-cashless.csv`, `-due.csv`, `-difference.csv` and `-exceptions.csv` ([`day_report_files`]);
+//! a run's bank statement two: `<stem>-bank-lines.csv` and `<stem>-city-exceptions.csv`. Separate files rather than one sectioned file,
 //! because each then opens in Excel as one table that sorts and filters without care.
 //! Text that Excel would take as a formula (starting with `=`, `+`, `@`) is prefixed with `'`.
 
 use pos_core::Yen;
 
 use super::accounting::JournalEntry;
+use super::bank::BankReport;
 use super::summary::{CitySummary, OperatorSummary};
-use super::DayReport;
+use super::{DayReport, ExceptionsReport};
 
 pub const UTF8_BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
@@ -64,15 +66,33 @@ fn optional_amount(value: Option<Yen>) -> String {
 
 const TOTAL: &str = "合計 / Total";
 
-/// The four files of a day report: (file name, bytes).
+/// The sections of a day report, by the name its file and the API use.
+pub const DAY_REPORT_SECTIONS: [&str; 7] =
+    ["revenue", "refunds", "cash", "cashless", "due", "difference", "exceptions"];
+
+/// One section of a day report, by its name in [`DAY_REPORT_SECTIONS`].
+pub fn day_report_section(report: &DayReport, section: &str) -> Option<Table> {
+    match section {
+        "revenue" => Some(revenue(report)),
+        "refunds" => Some(refunds(report)),
+        "cash" => Some(cash(report)),
+        "cashless" => Some(cashless(report)),
+        "due" => Some(due(report)),
+        "difference" => Some(difference(report)),
+        "exceptions" => Some(exceptions(report)),
+        _ => None,
+    }
+}
+
+/// The files of a day report: (file name, bytes).
 pub fn day_report_files(report: &DayReport) -> Vec<(String, Vec<u8>)> {
     let stem = format!("{}-{}", report.facility, report.business_date);
-    vec![
-        (format!("{stem}-revenue.csv"), revenue(report).to_bytes()),
-        (format!("{stem}-cash.csv"), cash(report).to_bytes()),
-        (format!("{stem}-cashless.csv"), cashless(report).to_bytes()),
-        (format!("{stem}-exceptions.csv"), exceptions(report).to_bytes()),
-    ]
+    DAY_REPORT_SECTIONS
+        .iter()
+        .filter_map(|section| {
+            day_report_section(report, section).map(|table| (format!("{stem}-{section}.csv"), table.to_bytes()))
+        })
+        .collect()
 }
 
 pub fn revenue(report: &DayReport) -> Table {
@@ -88,7 +108,7 @@ pub fn revenue(report: &DayReport) -> Table {
         table.row(vec![
             row.revenue_account.clone(),
             row.owner.clone(),
-            row.method.map_or("未決済 / unsettled", |method| method.code()).to_string(),
+            row.method.map_or("未決済 / unsettled", |method| method.name_ja()).to_string(),
             row.brand.map(|brand| brand.display_name().to_string()).unwrap_or_default(),
             row.lines_count.to_string(),
             amount(row.amount),
@@ -109,7 +129,7 @@ pub fn revenue(report: &DayReport) -> Table {
 pub fn cash(report: &DayReport) -> Table {
     let mut table = Table::new(&[
         "レジ / register",
-        "シフト / shift",
+        "シフト（開始） / shift (opened)",
         "釣銭準備金 / float",
         "現金収納 / taken",
         "現金返金 / refunded",
@@ -121,7 +141,7 @@ pub fn cash(report: &DayReport) -> Table {
     for shift in &report.cash.shifts {
         table.row(vec![
             shift.register.clone(),
-            shift.shift.clone(),
+            shift.opened_at.clone().unwrap_or_else(|| shift.shift.clone()),
             amount(shift.float_opening),
             amount(shift.cash_taken),
             amount(shift.cash_refunded),
@@ -155,6 +175,12 @@ pub fn cashless(report: &DayReport) -> Table {
         "売上総額 / gross",
         "手数料 / fee",
         "入金額 / net",
+        "収納（記録）/ takings",
+        "返金（記録）/ refunds",
+        "照合中差額 / differences",
+        "手数料 費用 / fee expensed",
+        "手数料 仮払 / fee held",
+        "入金確認 / bank line",
         "未収金 / receivable",
         "出納整理期間 / closing period",
     ]);
@@ -167,58 +193,178 @@ pub fn cashless(report: &DayReport) -> Table {
             amount(row.gross),
             amount(row.fee),
             amount(row.net),
+            amount(row.takings),
+            amount(row.refunds),
+            amount(row.differences),
+            amount(row.fee_clean),
+            amount(row.fee_held),
+            row.bank_line.clone().unwrap_or_default(),
             amount(row.receivable),
-            if row.in_closing_period { "yes" } else { "" }.to_string(),
+            if row.in_closing_period { "出納整理期間 / yes" } else { "" }.to_string(),
         ]);
+    }
+    for row in &report.cashless.unpaid {
+        let mut cells = vec![row.acquirer_name.clone(), "未入金 / in no payout yet".to_string()];
+        cells.extend(std::iter::repeat_n(String::new(), 5));
+        cells.extend([amount(row.takings), amount(row.refunds)]);
+        cells.extend(std::iter::repeat_n(String::new(), 4));
+        cells.extend([amount(row.net), String::new()]);
+        table.row(cells);
     }
     let section = &report.cashless;
     let lines: u64 = section.payouts.iter().map(|row| row.lines_count).sum();
+    let mut total = vec![TOTAL.into(), String::new(), String::new(), lines.to_string()];
+    total.extend([amount(section.gross_total), amount(section.fee_total), amount(section.net_total)]);
+    total.extend(std::iter::repeat_n(String::new(), 6));
+    total.extend([amount(section.receivable_total), String::new()]);
+    table.row(total);
+    table
+}
+
+pub fn refunds(report: &DayReport) -> Table {
+    let mut table = Table::new(&[
+        "返金 / refund",
+        "方法 / channel",
+        "ブランド / brand",
+        "会計処理 / booking",
+        "元の年度 / fiscal year of the revenue",
+        "歳入科目 / revenue account",
+        "金額 / amount",
+    ]);
+    for row in &report.refunds.rows {
+        for allocation in &row.allocations {
+            table.row(vec![
+                row.description_ja.clone(),
+                if row.channel == "cash" { "現金 / cash" } else { "ブランド経由 / through the brand" }.to_string(),
+                row.brand.display_name().to_string(),
+                row.book_name_ja.clone(),
+                row.original_fiscal_year.to_string(),
+                allocation.revenue_account.clone().unwrap_or_else(|| "未特定 / unknown".to_string()),
+                amount(allocation.amount),
+            ]);
+        }
+    }
+    let mut total = vec![TOTAL.into()];
+    total.extend(std::iter::repeat_n(String::new(), 5));
+    total.push(amount(report.refunds.amount_total));
+    table.row(total);
+    table
+}
+
+pub fn due(report: &DayReport) -> Table {
+    let mut table = Table::new(&["期日 / due on", "理由 / reason", "内容 / what", "金額 / amount"]);
+    for row in &report.due.rows {
+        let reason = if row.reason == "outcome_unknown" {
+            "処理未了 / outcome unknown"
+        } else {
+            "精算待ち / settlement"
+        };
+        table.row(vec![row.due_on.to_string(), reason.to_string(), row.description_ja.clone(), amount(row.amount)]);
+    }
+    table.row(vec![TOTAL.into(), report.due.count.to_string(), String::new(), amount(report.due.amount_total)]);
+    table
+}
+
+pub fn difference(report: &DayReport) -> Table {
+    let difference = &report.difference;
+    let mut table = Table::new(&["項目 / item", "金額 / amount"]);
+    for (label, value) in [
+        ("精算額（売上・返金・取消） / settled gross", difference.settled_gross),
+        ("記録上の額（期日到来分） / the journal's, due", difference.journal_cashless.checked_neg()),
+        ("契約手数料 / fees contracted", difference.fee_contracted),
+        ("請求手数料 / fees charged", difference.fee_charged.checked_neg()),
+        ("チャージバック・調整 / chargebacks and adjustments (net)", difference.other_lines_net),
+        ("現金過不足 / cash over-short", difference.cash_over_short),
+        ("現金預入の差 / cash deposit difference", difference.cash_deposit_difference),
+        ("照合先のない入金 / unmatched credits", difference.bank_unmatched),
+    ] {
+        table.row(vec![label.to_string(), amount(value)]);
+    }
     table.row(vec![
-        TOTAL.into(),
-        String::new(),
-        String::new(),
-        lines.to_string(),
-        amount(section.gross_total),
-        amount(section.fee_total),
-        amount(section.net_total),
-        amount(section.receivable_total),
-        String::new(),
+        format!("{TOTAL}（差額 = 例外の合計 / net difference = the exceptions' sum）"),
+        amount(difference.net_difference),
     ]);
     table
 }
 
-pub fn exceptions(report: &DayReport) -> Table {
+fn exceptions_table(exceptions: &ExceptionsReport) -> Table {
     let mut table = Table::new(&[
         "種別 / kind",
         "名称 / name",
         "対象 / records",
         "金額 / amount at stake",
         "内容 / detail",
-        "対応 / suggested action",
+        "Detail (English)",
+        "対応 / action",
+        "Action (English)",
+        "キー / key",
     ]);
-    for row in &report.exceptions.rows {
+    for row in &exceptions.rows {
         table.row(vec![
             row.kind.clone(),
             row.name_ja.clone(),
-            row.records.join("; "),
+            row.records.join("、"),
             amount(row.amount_at_stake),
-            row.detail.clone(),
-            row.suggested_action.clone(),
+            row.detail_ja.clone(),
+            row.detail_en.clone(),
+            row.action_ja.clone(),
+            row.action_en.clone(),
+            row.key.clone(),
         ]);
     }
-    let section = &report.exceptions;
-    table.row(vec![
-        TOTAL.into(),
-        section.count.to_string(),
-        String::new(),
-        amount(section.amount_at_stake_total),
-        String::new(),
-        String::new(),
-    ]);
+    let mut total =
+        vec![TOTAL.into(), exceptions.count.to_string(), String::new(), amount(exceptions.amount_at_stake_total)];
+    total.extend(std::iter::repeat_n(String::new(), 5));
+    table.row(total);
     table
 }
 
-const SUMMARY_HEADER: [&str; 12] = [
+pub fn exceptions(report: &DayReport) -> Table {
+    exceptions_table(&report.exceptions)
+}
+
+/// The city's list of a run.
+pub fn city_exceptions(report: &BankReport) -> Table {
+    exceptions_table(&report.exceptions)
+}
+
+/// Every line of the bank statement, with what it is.
+pub fn bank_lines(report: &BankReport) -> Table {
+    let mut table = Table::new(&[
+        "ファイル / file",
+        "照会番号 / reference",
+        "勘定日 / booking date",
+        "入払 / direction",
+        "取引区分 / kind",
+        "金額 / amount",
+        "振込依頼人 / payer",
+        "区分 / disposition",
+        "内容 / what it is",
+        "施設 / facility",
+    ]);
+    for line in &report.lines {
+        table.row(vec![
+            line.file.clone(),
+            line.reference.clone(),
+            line.booking_date.to_string(),
+            if line.direction == "credit" { "入金 / credit" } else { "出金 / debit" }.to_string(),
+            format!("{} {}", line.kind_code, line.kind_name_ja),
+            amount(line.amount_signed),
+            line.payer_name.clone(),
+            line.disposition.clone(),
+            line.description_ja.clone(),
+            line.facility.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ]);
+    }
+    let mut total = vec![TOTAL.into(), report.lines_count.to_string()];
+    total.extend(std::iter::repeat_n(String::new(), 3));
+    total.push(amount(report.credits_total.checked_sub(report.debits_total).unwrap_or(Yen::ZERO)));
+    total.extend(std::iter::repeat_n(String::new(), 4));
+    table.row(total);
+    table
+}
+
+const SUMMARY_HEADER: [&str; 13] = [
     "施設 / facility",
     "名称 / name",
     "帰属 / owner",
@@ -231,6 +377,7 @@ const SUMMARY_HEADER: [&str; 12] = [
     "手数料 / fees",
     "入金額 / net",
     "例外件数 / exceptions",
+    "差額 / net difference",
 ];
 
 fn summary_cells(row: &super::summary::FacilityRow) -> Vec<String> {
@@ -247,6 +394,7 @@ fn summary_cells(row: &super::summary::FacilityRow) -> Vec<String> {
         amount(row.fees),
         amount(row.net),
         row.exceptions_count.to_string(),
+        amount(row.net_difference),
     ]
 }
 
@@ -258,6 +406,10 @@ pub fn city_summary(summary: &CitySummary) -> Table {
     let mut total = summary_cells(&summary.total);
     total[0] = TOTAL.into();
     table.row(total);
+    let mut city = vec!["市全体の例外 / the city's list".to_string()];
+    city.extend(std::iter::repeat_n(String::new(), 10));
+    city.extend([summary.city_exceptions_count.to_string(), amount(summary.city_exceptions_amount)]);
+    table.row(city);
     table
 }
 
@@ -279,7 +431,8 @@ pub fn operator_summary(summary: &OperatorSummary) -> Table {
 }
 
 pub fn journal_entries(entries: &[JournalEntry]) -> Table {
-    let mut table = Table::new(&["date", "account_code", "debit", "credit", "amount", "facility", "description"]);
+    let mut table =
+        Table::new(&["date", "account_code", "debit", "credit", "amount", "facility", "payout", "description"]);
     for entry in entries {
         table.row(vec![
             entry.date.to_string(),
@@ -287,7 +440,8 @@ pub fn journal_entries(entries: &[JournalEntry]) -> Table {
             amount(entry.debit),
             amount(entry.credit),
             amount(entry.amount),
-            entry.facility.to_string(),
+            entry.facility.as_ref().map(ToString::to_string).unwrap_or_default(),
+            entry.payout.clone().unwrap_or_default(),
             entry.description.clone(),
         ]);
     }

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use pos_core::Yen;
 
-use super::DayReport;
+use super::{DayReport, ExceptionsReport};
+use crate::describe;
 
 const STYLE: &str =
     "body{font-family:'Hiragino Kaku Gothic ProN','Yu Gothic','Noto Sans JP',sans-serif;margin:2em;color:#111}\
@@ -32,7 +33,7 @@ pub fn escape(text: &str) -> String {
 }
 
 fn amount(value: Yen) -> String {
-    format!("<td class=\"amount\">{}</td>", escape(&value.to_string()))
+    format!("<td class=\"amount\">{}</td>", escape(&describe::yen_ja(value)))
 }
 
 fn optional_amount(value: Option<Yen>) -> String {
@@ -46,6 +47,41 @@ fn text(value: &str) -> String {
 fn header(cells: &[&str]) -> String {
     let cells: String = cells.iter().map(|cell| format!("<th>{}</th>", escape(cell))).collect();
     format!("<tr>{cells}</tr>")
+}
+
+/// The exceptions as a table: kind, records, amount at stake, what was found and what to do,
+/// each in Japanese with the English beneath.
+pub fn exceptions_table(exceptions: &ExceptionsReport) -> String {
+    if exceptions.rows.is_empty() {
+        return "<p class=\"none\">例外なし / No exceptions.</p>".to_string();
+    }
+    let mut table = String::from("<table>");
+    table.push_str(&header(&["種別 / kind", "対象 / records", "金額 / at stake", "内容 / detail", "対応 / action"]));
+    for row in &exceptions.rows {
+        let _ = write!(
+            table,
+            "<tr><td>{}<br><small>{}</small></td>{}{}<td>{}<br><small>{}</small></td><td>{}<br><small>{}</small></td></tr>",
+            escape(&row.name_ja),
+            escape(&row.name_en),
+            text(&row.records.join("、")),
+            amount(row.amount_at_stake),
+            escape(&row.detail_ja),
+            escape(&row.detail_en),
+            escape(&row.action_ja),
+            escape(&row.action_en)
+        );
+    }
+    let _ = write!(
+        table,
+        "<tr class=\"total\"><td colspan=\"2\">合計 / Total</td>{}<td colspan=\"2\"></td></tr></table>",
+        amount(exceptions.amount_at_stake_total)
+    );
+    table
+}
+
+/// A shift as the register's clerks know it: by when it was opened.
+fn shift_name(shift: &super::ShiftRow) -> String {
+    shift.opened_at.clone().unwrap_or_else(|| shift.shift.clone())
 }
 
 /// The page of one day report.
@@ -104,7 +140,7 @@ pub fn day_report_page(report: &DayReport) -> String {
     let _ = write!(page, "<h2>現金 / Cash</h2><table>");
     page.push_str(&header(&[
         "レジ / register",
-        "シフト / shift",
+        "シフト（開始） / shift (opened)",
         "釣銭準備金 / float",
         "現金収納 / taken",
         "返金 / refunded",
@@ -118,7 +154,7 @@ pub fn day_report_page(report: &DayReport) -> String {
             page,
             "<tr>{}{}{}{}{}{}{}{}{}</tr>",
             text(&shift.register),
-            text(&shift.shift),
+            text(&shift_name(shift)),
             amount(shift.float_opening),
             amount(shift.cash_taken),
             amount(shift.cash_refunded),
@@ -139,9 +175,38 @@ pub fn day_report_page(report: &DayReport) -> String {
         amount(cash.over_short_total),
         amount(cash.to_deposit_total)
     );
-    let deposit =
-        if cash.deposit_found { "入金確認済 / found in the bank statement" } else { "未確認 / not yet seen" };
-    let _ = write!(page, "<p>預入期限 / deposit due on {}: {}</p>", cash.deposit_due_on, escape(deposit));
+    let deposit = match &cash.deposit_bank_line {
+        Some(line) => format!("入金確認済（{line}） / found in the bank statement"),
+        None => "未確認 / not yet seen".to_string(),
+    };
+    let _ = write!(page, "<p>預入期限 / deposit due on {}: {}</p>", cash.deposit_due_on, escape(&deposit));
+
+    let _ = write!(page, "<h2>返金 / Refunds</h2>");
+    if report.refunds.rows.is_empty() {
+        page.push_str("<p class=\"none\">返金なし / No refunds.</p>");
+    } else {
+        page.push_str("<table>");
+        page.push_str(&header(&["返金 / refund", "会計処理 / booking", "歳入科目 / account", "金額 / amount"]));
+        for row in &report.refunds.rows {
+            for allocation in &row.allocations {
+                let account = allocation.revenue_account.clone().unwrap_or_else(|| "未特定 / unknown".to_string());
+                let _ = write!(
+                    page,
+                    "<tr><td>{}<br><small>{}</small></td>{}{}{}</tr>",
+                    escape(&row.description_ja),
+                    escape(&row.description_en),
+                    text(&format!("{}（{} 年度分）", row.book_name_ja, row.original_fiscal_year)),
+                    text(&account),
+                    amount(allocation.amount)
+                );
+            }
+        }
+        let _ = write!(
+            page,
+            "<tr class=\"total\"><td colspan=\"3\">合計 / Total</td>{}</tr></table>",
+            amount(report.refunds.amount_total)
+        );
+    }
 
     let cashless = &report.cashless;
     let _ = write!(page, "<h2>キャッシュレス / Cashless</h2><table>");
@@ -153,6 +218,8 @@ pub fn day_report_page(report: &DayReport) -> String {
         "売上総額 / gross",
         "手数料 / fee",
         "入金額 / net",
+        "うち照合中 / in suspense",
+        "うち手数料仮払 / fee held",
         "未収金 / receivable",
     ]));
     for row in &cashless.payouts {
@@ -160,7 +227,7 @@ pub fn day_report_page(report: &DayReport) -> String {
         let closing = if row.in_closing_period { " (出納整理期間)" } else { "" };
         let _ = write!(
             page,
-            "<tr>{}{}{}<td class=\"amount\">{}</td>{}{}{}{}</tr>",
+            "<tr>{}{}{}<td class=\"amount\">{}</td>{}{}{}{}{}{}</tr>",
             text(&row.acquirer_name),
             text(&payout),
             text(&format!("{}{closing}", row.payout_date)),
@@ -168,12 +235,23 @@ pub fn day_report_page(report: &DayReport) -> String {
             amount(row.gross),
             amount(row.fee),
             amount(row.net),
+            amount(row.differences),
+            amount(row.fee_held),
             amount(row.receivable)
+        );
+    }
+    for row in &cashless.unpaid {
+        let _ = write!(
+            page,
+            "<tr>{}{}<td colspan=\"7\" class=\"none\">未入金（期日待ち・未精算） / in no payout yet</td>{}</tr>",
+            text(&row.acquirer_name),
+            text(""),
+            amount(row.net)
         );
     }
     let _ = write!(
         page,
-        "<tr class=\"total\"><td colspan=\"4\">合計 / Total</td>{}{}{}{}</tr></table>",
+        "<tr class=\"total\"><td colspan=\"4\">合計 / Total</td>{}{}{}<td colspan=\"2\"></td>{}</tr></table>",
         amount(cashless.gross_total),
         amount(cashless.fee_total),
         amount(cashless.net_total),
@@ -181,43 +259,53 @@ pub fn day_report_page(report: &DayReport) -> String {
     );
     let _ = write!(
         page,
-        "<p>契約手数料 / contracted fees {} · 未精算(期限内) / not yet settled, within due date: {} 件 {}</p>",
-        escape(&cashless.fee_contracted_total.to_string()),
-        cashless.timing_differences_count,
-        escape(&cashless.timing_differences_amount.to_string())
+        "<p>契約手数料 / contracted fees {}</p>",
+        escape(&describe::yen_ja(cashless.fee_contracted_total))
+    );
+
+    let _ = write!(page, "<h2>期日未到来 / Due, not late ({} 件)</h2>", report.due.count);
+    if report.due.rows.is_empty() {
+        page.push_str("<p class=\"none\">なし / None.</p>");
+    } else {
+        page.push_str("<table>");
+        page.push_str(&header(&["期日 / due on", "内容 / what", "金額 / amount"]));
+        for row in &report.due.rows {
+            let _ = write!(
+                page,
+                "<tr>{}<td>{}<br><small>{}</small></td>{}</tr>",
+                text(&row.due_on.to_string()),
+                escape(&row.description_ja),
+                escape(&row.description_en),
+                amount(row.amount)
+            );
+        }
+        page.push_str("</table>");
+    }
+
+    let difference = &report.difference;
+    let _ = write!(page, "<h2>差額 / Net difference</h2><table>");
+    page.push_str(&header(&["項目 / item", "金額 / amount"]));
+    for (label, value) in [
+        ("精算額（売上・返金・取消） / settled gross", difference.settled_gross),
+        ("記録上の額（期日到来分） / the journal's, due", difference.journal_cashless.checked_neg()),
+        ("契約手数料 / fees contracted", difference.fee_contracted),
+        ("請求手数料 / fees charged", difference.fee_charged.checked_neg()),
+        ("チャージバック・調整 / chargebacks and adjustments", difference.other_lines_net),
+        ("現金過不足 / cash over-short", difference.cash_over_short),
+        ("現金預入の差 / cash deposit", difference.cash_deposit_difference),
+        ("照合先のない入金 / unmatched credits", difference.bank_unmatched),
+    ] {
+        let _ = write!(page, "<tr>{}{}</tr>", text(label), amount(value));
+    }
+    let _ = write!(
+        page,
+        "<tr class=\"total\"><td>差額（例外の合計） / net difference (the exceptions' sum)</td>{}</tr></table>",
+        amount(difference.net_difference)
     );
 
     let exceptions = &report.exceptions;
     let _ = write!(page, "<h2>例外 / Exceptions ({} 件)</h2>", exceptions.count);
-    if exceptions.rows.is_empty() {
-        page.push_str("<p class=\"none\">例外なし / No exceptions.</p>");
-    } else {
-        page.push_str("<table>");
-        page.push_str(&header(&[
-            "種別 / kind",
-            "対象 / records",
-            "金額 / at stake",
-            "内容 / detail",
-            "対応 / suggested action",
-        ]));
-        for row in &exceptions.rows {
-            let _ = write!(
-                page,
-                "<tr><td>{}<br><small>{}</small></td>{}{}{}{}</tr>",
-                escape(&row.name_ja),
-                escape(&row.kind),
-                text(&row.records.join("; ")),
-                amount(row.amount_at_stake),
-                text(&row.detail),
-                text(&row.suggested_action)
-            );
-        }
-        let _ = write!(
-            page,
-            "<tr class=\"total\"><td colspan=\"2\">合計 / Total</td>{}<td colspan=\"2\"></td></tr></table>",
-            amount(exceptions.amount_at_stake_total)
-        );
-    }
+    page.push_str(&exceptions_table(exceptions));
     page.push_str("</body></html>\n");
     page
 }

@@ -4,8 +4,9 @@
 //! [`DayReport::build`] turns a [`DayResult`] (with the day's journal, for who paid by what) into
 //! plain serde types; the writers render them: [`csv`] (UTF-8 with BOM and CRLF for Excel, one
 //! file per section), [`html`] (one self-contained printable page) and JSON through serde.
-//! [`summary`] adds facility-days up for the city and per owner; [`accounting`] books a day as
-//! debits and credits. Every total of every report is the exact sum of its lines, which the
+//! [`summary`] adds facility-days up for the city and per owner; [`bank`] lists the statement's
+//! lines with what each is and the city's exceptions; [`accounting`] books a day and the bank's
+//! lines as debits and credits. Every total of every report is the exact sum of its lines, which the
 //! checks in [`totals`] prove; each writer test runs them.
 //!
 //! Revenue is shown by revenue account × method × brand: each sale's lines are paid, in order, by
@@ -14,6 +15,7 @@
 //! day covers is shown under no brand (未決済).
 
 pub mod accounting;
+pub mod bank;
 pub mod csv;
 pub mod html;
 pub mod summary;
@@ -26,10 +28,10 @@ use pos_config::{Config, Owner};
 use pos_core::{Brand, BusinessDate, FacilityId, Method, Yen};
 use serde::{Deserialize, Serialize};
 
-use crate::day::DayResult;
+use crate::day::{DayResult, Difference};
 use crate::error::{self, ReconcileError};
-use crate::exceptions::RecordRef;
-use crate::journal::{DayJournal, SaleId};
+use crate::exceptions::{Exception, RecordRef};
+use crate::journal::{DayJournal, RefundChannel, SaleId};
 
 /// One row of the revenue section: an account, a method and a brand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +57,8 @@ pub struct RevenueSection {
 pub struct ShiftRow {
     pub register: String,
     pub shift: String,
+    /// When the shift was opened (JST), which is how the register's clerks know it.
+    pub opened_at: Option<String>,
     pub float_opening: Yen,
     pub cash_taken: Yen,
     pub cash_refunded: Yen,
@@ -76,11 +80,26 @@ pub struct CashReport {
     pub to_deposit_total: Yen,
     pub deposit_due_on: NaiveDate,
     pub deposit_found: bool,
+    /// The bank line of the deposit, as treasury finds it.
+    pub deposit_bank_line: Option<String>,
 }
 
-/// The facility's part of one acquirer payout.
+/// A fee an exception holds in suspense.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFeeRow {
+    /// The settlement line, as treasury finds it.
+    pub line: String,
+    pub amount: Yen,
+    /// The exceptions questioning the line ([`ExceptionRow::key`]): the fee is expensed once all
+    /// are resolved.
+    pub exception_keys: Vec<String>,
+}
+
+/// The facility's part of one acquirer payout, and what the books owe on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayoutRow {
+    /// The payout's stable key (acquirer, payout id or date): the export's `payout` column.
+    pub payout_key: String,
     pub acquirer: String,
     pub acquirer_name: String,
     pub payout_id: Option<String>,
@@ -89,6 +108,20 @@ pub struct PayoutRow {
     pub gross: Yen,
     pub fee: Yen,
     pub net: Yen,
+    /// The day's payments this payout pays, as the journal has them.
+    pub takings: Yen,
+    /// The day's refunds through the brand it carries, positive.
+    pub refunds: Yen,
+    /// What the lines settled beyond the journal (`gross − takings + refunds`): to suspense.
+    pub differences: Yen,
+    /// Fees of lines no exception questions (expensed), and of lines one does (held).
+    pub fee_clean: Yen,
+    pub fee_held: Yen,
+    pub fees_held: Vec<HeldFeeRow>,
+    /// The whole payout, every facility: what the bank credit must be.
+    pub payout_net: Yen,
+    /// The bank line that paid it, as treasury finds it.
+    pub bank_line: Option<String>,
     /// The net not yet seen in the bank: all of it until the payout's credit is found.
     pub receivable: Yen,
     pub due_on: NaiveDate,
@@ -96,28 +129,136 @@ pub struct PayoutRow {
     pub in_closing_period: bool,
 }
 
+/// What an acquirer owes for the day that is in no payout yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnpaidRow {
+    pub acquirer: String,
+    pub acquirer_name: String,
+    pub takings: Yen,
+    pub refunds: Yen,
+    pub net: Yen,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CashlessReport {
     pub payouts: Vec<PayoutRow>,
+    pub unpaid: Vec<UnpaidRow>,
     pub gross_total: Yen,
     pub fee_total: Yen,
     pub net_total: Yen,
     pub receivable_total: Yen,
     /// Fees the contract gives for the same lines, beside what was charged.
     pub fee_contracted_total: Yen,
-    /// Taken payments not yet in any settlement, before their due date.
+    /// What is due and not late (count and amount in question); listed in [`DueReport`].
     pub timing_differences_count: u64,
     pub timing_differences_amount: Yen,
 }
 
+/// Something due and not late: "due on `<date>`".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueRow {
+    pub record_key: String,
+    /// `settlement` or `outcome_unknown` (処理未了).
+    pub reason: String,
+    pub description_ja: String,
+    pub description_en: String,
+    pub amount: Yen,
+    pub due_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueReport {
+    pub rows: Vec<DueRow>,
+    pub count: u64,
+    pub amount_total: Yen,
+}
+
+/// One refund of the day and how it is booked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRow {
+    pub record_key: String,
+    pub description_ja: String,
+    pub description_en: String,
+    /// `original` (through the brand) or `cash`.
+    pub channel: String,
+    pub brand: Brand,
+    /// The acquirer that gives the money back, and its payout once settled.
+    pub acquirer: Option<String>,
+    pub payout_key: Option<String>,
+    /// The fiscal year of the revenue refunded.
+    pub original_fiscal_year: i32,
+    /// `revenue_reduction` (歳入戻出) or `closed_year_refund` (過誤納還付金).
+    pub book: String,
+    pub book_name_ja: String,
+    pub amount: Yen,
+    pub allocations: Vec<RefundAllocationRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundAllocationRow {
+    /// `None` when the journal has no line of the sale refunded.
+    pub revenue_account: Option<String>,
+    pub owner: String,
+    pub amount: Yen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundsReport {
+    pub rows: Vec<RefundRow>,
+    pub amount_total: Yen,
+}
+
+/// The day's net difference, from its figures: the exceptions sum to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DifferenceReport {
+    pub journal_cashless: Yen,
+    pub settled_gross: Yen,
+    pub fee_contracted: Yen,
+    pub fee_charged: Yen,
+    pub other_lines_net: Yen,
+    pub cash_over_short: Yen,
+    pub cash_deposit_difference: Yen,
+    pub bank_unmatched: Yen,
+    pub net_difference: Yen,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionRow {
+    /// The exception's identity across runs (its kind and the keys of its records).
+    pub key: String,
     pub kind: String,
     pub name_ja: String,
+    pub name_en: String,
+    /// Each record as treasury finds it.
     pub records: Vec<String>,
+    pub records_en: Vec<String>,
+    /// Each record's stable key.
+    pub record_keys: Vec<String>,
+    /// Its effect on the city's money: negative when the city gets less than the journal says.
     pub amount_at_stake: Yen,
-    pub detail: String,
-    pub suggested_action: String,
+    pub detail_ja: String,
+    pub detail_en: String,
+    pub action_ja: String,
+    pub action_en: String,
+}
+
+impl ExceptionRow {
+    pub fn of(exception: &Exception) -> ExceptionRow {
+        ExceptionRow {
+            key: exception.key(),
+            kind: exception.kind.code().to_string(),
+            name_ja: exception.kind.name_ja().to_string(),
+            name_en: exception.kind.name_en().to_string(),
+            records: exception.labels.iter().map(|label| label.ja.clone()).collect(),
+            records_en: exception.labels.iter().map(|label| label.en.clone()).collect(),
+            record_keys: exception.records.iter().map(RecordRef::key).collect(),
+            amount_at_stake: exception.amount_at_stake,
+            detail_ja: exception.detail.ja.clone(),
+            detail_en: exception.detail.en.clone(),
+            action_ja: exception.kind.action_ja().to_string(),
+            action_en: exception.kind.action_en().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +266,17 @@ pub struct ExceptionsReport {
     pub rows: Vec<ExceptionRow>,
     pub count: u64,
     pub amount_at_stake_total: Yen,
+}
+
+impl ExceptionsReport {
+    pub fn of(exceptions: &[Exception]) -> Result<ExceptionsReport, ReconcileError> {
+        let rows: Vec<ExceptionRow> = exceptions.iter().map(ExceptionRow::of).collect();
+        Ok(ExceptionsReport {
+            count: rows.len() as u64,
+            amount_at_stake_total: error::sum(rows.iter().map(|row| row.amount_at_stake), "amounts at stake")?,
+            rows,
+        })
+    }
 }
 
 /// The daily report of one facility (日計表).
@@ -142,25 +294,12 @@ pub struct DayReport {
     pub fiscal_year: i32,
     pub as_of: NaiveDate,
     pub revenue: RevenueSection,
+    pub refunds: RefundsReport,
     pub cash: CashReport,
     pub cashless: CashlessReport,
+    pub due: DueReport,
+    pub difference: DifferenceReport,
     pub exceptions: ExceptionsReport,
-}
-
-/// A record an exception names, as one line of text.
-pub fn record_text(record: &RecordRef) -> String {
-    match record {
-        RecordRef::Payment(payment) => format!("payment {payment}"),
-        RecordRef::Refund { payment, refund } => format!("refund {refund} of payment {payment}"),
-        RecordRef::SettlementLine { file, line } => format!("{file} line {line}"),
-        RecordRef::BankLine { reference, record_number } => format!("bank {reference} record {record_number}"),
-        RecordRef::Shift { register, shift } => format!("register {register} shift {shift}"),
-        RecordRef::Payout { acquirer, payout: Some(payout), payout_date } => {
-            format!("payout {payout} of {acquirer} on {payout_date}")
-        }
-        RecordRef::Payout { acquirer, payout: None, payout_date } => format!("payout of {acquirer} on {payout_date}"),
-        RecordRef::CashDeposit { business_date } => format!("cash deposit of {business_date}"),
-    }
 }
 
 pub fn owner_code(owner: &Owner) -> String {
@@ -181,10 +320,7 @@ impl DayReport {
             facility: result.facility.clone(),
             facility_name_ja: facility.name_ja.clone(),
             facility_name_en: facility.name_en.clone(),
-            owner: result
-                .revenue_lines
-                .first()
-                .map_or_else(|| owner_code(&facility.owner), |line| owner_code(&line.owner)),
+            owner: owner_code(&crate::receivables::owner_of(facility)),
             operator: match &facility.owner {
                 Owner::City => None,
                 Owner::Operator(operator) => Some(operator.to_string()),
@@ -193,9 +329,12 @@ impl DayReport {
             fiscal_year: result.fiscal_year.start_year(),
             as_of: result.as_of,
             revenue: revenue_section(result, journal)?,
+            refunds: refunds_report(result)?,
             cash: cash_report(result)?,
             cashless: cashless_report(result, config)?,
-            exceptions: exceptions_report(result)?,
+            due: due_report(result)?,
+            difference: difference_report(&result.difference),
+            exceptions: ExceptionsReport::of(&result.exceptions)?,
         })
     }
 }
@@ -274,6 +413,7 @@ fn cash_report(result: &DayResult) -> Result<CashReport, ReconcileError> {
         .map(|shift| ShiftRow {
             register: shift.register.to_string(),
             shift: shift.shift.to_string(),
+            opened_at: shift.opened_at.map(crate::describe::time),
             float_opening: shift.float_opening,
             cash_taken: shift.cash_taken,
             cash_refunded: shift.cash_refunded,
@@ -293,32 +433,59 @@ fn cash_report(result: &DayResult) -> Result<CashReport, ReconcileError> {
         to_deposit_total: cash.to_deposit_total,
         deposit_due_on: cash.deposit_due_on,
         deposit_found: cash.bank_line.is_some(),
+        deposit_bank_line: cash.bank_line.as_ref().map(bank_line_text),
         shifts,
     })
 }
 
+fn acquirer_name(config: &Config, id: &str) -> String {
+    config.acquirers.iter().find(|acquirer| acquirer.id == id).map_or_else(|| id.to_string(), |a| a.name.clone())
+}
+
 fn cashless_report(result: &DayResult, config: &Config) -> Result<CashlessReport, ReconcileError> {
-    let payouts: Vec<PayoutRow> = result
-        .payouts
-        .iter()
-        .map(|payout| PayoutRow {
-            acquirer: payout.acquirer.clone(),
-            acquirer_name: config
-                .acquirers
-                .iter()
-                .find(|acquirer| acquirer.id == payout.acquirer)
-                .map_or_else(|| payout.acquirer.clone(), |acquirer| acquirer.name.clone()),
-            payout_id: payout.payout_id.as_ref().map(|id| id.as_str().to_string()),
-            payout_date: payout.payout_date,
+    let mut payouts = Vec::new();
+    for payout in &result.payouts {
+        payouts.push(PayoutRow {
+            payout_key: payout.key.record().key(),
+            acquirer: payout.key.acquirer.clone(),
+            acquirer_name: acquirer_name(config, &payout.key.acquirer),
+            payout_id: payout.key.payout_id.as_ref().map(|id| id.as_str().to_string()),
+            payout_date: payout.key.payout_date,
             lines_count: payout.lines.len() as u64,
             gross: payout.amount_gross,
             fee: payout.amount_fee,
             net: payout.amount_net,
+            takings: payout.takings,
+            refunds: payout.refunds,
+            differences: payout.differences()?,
+            fee_clean: payout.fee_clean,
+            fee_held: payout.fee_held()?,
+            fees_held: payout
+                .fees_held
+                .iter()
+                .map(|held| HeldFeeRow {
+                    line: held.label.ja.clone(),
+                    amount: held.amount,
+                    exception_keys: held.exception_keys.clone(),
+                })
+                .collect(),
+            payout_net: payout.payout_amount_net,
+            bank_line: payout.bank_line.as_ref().map(bank_line_text),
             receivable: if payout.bank_line.is_some() { Yen::ZERO } else { payout.amount_net },
             due_on: payout.due_on,
             in_closing_period: payout.in_closing_period,
-        })
-        .collect();
+        });
+    }
+    let mut unpaid = Vec::new();
+    for row in &result.unpaid {
+        unpaid.push(UnpaidRow {
+            acquirer: row.acquirer.clone(),
+            acquirer_name: acquirer_name(config, &row.acquirer),
+            takings: row.takings,
+            refunds: row.refunds,
+            net: row.net()?,
+        });
+    }
     Ok(CashlessReport {
         gross_total: error::sum(payouts.iter().map(|row| row.gross), "cashless gross")?,
         fee_total: error::sum(payouts.iter().map(|row| row.fee), "cashless fees")?,
@@ -331,27 +498,84 @@ fn cashless_report(result: &DayResult, config: &Config) -> Result<CashlessReport
             "timing differences",
         )?,
         payouts,
+        unpaid,
     })
 }
 
-fn exceptions_report(result: &DayResult) -> Result<ExceptionsReport, ReconcileError> {
-    let rows: Vec<ExceptionRow> = result
-        .exceptions
+/// A bank line's record as treasury finds it.
+fn bank_line_text(record: &RecordRef) -> String {
+    match record {
+        RecordRef::BankLine { file, reference, .. } => format!("{file} 照会番号 {reference}"),
+        other => other.key(),
+    }
+}
+
+fn due_report(result: &DayResult) -> Result<DueReport, ReconcileError> {
+    let rows: Vec<DueRow> = result
+        .timing_differences
         .iter()
-        .map(|exception| ExceptionRow {
-            kind: exception.kind.code().to_string(),
-            name_ja: exception.kind.name_ja().to_string(),
-            records: exception.records.iter().map(record_text).collect(),
-            amount_at_stake: exception.amount_at_stake,
-            detail: exception.detail.clone(),
-            suggested_action: exception.suggested_action().to_string(),
+        .map(|due| DueRow {
+            record_key: due.record.key(),
+            reason: due.reason.code().to_string(),
+            description_ja: due.description.ja.clone(),
+            description_en: due.description.en.clone(),
+            amount: due.amount,
+            due_on: due.due_on,
         })
         .collect();
-    Ok(ExceptionsReport {
+    Ok(DueReport {
         count: rows.len() as u64,
-        amount_at_stake_total: error::sum(rows.iter().map(|row| row.amount_at_stake), "amounts at stake")?,
+        amount_total: error::sum(rows.iter().map(|row| row.amount), "due items")?,
         rows,
     })
+}
+
+fn refunds_report(result: &DayResult) -> Result<RefundsReport, ReconcileError> {
+    let rows: Vec<RefundRow> = result
+        .refunds
+        .iter()
+        .map(|refund| RefundRow {
+            record_key: refund.record.key(),
+            description_ja: refund.label.ja.clone(),
+            description_en: refund.label.en.clone(),
+            channel: match refund.channel {
+                RefundChannel::Original => "original",
+                RefundChannel::Cash => "cash",
+            }
+            .to_string(),
+            brand: refund.brand,
+            acquirer: refund.acquirer.clone(),
+            payout_key: refund.payout.as_ref().map(|key| key.record().key()),
+            original_fiscal_year: refund.original_fiscal_year.start_year(),
+            book: refund.book.code().to_string(),
+            book_name_ja: refund.book.name().ja,
+            amount: refund.amount,
+            allocations: refund
+                .allocations
+                .iter()
+                .map(|allocation| RefundAllocationRow {
+                    revenue_account: allocation.revenue_account.clone(),
+                    owner: owner_code(&allocation.owner),
+                    amount: allocation.amount,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(RefundsReport { amount_total: error::sum(rows.iter().map(|row| row.amount), "refunds")?, rows })
+}
+
+fn difference_report(difference: &Difference) -> DifferenceReport {
+    DifferenceReport {
+        journal_cashless: difference.journal_cashless,
+        settled_gross: difference.settled_gross,
+        fee_contracted: difference.fee_contracted,
+        fee_charged: difference.fee_charged,
+        other_lines_net: difference.other_lines_net,
+        cash_over_short: difference.cash_over_short,
+        cash_deposit_difference: difference.cash_deposit_difference,
+        bank_unmatched: difference.bank_unmatched,
+        net_difference: difference.net_difference,
+    }
 }
 
 /// The JSON of a report, pretty-printed.

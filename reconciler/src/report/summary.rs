@@ -1,11 +1,13 @@
-//! Summaries across facility-days: the city-wide one (a row per facility-day and a total) and
-//! the per-operator one (facilities grouped by owner, a subtotal per owner, a total), both built
-//! from day reports so that every figure traces back to a 日計表.
+//! Summaries across facility-days: the city-wide one (a row per facility-day and a total, and the
+//! count of the city's list: the bank's and payouts' exceptions no facility-day carries) and the
+//! per-operator one (facilities grouped by owner, a subtotal per owner, a total), both built from
+//! day reports so that every figure traces back to a 日計表.
 
 use pos_config::{Config, Owner};
 use pos_core::Yen;
 use serde::Serialize;
 
+use super::bank::BankReport;
 use super::DayReport;
 use crate::error::{self, ReconcileError};
 
@@ -25,6 +27,8 @@ pub struct FacilityRow {
     pub fees: Yen,
     pub net: Yen,
     pub exceptions_count: u64,
+    /// The sum of the exceptions' amounts: the day's net difference.
+    pub net_difference: Yen,
 }
 
 impl FacilityRow {
@@ -42,6 +46,7 @@ impl FacilityRow {
             fees: report.cashless.fee_total,
             net: report.cashless.net_total,
             exceptions_count: report.exceptions.count,
+            net_difference: report.difference.net_difference,
         }
     }
 
@@ -61,6 +66,7 @@ impl FacilityRow {
             fees: sum(|row| row.fees, "summary fees")?,
             net: sum(|row| row.net, "summary net")?,
             exceptions_count: rows.iter().map(|row| row.exceptions_count).sum(),
+            net_difference: sum(|row| row.net_difference, "summary net difference")?,
         })
     }
 }
@@ -70,6 +76,12 @@ pub struct CitySummary {
     pub city_name_ja: String,
     pub rows: Vec<FacilityRow>,
     pub total: FacilityRow,
+    /// The city's list of the run: exceptions no facility-day carries (payouts, bank lines).
+    pub city_exceptions_count: u64,
+    pub city_exceptions_amount: Yen,
+    /// The bank statement's lines, and how many nothing explains.
+    pub bank_lines_count: u64,
+    pub bank_lines_unmatched: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,12 +100,16 @@ pub struct OperatorSummary {
 }
 
 impl CitySummary {
-    pub fn build(reports: &[DayReport], config: &Config) -> Result<CitySummary, ReconcileError> {
+    pub fn build(reports: &[DayReport], bank: &BankReport, config: &Config) -> Result<CitySummary, ReconcileError> {
         let rows: Vec<FacilityRow> = reports.iter().map(FacilityRow::of_report).collect();
         Ok(CitySummary {
             city_name_ja: config.city.name_ja.clone(),
             total: FacilityRow::total_of("total", "", &rows)?,
             rows,
+            city_exceptions_count: bank.exceptions.count,
+            city_exceptions_amount: bank.exceptions.amount_at_stake_total,
+            bank_lines_count: bank.lines_count,
+            bank_lines_unmatched: bank.unmatched_count,
         })
     }
 }

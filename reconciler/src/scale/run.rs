@@ -23,9 +23,9 @@ use chrono::{Days, NaiveDate};
 use pos_config::Config;
 use pos_core::{BusinessDate, FacilityId};
 
+use crate::bank::BankReconciliation;
 use crate::calendar::BankCalendar;
-use crate::day::{reconcile_facility_day, DayContext, SettlementTotals};
-use crate::inputs::bank::StatementEntry;
+use crate::day::{reconcile_facility_day, DayContext};
 use crate::inputs::card::CardSettlementReader;
 use crate::inputs::emoney::EmoneySettlementReader;
 use crate::inputs::error::{FileRejected, InputError, ERRORS_REPORTED_MAX};
@@ -33,7 +33,7 @@ use crate::inputs::file_id::{HashingReader, LoadedFiles};
 use crate::inputs::qr::QrSettlementReader;
 use crate::pipeline::{InputFiles, PipelineError, ReconciledDay};
 use crate::report::{self, DayReport};
-use crate::settlements::{SettlementLine, StatedPayout};
+use crate::settlements::{SettlementLine, SettlementTotals, StatedPayout};
 use crate::source::JournalSource;
 
 use super::spool::{Spool, SpoolError, SpoolWriter};
@@ -107,10 +107,11 @@ impl Rejections {
     }
 }
 
+/// Opens a file, returning it under its file name (as reports name it).
 fn open(path: &Path) -> Result<(String, HashingReader<File>), ScaleError> {
     let shown = path.display().to_string();
-    let file = File::open(path).map_err(|source| pipeline(PipelineError::Read { path: shown.clone(), source }))?;
-    Ok((shown, HashingReader::new(file)))
+    let file = File::open(path).map_err(|source| pipeline(PipelineError::Read { path: shown, source }))?;
+    Ok((crate::pipeline::file_name(path), HashingReader::new(file)))
 }
 
 /// Runs a file's reader to its end, handing on each good record while the file has no error.
@@ -228,6 +229,8 @@ pub struct RangeStatistics {
 
 /// Reconciles every facility-day with journal activity from `from` to `to`, in date then
 /// facility order, handing each to `sink` (which may write it out, or count it, and drop it).
+/// `bank` is the run's bank statement reconciled once against every payout and cash deposit
+/// ([`crate::bank::reconcile_bank`]; [`BankReconciliation::default`] when there is none).
 #[allow(clippy::too_many_arguments)]
 pub async fn reconcile_range(
     source: &JournalSource,
@@ -235,7 +238,7 @@ pub async fn reconcile_range(
     calendar: &BankCalendar,
     spool: &Spool,
     totals: &SettlementTotals,
-    bank: &[StatementEntry],
+    bank: &BankReconciliation,
     from: BusinessDate,
     to: BusinessDate,
     as_of: AsOf,

@@ -122,6 +122,76 @@ async fn day_close_and_refusal_end_to_end() {
     assert!(out.join("2026-11-01_2026-11-30-city-summary.json").exists());
 }
 
+/// The cash day's statement: F01's deposit (650: the count less the float) and a credit of 7,777
+/// nothing explains, both booked on Wednesday 25 November.
+fn cash_days_statement(folder: &Path) -> std::path::PathBuf {
+    let config = pos_config::load(Path::new(CONFIG)).unwrap();
+    let f01 = config.facility(&FacilityId::parse("F01").unwrap()).unwrap();
+    let movement = |kind, amount, payer: &str| bank_sim::Movement {
+        booking_date: date("2026-11-25"),
+        direction: bank_sim::Direction::Credit,
+        kind,
+        amount: yen(amount),
+        payer_name: payer.to_string(),
+        description: String::new(),
+    };
+    let account = bank_sim::Account {
+        bank_code: 9900,
+        bank_name: "ﾐﾅﾄｷﾞﾝｺｳ".to_string(),
+        branch_code: 1,
+        branch_name: "ｼﾔｸｼﾖﾏｴ".to_string(),
+        account_type: bank_sim::AccountType::Ordinary,
+        account_number: 1_234_567,
+        account_name: "ﾐﾅﾄｼ ｶｲｹｲｶﾝﾘｼﾔ".to_string(),
+        balance_opening: yen(1_000_000),
+    };
+    let movements = vec![
+        movement(bank_sim::TransactionKind::Cash, 650, &f01.depositor_name),
+        movement(bank_sim::TransactionKind::Transfer, 7_777, "ﾌﾒｲ"),
+    ];
+    let statement = bank_sim::Statement {
+        created_on: date("2026-11-26"),
+        from: date("2026-11-25"),
+        to: date("2026-11-25"),
+        accounts: vec![(account, movements)],
+    };
+    bank_sim::write(&statement, folder).unwrap()
+}
+
+#[tokio::test]
+async fn a_statement_not_all_accounted_for_keeps_the_day_open() {
+    let folder = tempfile::tempdir().unwrap();
+    let (url, pool) = sqlite_journal(folder.path()).await;
+    insert_journal(&pool, &cash_day()).await;
+    pool.close().await;
+    let bank = cash_days_statement(folder.path()).display().to_string();
+    let out = folder.path().join("out");
+    let (out_text, store) = (out.display().to_string(), folder.path().join("reconciler.db").display().to_string());
+    let common = ["--config", CONFIG, "--journal", url.as_str(), "--bank", bank.as_str(), "--as-of", "2026-11-30"];
+
+    let mut arguments = vec!["day"];
+    arguments.extend_from_slice(&common);
+    arguments.extend_from_slice(&["--facility", "F01", "--date", "2026-11-24", "--out", &out_text]);
+    let output = reconcile_command(&arguments);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("1 on the city's list"), "{stderr}");
+    assert!(stderr.contains("照合先のない入金 Unexplained bank credit  +7,777円"), "{stderr}");
+    let city = std::fs::read_to_string(out.join("F01-2026-11-24-city-exceptions.csv")).unwrap();
+    assert!(city.contains("bank_credit_unmatched") && city.contains("7777"), "{city}");
+    let lines = std::fs::read_to_string(out.join("F01-2026-11-24-bank-lines.csv")).unwrap();
+    assert!(lines.contains("cash_deposit") && lines.contains("unmatched"), "{lines}");
+    assert!(!lines.contains(&folder.path().display().to_string()), "files are named, not the machine's paths");
+
+    let mut arguments = vec!["close"];
+    arguments.extend_from_slice(&common);
+    arguments.extend_from_slice(&["--facility", "F01", "--date", "2026-11-24", "--store", &store]);
+    let output = reconcile_command(&arguments);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("F01 2026-11-24 is not closed: the bank statement has 1 line(s)"), "{stderr}");
+}
+
 #[tokio::test]
 async fn a_bad_settlement_file_is_named_with_its_line() {
     let folder = tempfile::tempdir().unwrap();

@@ -85,8 +85,8 @@ fn instant(time: chrono::DateTime<chrono::FixedOffset>) -> String {
 pub async fn insert_journal(pool: &AnyPool, journal: &DayJournal) {
     let date = journal.business_date.to_string();
     let facility = journal.facility.as_str();
-    let opened_at = format!("{}T00:00:00.000Z", date);
     for shift in &journal.shifts {
+        let opened_at = shift.opened_at.map(instant).unwrap_or_else(|| format!("{date}T00:00:00.000Z"));
         sqlx::query(
             "INSERT INTO shifts (id, facility_id, register_id, state, business_date, opened_at, opened_by, opening_float, closed_at, closed_by, cash_sales, cash_expected, cash_counted, over_short) \
              VALUES ($1, $2, $3, 'closed', $4, $5, 'clerk', $6, $7, 'clerk', $8, $9, $10, $11)",
@@ -111,8 +111,8 @@ pub async fn insert_journal(pool: &AnyPool, journal: &DayJournal) {
         let total: i64 = lines.iter().map(|line| line.amount.get()).sum();
         let created_at = instant(payment.time);
         sqlx::query(
-            "INSERT INTO sales (id, facility_id, register_id, shift_id, state, business_date, created_at, created_by, amount_total, amount_paid, paid_at) \
-             VALUES ($1, $2, $3, $4, 'paid', $5, $6, 'clerk', $7, $7, $6)",
+            "INSERT INTO sales (id, facility_id, register_id, shift_id, state, business_date, created_at, created_by, amount_total, amount_paid, paid_at, receipt_fiscal_year, receipt_number) \
+             VALUES ($1, $2, $3, $4, 'paid', $5, $6, 'clerk', $7, $7, $6, $8, $9)",
         )
         .bind(payment.sale_id.as_str())
         .bind(facility)
@@ -121,6 +121,8 @@ pub async fn insert_journal(pool: &AnyPool, journal: &DayJournal) {
         .bind(payment.business_date.to_string())
         .bind(&created_at)
         .bind(total.max(payment.amount.get()))
+        .bind(payment.receipt.map(|receipt| i64::from(receipt.fiscal_year.start_year())))
+        .bind(payment.receipt.map(|receipt| receipt.number))
         .execute(pool)
         .await
         .unwrap();

@@ -5,8 +5,11 @@ use pos_config::RevenueRule;
 use pos_core::Brand;
 use reconciler::exceptions::ExceptionKind;
 use reconciler::report::accounting::journal_entries;
+use reconciler::report::bank::BankReport;
 use reconciler::report::summary::{CitySummary, OperatorSummary};
-use reconciler::report::totals::{check_city_summary, check_day_report, check_journal_entries, check_operator_summary};
+use reconciler::report::totals::{
+    check_city_summary, check_day_report, check_journal_entries, check_operator_summary, check_receivables,
+};
 use reconciler::report::{csv, html, to_json, DayReport};
 
 use super::database::mixed_day;
@@ -56,8 +59,11 @@ fn csv_files_have_a_byte_order_mark_and_crlf() {
         names,
         vec![
             "SHIMIN-2026-11-24-revenue.csv",
+            "SHIMIN-2026-11-24-refunds.csv",
             "SHIMIN-2026-11-24-cash.csv",
             "SHIMIN-2026-11-24-cashless.csv",
+            "SHIMIN-2026-11-24-due.csv",
+            "SHIMIN-2026-11-24-difference.csv",
             "SHIMIN-2026-11-24-exceptions.csv"
         ]
     );
@@ -68,7 +74,8 @@ fn csv_files_have_a_byte_order_mark_and_crlf() {
         assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "{name}: bare LF");
         assert!(text.lines().last().unwrap().starts_with("合計 / Total"), "{name}");
     }
-    let cash = String::from_utf8(files[1].1[3..].to_vec()).unwrap();
+    let cash = files.iter().find(|(name, _)| name.ends_with("-cash.csv")).unwrap();
+    let cash = String::from_utf8(cash.1[3..].to_vec()).unwrap();
     assert!(cash.contains("\r\n合計 / Total,,30000,900,0,30900,30800,-100,800\r\n"), "{cash}");
 }
 
@@ -79,8 +86,11 @@ fn the_html_page_is_self_contained_and_lists_the_exceptions() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("@media print"));
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"));
-    assert!(page.contains("現金不足") && page.contains("cash_short"));
-    assert!(page.contains("精算データ未着") && page.contains("payment PAY-CARD-2"));
+    assert!(page.contains("現金不足") && page.contains("Cash short"));
+    // The missing payment is named as treasury finds it: register, time, brand, amount, receipt.
+    let receipt = receipt_of("PAY-CARD-2");
+    assert!(page.contains("精算データ未着"), "{page}");
+    assert!(page.contains(&format!("R0010001 2026-11-24 11:00:00 の JCB 5,000円（領収書 {receipt}）")), "{page}");
     assert!(page.contains("例外 / Exceptions (2 件)"));
     assert!(page.contains("日計表 / Daily report"));
 }
@@ -91,7 +101,8 @@ fn summaries_and_the_accounting_export_add_up() {
     let operator_day = day_with_discrepancies(RevenueRule::RiyoRyokin);
     let config = config_with(RevenueRule::RiyoRyokin);
     let reports = vec![city_day.clone(), operator_day.clone()];
-    let city = CitySummary::build(&reports, &config).unwrap();
+    let bank = BankReport::build(&Default::default(), &Default::default()).unwrap();
+    let city = CitySummary::build(&reports, &bank, &config).unwrap();
     check_city_summary(&city).unwrap();
     assert_eq!(city.total.revenue, yen(2 * 8_170));
     assert_eq!(city.total.exceptions_count, 4);
@@ -103,8 +114,9 @@ fn summaries_and_the_accounting_export_add_up() {
     let table = csv::operator_summary(&operators).to_bytes();
     assert!(String::from_utf8(table).unwrap().contains("小計 / Subtotal SPORTS-CO"));
 
-    let entries = journal_entries(&city_day, &config).unwrap();
+    let entries = journal_entries(&city_day, &config, &Default::default()).unwrap();
     check_journal_entries(&entries).unwrap();
+    check_receivables(std::slice::from_ref(&city_day), &entries, &config).unwrap();
     let credit_revenue: i64 =
         entries.iter().filter(|entry| entry.account_code == REVENUE_ACCOUNT).map(|entry| entry.credit.get()).sum();
     assert_eq!(credit_revenue, 8_170, "revenue is booked gross");
@@ -113,7 +125,7 @@ fn summaries_and_the_accounting_export_add_up() {
     assert_eq!(fees, city_day.cashless.fee_total.get());
     assert!(entries.iter().any(|entry| entry.account_code == "LOSS-CASH-SHORT" && entry.debit == yen(100)));
     let bytes = csv::journal_entries(&entries).to_bytes();
-    assert!(bytes.starts_with(b"\xEF\xBB\xBFdate,account_code,debit,credit,amount,facility,description\r\n"));
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFdate,account_code,debit,credit,amount,facility,payout,description\r\n"));
 }
 
 #[test]

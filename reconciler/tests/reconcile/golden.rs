@@ -13,7 +13,7 @@ use reconciler::inputs::emoney::EmoneyTransactionKind;
 use reconciler::inputs::identifiers::{PayoutId, Rrn, Stan};
 use reconciler::inputs::qr::QrTransactionKind;
 use reconciler::journal::{JournalRefund, PaymentId, RefundChannel, RefundId, ShiftId};
-use reconciler::matching::MatchHow;
+use reconciler::matching::{DueReason, MatchHow};
 use reconciler::settlements::{EmoneyFile, Settlements};
 
 use super::support::*;
@@ -58,8 +58,11 @@ fn clean_day_has_every_figure() {
     assert_eq!(result.revenue_accounts[0].lines_count, 4);
     assert_eq!(result.fee_contracted_total, yen(48 + 14 + 5));
     assert_eq!(result.fee_charged_total, yen(67));
-    let payouts: Vec<_> =
-        result.payouts.iter().map(|payout| (payout.acquirer.as_str(), payout.payout_date, payout.amount_net)).collect();
+    let payouts: Vec<_> = result
+        .payouts
+        .iter()
+        .map(|payout| (payout.key.acquirer.as_str(), payout.key.payout_date, payout.amount_net))
+        .collect();
     assert_eq!(
         payouts,
         vec![
@@ -166,6 +169,8 @@ fn second_claim_on_a_line() {
     let bank = bank_for(&settlements, &journal);
     let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
     assert_eq!(kinds(&result), vec![ExceptionKind::ClaimedTwice]);
+    // The journal has 1,500 more than anything settles: the city gets less than it says.
+    assert_eq!(result.exceptions[0].amount_at_stake, yen(-1500));
     assert_eq!(
         result.exceptions[0].records,
         vec![RecordRef::Payment(PaymentId::new("P1B")), line(CARD_FILE, 2), RecordRef::Payment(PaymentId::new("P1"))]
@@ -255,7 +260,8 @@ fn fee_not_at_the_contracted_rate() {
     let bank = bank_for(&settlements, &journal);
     let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
     assert_eq!(kinds(&result), vec![ExceptionKind::FeeMismatch]);
-    assert_eq!(result.exceptions[0].amount_at_stake, yen(1));
+    // Charged a yen above the contract: the city gets a yen less.
+    assert_eq!(result.exceptions[0].amount_at_stake, yen(-1));
     assert_eq!(result.fee_contracted_total, yen(67));
     assert_eq!(result.fee_charged_total, yen(68));
 }
@@ -269,18 +275,19 @@ fn payment_still_in_doubt() {
     let bank = bank_for(&settlements, &journal);
     let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
     assert_eq!(kinds(&result), vec![ExceptionKind::PaymentInDoubt]);
-    assert_eq!(result.exceptions[0].amount_at_stake, yen(800));
+    // Neither taken in the journal nor settled: no money differs, the gateway must resolve it.
+    assert_eq!(result.exceptions[0].amount_at_stake, yen(0));
     assert_eq!(result.exceptions[0].records, vec![RecordRef::Payment(PaymentId::new("P5"))]);
     // Not taken, so not revenue.
     assert_eq!(result.revenue_total, yen(3470));
 }
 
-#[test]
-fn emoney_outcome_unknown_until_a_later_file_decides() {
-    let (config, mut journal, mut settlements) = base();
-    journal.payments[1].state = PaymentState::InDoubt;
-    let unknown = emoney_record(
-        &config,
+const EMONEY_FILE: &str = "emoney-settlement-20261124.csv";
+
+/// The transit IC payment P2 (470) as the centre's 処理未了, in the day's own file.
+fn outcome_unknown(config: &pos_config::Config) -> reconciler::inputs::emoney::EmoneyRecord {
+    emoney_record(
+        config,
         2,
         EmoneyTransactionKind::OutcomeUnknown,
         Brand::TransitIc,
@@ -288,19 +295,53 @@ fn emoney_outcome_unknown_until_a_later_file_decides() {
         "000124",
         470,
         "2026-11-27",
-    );
-    settlements.emoney[0].records = vec![unknown.clone()];
+    )
+}
+
+#[test]
+fn an_outcome_unknown_is_due_until_its_deadline_then_an_exception_of_what_the_journal_took() {
+    let (config, mut journal, mut settlements) = base();
+    settlements.emoney[0].records = vec![outcome_unknown(&config)];
     let bank = bank_for(&settlements, &journal);
-    let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
-    assert_eq!(kinds(&result), vec![ExceptionKind::EmoneyOutcomeUnknown]);
-    assert_eq!(result.exceptions[0].amount_at_stake, yen(470));
-    assert_eq!(
-        result.exceptions[0].records,
-        vec![RecordRef::Payment(PaymentId::new("P2")), line("emoney-settlement-20261124.csv", 2)]
-    );
+    // Tuesday 24 November plus six bank business days: Wednesday 2 December.
+    let due = reconcile(&config, &journal, &settlements, &bank, "2026-11-24");
+    assert_eq!(due.exceptions, vec![], "due on its own business day is not an exception");
+    assert_eq!(due.timing_differences.len(), 1);
+    assert_eq!(due.timing_differences[0].reason, DueReason::OutcomeUnknown);
+    assert_eq!(due.timing_differences[0].due_on, date("2026-12-02"));
+    assert_eq!(due.timing_differences[0].amount, yen(470));
+    assert!(due.timing_differences[0].description.ja.contains("確定期限 2026-12-02"));
+    let on_the_deadline = reconcile(&config, &journal, &settlements, &bank, "2026-12-02");
+    assert_eq!(on_the_deadline.exceptions, vec![]);
+
+    // Past its deadline, never settled: the journal took 470 and the city did not get it.
+    let late = reconcile(&config, &journal, &settlements, &bank, "2026-12-03");
+    assert_eq!(kinds(&late), vec![ExceptionKind::EmoneyOutcomeUnknown]);
+    assert_eq!(late.exceptions[0].amount_at_stake, yen(-470));
+    assert_eq!(late.exceptions[0].records, vec![RecordRef::Payment(PaymentId::new("P2")), line(EMONEY_FILE, 2)]);
+    assert_eq!(late.difference.net_difference, yen(-470));
+
+    // Still in doubt in the gateway: the journal took nothing, so nothing differs; it is listed
+    // for treasury to resolve, with its amount named in the text.
+    journal.payments[1].state = PaymentState::InDoubt;
+    let in_doubt = reconcile(&config, &journal, &settlements, &bank, "2026-12-03");
+    assert_eq!(kinds(&in_doubt), vec![ExceptionKind::EmoneyOutcomeUnknown]);
+    assert_eq!(in_doubt.exceptions[0].amount_at_stake, yen(0));
+    assert!(in_doubt.exceptions[0].detail.ja.contains("470円"), "{}", in_doubt.exceptions[0].detail.ja);
+    assert!(in_doubt.exceptions[0].detail.ja.contains("結果不明"));
+
+    // Treasury resolved it in the gateway as failed: journal and centre agree nothing moved.
+    journal.payments[1].state = PaymentState::Failed;
+    let resolved = reconcile(&config, &journal, &settlements, &bank, "2026-12-03");
+    assert_eq!(resolved.exceptions, vec![]);
+}
+
+#[test]
+fn an_outcome_unknown_decided_in_a_later_file() {
+    let (config, mut journal, mut settlements) = base();
+    settlements.emoney[0].records = vec![outcome_unknown(&config)];
 
     // The centre settles it as 売上 in a later file, and the gateway resolved it as completed.
-    journal.payments[1].state = PaymentState::Completed;
     let decided = emoney_record(
         &config,
         2,
@@ -311,14 +352,49 @@ fn emoney_outcome_unknown_until_a_later_file_decides() {
         470,
         "2026-11-30",
     );
-    settlements.emoney.push(EmoneyFile { name: "emoney-settlement-20261127.csv".to_string(), records: vec![decided] });
-    let mut bank = bank_for(&settlements, &journal);
+    let mut sold = settlements.clone();
+    sold.emoney.push(EmoneyFile { name: "emoney-settlement-20261127.csv".to_string(), records: vec![decided] });
+    let mut bank = bank_for(&sold, &journal);
     bank.retain(|entry| entry.payer_name != EMONEY_DEPOSITOR);
     bank.push(credit(9, "2026-11-30", BankTransactionKind::Transfer, EMONEY_DEPOSITOR, 456, ""));
-    let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
+    let result = reconcile(&config, &journal, &sold, &bank, AS_OF);
     assert_eq!(result.exceptions, vec![]);
-    let emoney = result.payouts.iter().find(|payout| payout.acquirer == "emoney").unwrap();
-    assert_eq!((emoney.payout_date, emoney.amount_net), (date("2026-11-30"), yen(456)));
+    assert!(result.timing_differences.is_empty());
+    let emoney = result.payouts.iter().find(|payout| payout.key.acquirer == "emoney").unwrap();
+    assert_eq!((emoney.key.payout_date, emoney.amount_net), (date("2026-11-30"), yen(456)));
+
+    // The centre decides it as 取消 instead (−470, fee 0, when it decided).
+    let mut cancel = emoney_record(
+        &config,
+        2,
+        EmoneyTransactionKind::Cancel,
+        Brand::TransitIc,
+        "2026-11-26T09:00:00",
+        "000124",
+        -470,
+        "2026-12-01",
+    );
+    cancel.amount_fee = yen(0);
+    let mut cancelled = settlements.clone();
+    cancelled.emoney.push(EmoneyFile { name: "emoney-settlement-20261126.csv".to_string(), records: vec![cancel] });
+    let bank: Vec<_> =
+        bank_for(&cancelled, &journal).into_iter().filter(|entry| entry.payer_name != EMONEY_DEPOSITOR).collect();
+    // The gateway has it completed: the city will not get the 470 it took.
+    let result = reconcile(&config, &journal, &cancelled, &bank, AS_OF);
+    assert_eq!(kinds(&result), vec![ExceptionKind::EmoneyOutcomeUnknown]);
+    assert_eq!(result.exceptions[0].amount_at_stake, yen(-470));
+    assert!(result.exceptions[0].detail.ja.contains("取消として確定"), "{}", result.exceptions[0].detail.ja);
+    // Neither the 処理未了 nor the 取消 deciding it moves money: no payout, no unmatched refund.
+    assert!(result.payouts.iter().all(|payout| payout.key.acquirer != "emoney"));
+    // Resolved as failed in the gateway, the journal and the centre agree.
+    journal.payments[1].state = PaymentState::Failed;
+    let result = reconcile(&config, &journal, &cancelled, &bank, AS_OF);
+    assert_eq!(result.exceptions, vec![]);
+    // Still in doubt: listed to resolve as failed, nothing at stake.
+    journal.payments[1].state = PaymentState::InDoubt;
+    let result = reconcile(&config, &journal, &cancelled, &bank, AS_OF);
+    assert_eq!(kinds(&result), vec![ExceptionKind::PaymentInDoubt]);
+    assert_eq!(result.exceptions[0].amount_at_stake, yen(0));
 }
 
 #[test]
@@ -341,33 +417,45 @@ fn reversed_payment_must_be_absent() {
 }
 
 #[test]
-fn payout_not_the_sum_of_its_lines() {
+fn payout_not_the_sum_of_its_lines_is_on_the_citys_list() {
     let (config, journal, mut settlements) = base();
     let bank = bank_for(&settlements, &journal);
     settlements.card[0].settlement.trailer.amount_net = yen(1462);
-    let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
-    assert_eq!(kinds(&result), vec![ExceptionKind::PayoutMismatch]);
-    assert_eq!(result.exceptions[0].amount_at_stake, yen(10));
+    let (result, city) = reconcile_with_bank(&config, &journal, &settlements, &bank, AS_OF);
+    assert_eq!(result.exceptions, vec![], "a payout is every facility's: not on one facility-day");
+    let kinds: Vec<ExceptionKind> = city.exceptions.iter().map(|exception| exception.kind).collect();
+    assert_eq!(kinds, vec![ExceptionKind::PayoutMismatch]);
+    assert_eq!(city.exceptions[0].amount_at_stake, yen(10));
 }
 
 #[test]
 fn bank_deposit_missing_after_its_window() {
     let (config, journal, settlements) = base();
     let mut bank = bank_for(&settlements, &journal);
-    bank.retain(|entry| entry.payer_name != CARD_DEPOSITOR);
-    // Paid on Thursday 26 November, or at the latest on the next business day, Friday 27.
-    let in_window = reconcile(&config, &journal, &settlements, &bank, "2026-11-27");
-    assert_eq!(in_window.exceptions, vec![]);
-    let late = reconcile(&config, &journal, &settlements, &bank, "2026-11-28");
+    bank.retain(|entry| entry.payer_name != CARD_DEPOSITOR && entry.payer_name != FACILITY_DEPOSITOR);
+    // Paid on Thursday 26 November, or at the latest on the next business day, Friday 27; the
+    // cash of Tuesday 24 is due at the bank on Wednesday 25.
+    let (in_window, city) = reconcile_with_bank(&config, &journal, &settlements, &bank, "2026-11-25");
+    assert_eq!((in_window.exceptions.len(), city.exceptions.len()), (0, 0));
+    let (late, city) = reconcile_with_bank(&config, &journal, &settlements, &bank, "2026-11-28");
     assert_eq!(kinds(&late), vec![ExceptionKind::BankDepositMissing]);
-    assert_eq!(late.exceptions[0].amount_at_stake, yen(-1452));
+    assert_eq!(late.exceptions[0].amount_at_stake, yen(-1200));
+    assert_eq!(late.difference.cash_deposit_difference, yen(-1200));
+    let city_kinds: Vec<ExceptionKind> = city.exceptions.iter().map(|exception| exception.kind).collect();
+    assert_eq!(city_kinds, vec![ExceptionKind::BankDepositMissing]);
+    assert_eq!(city.exceptions[0].amount_at_stake, yen(-1452));
     assert_eq!(
-        late.exceptions[0].records,
+        city.exceptions[0].records,
         vec![RecordRef::Payout {
             acquirer: "card".to_string(),
             payout: Some(PayoutId::parse("P20261126-001").unwrap()),
             payout_date: date("2026-11-26")
         }]
+    );
+    assert!(
+        city.exceptions[0].detail.ja.contains("Card acquirer の入金 P20261126-001"),
+        "{}",
+        city.exceptions[0].detail.ja
     );
 }
 
@@ -383,10 +471,14 @@ fn bank_deposit_different_for_a_payout_and_for_cash() {
             entry.amount = yen(1000);
         }
     }
-    let result = reconcile(&config, &journal, &settlements, &bank, AS_OF);
-    assert_eq!(kinds(&result), vec![ExceptionKind::BankDepositDifferent, ExceptionKind::BankDepositDifferent]);
-    assert_eq!(result.exceptions[0].amount_at_stake, yen(-2));
-    assert_eq!(result.exceptions[1].amount_at_stake, yen(-200));
+    let (result, city) = reconcile_with_bank(&config, &journal, &settlements, &bank, AS_OF);
+    assert_eq!(kinds(&result), vec![ExceptionKind::BankDepositDifferent]);
+    assert_eq!(result.exceptions[0].amount_at_stake, yen(-200));
+    assert_eq!(city.exceptions.len(), 1);
+    assert_eq!(
+        (city.exceptions[0].kind, city.exceptions[0].amount_at_stake),
+        (ExceptionKind::BankDepositDifferent, yen(-2))
+    );
 }
 
 #[test]
@@ -445,7 +537,7 @@ fn midnight_payment_settled_next_day_is_a_timing_difference() {
     assert_eq!(result.exceptions, vec![]);
     assert!(result.timing_differences.is_empty());
     assert_eq!(result.payouts.len(), 1);
-    assert_eq!((result.payouts[0].payout_date, result.payouts[0].amount_net), (date("2026-11-27"), yen(2903)));
+    assert_eq!((result.payouts[0].key.payout_date, result.payouts[0].amount_net), (date("2026-11-27"), yen(2903)));
     assert_eq!(result.revenue_total, yen(3000));
 }
 

@@ -2,7 +2,7 @@
 //! settlement lines and bank credits. Settlements and bank credits can be generated from a
 //! journal with the contracted fees, as the acquirers would send them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use pos_config::{
@@ -11,14 +11,20 @@ use pos_config::{
 };
 use pos_core::{Brand, BusinessDate, FacilityId, FeeItemCode, MaskedPan, Method, PaymentState, Rate, RegisterId};
 use pos_core::{Rounding, TerminalId, Yen};
+use reconciler::bank::BankReconciliation;
 use reconciler::calendar::BankCalendar;
-use reconciler::day::{reconcile_day, DayContext, DayResult};
+use reconciler::day::{reconcile_day_with_bank, DayContext, DayResult};
 use reconciler::inputs::bank::{AccountKey, AccountType, BankTransactionKind, Direction, StatementEntry};
 use reconciler::inputs::card::{CardRecord, CardRecordType, CardSettlement, CardTrailer};
 use reconciler::inputs::emoney::{EmoneyRecord, EmoneyTransactionKind};
 use reconciler::inputs::identifiers::{ExternalId, MaskedCardId, MerchantId, PayoutId, Rrn, Stan};
 use reconciler::inputs::qr::{QrRecord, QrTransactionKind};
-use reconciler::journal::{DayJournal, JournalPayment, JournalSaleLine, JournalShift, PaymentId, SaleId, ShiftId};
+use reconciler::journal::{
+    DayJournal, JournalPayment, JournalSaleLine, JournalShift, PaymentId, Receipt, SaleId, ShiftId,
+};
+use reconciler::report::accounting::journal_entries;
+use reconciler::report::totals::{check_day_report, check_journal_entries, check_receivables};
+use reconciler::report::DayReport;
 use reconciler::settlements::{CardFile, EmoneyFile, QrFile, Settlements};
 
 pub const FACILITY: &str = "SHIMIN";
@@ -32,6 +38,7 @@ pub const EMONEY_DEPOSITOR: &str = "ﾃﾞﾝｼﾏﾈｰｾﾝﾀｰ";
 pub const QR_DEPOSITOR: &str = "ﾍﾟｲﾍﾟｲ";
 pub const FLOAT: i64 = 30_000;
 pub const REVENUE_ACCOUNT: &str = "14-01-01";
+pub const BANK_FILE: &str = "zengin-20261210.txt";
 
 pub fn yen(amount: i64) -> Yen {
     Yen::new(amount).unwrap()
@@ -46,8 +53,17 @@ pub fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(&format!("{text}+09:00")).unwrap()
 }
 
+/// The e-money centre's deadline for settling a 処理未了, in bank business days.
+pub const OUTCOME_UNKNOWN_DEADLINE_DAYS: u32 = 6;
+
 fn fee_rate(brand: Brand, percent: &str) -> FeeRate {
-    FeeRate { brand, rate: Rate::parse_percent(percent).unwrap(), rounding: Rounding::Truncate }
+    FeeRate {
+        brand,
+        rate: Rate::parse_percent(percent).unwrap(),
+        rounding: Rounding::Truncate,
+        outcome_unknown_deadline_business_days: (brand.method() == Method::Emoney)
+            .then_some(OUTCOME_UNKNOWN_DEADLINE_DAYS),
+    }
 }
 
 pub fn config_with(revenue_rule: RevenueRule) -> Config {
@@ -74,7 +90,16 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             revenue_rule,
             merchant_id: MERCHANT.to_string(),
             depositor_name: FACILITY_DEPOSITOR.to_string(),
-            brands: vec![Brand::Cash, Brand::Visa, Brand::Jcb, Brand::TransitIc, Brand::Waon, Brand::PayPay],
+            brands: vec![
+                Brand::Cash,
+                Brand::Visa,
+                Brand::Jcb,
+                Brand::Amex,
+                Brand::TransitIc,
+                Brand::Waon,
+                Brand::Id,
+                Brand::PayPay,
+            ],
             fee_items: Vec::new(),
             policy: CounterPolicy { split_tender: true, open_price_items: false, cash_tendered_max: yen(100_000) },
             registers: vec![Register {
@@ -91,7 +116,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
                 kind: AcquirerKind::Card,
                 depositor_name: CARD_DEPOSITOR.to_string(),
                 settlement_lag_days: 2,
-                fees: vec![fee_rate(Brand::Visa, "3.24%"), fee_rate(Brand::Jcb, "3.0%")],
+                fees: vec![fee_rate(Brand::Visa, "3.24%"), fee_rate(Brand::Jcb, "3.0%"), fee_rate(Brand::Amex, "3.5%")],
                 link: None,
             },
             Acquirer {
@@ -102,7 +127,11 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
                 kind: AcquirerKind::Emoney,
                 depositor_name: EMONEY_DEPOSITOR.to_string(),
                 settlement_lag_days: 3,
-                fees: vec![fee_rate(Brand::TransitIc, "3.0%"), fee_rate(Brand::Waon, "2.75%")],
+                fees: vec![
+                    fee_rate(Brand::TransitIc, "3.0%"),
+                    fee_rate(Brand::Waon, "2.75%"),
+                    fee_rate(Brand::Id, "3.24%"),
+                ],
                 link: None,
             },
             Acquirer {
@@ -121,6 +150,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
         terminal_host: None,
         users: Vec::new(),
         accounting: pos_config::Accounting::unmapped(),
+        calendar: pos_config::Calendar::default(),
     }
 }
 
@@ -158,8 +188,17 @@ pub fn payment(id: &str, brand: Brand, amount: i64, time: &str, stan: &str, rrn:
         rrn: rrn.map(|rrn| Rrn::parse(rrn).unwrap()),
         masked_pan: (brand.method() == Method::Card).then(|| MaskedPan::parse_masked("411111******1111").unwrap()),
         card_id: (brand.method() == Method::Emoney).then(|| MaskedCardId::parse("JE80****5678").unwrap()),
+        receipt: Some(receipt_of(id)),
         refunds: Vec::new(),
     }
+}
+
+/// A receipt number for a test payment: `P12` → No. 2026-000012; any other id, the sum of its
+/// bytes (distinct for the ids the tests use).
+pub fn receipt_of(id: &str) -> Receipt {
+    let number =
+        id.strip_prefix('P').and_then(|digits| digits.parse().ok()).unwrap_or_else(|| id.bytes().map(i64::from).sum());
+    Receipt { fiscal_year: pos_core::FiscalYear::new(2026), number }
 }
 
 /// One sale line per payment, so that revenue equals the takings.
@@ -189,6 +228,7 @@ pub fn journal(business_date: &str, payments: Vec<JournalPayment>, counted: Opti
         shifts: vec![JournalShift {
             shift_id: ShiftId::new(SHIFT),
             register: RegisterId::parse(REGISTER).unwrap(),
+            opened_at: Some(at(&format!("{business_date}T08:30:00"))),
             float_opening: yen(FLOAT),
             cash_expected_recorded: Some(yen(FLOAT + cash)),
             cash_counted: Some(yen(counted.unwrap_or(FLOAT + cash))),
@@ -320,6 +360,7 @@ pub fn credit(
     description: &str,
 ) -> StatementEntry {
     StatementEntry {
+        file: BANK_FILE.to_string(),
         record_number: number,
         account: AccountKey {
             bank_code: "0001".to_string(),
@@ -434,10 +475,13 @@ pub fn bank_for(settlements: &Settlements, journal: &DayJournal) -> Vec<Statemen
     if deposit > 0 {
         entries.push(credit(4, "2026-11-25", BankTransactionKind::Cash, FACILITY_DEPOSITOR, deposit, ""));
     }
+    // A payout whose lines net to nothing or less is not paid.
+    entries.retain(|entry| entry.amount > Yen::ZERO);
     entries
 }
 
-/// Reconciles the journal's day as of `as_of`, and checks the result's totals.
+/// Reconciles the journal's day as of `as_of`, and checks the result's totals and its report's
+/// (the exceptions sum to the net difference; each payout's receivable is its net).
 pub fn reconcile(
     config: &Config,
     journal: &DayJournal,
@@ -445,12 +489,31 @@ pub fn reconcile(
     bank: &[StatementEntry],
     as_of: &str,
 ) -> DayResult {
+    reconcile_with_bank(config, journal, settlements, bank, as_of).0
+}
+
+/// As [`reconcile`], with the bank reconciliation (the city's list) beside the day.
+pub fn reconcile_with_bank(
+    config: &Config,
+    journal: &DayJournal,
+    settlements: &Settlements,
+    bank: &[StatementEntry],
+    as_of: &str,
+) -> (DayResult, BankReconciliation) {
     let calendar = BankCalendar::shipped().unwrap();
     let context = DayContext { config, calendar: &calendar, as_of: date(as_of) };
     let facility = FacilityId::parse(FACILITY).unwrap();
-    let result = reconcile_day(&facility, journal.business_date, journal, settlements, bank, &context).unwrap();
-    result.check_totals().unwrap();
-    result
+    let (result, bank) =
+        reconcile_day_with_bank(&facility, journal.business_date, journal, settlements, bank, &context).unwrap();
+    if let Err(error) = result.check_totals() {
+        panic!("{error}: {:#?}", result.exceptions);
+    }
+    let report = DayReport::build(&result, journal, config).unwrap();
+    check_day_report(&report).unwrap();
+    let entries = journal_entries(&report, config, &BTreeSet::new()).unwrap();
+    check_receivables(std::slice::from_ref(&report), &entries, config).unwrap();
+    check_journal_entries(&entries).unwrap();
+    (result, bank)
 }
 
 /// The kinds of the result's exceptions, in order.

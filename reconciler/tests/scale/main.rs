@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use pos_core::BusinessDate;
+use reconciler::bank::BankReconciliation;
 use reconciler::calendar::BankCalendar;
 use reconciler::inputs::error::Location;
 use reconciler::pipeline::{self, PipelineError, ReconciledDay};
@@ -42,7 +43,7 @@ async fn streamed(generated: &Generated, folder: &Path) -> (Vec<ReconciledDay>, 
         &calendar,
         &spool,
         &totals,
-        &[],
+        &BankReconciliation::default(),
         BusinessDate::new(generated.first_day),
         BusinessDate::new(generated.last_day),
         AsOf::DayPlus(0),
@@ -69,6 +70,8 @@ async fn the_streaming_path_gives_the_in_memory_reports() {
     let calendar = BankCalendar::shipped().unwrap();
     let (settlements, bank) = pipeline::load_inputs(&generated.files, generated.last_day).unwrap();
     let source = JournalSource::connect(&generated.journal_url()).await.unwrap();
+    let run =
+        pipeline::prepare_run(&source, &config, &calendar, &settlements, &bank, generated.last_day).await.unwrap();
     let active = source
         .active_days(BusinessDate::new(generated.first_day), BusinessDate::new(generated.last_day))
         .await
@@ -76,18 +79,9 @@ async fn the_streaming_path_gives_the_in_memory_reports() {
     assert_eq!(active.len(), streamed_days.len());
     assert_eq!(active.len(), 2 * config.facilities.len());
     for ((facility, day), streamed) in active.iter().zip(&streamed_days) {
-        let in_memory = pipeline::reconcile_from_journal(
-            &source,
-            &config,
-            &calendar,
-            facility,
-            *day,
-            &settlements,
-            &bank,
-            day.date(),
-        )
-        .await
-        .unwrap();
+        let in_memory = pipeline::reconcile_from_journal(&source, &config, &calendar, &run, facility, *day, day.date())
+            .await
+            .unwrap();
         assert_eq!((&streamed.report.facility, streamed.report.business_date), (facility, *day));
         assert_eq!(streamed.result, in_memory.result, "{facility} on {day}");
         assert_eq!(streamed.report, in_memory.report, "{facility} on {day}");

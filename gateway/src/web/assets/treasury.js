@@ -5,6 +5,16 @@
 function tokyoToday() { return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Tokyo" }).format(new Date()); }
 function query(name) { return new URLSearchParams(location.search).get(name); }
 function facilityName(row) { return lang() === "en" ? row.name_en : row.name_ja; }
+// An exception's words in the page's language (the reconciler writes both).
+function words(x) {
+  const en = lang() === "en";
+  return {
+    name: en ? x.name_en : x.name_ja,
+    records: (en && x.records_en.length ? x.records_en : x.records).join(en ? "; " : "、"),
+    detail: en ? x.detail_en : x.detail,
+    action: en ? x.suggested_action_en : x.suggested_action,
+  };
+}
 
 async function loadBoard() {
   showError("error", null);
@@ -23,6 +33,11 @@ async function loadBoard() {
       el("td", { class: "num", text: signedYen(f.cash_over_short) }),
       el("td", { class: "num", text: String(f.exceptions_open) }),
       el("td", {}, f.reconciled_at ? el("a", { href: "/treasury/report?date=" + date + "&facility=" + f.facility_id, "data-i18n": "report", text: t("report") }) : ""))));
+    document.getElementById("city-summary").textContent = t("state.open") + " " + board.city_exceptions_open
+      + " · " + t("state.resolved") + " " + board.city_exceptions_resolved + " · " + t("bank.lines") + " " + board.bank_lines
+      + " (" + t("bank.unmatched") + " " + board.bank_lines_unmatched + ")";
+    const city = await api("GET", "/v1/treasury/exceptions?business_date=" + date + "&level=city");
+    document.getElementById("city-exceptions").replaceChildren(exceptionTable(city.exceptions, loadBoard));
     const files = (await api("GET", "/v1/treasury/files")).files;
     document.getElementById("file-lines").replaceChildren(...files.map((f) => el("tr", {},
       el("td", { text: f.name }), el("td", { text: f.kind + (f.brand ? " " + f.brand : "") }), el("td", { class: "num", text: String(f.size_bytes) }),
@@ -37,7 +52,8 @@ async function reconcile(button) {
     try {
       const result = await api("POST", "/v1/treasury/days/" + date + "/reconcile", {});
       document.getElementById("reconcile-result").textContent =
-        result.facilities.length + " " + t("reconciled") + ", " + result.facilities.reduce((n, f) => n + f.exceptions, 0) + " " + t("exceptions");
+        result.facilities.length + " " + t("reconciled") + ", " + result.facilities.reduce((n, f) => n + f.exceptions, 0) + " " + t("exceptions")
+        + ", " + t("city") + " " + result.city_exceptions;
       await loadBoard();
     } catch (error) { showError("error", error); }
   });
@@ -64,15 +80,15 @@ function exceptionTable(exceptions, onChange) {
   if (!exceptions.length) return el("p", { class: "muted", text: "—" });
   return el("table", {}, el("thead", {}, el("tr", {},
     ...["date", "facility", "kind", "records", "at.stake", "suggested", "state", "resolved.by", ""].map((k) => el("th", k ? { "data-i18n": k, text: t(k) } : {})))),
-  el("tbody", {}, ...exceptions.map((x) => el("tr", { "data-exception": x.id, "data-kind": x.kind, "data-state": x.state },
-    el("td", { text: x.business_date }), el("td", { text: x.facility_id }),
-    el("td", { text: x.kind + " " + x.name_ja }),
-    el("td", { text: x.records.join("; ") + (x.detail ? " — " + x.detail : "") }),
-    el("td", { class: "num", text: yen(x.amount_at_stake) }),
-    el("td", { text: x.suggested_action }),
+  el("tbody", {}, ...exceptions.map((x) => { const w = words(x); return el("tr", { "data-exception": x.id, "data-kind": x.kind, "data-state": x.state, "data-level": x.facility_id ? "facility" : "city" },
+    el("td", { text: x.business_date }), el("td", { text: x.facility_id || t("city") }),
+    el("td", { text: w.name }),
+    el("td", {}, el("div", { class: "detail", text: w.detail }), el("div", { class: "muted", text: w.records })),
+    el("td", { class: "num", text: signedYen(x.amount_at_stake) }),
+    el("td", { text: w.action }),
     el("td", { text: t("state." + x.state) }),
     el("td", { text: x.resolved_by ? x.resolved_by + " " + new Date(x.resolved_at).toLocaleString() + " — " + x.resolution_action + ": " + x.resolution_note : "" }),
-    el("td", {}, x.state === "open" ? resolveForm(x, onChange) : "")))));
+    el("td", {}, x.state === "open" ? resolveForm(x, onChange) : "")); })));
 }
 
 function resolveForm(x, onChange) {
@@ -98,7 +114,7 @@ async function loadReport() {
     const row = board.facilities.find((f) => f.facility_id === facility);
     document.getElementById("closed-state").textContent = row && row.closed_at ? t("closed") + " " + row.closed_by + " " + new Date(row.closed_at).toLocaleString() : "";
     document.getElementById("close-day").disabled = !!(row && row.closed_at);
-    const list = await api("GET", "/v1/treasury/exceptions?business_date=" + date + "&facility_id=" + facility);
+    const list = await api("GET", "/v1/treasury/exceptions?business_date=" + date + "&facility_id=" + facility + "&level=facility");
     document.getElementById("exception-table").replaceChildren(exceptionTable(list.exceptions, loadReport));
   } catch (error) { showError("error", error); }
 }
@@ -119,7 +135,7 @@ async function closeDay(button) {
 async function loadExceptions() {
   showError("error", null);
   const params = new URLSearchParams();
-  [["business_date", "f-date"], ["facility_id", "f-facility"], ["kind", "f-kind"], ["state", "f-state"]].forEach(([name, id]) => {
+  [["business_date", "f-date"], ["facility_id", "f-facility"], ["kind", "f-kind"], ["state", "f-state"], ["level", "f-level"]].forEach(([name, id]) => {
     const value = document.getElementById(id).value.trim();
     if (value) params.set(name, value);
   });
@@ -128,6 +144,7 @@ async function loadExceptions() {
     document.getElementById("exception-table").replaceChildren(exceptionTable(list.exceptions, loadExceptions));
   } catch (error) { showError("error", error); }
 }
+document.addEventListener("langchange", () => { if (document.getElementById("f-date")) loadExceptions(); });
 
 document.addEventListener("DOMContentLoaded", async () => {
   if (document.getElementById("board")) {
@@ -144,6 +161,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   } else {
     document.getElementById("f-date").value = query("date") || "";
     document.getElementById("f-state").value = query("state") || "";
+    document.getElementById("f-level").value = query("level") || "";
     try {
       const facilities = (await api("GET", "/v1/facilities")).facilities;
       facilities.forEach((f) => document.getElementById("f-facility").append(el("option", { value: f.id, text: f.id + " " + facilityName(f) })));

@@ -175,6 +175,8 @@ pub struct AccountHeader {
 /// One movement on the account (a data record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementEntry {
+    /// The statement file's name, as the reader was given it.
+    pub file: String,
     pub record_number: u64,
     pub account: AccountKey,
     /// 照会番号: the bank's reference, unique within the account and the statement's dates.
@@ -465,7 +467,8 @@ impl<R: BufRead> BankStatementReader<R> {
                 Err(error) => self.stop(error),
             },
             (b'2', Phase::Account(mut progress)) => {
-                let entry = parse_entry(&record, &progress.account).and_then(|entry| progress.count(&record, entry));
+                let entry = parse_entry(&self.file, &record, &progress.account)
+                    .and_then(|entry| progress.count(&record, entry));
                 if entry.is_err() {
                     progress.entries_rejected += 1;
                 }
@@ -633,7 +636,7 @@ fn parse_header(record: &Record<'_>) -> Result<AccountHeader, InputError> {
     })
 }
 
-fn parse_entry(record: &Record<'_>, account: &AccountKey) -> Result<StatementEntry, InputError> {
+fn parse_entry(file: &str, record: &Record<'_>, account: &AccountKey) -> Result<StatementEntry, InputError> {
     let reference = record.digits(2, 8, "照会番号")?.to_string();
     let booking_date = record.date(10, "勘定日")?;
     let value_date = record.optional_date(16, "預入・払出日")?;
@@ -661,6 +664,7 @@ fn parse_entry(record: &Record<'_>, account: &AccountKey) -> Result<StatementEnt
     let edi_information = record.text(180, 20, "EDI情報")?;
     record.blank(200, 1, "ダミー")?;
     Ok(StatementEntry {
+        file: file.to_string(),
         record_number: record.number,
         account: account.clone(),
         reference,
