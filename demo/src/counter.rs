@@ -36,8 +36,6 @@ use tokio::sync::{oneshot, watch};
 pub const COUNTER_PAYMENT_WAIT_MS: u64 = 30_000;
 /// How long the printed receipt may take to appear after the sale is paid.
 pub const RECEIPT_WAIT_MS: u64 = 10_000;
-/// How often the demo looks at the payment again.
-const LOOK_AGAIN_MS: u64 = 50;
 /// How long the simulated customer takes to present the card.
 const CARD_PRESENTATION_MS: u64 = 50;
 /// The folder (under the demo's data folder) the receipts are written to.
@@ -255,20 +253,12 @@ impl DemoCounter {
 
     /// The payment once it has left `awaiting_device` and `authorizing`.
     async fn settled(&self, token: &str, payment_id: &str) -> anyhow::Result<PaymentView> {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(COUNTER_PAYMENT_WAIT_MS);
-        loop {
+        let what = format!("the counter's payment {payment_id} to leave awaiting_device and authorizing");
+        crate::rig::within(&what, Duration::from_millis(COUNTER_PAYMENT_WAIT_MS), || async {
             let payment: PaymentView = self.get(token, &format!("/v1/payments/{payment_id}")).await?;
-            if !matches!(payment.state, PaymentState::AwaitingDevice | PaymentState::Authorizing) {
-                return Ok(payment);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                bail!(
-                    "the counter's payment {payment_id} is still {} after {COUNTER_PAYMENT_WAIT_MS} ms",
-                    payment.state
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(LOOK_AGAIN_MS)).await;
-        }
+            Ok((!matches!(payment.state, PaymentState::AwaitingDevice | PaymentState::Authorizing)).then_some(payment))
+        })
+        .await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str) -> anyhow::Result<T> {

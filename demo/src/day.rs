@@ -362,6 +362,7 @@ fn qr_options(config: &Config) -> crate::rig::QrOptions {
         resolve_tries_max: 10,
         simulator,
         merchants: BTreeMap::new(),
+        control: false,
     }
 }
 
@@ -378,23 +379,17 @@ async fn pay_by_qr(
     let started: PaymentResult = client
         .post(&format!("/v1/sales/{}/payments", sale.id), token, &uuid::Uuid::new_v4().to_string(), &request)
         .await?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(QR_WAIT_SECONDS);
-    while qr.pay(&started.payment.id).is_err() {
-        if std::time::Instant::now() > deadline {
-            bail!("the QR code of payment {} never became payable", started.payment.id);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    loop {
+    let bound = std::time::Duration::from_secs(QR_WAIT_SECONDS);
+    let id = &started.payment.id;
+    crate::rig::within(&format!("the QR code of payment {id} to become payable"), bound, || async {
+        Ok(qr.pay(id).ok())
+    })
+    .await?;
+    crate::rig::within(&format!("the sale of QR payment {id}, paid at the provider, to be paid"), bound, || async {
         let sale: SaleView = client.get(&format!("/v1/sales/{}", sale.id), token).await?;
-        if sale.state == SaleState::Paid {
-            return Ok(sale);
-        }
-        if std::time::Instant::now() > deadline {
-            bail!("QR payment {} was paid at the provider but the sale is {}", started.payment.id, sale.state);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        Ok((sale.state == SaleState::Paid).then_some(sale))
+    })
+    .await
 }
 
 /// How long the demo waits for a QR payment to go through.
@@ -779,14 +774,13 @@ async fn play(config: &Config, options: &DemoOptions, date: NaiveDate, stage: St
     }
 
     // Voids of card payments are reversals at the acquirer; let them land before reading back.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(REVERSALS_WAIT_SECONDS);
-    while gateway::journal::reversals::count(&app.journal, pos_core::ReversalState::Pending).await? > 0 {
-        if std::time::Instant::now() > deadline {
-            bail!("reversals still pending after {REVERSALS_WAIT_SECONDS} s");
-        }
+    let bound = std::time::Duration::from_secs(REVERSALS_WAIT_SECONDS);
+    crate::rig::within("the voids' reversals to land", bound, || async {
+        let pending = gateway::journal::reversals::count(&app.journal, pos_core::ReversalState::Pending).await?;
         app.work.reversal_wake.notify_one();
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        Ok((pending == 0).then_some(()))
+    })
+    .await?;
 
     // Read the day back as treasury sees it.
     let treasury = demo_token("treasury");

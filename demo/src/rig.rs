@@ -26,19 +26,37 @@ pub const QR_API_SECRET: &str = "sample_secret";
 /// The merchant the QR link assumes for the example city's facility F01.
 pub const QR_MERCHANT: &str = "M0001";
 
-/// Waits until `check` yields a value, looking every [`UNTIL_POLL_MS`], or fails naming `what`
-/// after `bound`.
+/// Waits until `check` yields a value, looking every [`UNTIL_POLL_MS`], or panics naming `what`
+/// after `bound` (for tests; [`within`] is the same wait for a program that reports errors).
 pub async fn until<T, F, Fut>(what: &str, bound: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
+    match within(what, bound, || {
+        let looked = check();
+        async move { Ok(looked.await) }
+    })
+    .await
+    {
+        Ok(value) => value,
+        Err(error) => panic!("{error:#}"),
+    }
+}
+
+/// Waits until `check` yields a value, looking every [`UNTIL_POLL_MS`]; an error of `check`
+/// ends the wait, and so does `bound`, with an error naming `what`.
+pub async fn within<T, F, Fut>(what: &str, bound: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
     let deadline = tokio::time::Instant::now() + bound;
     loop {
-        if let Some(value) = check().await {
-            return value;
+        if let Some(value) = check().await? {
+            return Ok(value);
         }
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {} ms", bound.as_millis());
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{what}: not within {} ms", bound.as_millis());
         tokio::time::sleep(Duration::from_millis(UNTIL_POLL_MS)).await;
     }
 }
@@ -75,6 +93,9 @@ pub struct QrOptions {
     pub simulator: qr_sim::QrSimConfig,
     /// Facility → merchant the link assumes; empty: the key's only merchant.
     pub merchants: BTreeMap<FacilityId, String>,
+    /// The simulator's controls on: the customer page at each code's URL (which then points at
+    /// the simulator) and `/_sim/codes/{codeId}/pay|decline`.
+    pub control: bool,
 }
 
 impl QrOptions {
@@ -94,6 +115,7 @@ impl QrOptions {
             resolve_tries_max: 20,
             simulator: qr_sim::QrSimConfig::example(),
             merchants,
+            control: false,
         }
     }
 }
@@ -119,6 +141,9 @@ pub struct RigOptions {
     /// Days from a sale to its payout in the card and e-money simulators' settlement files.
     pub card_payout_lag_days: u32,
     pub emoney_payout_lag_days: u32,
+    /// The gateway on a runtime of its own ([`GATEWAY_WORKER_THREADS`] workers), so that
+    /// [`Rig::kill_gateway`] can end every task it started at once, as a crash of its process would.
+    pub own_runtime: bool,
 }
 
 impl RigOptions {
@@ -137,12 +162,14 @@ impl RigOptions {
             link_timing: None,
             card_payout_lag_days: 2,
             emoney_payout_lag_days: 2,
+            own_runtime: false,
         }
     }
 }
 
 /// A running rig. Dropping it leaves tasks running; [`Rig::stop`] ends them.
 pub struct Rig {
+    /// The running gateway's state (the latest one after [`Rig::start_gateway`]).
     pub app: gateway::AppState,
     /// `http://127.0.0.1:<port>` of the API.
     pub base: String,
@@ -153,8 +180,112 @@ pub struct Rig {
     pub card_secondary: Option<acquirer_sim::SimulatorHandle>,
     pub emoney: Option<acquirer_sim::SimulatorHandle>,
     pub qr: Option<qr_sim::QrSimHandle>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<Result<(), gateway::GatewayError>>>,
+    /// The configuration the gateway runs with (links pointed at the simulators).
+    pub config: Config,
+    clock: Arc<dyn Clock>,
+    api: SocketAddr,
+    terminal_tls: Option<Arc<rustls::ServerConfig>>,
+    own_runtime: bool,
+    serving: Option<Serving>,
+}
+
+/// Worker threads of the gateway's own runtime ([`RigOptions::own_runtime`]).
+pub const GATEWAY_WORKER_THREADS: usize = 2;
+/// How long a stopping gateway may take to finish its open connections.
+pub const GATEWAY_STOP_MS_MAX: u64 = 5_000;
+/// How long binding a just-released port may keep failing.
+pub const REBIND_MS_MAX: u64 = 5_000;
+
+/// A gateway being served: its stop signal, its task and, if it has one, its own runtime.
+struct Serving {
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), gateway::GatewayError>>,
+    runtime: GatewayRuntime,
+}
+
+/// The gateway's own runtime. A test that fails before stopping the rig still ends the gateway:
+/// a runtime dropped inside another runtime's task would panic, so it is shut down without
+/// waiting.
+struct GatewayRuntime(Option<tokio::runtime::Runtime>);
+
+impl GatewayRuntime {
+    /// Ends every task of the runtime at its next await, waiting at most [`GATEWAY_STOP_MS_MAX`].
+    async fn shut(mut self) {
+        if let Some(runtime) = self.0.take() {
+            // Shutting a runtime down blocks, which an async task must not do.
+            let _ = tokio::task::spawn_blocking(move || {
+                runtime.shutdown_timeout(Duration::from_millis(GATEWAY_STOP_MS_MAX))
+            })
+            .await;
+        }
+    }
+}
+
+impl Drop for GatewayRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Starts the gateway on `listener` (and the terminal host on `terminals`), on this runtime or,
+/// with `own_runtime`, on a new one.
+async fn serve(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    listener: tokio::net::TcpListener,
+    terminals: Option<(tokio::net::TcpListener, Arc<rustls::ServerConfig>)>,
+    own_runtime: bool,
+) -> anyhow::Result<(gateway::AppState, Serving)> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    if !own_runtime {
+        let app = gateway::AppState::start(config, clock).await?;
+        let server = tokio::spawn(gateway::run_with_terminals(listener, terminals, app.clone(), stopped));
+        return Ok((app, Serving { stop, server, runtime: GatewayRuntime(None) }));
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(GATEWAY_WORKER_THREADS).enable_all().build()?;
+    // Listeners move to the new runtime's reactor.
+    let listener = listener.into_std()?;
+    let terminals = terminals.map(|(l, tls)| l.into_std().map(|l| (l, tls))).transpose()?;
+    let (listener, terminals) = {
+        let _inside = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let terminals = terminals.map(|(l, tls)| tokio::net::TcpListener::from_std(l).map(|l| (l, tls))).transpose()?;
+        (listener, terminals)
+    };
+    let (ready, started) = tokio::sync::oneshot::channel::<Result<gateway::AppState, gateway::GatewayError>>();
+    let server = runtime.spawn(async move {
+        let app = match gateway::AppState::start(config, clock).await {
+            Ok(app) => app,
+            Err(error) => {
+                let _ = ready.send(Err(error));
+                return Ok(());
+            }
+        };
+        let _ = ready.send(Ok(app.clone()));
+        gateway::run_with_terminals(listener, terminals, app, stopped).await
+    });
+    let app = started.await.context("the gateway's runtime ended before it started")??;
+    Ok((app, Serving { stop, server, runtime: GatewayRuntime(Some(runtime)) }))
+}
+
+/// Binds `address` again, waiting at most [`REBIND_MS_MAX`] for a just-released port.
+async fn bind_again(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(REBIND_MS_MAX);
+    loop {
+        match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => return Ok(listener),
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(UNTIL_POLL_MS)).await;
+            }
+            Err(error) => return Err(error).with_context(|| format!("cannot bind {address} again")),
+        }
+    }
 }
 
 /// The fees the simulators charge: the configuration's contracted ones.
@@ -285,24 +416,20 @@ impl Rig {
             host.client_ca_file = Some(ca.clone());
             host.client_auth = pos_config::ClientAuthMode::Required;
         }
-        let app = gateway::AppState::start(config, clock).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (terminals, terminal_host) = match terminal_tls {
+        let api = listener.local_addr()?;
+        let (terminals, terminal_host) = match &terminal_tls {
             Some(tls) => {
                 let terminal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 let address = terminal_listener.local_addr()?;
-                (Some((terminal_listener, tls)), Some(address))
+                (Some((terminal_listener, tls.clone())), Some(address))
             }
             None => (None, None),
         };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(gateway::run_with_terminals(listener, terminals, app.clone(), async move {
-            let _ = stopped.await;
-        }));
+        let (app, serving) = serve(config.clone(), clock.clone(), listener, terminals, options.own_runtime).await?;
         Ok(Rig {
             app,
-            base,
+            base: format!("http://{api}"),
             terminal_host,
             pki: Arc::new(pki),
             tls_dir,
@@ -310,8 +437,12 @@ impl Rig {
             card_secondary,
             emoney,
             qr,
-            stop: Some(stop),
-            server: Some(server),
+            config,
+            clock,
+            api,
+            terminal_tls,
+            own_runtime: options.own_runtime,
+            serving: Some(serving),
         })
     }
 
@@ -329,12 +460,41 @@ impl Rig {
     /// Stops the gateway, letting requests in flight finish; the simulators keep running (their
     /// ledgers and settlement files are read afterwards).
     pub async fn stop_gateway(&mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        let Some(Serving { stop, server, runtime }) = self.serving.take() else { return Ok(()) };
+        let _ = stop.send(());
+        let ended = server.await.context("the gateway's task");
+        runtime.shut().await;
+        ended??;
+        Ok(())
+    }
+
+    /// Ends the gateway's runtime: every task of the gateway (API, terminal host, requests in
+    /// flight to the acquirers, the workers) stops at its next await, nothing is answered and
+    /// nothing more is written — as when its process is killed. Committed journal writes stay.
+    /// Needs [`RigOptions::own_runtime`].
+    pub async fn kill_gateway(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.own_runtime, "only a gateway on its own runtime can be killed");
+        if let Some(Serving { stop, server, runtime }) = self.serving.take() {
+            // The runtime goes first: the stop signal dropped first would start a graceful stop.
+            runtime.shut().await;
+            drop((stop, server));
         }
-        if let Some(server) = self.server.take() {
-            server.await.context("the gateway's task")??;
-        }
+        Ok(())
+    }
+
+    /// Starts the gateway again, on the same addresses and the same journal, as a restarted
+    /// process would.
+    pub async fn start_gateway(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.serving.is_none(), "the gateway is running");
+        let listener = bind_again(self.api).await?;
+        let terminals = match (self.terminal_host, &self.terminal_tls) {
+            (Some(address), Some(tls)) => Some((bind_again(address).await?, tls.clone())),
+            _ => None,
+        };
+        let (app, serving) =
+            serve(self.config.clone(), self.clock.clone(), listener, terminals, self.own_runtime).await?;
+        self.app = app;
+        self.serving = Some(serving);
         Ok(())
     }
 
@@ -358,7 +518,14 @@ async fn start_qr(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<qr_sim::QrSimHandle> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let qr = qr_sim::start_with(listener, options.simulator.clone(), qr_sim::StartOptions { clock, tls: None }).await?;
+    let mut simulator = options.simulator.clone();
+    let start = qr_sim::StartOptions { clock, tls: None };
+    let qr = if options.control {
+        simulator.payment_url_base = format!("http://{}/pay", listener.local_addr()?);
+        qr_sim::start_with_control(listener, simulator, start).await?
+    } else {
+        qr_sim::start_with(listener, simulator, start).await?
+    };
     for acquirer in config.acquirers.iter_mut().filter(|a| a.kind == AcquirerKind::Qr) {
         acquirer.qr_link = Some(QrLink {
             base_url: qr.base_url(),

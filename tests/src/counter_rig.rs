@@ -25,23 +25,13 @@ use crate::Counter;
 
 /// The longest any condition of a test is waited for.
 pub const WAIT_MAX: Duration = Duration::from_secs(30);
-/// How often a condition is looked at again.
-pub const LOOK_AGAIN: Duration = Duration::from_millis(100);
-
-/// Waits until `look` returns a value, at most [`WAIT_MAX`].
-pub async fn until<T, F, Fut>(what: &str, mut look: F) -> T
+/// Waits until `look` returns a value, at most [`WAIT_MAX`] ([`demo::rig::until`]).
+pub async fn until<T, F, Fut>(what: &str, look: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT_MAX;
-    loop {
-        if let Some(value) = look().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(LOOK_AGAIN).await;
-    }
+    demo::rig::until(what, WAIT_MAX, look).await
 }
 
 /// A terminal simulator on the master side of a pty; counterd opens the slave by its path.

@@ -121,15 +121,7 @@ async fn void(app: &TestApp, user: &str, sale: &SaleView) {
 }
 
 async fn wait_for(app: &TestApp, id: &str, state: PaymentState) {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-    loop {
-        let payment: PaymentView = app.get(&format!("/v1/payments/{id}"), &token("treasury")).await.ok();
-        if payment.state == state {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "payment {id} stayed {}, expected {state}", payment.state);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.payment_until(id, Duration::from_millis(WAIT_MS), |payment| payment.state == state).await;
 }
 
 impl Rig {
@@ -153,11 +145,10 @@ impl Rig {
     async fn qr_sale(&self, item: &str, quantity: u32) -> SaleView {
         let sale = sell(&self.app, QR_CLERK, QR_REGISTER, item, quantity).await;
         let payment = pay(&self.app, QR_CLERK, &sale, json!({ "method": "qr", "brand": "PAYPAY" })).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-        while !self.qr.payments().iter().any(|record| record.merchant_payment_id.as_str() == payment.id) {
-            assert!(tokio::time::Instant::now() < deadline, "no QR code was created for {}", payment.id);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::support::until("a QR code created for the payment", Duration::from_millis(WAIT_MS), || async {
+            self.qr.payments().iter().any(|record| record.merchant_payment_id.as_str() == payment.id).then_some(())
+        })
+        .await;
         self.qr.pay(&payment.id).expect("the customer pays");
         wait_for(&self.app, &payment.id, PaymentState::Completed).await;
         sale

@@ -132,36 +132,16 @@ async fn no_card_data_in_the_journal_the_log_or_any_answer() {
         post(&http, format!("{base}/v1/payments/{approved_payment}/refunds"), "clerk-r2901", &refund, &answers).await;
     assert!(refund_answer.contains("\"state\":\"authorizing\""), "{refund_answer}");
     // Let the reversal and the refund finish, then read everything back as treasury would.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = http
-            .get(format!("{base}/v1/payments?state=in_doubt"))
-            .bearer_auth(token("treasury"))
-            .send()
-            .await
-            .expect("list")
-            .text()
-            .await
-            .expect("body");
-        let refunded = http
-            .get(format!("{base}/v1/payments/{approved_payment}"))
-            .bearer_auth(token("treasury"))
-            .send()
-            .await
-            .expect("get")
-            .text()
-            .await
-            .expect("body");
-        if text.contains("\"payments\":[]") && refunded.contains("partially_refunded") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the reversal and refund did not finish: {text} {refunded} {:?}",
-            card.received().last()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let get_text = |path: String| {
+        let request = http.get(format!("{base}{path}")).bearer_auth(token("treasury"));
+        async move { request.send().await.expect("request").text().await.expect("body") }
+    };
+    crate::support::until("the reversal and the refund to finish", Duration::from_secs(20), || async {
+        let in_doubt = get_text("/v1/payments?state=in_doubt".to_string()).await;
+        let refunded = get_text(format!("/v1/payments/{approved_payment}")).await;
+        (in_doubt.contains("\"payments\":[]") && refunded.contains("partially_refunded")).then_some(())
+    })
+    .await;
     for path in ["/v1/payments", "/v1/sales", "/v1/shifts", "/metrics", "/v1/audit/verify"] {
         let text = http
             .get(format!("{base}{path}"))

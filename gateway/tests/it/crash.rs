@@ -15,7 +15,7 @@ use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::support::{key, token, write_config, TestDatabase, TestPki};
+use crate::support::{key, token, until, write_config, TestDatabase, TestPki};
 
 /// Registers worked concurrently during the burst, with their clerks.
 const REGISTERS: [(&str, &str, &str); 6] = [
@@ -200,12 +200,10 @@ async fn sigkill_mid_burst(backend: Backend) {
         }));
     }
 
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
-    while acknowledged.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
-        assert!(tokio::time::Instant::now() < deadline, "the burst did not reach {KILL_AFTER_ACKS} payments in time");
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    until("the burst to reach its payments before the kill", Duration::from_millis(WAIT_MS_MAX), || async {
+        (acknowledged.load(Ordering::SeqCst) >= KILL_AFTER_ACKS).then_some(())
+    })
+    .await;
     let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
     gateway.child.wait().await.expect("reaped");
@@ -404,22 +402,15 @@ async fn sigkill_during_authorizations(backend: Backend) {
             seen
         }));
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
     // Kill once enough approvals went through and, at that moment, an authorization sits at the
     // acquirer unanswered (it holds each one ACQUIRER_DELAY_MS).
-    loop {
+    until("approvals and an authorization in flight before the kill", Duration::from_millis(WAIT_MS_MAX), || async {
         let purchases_at_acquirer = card.received().iter().filter(|r| r.mti == iso8583::Mti::FINANCIAL_REQUEST).count();
-        if approvals.load(Ordering::SeqCst) >= KILL_AFTER_APPROVALS
-            && purchases_at_acquirer > answered.load(Ordering::SeqCst)
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "authorizations did not reach {KILL_AFTER_APPROVALS} approvals in time"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        (approvals.load(Ordering::SeqCst) >= KILL_AFTER_APPROVALS
+            && purchases_at_acquirer > answered.load(Ordering::SeqCst))
+        .then_some(())
+    })
+    .await;
     let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
     gateway.child.wait().await.expect("reaped");
@@ -432,21 +423,12 @@ async fn sigkill_during_authorizations(backend: Backend) {
 
     // Restart; the gateway finds what was left authorizing and reverses it.
     let gateway = start_gateway_with(&config, &database).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX * 2);
-    loop {
+    until("nothing authorizing or in doubt after the restart", Duration::from_millis(WAIT_MS_MAX * 2), || async {
         let authorizing = treasury_payments(&http, &gateway.base, "authorizing").await;
         let in_doubt = treasury_payments(&http, &gateway.base, "in_doubt").await;
-        if authorizing.is_empty() && in_doubt.is_empty() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still authorizing {} / in doubt {} after restart",
-            authorizing.len(),
-            in_doubt.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (authorizing.is_empty() && in_doubt.is_empty()).then_some(())
+    })
+    .await;
 
     let completed = treasury_payments(&http, &gateway.base, "completed").await;
     let reversed = treasury_payments(&http, &gateway.base, "reversed").await;

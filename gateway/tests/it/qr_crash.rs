@@ -17,7 +17,7 @@ use qr_sim::{Endpoint, Fault, FaultPlan, QrSimConfig, QrSimHandle};
 use serde_json::json;
 
 use crate::crash::{post, start_gateway_with};
-use crate::support::{key, token, write_config, TestDatabase, TestPki};
+use crate::support::{key, token, until, write_config, TestDatabase, TestPki};
 
 const CLERK: &str = "clerk-r0101";
 const REGISTER: &str = "R0101";
@@ -90,15 +90,11 @@ fn sim_record(sim: &QrSimHandle, id: &str) -> Option<qr_sim::PaymentRecord> {
 
 /// Waits until the gateway shows the code of `id` (it has stored the provider's answer).
 async fn wait_code_shown(http: &reqwest::Client, base: &str, id: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
-    loop {
+    until(&format!("the code of {id} shown"), Duration::from_millis(WAIT_MS_MAX), || async {
         let payment: PaymentView = get(http, format!("{base}/v1/payments/{id}")).await;
-        if payment.note.as_deref().is_some_and(|n| n.starts_with("QR code shown")) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no code shown for {id}: {:?}", payment.note);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        payment.note.as_deref().is_some_and(|n| n.starts_with("QR code shown")).then_some(())
+    })
+    .await;
 }
 
 async fn sigkill_with_qr_payments_pending(backend: Backend) {
@@ -132,11 +128,10 @@ async fn sigkill_with_qr_payments_pending(backend: Backend) {
     // The last create reaches the provider, which makes the code and holds the answer.
     sim.set_faults(vec![FaultPlan::new(Endpoint::CreateCode, Fault::Delay { ms: CREATE_HELD_MS }, 1)]);
     let held = start_payment(&http, &gateway.base).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
-    while sim_record(&sim, &held.id).is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "the held create never reached the provider");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the held create to reach the provider", Duration::from_millis(WAIT_MS_MAX), || async {
+        sim_record(&sim, &held.id).map(|_| ())
+    })
+    .await;
     // Two customers pay just before the kill; with the slow poll the gateway has not seen it.
     let paid_before = [payments[0].id.clone(), payments[1].id.clone()];
     for id in &paid_before {
@@ -161,21 +156,16 @@ async fn sigkill_with_qr_payments_pending(backend: Backend) {
     assert_eq!(status, 200, "{text}");
     payments.push(held.clone());
 
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS_MAX);
-    let finals: BTreeMap<String, PaymentView> = loop {
-        let mut views = BTreeMap::new();
-        for payment in &payments {
-            let view: PaymentView = get(&http, format!("{}/v1/payments/{}", gateway.base, payment.id)).await;
-            views.insert(payment.id.clone(), view);
-        }
-        if views.values().all(|v| !v.state.is_pending()) {
-            break views;
-        }
-        let open: Vec<String> =
-            views.values().filter(|v| v.state.is_pending()).map(|v| format!("{} {}", v.id, v.state)).collect();
-        assert!(tokio::time::Instant::now() < deadline, "still unresolved after the restart: {open:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let finals: BTreeMap<String, PaymentView> =
+        until("every payment resolved after the restart", Duration::from_millis(WAIT_MS_MAX), || async {
+            let mut views = BTreeMap::new();
+            for payment in &payments {
+                let view: PaymentView = get(&http, format!("{}/v1/payments/{}", gateway.base, payment.id)).await;
+                views.insert(payment.id.clone(), view);
+            }
+            views.values().all(|v| !v.state.is_pending()).then_some(views)
+        })
+        .await;
 
     // Payment by payment: completed in the journal exactly when paid at the provider, with the
     // provider's payment id; everything else is no longer payable there.

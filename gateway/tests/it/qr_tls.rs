@@ -72,26 +72,17 @@ async fn start_payment(app: &TestApp) -> String {
 }
 
 async fn wait_for(app: &TestApp, id: &str, done: impl Fn(&pos_core::api::PaymentView) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-    loop {
-        let payment: pos_core::api::PaymentView = app.get(&format!("/v1/payments/{id}"), &token("treasury")).await.ok();
-        if done(&payment) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "payment {id}: {} ({:?})", payment.state, payment.note);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.payment_until(id, Duration::from_millis(WAIT_MS), done).await;
 }
 
 async fn a_qr_payment_goes_over_https_to_a_provider_of_the_trusted_ca(backend: Backend) {
     let pki = TestPki::new();
     let (app, sim) = https_rig(backend, &pki, &pki).await;
     let id = start_payment(&app).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-    while !sim.payments().iter().any(|p| p.merchant_payment_id.as_str() == id) {
-        assert!(tokio::time::Instant::now() < deadline, "the code never reached the provider over HTTPS");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::support::until("the code to reach the provider over HTTPS", Duration::from_millis(WAIT_MS), || async {
+        sim.payments().iter().any(|p| p.merchant_payment_id.as_str() == id).then_some(())
+    })
+    .await;
     sim.pay(&id).expect("the customer pays");
     wait_for(&app, &id, |p| p.state == PaymentState::Completed).await;
     assert!(sim.received().iter().all(|r| r.code.is_success()), "every request verified: {:?}", sim.received());

@@ -153,6 +153,21 @@ impl TestApp {
         }
     }
 
+    /// Waits at most `bound` until payment `id`, as treasury sees it, is `done`.
+    pub async fn payment_until(
+        &self,
+        id: &str,
+        bound: std::time::Duration,
+        done: impl Fn(&pos_core::api::PaymentView) -> bool,
+    ) -> pos_core::api::PaymentView {
+        until(&format!("payment {id}"), bound, || async {
+            let payment: pos_core::api::PaymentView =
+                self.get(&format!("/v1/payments/{id}"), &token("treasury")).await.ok();
+            done(&payment).then_some(payment)
+        })
+        .await
+    }
+
     /// The rig's development PKI (its CA trusted by the links and the terminal host).
     pub fn pki(&self) -> TestPki {
         let rig = self.rig.as_ref().expect("a running rig");

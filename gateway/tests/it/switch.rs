@@ -183,11 +183,9 @@ async fn a_late_approval_after_the_reversal_started_completes_nothing(backend: B
     // Wait until the late approval has actually reached the gateway's link (it counts answers
     // nobody waits for any more), then check it changed nothing.
     let link = rig.app.app.connectors.acquirer("ACQ-CARD").expect("card link").clone();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
-    while link.late_answers() == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the late approval never arrived");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let bound = std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
+    crate::support::until("the late approval to arrive", bound, || async { (link.late_answers() > 0).then_some(()) })
+        .await;
     let after = rig.payment(&payment.id).await;
     assert_eq!(after.state, PaymentState::Reversed);
     let sale: SaleView = rig.app.get(&format!("/v1/sales/{}", sale.id), &token(CLERK)).await.ok();
@@ -418,26 +416,24 @@ async fn a_refund_without_an_answer_is_reversed(backend: Backend) {
     assert_eq!(refund(&rig, PARKING_CLERK, &visa.id, 1_200, "original").await.status, 202);
     // The refund's reversal reaches the acquirer; the payment keeps its money and can be
     // refunded again.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
-    while !rig
-        .card
-        .ledger()
-        .iter()
-        .any(|e| e.kind == acquirer_sim::EntryKind::Refund && e.state == EntryState::Reversed)
-    {
-        assert!(tokio::time::Instant::now() < deadline, "the unanswered refund was not reversed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
-    loop {
+    let bound = std::time::Duration::from_millis(crate::switch_rig::SETTLE_WAIT_MS);
+    crate::support::until("the unanswered refund to be reversed", bound, || async {
+        let ledger = rig.card.ledger();
+        ledger
+            .iter()
+            .any(|e| e.kind == acquirer_sim::EntryKind::Refund && e.state == EntryState::Reversed)
+            .then_some(())
+    })
+    .await;
+    crate::support::until("the in-doubt refund to settle", bound, || async {
         let reply = refund(&rig, PARKING_CLERK, &visa.id, 1_200, "original").await;
         if reply.status == 202 {
-            break;
+            return Some(());
         }
         assert_eq!(reply.error(409).0, "money_return_pending");
-        assert!(tokio::time::Instant::now() < deadline, "the in-doubt refund never settled");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        None
+    })
+    .await;
     assert_eq!(rig.wait_for(&visa.id, PaymentState::Refunded).await.refunded.get(), 1_200);
     terminal.shutdown();
     rig.stop().await;

@@ -117,11 +117,7 @@ impl Rig {
 
     /// Waits until the payment is in `state`, or fails after the bound.
     pub async fn wait_for(&self, id: &str, state: pos_core::PaymentState) -> PaymentView {
-        let what = format!("payment {id} to become {state}");
-        crate::support::until(&what, Duration::from_millis(SETTLE_WAIT_MS), || async {
-            Some(self.payment(id).await).filter(|payment| payment.state == state)
-        })
-        .await
+        self.app.payment_until(id, Duration::from_millis(SETTLE_WAIT_MS), |payment| payment.state == state).await
     }
 
     pub async fn stop(self) {
