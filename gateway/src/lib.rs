@@ -19,6 +19,7 @@ pub mod demo_pages;
 pub mod demo_reconcile;
 pub mod journal;
 pub mod metrics;
+pub mod opendata;
 pub mod payments;
 pub mod refusal;
 pub mod terminal_fleet;
