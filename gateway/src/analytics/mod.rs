@@ -23,6 +23,8 @@
 pub mod charts;
 pub mod csv;
 pub mod facts;
+pub mod month;
+pub mod monthly;
 pub mod paid;
 pub mod request;
 pub mod svg;

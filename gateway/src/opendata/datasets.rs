@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pos_config::{Config, OpenData, Owner};
 use pos_core::{Brand, FacilityId, Method, Yen};
 
-use super::month::Month;
+use crate::analytics::month::Month;
 use super::suppression::{self, Lattice, Protection};
 use super::OpenDataError;
 use crate::analytics::facts::{self, DayGroup, FactFilter};

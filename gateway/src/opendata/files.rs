@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
 use super::datasets::Dataset;
-use super::month::Month;
+use crate::analytics::month::Month;
 
 /// The licence every file is published under.
 pub const LICENCE_NAME: &str = "CC-BY-4.0";

@@ -1,7 +1,6 @@
 //! Open data (オープンデータ): the month's payments published for anyone to reuse, with nothing
 //! that identifies a person or a single payment.
 //!
-//! - [`month`]: the calendar month a publication covers (`YYYY-MM`).
 //! - [`datasets`]: the three tables of a month — per facility and method, per brand, per fee
 //!   item category — built from the analytics' facts, with totals, and every cell too small to
 //!   publish suppressed together with the cells that would give it away ([`suppression`]).
@@ -15,7 +14,6 @@
 
 pub mod datasets;
 pub mod files;
-pub mod month;
 pub mod publish;
 pub mod suppression;
 
@@ -32,9 +30,9 @@ pub enum OpenDataError {
     #[error("suppressing small cells: {0}")]
     Suppression(#[from] suppression::SuppressionError),
     #[error("{month} is not over yet (its last business date is {last}); a month is published after it ends")]
-    MonthNotOver { month: month::Month, last: pos_core::BusinessDate },
+    MonthNotOver { month: crate::analytics::month::Month, last: pos_core::BusinessDate },
     #[error("{month} is already published in {path}; pass --replace to publish it again")]
-    AlreadyPublished { month: month::Month, path: PathBuf },
+    AlreadyPublished { month: crate::analytics::month::Month, path: PathBuf },
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,

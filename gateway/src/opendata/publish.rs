@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::files::{self, PackageInfo, PACKAGE_FILE};
-use super::month::Month;
+use crate::analytics::month::Month;
 use super::{datasets, OpenDataError};
 use crate::journal::Journal;
 

@@ -5,7 +5,7 @@
 
 const I18N = {
   "nav.register": ["レジ", "Register"], "nav.treasury": ["会計課", "Treasury"],
-  "nav.exceptions": ["例外", "Exceptions"], "nav.analytics": ["分析", "Analytics"],
+  "nav.exceptions": ["例外", "Exceptions"], "nav.analytics": ["分析", "Analytics"], "nav.reports": ["月次報告", "Monthly report"],
   "nav.signout": ["サインアウト", "Sign out"],
   "signin.title": ["サインイン", "Sign in"], "signin.token": ["トークン", "Token"],
   "signin.submit": ["サインイン", "Sign in"],

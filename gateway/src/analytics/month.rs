@@ -1,5 +1,5 @@
-//! A calendar month, `YYYY-MM` — the period of one open-data publication and of the monthly
-//! report.
+//! A calendar month, `YYYY-MM` — the period of the monthly report and of one open-data
+//! publication.
 
 use std::fmt;
 use std::str::FromStr;
