@@ -17,6 +17,9 @@ pub mod files;
 pub mod publish;
 pub mod suppression;
 
+#[cfg(test)]
+mod attack_tests;
+
 use std::path::PathBuf;
 
 use crate::analytics::AnalyticsError;

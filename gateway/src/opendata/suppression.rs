@@ -9,8 +9,9 @@
 //! suppressed cells, not by a rule of thumb such as "two per row", which a chain of rows and
 //! columns defeats.
 //!
-//! Complements are chosen greedily: the cell of fewest payments among those that share a sum
-//! with an exposed cell, a non-empty cell before an empty one (an empty complement can pin a
+//! Complements are chosen greedily among the cells that share a sum with an exposed cell: the
+//! one that leaves the fewest cells exposed, then the one of fewest payments, a non-empty cell
+//! before an empty one (an empty complement can pin a
 //! cell at zero once the reader knows counts are never negative) and an inner cell before a
 //! total. The result is re-checked before it is returned: a lattice that cannot be protected is
 //! an error, never published.
@@ -84,21 +85,37 @@ pub fn protect(lattice: &Lattice, threshold: u64) -> Result<Vec<Protection>, Sup
         let suppressed: Vec<bool> = protection.iter().map(|p| p.is_suppressed()).collect();
         let exposed = exposed(lattice, &suppressed)?;
         let Some(&first) = exposed.first() else { return Ok(protection) };
-        let candidate = lattice
+        let mut candidates: Vec<usize> = lattice
             .relations
             .iter()
             .filter(|relation| exposed.iter().any(|cell| relation.total == *cell || relation.parts.contains(cell)))
             .flat_map(|relation| std::iter::once(relation.total).chain(relation.parts.iter().copied()))
             .filter(|cell| !suppressed[*cell])
-            .min_by_key(|cell| {
-                let cell_info = lattice.cells[*cell];
-                (cell_info.count == 0, cell_info.margin, cell_info.count, *cell)
-            });
-        match candidate {
-            Some(cell) => protection[cell] = Protection::Complementary,
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        // One step of look-ahead: the complement that leaves the fewest cells exposed, then the
+        // cheapest. Without it the cheapest cell of a row is taken even when the cell that closes
+        // a cycle is one more payment, and the table loses far more than it must.
+        let mut best: Option<((usize, bool, bool, u64), usize)> = None;
+        for cell in candidates {
+            let mut trial = suppressed.clone();
+            trial[cell] = true;
+            let info = lattice.cells[cell];
+            let rank = (exposed_count(lattice, &trial)?, info.count == 0, info.margin, info.count);
+            if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
+                best = Some((rank, cell));
+            }
+        }
+        match best {
+            Some((_, cell)) => protection[cell] = Protection::Complementary,
             None => return Err(SuppressionError::Unprotectable { cell: first }),
         }
     }
+}
+
+fn exposed_count(lattice: &Lattice, suppressed: &[bool]) -> Result<usize, SuppressionError> {
+    exposed(lattice, suppressed).map(|cells| cells.len())
 }
 
 /// The suppressed cells whose value follows from the published ones by linear arithmetic over
