@@ -144,9 +144,10 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     let brand_rules = validate_brand_rules(&raw.brand_rules, &mut issues);
     let terminal_host = raw.terminal_host.as_ref().and_then(|host| validate_terminal_host(host, base_dir, &mut issues));
     let open_data = raw.open_data.as_ref().and_then(|open| validate_open_data(open, &fee_items, base_dir, &mut issues));
-    let monthly_report = raw.monthly_report.as_ref().map_or_else(MonthlyReport::default, |report| {
-        validate_monthly_report(report, &mut issues).unwrap_or_default()
-    });
+    let monthly_report = raw
+        .monthly_report
+        .as_ref()
+        .map_or_else(MonthlyReport::default, |report| validate_monthly_report(report, &mut issues).unwrap_or_default());
 
     if issues.0.is_empty() {
         if let (Some(server), Some(database)) = (server, database) {
@@ -911,10 +912,7 @@ fn validate_open_data(
         if !code_ok {
             issues.add(
                 format!("{path}.code"),
-                format!(
-                    "{:?} is not 1 to {CATEGORY_CODE_CHARS_MAX} lower-case letters, digits or '-'",
-                    category.code
-                ),
+                format!("{:?} is not 1 to {CATEGORY_CODE_CHARS_MAX} lower-case letters, digits or '-'", category.code),
             );
         } else if !codes.insert(category.code.as_str()) {
             issues.add(format!("{path}.code"), format!("duplicate category {:?}", category.code));
@@ -944,7 +942,8 @@ fn validate_open_data(
     }
     // Every fee item must be published under some category, or the categories would not add up
     // to the month's total and the published figures would contradict each other.
-    let missing: Vec<&str> = fee_items.keys().filter(|code| !placed.contains_key(*code)).map(FeeItemCode::as_str).collect();
+    let missing: Vec<&str> =
+        fee_items.keys().filter(|code| !placed.contains_key(*code)).map(FeeItemCode::as_str).collect();
     if !missing.is_empty() {
         issues.add(
             "open_data.fee_item_categories",
@@ -981,7 +980,10 @@ fn validate_monthly_report(raw: &RawMonthlyReport, issues: &mut Issues) -> Optio
     if !(1..=CASH_HANDLING_MINUTES_MAX).contains(&raw.cash_handling_minutes_per_facility_day) {
         issues.add(
             "monthly_report.cash_handling_minutes_per_facility_day",
-            format!("{} is not between 1 and {CASH_HANDLING_MINUTES_MAX} minutes", raw.cash_handling_minutes_per_facility_day),
+            format!(
+                "{} is not between 1 and {CASH_HANDLING_MINUTES_MAX} minutes",
+                raw.cash_handling_minutes_per_facility_day
+            ),
         );
     }
     let fee_per_payment_high_yen = Yen::new(raw.fee_per_payment_high_yen).ok()?;

@@ -1075,8 +1075,10 @@ fn bad_open_data_settings_are_named() {
 
 #[test]
 fn a_fee_item_in_two_categories_or_in_none_is_refused() {
-    let twice = BASE_CATEGORIES
-        .replace(r#"fee_items = ["HALL-USE", "GYM-IPPAN"]"#, r#"fee_items = ["HALL-USE", "JUMINHYO", "NOPE", "GYM-IPPAN"]"#);
+    let twice = BASE_CATEGORIES.replace(
+        r#"fee_items = ["HALL-USE", "GYM-IPPAN"]"#,
+        r#"fee_items = ["HALL-USE", "JUMINHYO", "NOPE", "GYM-IPPAN"]"#,
+    );
     let issues = issues_of(&format!("{}{}", base(), open_data(10, 5, &twice)));
     assert!(message_at(&issues, "open_data.fee_item_categories[1].fee_items[1]")
         .contains("already in category \"certificates\""));

@@ -195,7 +195,9 @@ fn trend_split(trend: &ChartTable, month: Month) -> Split {
 }
 
 fn facility_splits(table: &ChartTable) -> BTreeMap<String, (String, String, Split)> {
-    let text = |row: &[Value], key: &str| table.column_index(key).and_then(|i| row.get(i)).map(Value::text).unwrap_or_default();
+    let text = |row: &[Value], key: &str| {
+        table.column_index(key).and_then(|i| row.get(i)).map(Value::text).unwrap_or_default()
+    };
     table
         .rows
         .iter()
@@ -225,7 +227,8 @@ pub fn assemble(inputs: &MonthlyInputs<'_>) -> Json {
         .rows
         .iter()
         .map(|row| {
-            let period = inputs.trend.column_index("period").and_then(|i| row.get(i)).map(Value::text).unwrap_or_default();
+            let period =
+                inputs.trend.column_index("period").and_then(|i| row.get(i)).map(Value::text).unwrap_or_default();
             let mut split = Split::of(inputs.trend, row).json();
             if let Some(object) = split.as_object_mut() {
                 object.insert("month".to_string(), Json::String(period));
@@ -247,7 +250,8 @@ pub fn assemble(inputs: &MonthlyInputs<'_>) -> Json {
             if let (true, Some(share)) = (lags, split.share_amount) {
                 lagging.push((share, id.clone()));
             }
-            let days = inputs.cashless_days.iter().find(|(facility, _)| facility.as_str() == id).map_or(0, |(_, days)| *days);
+            let days =
+                inputs.cashless_days.iter().find(|(facility, _)| facility.as_str() == id).map_or(0, |(_, days)| *days);
             serde_json::json!({
                 "facility_id": id,
                 "name": name,
@@ -274,7 +278,8 @@ pub fn assemble(inputs: &MonthlyInputs<'_>) -> Json {
         .map(|(code, item)| {
             let per_payment = match (item.fee, item.cashless_payments) {
                 (Some(fee), payments) if payments > 0 => Some(
-                    (fee.to_decimal() / Decimal::from(payments)).round_dp_with_strategy(FEE_PER_PAYMENT_DECIMALS, PERCENT_ROUNDING),
+                    (fee.to_decimal() / Decimal::from(payments))
+                        .round_dp_with_strategy(FEE_PER_PAYMENT_DECIMALS, PERCENT_ROUNDING),
                 ),
                 _ => None,
             };

@@ -164,10 +164,20 @@ pub async fn for_each_part(
         if payments.len() == 1 {
             let sale = payment.sale_id.as_str();
             lines.push(SaleLine {
-                fee_item: parse_column("sale_lines", "fee_item", sale, &row.try_get::<String, _>("fee_item").map_err(JournalError::from)?)?,
+                fee_item: parse_column(
+                    "sale_lines",
+                    "fee_item",
+                    sale,
+                    &row.try_get::<String, _>("fee_item").map_err(JournalError::from)?,
+                )?,
                 name_ja: row.try_get("name_ja").map_err(JournalError::from)?,
                 revenue_account: row.try_get("revenue_account").map_err(JournalError::from)?,
-                amount: yen_column("sale_lines", "amount", sale, row.try_get("line_amount").map_err(JournalError::from)?)?,
+                amount: yen_column(
+                    "sale_lines",
+                    "amount",
+                    sale,
+                    row.try_get("line_amount").map_err(JournalError::from)?,
+                )?,
             });
         }
     }

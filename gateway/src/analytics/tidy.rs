@@ -229,8 +229,7 @@ pub fn to_parquet(config: &Config, table: &TidyTable) -> Result<Vec<u8>, Parquet
                 column.typed::<Int64Type>().write_batch(&values, Some(&defined), None)?;
             }
             _ => {
-                let values: Vec<ByteArray> =
-                    texts.iter().map(|cells| ByteArray::from(cells[index].as_str())).collect();
+                let values: Vec<ByteArray> = texts.iter().map(|cells| ByteArray::from(cells[index].as_str())).collect();
                 column.typed::<ByteArrayType>().write_batch(&values, None, None)?;
             }
         }

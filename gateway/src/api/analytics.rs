@@ -126,12 +126,21 @@ pub async fn chart(
 /// the query) when the caller reads the whole city unfiltered, the common case.
 pub(crate) fn fact_filter<'a>(caller: &Caller, request: &ChartRequest, ids: &'a [FacilityId]) -> FactFilter<'a> {
     let unrestricted = request.facility_id.is_none() && request.operator_id.is_none() && caller.scope == Scope::All;
-    FactFilter { from: request.from, to: request.to, facilities: (!unrestricted).then_some(ids), method: request.method }
+    FactFilter {
+        from: request.from,
+        to: request.to,
+        facilities: (!unrestricted).then_some(ids),
+        method: request.method,
+    }
 }
 
 /// A chart's figures for a caller: the same table whatever the format, and whichever page or
 /// report asks (the monthly report builds its figures through here, so they are the API's).
-pub(crate) async fn chart_table(app: &AppState, caller: &Caller, request: &ChartRequest) -> Result<ChartTable, ApiError> {
+pub(crate) async fn chart_table(
+    app: &AppState,
+    caller: &Caller,
+    request: &ChartRequest,
+) -> Result<ChartTable, ApiError> {
     let facilities = covered_facilities(app, caller, request)?;
     let ids: Vec<FacilityId> = facilities.iter().map(|facility| facility.id.clone()).collect();
     let filter = fact_filter(caller, request, &ids);

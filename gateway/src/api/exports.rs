@@ -47,8 +47,9 @@ fn parse(mut params: BTreeMap<String, String>) -> Result<(ChartRequest, ExportFo
         None | Some("csv") => ExportFormat::Csv,
         Some("parquet") => ExportFormat::Parquet,
         Some(other) => {
-            return Err(ApiError::unprocessable("invalid_filter", format!("{other:?} is not one of csv, parquet"))
-                .at("format"))
+            return Err(
+                ApiError::unprocessable("invalid_filter", format!("{other:?} is not one of csv, parquet")).at("format")
+            )
         }
     };
     // The analytics' own parser checks the dates, the range and the lists.

@@ -71,7 +71,8 @@ fn read(datasets: &[Dataset]) -> BTreeMap<Key, Published> {
                 other => panic!("unknown table {other}"),
             };
             let suppressed = row[dataset.column("suppressed").expect("column")] == Datum::Flag(true);
-            let published = Published { count: integer(dataset, row, "count"), amount: integer(dataset, row, "amount") };
+            let published =
+                Published { count: integer(dataset, row, "count"), amount: integer(dataset, row, "amount") };
             assert_eq!(suppressed, published.count.is_none(), "{key:?}: the flag says what is withheld");
             assert_eq!(published.count.is_none(), published.amount.is_none(), "{key:?}: count and amount go together");
             cells.insert(key, published);
@@ -100,7 +101,10 @@ fn relations(cells: &BTreeMap<Key, Published>, with_categories: bool) -> Vec<(Ke
         relations.push((cell(ALL, method), facilities.iter().map(|facility| cell(facility, method)).collect()));
     }
     for method in [Method::Card, Method::Emoney, Method::Qr] {
-        let brands = Brand::ALL.iter().filter(|brand| brand.method() == method).map(|brand| Key::Brand(brand.code().to_string()));
+        let brands = Brand::ALL
+            .iter()
+            .filter(|brand| brand.method() == method)
+            .map(|brand| Key::Brand(brand.code().to_string()));
         relations.push((cell(ALL, method.code()), brands.collect()));
     }
     if with_categories {
@@ -128,7 +132,11 @@ fn power(mut base: i128, mut exponent: i128) -> i128 {
 }
 
 /// Every withheld cell the attacker can pin down, with the value it finds.
-fn attack(cells: &BTreeMap<Key, Published>, value: impl Fn(&Published) -> Option<i64>, with_categories: bool) -> BTreeMap<Key, i128> {
+fn attack(
+    cells: &BTreeMap<Key, Published>,
+    value: impl Fn(&Published) -> Option<i64>,
+    with_categories: bool,
+) -> BTreeMap<Key, i128> {
     let unknowns: Vec<&Key> = cells.iter().filter(|(_, cell)| value(cell).is_none()).map(|(key, _)| key).collect();
     let column = |key: &Key| unknowns.iter().position(|unknown| *unknown == key);
     // Each relation: Σ coefficients × unknowns = known right-hand side (mod p).
@@ -293,7 +301,12 @@ fn the_attacker_recovers_a_small_cell_that_only_primary_suppression_hides() {
     // leaves it as the facility's total minus its cash.
     let config = config();
     let month = Month_ {
-        groups: vec![(0, Brand::Cash, 40, 300), (0, Brand::Visa, 3, 450), (1, Brand::Cash, 30, 300), (1, Brand::Jcb, 25, 450)],
+        groups: vec![
+            (0, Brand::Cash, 40, 300),
+            (0, Brand::Visa, 3, 450),
+            (1, Brand::Cash, 30, 300),
+            (1, Brand::Jcb, 25, 450),
+        ],
         categories: vec![(0, 98, 1)],
     };
     let (_, truth) = facts(&config, &month);
@@ -308,7 +321,9 @@ fn the_attacker_recovers_a_small_cell_that_only_primary_suppression_hides() {
     let facilities: Vec<String> = config.facilities.iter().map(|f| f.id.to_string()).collect();
     for facility in facilities.iter().map(String::as_str).chain([ALL]) {
         for method in Method::ALL.iter().map(|m| m.code()).chain([ALL]) {
-            cells.entry(Key::Facility(facility.to_string(), method.to_string())).or_insert(Published { count: Some(0), amount: Some(0) });
+            cells
+                .entry(Key::Facility(facility.to_string(), method.to_string()))
+                .or_insert(Published { count: Some(0), amount: Some(0) });
         }
     }
     for brand in Brand::ALL.iter().filter(|brand| brand.method() != Method::Cash) {

@@ -20,10 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use pos_config::{Config, OpenData, Owner};
 use pos_core::{Brand, FacilityId, Method, Yen};
 
-use crate::analytics::month::Month;
 use super::suppression::{self, Lattice, Protection};
 use super::OpenDataError;
 use crate::analytics::facts::{self, DayGroup, FactFilter};
+use crate::analytics::month::Month;
 use crate::analytics::paid;
 use crate::analytics::{add, AnalyticsError};
 use crate::journal::Journal;
@@ -56,7 +56,12 @@ pub struct MonthFacts {
 }
 
 /// Reads a month's facts from the journal.
-pub async fn gather(journal: &Journal, config: &Config, open: &OpenData, month: Month) -> Result<MonthFacts, OpenDataError> {
+pub async fn gather(
+    journal: &Journal,
+    config: &Config,
+    open: &OpenData,
+    month: Month,
+) -> Result<MonthFacts, OpenDataError> {
     let filter = FactFilter { from: month.first_day(), to: month.last_day(), facilities: None, method: None };
     let days = facts::by_day(journal, &filter).await?;
     let mut categories: BTreeMap<String, Tally> = BTreeMap::new();
@@ -64,8 +69,9 @@ pub async fn gather(journal: &Journal, config: &Config, open: &OpenData, month: 
     // memory needed to count each payment once per category.
     let mut current: Option<(String, BTreeSet<String>)> = None;
     paid::for_each_part(journal, config, &filter, |part| {
-        let category =
-            open.category_of(&part.line.fee_item).map_or_else(|| format!("uncategorised-{}", part.line.fee_item), |c| c.code.clone());
+        let category = open
+            .category_of(&part.line.fee_item)
+            .map_or_else(|| format!("uncategorised-{}", part.line.fee_item), |c| c.code.clone());
         if current.as_ref().is_none_or(|(payment, _)| payment != &part.payment.id) {
             current = Some((part.payment.id.clone(), BTreeSet::new()));
         }
@@ -165,9 +171,16 @@ impl Dataset {
     }
 }
 
-const MONTH: Field = field("month", "年月", FieldType::YearMonth, "The calendar month (Asia/Tokyo business dates), YYYY-MM.");
-const COUNT: Field = optional("count", "件数", FieldType::Integer, "Payments taken (completed; refunds not netted). Empty where suppressed.");
-const AMOUNT: Field = optional("amount", "金額（円）", FieldType::Integer, "Amount taken, in whole yen, gross. Empty where suppressed.");
+const MONTH: Field =
+    field("month", "年月", FieldType::YearMonth, "The calendar month (Asia/Tokyo business dates), YYYY-MM.");
+const COUNT: Field = optional(
+    "count",
+    "件数",
+    FieldType::Integer,
+    "Payments taken (completed; refunds not netted). Empty where suppressed.",
+);
+const AMOUNT: Field =
+    optional("amount", "金額（円）", FieldType::Integer, "Amount taken, in whole yen, gross. Empty where suppressed.");
 const SUPPRESSED: Field = field(
     "suppressed",
     "秘匿",
@@ -215,7 +228,8 @@ pub fn build(
         by_cell.entry((group.facility.clone(), group.method)).or_default().take(group.count, group.amount, "a cell")?;
         by_brand.entry(group.brand).or_default().take(group.count, group.amount, "a brand")?;
     }
-    let cell = |facility: &FacilityId, method: Method| by_cell.get(&(facility.clone(), method)).copied().unwrap_or_default();
+    let cell =
+        |facility: &FacilityId, method: Method| by_cell.get(&(facility.clone(), method)).copied().unwrap_or_default();
     let sum = |tallies: &mut dyn Iterator<Item = Tally>| -> Result<Tally, OpenDataError> {
         let mut total = Tally::default();
         for tally in tallies {
@@ -233,7 +247,9 @@ pub fn build(
     };
     let inner: Vec<Vec<usize>> = facilities
         .iter()
-        .map(|facility| Method::ALL.iter().map(|method| add_cell(&mut lattice, cell(facility, *method), false)).collect())
+        .map(|facility| {
+            Method::ALL.iter().map(|method| add_cell(&mut lattice, cell(facility, *method), false)).collect()
+        })
         .collect();
     let mut facility_totals = Vec::new();
     for facility in &facilities {
@@ -245,7 +261,8 @@ pub fn build(
         let total = sum(&mut facilities.iter().map(|facility| cell(facility, method)))?;
         method_totals.push(add_cell(&mut lattice, total, true));
     }
-    let city_total = sum(&mut facilities.iter().flat_map(|facility| Method::ALL.iter().map(|method| cell(facility, *method))))?;
+    let city_total =
+        sum(&mut facilities.iter().flat_map(|facility| Method::ALL.iter().map(|method| cell(facility, *method))))?;
     let city = add_cell(&mut lattice, city_total, true);
     for (row, total) in inner.iter().zip(&facility_totals) {
         lattice.relate(*total, row.clone());
@@ -262,7 +279,8 @@ pub fn build(
         .map(|brand| add_cell(&mut lattice, by_brand.get(brand).copied().unwrap_or_default(), false))
         .collect();
     for (index, method) in Method::ALL.iter().enumerate().filter(|(_, method)| **method != Method::Cash) {
-        let parts = brands.iter().zip(&brand_cells).filter(|(brand, _)| brand.method() == *method).map(|(_, cell)| *cell);
+        let parts =
+            brands.iter().zip(&brand_cells).filter(|(brand, _)| brand.method() == *method).map(|(_, cell)| *cell);
         lattice.relate(method_totals[index], parts.collect());
     }
 
@@ -327,7 +345,13 @@ pub fn build(
     };
     for (index, facility) in facilities.iter().enumerate() {
         for (column, method) in Method::ALL.iter().enumerate() {
-            by_facility.rows.push(facility_row(facility.as_str(), Some(facility), method.code(), inner[index][column], false));
+            by_facility.rows.push(facility_row(
+                facility.as_str(),
+                Some(facility),
+                method.code(),
+                inner[index][column],
+                false,
+            ));
         }
         by_facility.rows.push(facility_row(facility.as_str(), Some(facility), ALL, facility_totals[index], true));
     }

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::files::{self, PackageInfo, PACKAGE_FILE};
-use crate::analytics::month::Month;
 use super::{datasets, OpenDataError};
+use crate::analytics::month::Month;
 use crate::journal::Journal;
 
 /// The publication history, in `<dir>/history.json`.
@@ -173,8 +173,9 @@ pub async fn publish(
 pub async fn read_history(open: &OpenData) -> Result<History, OpenDataError> {
     let path = open.dir.join(HISTORY_FILE);
     match tokio::fs::read(&path).await {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|error| OpenDataError::History { path, message: error.to_string() }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|error| OpenDataError::History { path, message: error.to_string() })
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(History::default()),
         Err(error) => Err(OpenDataError::Io { action: "reading", path, source: error }),
     }
@@ -204,9 +205,11 @@ pub async fn published_file(open: &OpenData, month: Month, name: &str) -> Result
     }
     let listed: serde_json::Value = serde_json::from_slice(&package)
         .map_err(|error| OpenDataError::History { path: package_path.clone(), message: error.to_string() })?;
-    let known = listed["resources"].as_array().into_iter().flatten().any(|resource| {
-        resource["path"].as_str() == Some(name) || resource["schema"].as_str() == Some(name)
-    });
+    let known = listed["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|resource| resource["path"].as_str() == Some(name) || resource["schema"].as_str() == Some(name));
     if !known || name.contains(['/', '\\']) || name.starts_with('.') {
         return Ok(None);
     }

@@ -68,7 +68,9 @@ impl Protection {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SuppressionError {
-    #[error("suppressed cell {cell} can still be worked out from the published cells and no cell is left to hide beside it")]
+    #[error(
+        "suppressed cell {cell} can still be worked out from the published cells and no cell is left to hide beside it"
+    )]
     Unprotectable { cell: usize },
     #[error("the elimination over {cells} suppressed cells overflowed")]
     Overflow { cells: usize },
@@ -207,8 +209,7 @@ mod tests {
         let cells: Vec<Vec<usize>> =
             counts.iter().map(|row| row.iter().map(|count| lattice.cell(*count, false)).collect()).collect();
         let columns = counts[0].len();
-        let row_totals: Vec<usize> =
-            counts.iter().map(|row| lattice.cell(row.iter().sum(), true)).collect();
+        let row_totals: Vec<usize> = counts.iter().map(|row| lattice.cell(row.iter().sum(), true)).collect();
         let column_totals: Vec<usize> =
             (0..columns).map(|c| lattice.cell(counts.iter().map(|row| row[c]).sum(), true)).collect();
         let grand = lattice.cell(counts.iter().flat_map(|row| row.iter()).sum(), true);
@@ -248,13 +249,8 @@ mod tests {
         // Rows 0–1 × columns 0–1 and rows 2–3 × columns 2–3 are each a suppressed 4-cycle, joined
         // by the one cell (1, 2): every row and column has two suppressions, yet the joining cell
         // is the difference of two published sums.
-        let (lattice, cells) = table(&[
-            &[5, 5, 0, 0, 90],
-            &[5, 5, 5, 0, 90],
-            &[0, 0, 5, 5, 90],
-            &[0, 0, 5, 5, 90],
-            &[90, 90, 90, 90, 90],
-        ]);
+        let (lattice, cells) =
+            table(&[&[5, 5, 0, 0, 90], &[5, 5, 5, 0, 90], &[0, 0, 5, 5, 90], &[0, 0, 5, 5, 90], &[90, 90, 90, 90, 90]]);
         let mut suppressed = vec![false; lattice.cells.len()];
         for (row, column) in [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 2), (2, 3), (3, 2), (3, 3)] {
             suppressed[cells[row][column]] = true;

@@ -138,8 +138,7 @@ fn body(report: &Json, charts: [String; 3]) -> String {
         ));
     }
     html.push_str(&format!("</tbody></table><div class=\"chart\">{facilities_svg}</div>"));
-    let lagging: Vec<String> =
-        report["lagging"].as_array().into_iter().flatten().map(|id| escape(&text(id))).collect();
+    let lagging: Vec<String> = report["lagging"].as_array().into_iter().flatten().map(|id| escape(&text(id))).collect();
     html.push_str(&format!(
         "<p id=\"lagging\">全市の比率（金額）より {} ポイント以上低い施設: {}</p></section>",
         escape(&text(&report["lagging_below_city_points"])),

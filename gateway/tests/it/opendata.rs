@@ -279,8 +279,8 @@ fn violations(schema: &Json, bytes: &[u8]) -> Vec<String> {
                     Err(_) => found.push(format!("{at}: not an integer")),
                 },
                 Some("yearmonth") => {
-                    let valid = value.len() == 7
-                        && NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d").is_ok();
+                    let valid =
+                        value.len() == 7 && NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d").is_ok();
                     if !valid {
                         found.push(format!("{at}: not a yearmonth"));
                     }
@@ -325,7 +325,8 @@ fn sha256(bytes: &[u8]) -> String {
 /// Checks a published month's folder: every file the package lists is there with its size and
 /// hash, every CSV is valid against its schema, and the JSON says what the CSV says.
 fn check_month_folder(dir: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
-    let package: Json = serde_json::from_slice(&std::fs::read(dir.join("datapackage.json")).expect("package")).expect("json");
+    let package: Json =
+        serde_json::from_slice(&std::fs::read(dir.join("datapackage.json")).expect("package")).expect("json");
     assert_eq!(package["licenses"][0]["name"], "CC-BY-4.0");
     assert_eq!(package["licenses"][0]["path"], "https://creativecommons.org/licenses/by/4.0/");
     let mut tables = BTreeMap::new();
@@ -338,14 +339,16 @@ fn check_month_folder(dir: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
         if resource["format"] != "csv" {
             continue;
         }
-        let schema: Json =
-            serde_json::from_slice(&std::fs::read(dir.join(resource["schema"].as_str().expect("schema"))).expect("schema file"))
-                .expect("schema json");
+        let schema: Json = serde_json::from_slice(
+            &std::fs::read(dir.join(resource["schema"].as_str().expect("schema"))).expect("schema file"),
+        )
+        .expect("schema json");
         let problems = violations(&schema, &bytes);
         assert!(problems.is_empty(), "{path} does not match its schema: {problems:#?}");
         let rows = parse_csv(std::str::from_utf8(&bytes).expect("utf-8"));
         let json: Json =
-            serde_json::from_slice(&std::fs::read(dir.join(path.replace(".csv", ".json"))).expect("json file")).expect("json");
+            serde_json::from_slice(&std::fs::read(dir.join(path.replace(".csv", ".json"))).expect("json file"))
+                .expect("json");
         let json_rows: Vec<Vec<String>> = json["rows"]
             .as_array()
             .expect("rows")
@@ -396,9 +399,10 @@ async fn a_published_month_validates_against_its_schemas_and_withholds_small_cel
     seed(&app).await;
     let config = app.app.config.clone();
     let month = MONTH.parse().expect("month");
-    let publication = gateway::opendata::publish::publish(&app.app.journal, &config, month, instant("2026-11-10T00:00"), false)
-        .await
-        .expect("publishes");
+    let publication =
+        gateway::opendata::publish::publish(&app.app.journal, &config, month, instant("2026-11-10T00:00"), false)
+            .await
+            .expect("publishes");
     assert_eq!(publication.files.len(), 10, "three tables × CSV, JSON, schema, and the package");
     let tables = check_month_folder(&dir.path().join(MONTH));
 
@@ -406,13 +410,22 @@ async fn a_published_month_validates_against_its_schemas_and_withholds_small_cel
     // F03 took 5 cash payments: fewer than 10, withheld, and so is what would give it away.
     assert_eq!(cell(by_facility, &[("facility_id", "F03"), ("method", "cash")], "suppressed"), "true");
     assert_eq!(cell(by_facility, &[("facility_id", "F03"), ("method", "cash")], "count"), "");
-    let withheld = by_facility[1..].iter().filter(|row| row.last().is_some() && row.contains(&"true".to_string()) && row[6].is_empty()).count();
+    let withheld = by_facility[1..]
+        .iter()
+        .filter(|row| row.last().is_some() && row.contains(&"true".to_string()) && row[6].is_empty())
+        .count();
     assert!(withheld >= 2, "a withheld cell has company");
     // F01's 30 cash payments are published, and the city's total is the analytics' total.
     assert_eq!(cell(by_facility, &[("facility_id", "F01"), ("method", "cash")], "count"), "30");
     let analytics = json(&app, &format!("/v1/analytics/by-method?from={FROM}&to={TO}"), "treasury").await;
-    assert_eq!(cell(by_facility, &[("facility_id", "all"), ("method", "all")], "amount"), analytics["totals"]["amount"].to_string());
-    assert_eq!(cell(by_facility, &[("facility_id", "all"), ("method", "all")], "count"), analytics["totals"]["count"].to_string());
+    assert_eq!(
+        cell(by_facility, &[("facility_id", "all"), ("method", "all")], "amount"),
+        analytics["totals"]["amount"].to_string()
+    );
+    assert_eq!(
+        cell(by_facility, &[("facility_id", "all"), ("method", "all")], "count"),
+        analytics["totals"]["count"].to_string()
+    );
     // The categories' amounts add up to the city's total where they are all published.
     let by_category = &tables["payments_by_fee_item_category"];
     assert_eq!(cell(by_category, &[("category", "all")], "amount"), analytics["totals"]["amount"].to_string());
@@ -423,16 +436,20 @@ async fn a_published_month_validates_against_its_schemas_and_withholds_small_cel
     }
 
     // A month is published once unless replaced; the history keeps both publications.
-    let again = gateway::opendata::publish::publish(&app.app.journal, &config, month, instant("2026-11-11T00:00"), false).await;
+    let again =
+        gateway::opendata::publish::publish(&app.app.journal, &config, month, instant("2026-11-11T00:00"), false).await;
     assert!(matches!(again, Err(gateway::opendata::OpenDataError::AlreadyPublished { .. })), "{again:?}");
     gateway::opendata::publish::publish(&app.app.journal, &config, month, instant("2026-11-11T00:00"), true)
         .await
         .expect("replaces");
-    let history = gateway::opendata::publish::read_history(config.open_data.as_ref().expect("open")).await.expect("history");
+    let history =
+        gateway::opendata::publish::read_history(config.open_data.as_ref().expect("open")).await.expect("history");
     assert_eq!(history.publications.iter().map(|p| p.replaced).collect::<Vec<_>>(), vec![false, true]);
     // A month that is not over is refused; `--due` waits for the publishing day (the 5th).
     let november = "2026-11".parse().expect("month");
-    let early = gateway::opendata::publish::publish(&app.app.journal, &config, november, instant("2026-11-20T00:00"), false).await;
+    let early =
+        gateway::opendata::publish::publish(&app.app.journal, &config, november, instant("2026-11-20T00:00"), false)
+            .await;
     assert!(matches!(early, Err(gateway::opendata::OpenDataError::MonthNotOver { .. })), "{early:?}");
     let due = |at| gateway::opendata::publish::due(&config, instant(at)).expect("due");
     assert_eq!(due("2026-12-03T00:00"), None, "before the 5th (Tokyo)");
@@ -459,7 +476,9 @@ async fn the_tidy_export_reads_back_from_parquet_as_the_csv_and_keeps_operators_
     assert_eq!(read_back, rows[1..].to_vec(), "the Parquet file holds exactly the CSV's rows");
 
     let column = |name: &str| rows[0].iter().position(|c| c == name).expect("column");
-    let total = |rows: &[Vec<String>], name: &str| -> i64 { rows.iter().map(|row| row[column(name)].parse::<i64>().unwrap_or(0)).sum() };
+    let total = |rows: &[Vec<String>], name: &str| -> i64 {
+        rows.iter().map(|row| row[column(name)].parse::<i64>().unwrap_or(0)).sum()
+    };
     let analytics = json(&app, &format!("/v1/analytics/by-method?from={FROM}&to={TO}"), "treasury").await;
     assert_eq!(total(&rows[1..], "amount"), analytics["totals"]["amount"].as_i64().expect("amount"));
     let fees = json(&app, &format!("/v1/analytics/fees-by-brand?from={FROM}&to={TO}"), "treasury").await;
@@ -467,10 +486,13 @@ async fn the_tidy_export_reads_back_from_parquet_as_the_csv_and_keeps_operators_
     // The split sale: its first line and part of the second on cash, the rest on the card.
     let split: Vec<(String, String, String)> = rows[1..]
         .iter()
-        .filter(|row| row[column("date")] == "2026-10-04" && row[column("facility_id")] == "F21" && row[column("hour")] == "19")
+        .filter(|row| {
+            row[column("date")] == "2026-10-04" && row[column("facility_id")] == "F21" && row[column("hour")] == "19"
+        })
         .map(|row| (row[column("fee_item")].clone(), row[column("brand")].clone(), row[column("amount")].clone()))
         .collect();
-    let expected = [("GYM-ARENA-HALF", "CASH", "200"), ("GYM-ARENA-HALF", "VISA", "1000"), ("GYM-IPPAN", "CASH", "300")];
+    let expected =
+        [("GYM-ARENA-HALF", "CASH", "200"), ("GYM-ARENA-HALF", "VISA", "1000"), ("GYM-IPPAN", "CASH", "300")];
     assert_eq!(split, expected.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())));
     assert!(rows[1..].iter().all(|row| row[column("date")].starts_with(MONTH)), "the range only");
 
@@ -533,7 +555,9 @@ async fn the_monthly_report_says_what_the_analytics_api_says(backend: Backend) {
 
     // City-wide: the month, the month before and the year before are the analytics' monthly
     // cashless share over the thirteen months.
-    let trend = json(&app, &format!("/v1/analytics/cashless-share?from=2025-10-01&to={TO}&granularity=month"), "treasury").await;
+    let trend =
+        json(&app, &format!("/v1/analytics/cashless-share?from=2025-10-01&to={TO}&granularity=month"), "treasury")
+            .await;
     let period = |month: &str| {
         trend["rows"].as_array().expect("rows").iter().find(|row| row["period"] == month).cloned().expect("period")
     };
@@ -551,7 +575,11 @@ async fn the_monthly_report_says_what_the_analytics_api_says(backend: Backend) {
     assert_eq!(report["targets"][1]["percent"], "80");
 
     // Per facility: the facilities chart of each month.
-    for (key, from, to) in [("month", FROM, TO), ("previous_month", "2026-09-01", "2026-09-30"), ("year_before", "2025-10-01", "2025-10-31")] {
+    for (key, from, to) in [
+        ("month", FROM, TO),
+        ("previous_month", "2026-09-01", "2026-09-30"),
+        ("year_before", "2025-10-01", "2025-10-31"),
+    ] {
         let chart = json(&app, &format!("/v1/analytics/facilities?from={from}&to={to}"), "treasury").await;
         let rows = chart["rows"].as_array().expect("rows");
         let facilities = report["facilities"].as_array().expect("facilities");
@@ -582,10 +610,12 @@ async fn the_monthly_report_says_what_the_analytics_api_says(backend: Backend) {
         })
         .collect();
     assert_eq!(reported, per_item);
-    let item_fees: i64 = report["fees_by_item"].as_array().expect("items").iter().filter_map(|i| i["fee"].as_i64()).sum();
+    let item_fees: i64 =
+        report["fees_by_item"].as_array().expect("items").iter().filter_map(|i| i["fee"].as_i64()).sum();
     assert_eq!(item_fees, fees["totals"]["fee"].as_i64().expect("fee"), "fees per item add up to the fees per brand");
     // The hall's 50,000 yen by card costs 1,620 yen in one payment: flagged; certificates not.
-    let flagged: Vec<&str> = report["high_fee_items"].as_array().expect("flagged").iter().filter_map(Json::as_str).collect();
+    let flagged: Vec<&str> =
+        report["high_fee_items"].as_array().expect("flagged").iter().filter_map(Json::as_str).collect();
     assert!(flagged.contains(&"HALL-USE") && !flagged.contains(&"JUMINHYO"), "{flagged:?}");
 
     // Cash handling: F01 took cashless on 7 days (1–6 and the refunded 8th), F21 on 2, F26 on 1:
@@ -599,7 +629,9 @@ async fn the_monthly_report_says_what_the_analytics_api_says(backend: Backend) {
         report["lagging"].as_array().expect("lagging").iter().filter_map(|id| id.as_str().map(String::from)).collect();
     for facility in report["facilities"].as_array().expect("facilities") {
         let id = facility["facility_id"].as_str().expect("id").to_string();
-        let behind = facility["month"]["share_amount_percent"].as_str().map(|s| now - s.parse::<rust_decimal::Decimal>().expect("d"));
+        let behind = facility["month"]["share_amount_percent"]
+            .as_str()
+            .map(|s| now - s.parse::<rust_decimal::Decimal>().expect("d"));
         let lags = facility["month"]["count_total"] != 0 && behind.is_some_and(|b| b > rust_decimal::Decimal::from(5));
         assert_eq!(lagging.contains(&id), lags, "{id}");
     }
@@ -607,13 +639,17 @@ async fn the_monthly_report_says_what_the_analytics_api_says(backend: Backend) {
 
     // An operator's report is its facilities' and says what the analytics say for it.
     let own = json(&app, &format!("/v1/reports/monthly?month={MONTH}"), "op-sports").await;
-    let ids: Vec<&str> = own["facilities"].as_array().expect("f").iter().filter_map(|f| f["facility_id"].as_str()).collect();
+    let ids: Vec<&str> =
+        own["facilities"].as_array().expect("f").iter().filter_map(|f| f["facility_id"].as_str()).collect();
     let sports = pos_core::OperatorId::parse("OP-SPORTS").expect("operator");
     let expected: Vec<String> = app.app.config.operator_facilities(&sports).map(|f| f.id.to_string()).collect();
     assert!(expected.contains(&"F21".to_string()));
     assert_eq!(ids, expected);
-    let own_trend = json(&app, &format!("/v1/analytics/cashless-share?from=2025-10-01&to={TO}&granularity=month"), "op-sports").await;
-    let own_month = own_trend["rows"].as_array().expect("rows").iter().find(|row| row["period"] == MONTH).cloned().expect("row");
+    let own_trend =
+        json(&app, &format!("/v1/analytics/cashless-share?from=2025-10-01&to={TO}&granularity=month"), "op-sports")
+            .await;
+    let own_month =
+        own_trend["rows"].as_array().expect("rows").iter().find(|row| row["period"] == MONTH).cloned().expect("row");
     assert_eq!(split_fields(&own["city"]["month"]), split_fields(&own_month));
     let (status, _) = bytes(&app, &format!("/v1/reports/monthly?month={MONTH}"), Some("clerk-r0101")).await;
     assert_eq!(status, 403);
@@ -624,7 +660,13 @@ async fn the_monthly_report_says_what_the_analytics_api_says(backend: Backend) {
     let (status, page) = bytes(&app, &format!("/reports/monthly?month={MONTH}"), Some("treasury")).await;
     assert_eq!(status, 200);
     let page = String::from_utf8(page).expect("utf-8");
-    for needle in ["data-chart=\"cashless-share\"", "data-chart=\"facilities\"", "data-chart=\"fees-by-brand\"", "@media print", "<strong id=\"hours\">5.0 時間</strong>"] {
+    for needle in [
+        "data-chart=\"cashless-share\"",
+        "data-chart=\"facilities\"",
+        "data-chart=\"fees-by-brand\"",
+        "@media print",
+        "<strong id=\"hours\">5.0 時間</strong>",
+    ] {
         assert!(page.contains(needle), "the page lacks {needle}");
     }
     assert!(page.contains(&format!("{} %", period(MONTH)["share_amount_percent"].as_str().expect("share"))));
@@ -643,9 +685,15 @@ async fn the_public_page_exists_only_when_turned_on_and_leads_nowhere_else() {
     .await;
     seed(&off).await;
     let config = off.app.config.clone();
-    gateway::opendata::publish::publish(&off.app.journal, &config, MONTH.parse().expect("m"), instant("2026-11-10T00:00"), false)
-        .await
-        .expect("publishes");
+    gateway::opendata::publish::publish(
+        &off.app.journal,
+        &config,
+        MONTH.parse().expect("m"),
+        instant("2026-11-10T00:00"),
+        false,
+    )
+    .await
+    .expect("publishes");
     for path in ["/open-data", "/open-data/2026-10/datapackage.json"] {
         assert_eq!(bytes(&off, path, None).await.0, 404, "{path} exists while the page is off");
         assert_eq!(bytes(&off, path, Some("treasury")).await.0, 404, "{path} exists while the page is off");
@@ -670,7 +718,12 @@ async fn the_public_page_exists_only_when_turned_on_and_leads_nowhere_else() {
         let name = link.trim_start_matches("/open-data/2026-10/");
         assert_eq!(served, std::fs::read(dir.path().join(MONTH).join(name)).expect("file"), "{link}");
     }
-    for path in ["/open-data/2026-10/history.json", "/open-data/2026-10/..%2Fhistory.json", "/open-data/2026-13/datapackage.json", "/open-data/2026-09/datapackage.json"] {
+    for path in [
+        "/open-data/2026-10/history.json",
+        "/open-data/2026-10/..%2Fhistory.json",
+        "/open-data/2026-13/datapackage.json",
+        "/open-data/2026-09/datapackage.json",
+    ] {
         assert_eq!(bytes(&on, path, None).await.0, 404, "{path} is served");
     }
     // Everything else stays closed to anonymous callers.
@@ -723,7 +776,11 @@ async fn the_opendata_command_publishes_a_month_and_refuses_to_do_it_twice() {
     assert_eq!(tables.len(), 3);
     let second = run(&["--month", MONTH]);
     assert!(!second.status.success());
-    assert!(String::from_utf8_lossy(&second.stderr).contains("already published"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already published"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let bad = run(&["--month", "2026-1"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("YYYY-MM"));
