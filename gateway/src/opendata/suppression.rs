@@ -9,12 +9,12 @@
 //! suppressed cells, not by a rule of thumb such as "two per row", which a chain of rows and
 //! columns defeats.
 //!
-//! Complements are chosen greedily among the cells that share a sum with an exposed cell: the
-//! one that leaves the fewest cells exposed, then the one of fewest payments, a non-empty cell
-//! before an empty one (an empty complement can pin a
-//! cell at zero once the reader knows counts are never negative) and an inner cell before a
-//! total. The result is re-checked before it is returned: a lattice that cannot be protected is
-//! an error, never published.
+//! Complements are chosen greedily among the published cells that share a sum with an exposed
+//! cell: a non-empty cell before an empty one (an empty complement bounds the hidden cell by its
+//! true value for a reader who knows counts are never negative), then the one that leaves the
+//! fewest cells exposed, then an inner cell before a total, then the fewest payments. The
+//! result is re-checked before it is returned: a lattice that cannot be protected is an error,
+//! never published.
 
 /// One published cell: the payments it counts, and whether it is a total of other cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,15 +96,18 @@ pub fn protect(lattice: &Lattice, threshold: u64) -> Result<Vec<Protection>, Sup
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
-        // One step of look-ahead: the complement that leaves the fewest cells exposed, then the
-        // cheapest. Without it the cheapest cell of a row is taken even when the cell that closes
-        // a cycle is one more payment, and the table loses far more than it must.
-        let mut best: Option<((usize, bool, bool, u64), usize)> = None;
+        // A non-empty cell before an empty one; then one step of look-ahead: the complement that
+        // leaves the fewest cells exposed, then the cheapest. Without the look-ahead the cheapest
+        // cell of a row is taken even when the cell that closes a cycle is one more payment, and
+        // the table loses far more than it must. An empty complement is the last resort: a
+        // reader who knows counts are never negative learns from it that the cells on its cycle
+        // can move one way only, which bounds the hidden cell by its true value.
+        let mut best: Option<((bool, usize, bool, u64), usize)> = None;
         for cell in candidates {
             let mut trial = suppressed.clone();
             trial[cell] = true;
             let info = lattice.cells[cell];
-            let rank = (exposed_count(lattice, &trial)?, info.count == 0, info.margin, info.count);
+            let rank = (info.count == 0, exposed_count(lattice, &trial)?, info.margin, info.count);
             if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
                 best = Some((rank, cell));
             }
