@@ -78,7 +78,26 @@ impl<'de> serde::Deserialize<'de> for Month {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,12}") {
+            if let Ok(month) = text.parse::<Month>() {
+                prop_assert_eq!(month.to_string(), text);
+            }
+        }
+
+        #[test]
+        fn every_month_round_trips_and_spans_its_days(year in 1900i32..2200, number in 1u32..=12) {
+            let month = Month::new(year, number).expect("a month");
+            prop_assert_eq!(month.to_string().parse::<Month>(), Ok(month));
+            prop_assert_eq!(Month::of(month.last_day()), month);
+            prop_assert_eq!(Month::of(month.first_day()).previous(), Month::of(month.previous().last_day()));
+        }
+    }
 
     #[test]
     fn months_parse_strictly_and_know_their_days() {

@@ -104,7 +104,7 @@ pub(crate) async fn monthly_view(
         *cashless_days.entry(facility).or_default() += 1;
     }
 
-    let report = monthly::assemble(&MonthlyInputs {
+    let mut report = monthly::assemble(&MonthlyInputs {
         month,
         settings: app.config.monthly_report,
         trend: &trend,
@@ -113,6 +113,13 @@ pub(crate) async fn monthly_view(
         items: &items,
         cashless_days: &cashless_days,
     });
+    // Whom the figures cover: the whole city, or the facilities of the caller's scope and filter.
+    let whole_city = caller.scope == pos_config::Scope::All
+        && !params.contains_key("facility_id")
+        && !params.contains_key("operator_id");
+    if let Some(object) = report.as_object_mut() {
+        object.insert("scope".to_string(), serde_json::json!({ "whole_city": whole_city, "facilities": ids }));
+    }
     let facilities = facility_tables.swap_remove(0);
     Ok(MonthlyView {
         month,

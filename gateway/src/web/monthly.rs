@@ -76,12 +76,21 @@ fn body(report: &Json, charts: [String; 3]) -> String {
     let month = text(&report["month"]);
     let city = &report["city"];
     let [trend_svg, facilities_svg, fees_svg] = charts;
+    let scope = if report["scope"]["whole_city"].as_bool().unwrap_or(false) {
+        "キャッシュレス比率（全市） / City-wide cashless share".to_string()
+    } else {
+        let ids: Vec<String> = report["scope"]["facilities"].as_array().into_iter().flatten().map(text).collect();
+        escape(&format!(
+            "キャッシュレス比率（対象施設: {}） / Cashless share of the facilities covered",
+            ids.join(", ")
+        ))
+    };
     let mut html = format!(
         r#"<div class="report"><h1>キャッシュレス推進 月次報告 {month} <span class="muted">Cashless programme, monthly report</span></h1>
 <form class="panel row noprint" method="get" action="/reports/monthly"><label>対象月 <input type="month" name="month" value="{month}"></label>
 <button type="submit" class="primary">表示</button><button type="button" id="print">印刷 / Print</button>
 <a class="button" href="/v1/reports/monthly?month={month}">JSON</a></form>
-<section id="city"><h2>キャッシュレス比率（全市） / City-wide cashless share</h2>
+<section id="city"><h2>{scope}</h2>
 <table><thead><tr><th></th><th class="num">総件数</th><th class="num">キャッシュレス件数</th><th class="num">比率（件数）</th><th class="num">総額（円）</th><th class="num">キャッシュレス金額（円）</th><th class="num">比率（金額）</th></tr></thead><tbody>
 {}{}{}</tbody></table>
 <p class="lead">前月比 {} （件数 {}）、前年同月比 {} （件数 {}）</p>

@@ -645,6 +645,8 @@ async fn the_monthly_report_says_what_the_analytics_api_says(backend: Backend) {
     let expected: Vec<String> = app.app.config.operator_facilities(&sports).map(|f| f.id.to_string()).collect();
     assert!(expected.contains(&"F21".to_string()));
     assert_eq!(ids, expected);
+    assert_eq!(own["scope"]["whole_city"], false);
+    assert_eq!(report["scope"]["whole_city"], true);
     let own_trend =
         json(&app, &format!("/v1/analytics/cashless-share?from=2025-10-01&to={TO}&granularity=month"), "op-sports")
             .await;
