@@ -16,6 +16,9 @@
 //! result is re-checked before it is returned: a lattice that cannot be protected is an error,
 //! never published.
 
+/// How many candidate complements one step weighs by look-ahead (the cheapest ones).
+pub const LOOKAHEAD_CANDIDATES_MAX: usize = 24;
+
 /// One published cell: the payments it counts, and whether it is a total of other cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
@@ -96,6 +99,13 @@ pub fn protect(lattice: &Lattice, threshold: u64) -> Result<Vec<Protection>, Sup
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
+        // The look-ahead below runs one elimination per candidate: only the cheapest few are
+        // weighed, so a wide table (a prefecture's hundreds of facilities) stays affordable.
+        candidates.sort_by_key(|cell| {
+            let info = lattice.cells[*cell];
+            (info.count == 0, info.margin, info.count, *cell)
+        });
+        candidates.truncate(LOOKAHEAD_CANDIDATES_MAX);
         // A non-empty cell before an empty one; then one step of look-ahead: the complement that
         // leaves the fewest cells exposed, then the cheapest. Without the look-ahead the cheapest
         // cell of a row is taken even when the cell that closes a cycle is one more payment, and

@@ -121,6 +121,8 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
         terminal_host: None,
         users: Vec::new(),
         accounting: pos_config::Accounting::unmapped(),
+        open_data: None,
+        monthly_report: pos_config::MonthlyReport::default(),
     }
 }
 
