@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Basic validity checks of the files in deploy/, with tools a Debian machine has or gets from apt:
-#   - systemd-analyze verify on the unit (package systemd; skipped if absent)
+#   - systemd-analyze verify on the units (package systemd; skipped if absent)
 #   - YAML parsing of the Prometheus files with PyYAML (apt-get install -y python3-yaml,
 #     or pip install pyyaml), and every metric the alert rules use must be one the gateway emits
 #   - promtool check rules / check config if promtool is there (apt-get install -y prometheus;
@@ -22,25 +22,33 @@ pass() { echo "ok    $*"; }
 fail() { echo "FAIL  $*"; failures=$((failures + 1)); }
 skip() { echo "skip  $*"; }
 
-# --- systemd unit ---------------------------------------------------------------------------
-unit="$deploy/systemd/pos-gateway.service"
+# --- systemd units --------------------------------------------------------------------------
 if command -v systemd-analyze >/dev/null 2>&1; then
-    checked="$unit"
     if [[ ! -x /usr/local/bin/gateway ]]; then
-        # verify refuses a unit whose ExecStart binary is missing: check a copy pointing at a stub.
+        # verify refuses a unit whose ExecStart binary is missing: check copies pointing at a stub.
         printf '#!/bin/sh\n' >"$work/gateway" && chmod +x "$work/gateway"
-        sed "s#/usr/local/bin/gateway#$work/gateway#g" "$unit" >"$work/pos-gateway.service"
-        checked="$work/pos-gateway.service"
-        echo "note  /usr/local/bin/gateway is not installed: verifying the unit with a stub binary"
+        echo "note  /usr/local/bin/gateway is not installed: verifying the units with a stub binary"
     fi
-    # Unknown keys are only warnings (exit 0), so any output counts as a failure.
-    if output="$(systemd-analyze verify "$checked" 2>&1)" && [[ -z "$output" ]]; then
-        pass "systemd-analyze verify systemd/pos-gateway.service"
-    else
-        fail "systemd-analyze verify systemd/pos-gateway.service:"$'\n'"$output"
-    fi
+    for unit in "$deploy"/systemd/*.service "$deploy"/systemd/*.timer; do
+        name="$(basename "$unit")"
+        checked="$unit"
+        if [[ ! -x /usr/local/bin/gateway ]]; then
+            sed "s#/usr/local/bin/gateway#$work/gateway#g" "$unit" >"$work/$name"
+            checked="$work/$name"
+        fi
+        # A timer is verified beside its service, which verify looks for in the same folder.
+        if [[ "$name" == *.timer && "$checked" == "$unit" ]]; then
+            cp "$unit" "$work/$name" && cp "${unit%.timer}.service" "$work/" && checked="$work/$name"
+        fi
+        # Unknown keys are only warnings (exit 0), so any output counts as a failure.
+        if output="$(systemd-analyze verify "$checked" 2>&1)" && [[ -z "$output" ]]; then
+            pass "systemd-analyze verify systemd/$name"
+        else
+            fail "systemd-analyze verify systemd/$name:"$'\n'"$output"
+        fi
+    done
 else
-    skip "systemd-analyze not found (apt-get install -y systemd): unit not verified"
+    skip "systemd-analyze not found (apt-get install -y systemd): units not verified"
 fi
 
 # --- Prometheus YAML ------------------------------------------------------------------------

@@ -18,6 +18,69 @@ pub struct Config {
     pub users: Vec<User>,
     pub accounting: Accounting,
     pub calendar: Calendar,
+    /// The open data (オープンデータ) the city publishes; `None`: none is configured, and the
+    /// public page does not exist.
+    pub open_data: Option<OpenData>,
+    pub monthly_report: MonthlyReport,
+}
+
+/// What `gateway opendata` publishes, where, and whether the public page is served.
+#[derive(Debug, Clone)]
+pub struct OpenData {
+    /// Where the published months are written (relative paths are anchored at the config file's
+    /// folder) and from where the public page serves them.
+    pub dir: std::path::PathBuf,
+    /// A cell counting fewer payments than this (and more than none) is suppressed.
+    pub suppression_threshold_payments: u64,
+    /// Serve the public, sign-in-free page `/open-data`. Off unless turned on.
+    pub public_page: bool,
+    /// `gateway opendata --due` publishes the previous month from this day of the month on, so
+    /// the month's late outcomes (payments resolved after the fact) are in.
+    pub publish_day_of_month: u32,
+    pub publisher_ja: String,
+    pub publisher_en: String,
+    /// The categories fee items are published under; every fee item is in exactly one.
+    pub fee_item_categories: Vec<FeeItemCategory>,
+}
+
+impl OpenData {
+    pub fn category_of(&self, item: &FeeItemCode) -> Option<&FeeItemCategory> {
+        self.fee_item_categories.iter().find(|category| category.fee_items.contains(item))
+    }
+}
+
+/// A published group of fee items (e.g. family-register certificates).
+#[derive(Debug, Clone)]
+pub struct FeeItemCategory {
+    /// Lower-case letters, digits and `-`.
+    pub code: String,
+    pub name_ja: String,
+    pub name_en: String,
+    pub fee_items: Vec<FeeItemCode>,
+}
+
+/// The limits and the city's counting rules of the DX office's monthly report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthlyReport {
+    /// A fee item whose card and QR fee per payment reaches this is flagged.
+    pub fee_per_payment_high_yen: Yen,
+    /// A facility whose cashless share (by amount) is more than this many percentage points below
+    /// the city-wide share is listed as lagging.
+    pub lagging_below_city_points: u32,
+    /// The cash handling a facility is spared on a day it takes cashless payments, in minutes
+    /// (BRIEF.md: about 30 minutes a day per facility).
+    pub cash_handling_minutes_per_facility_day: u32,
+}
+
+impl Default for MonthlyReport {
+    /// The city's own figures when the configuration has no `[monthly_report]`.
+    fn default() -> MonthlyReport {
+        MonthlyReport {
+            fee_per_payment_high_yen: Yen::new(100).unwrap_or(Yen::ZERO),
+            lagging_below_city_points: 5,
+            cash_handling_minutes_per_facility_day: 30,
+        }
+    }
 }
 
 /// The bank calendar's data: national holidays are computed by the rules of the 祝日法 for

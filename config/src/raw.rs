@@ -21,6 +21,39 @@ pub struct RawConfig {
     pub users: Vec<RawUser>,
     pub accounting: Option<RawAccounting>,
     pub calendar: Option<RawCalendar>,
+    pub open_data: Option<RawOpenData>,
+    pub monthly_report: Option<RawMonthlyReport>,
+}
+
+/// The open data the city publishes (see `model::OpenData`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOpenData {
+    pub dir: String,
+    pub suppression_threshold_payments: u64,
+    pub public_page: bool,
+    pub publish_day_of_month: u32,
+    pub publisher_ja: String,
+    pub publisher_en: String,
+    pub fee_item_categories: Vec<RawFeeItemCategory>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeeItemCategory {
+    pub code: String,
+    pub name_ja: String,
+    pub name_en: String,
+    pub fee_items: Vec<String>,
+}
+
+/// The DX office's monthly report (see `model::MonthlyReport`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonthlyReport {
+    pub fee_per_payment_high_yen: i64,
+    pub lagging_below_city_points: u32,
+    pub cash_handling_minutes_per_facility_day: u32,
 }
 
 /// The bank calendar's data (see `model::Calendar`).

@@ -23,6 +23,19 @@ pub const REQUEST_TIMEOUT_MS_LIMIT: u64 = 600_000;
 pub const SETTLEMENT_LAG_DAYS_MAX: u32 = 60;
 /// The longest 処理未了 deadline an e-money brand may have, in bank business days.
 pub const OUTCOME_UNKNOWN_DEADLINE_BUSINESS_DAYS_MAX: u32 = 60;
+/// Bounds on the open data's suppression threshold, in payments: below 3 a cell could be one
+/// person's two visits; above 1,000 nearly every facility's month would vanish.
+pub const SUPPRESSION_THRESHOLD_PAYMENTS_MIN: u64 = 3;
+pub const SUPPRESSION_THRESHOLD_PAYMENTS_MAX: u64 = 1_000;
+/// The latest day of the month the open data may be published on (every month has it).
+pub const PUBLISH_DAY_OF_MONTH_MAX: u32 = 28;
+/// The longest fee item category code.
+pub const CATEGORY_CODE_CHARS_MAX: usize = 40;
+/// Bounds on the monthly report's settings.
+pub const FEE_PER_PAYMENT_HIGH_YEN_MAX: i64 = 1_000_000;
+pub const LAGGING_POINTS_MAX: u32 = 100;
+/// A day has 1,440 minutes.
+pub const CASH_HANDLING_MINUTES_MAX: u32 = 1_440;
 
 #[derive(Default)]
 struct Issues(Vec<Issue>);
@@ -133,6 +146,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     let brand_rules = validate_brand_rules(&raw.brand_rules, &mut issues);
     let terminal_host = raw.terminal_host.as_ref().and_then(|host| validate_terminal_host(host, base_dir, &mut issues));
     let calendar = validate_calendar(raw.calendar.as_ref(), base_dir, &mut issues);
+    let open_data = raw.open_data.as_ref().and_then(|open| validate_open_data(open, &fee_items, base_dir, &mut issues));
+    let monthly_report = raw
+        .monthly_report
+        .as_ref()
+        .map_or_else(MonthlyReport::default, |report| validate_monthly_report(report, &mut issues).unwrap_or_default());
 
     if issues.0.is_empty() {
         if let (Some(server), Some(database)) = (server, database) {
@@ -149,6 +167,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
                 users,
                 accounting,
                 calendar,
+                open_data,
+                monthly_report,
             });
         }
     }
@@ -906,4 +926,122 @@ fn validate_brand_rules(raw: &[RawBrandRule], issues: &mut Issues) -> Vec<BrandR
         }
     }
     rules
+}
+
+fn validate_open_data(
+    raw: &RawOpenData,
+    fee_items: &BTreeMap<FeeItemCode, FeeItem>,
+    base_dir: &Path,
+    issues: &mut Issues,
+) -> Option<OpenData> {
+    let before = issues.0.len();
+    issues.non_empty("open_data.dir", &raw.dir);
+    issues.non_empty("open_data.publisher_ja", &raw.publisher_ja);
+    issues.non_empty("open_data.publisher_en", &raw.publisher_en);
+    let threshold = raw.suppression_threshold_payments;
+    if !(SUPPRESSION_THRESHOLD_PAYMENTS_MIN..=SUPPRESSION_THRESHOLD_PAYMENTS_MAX).contains(&threshold) {
+        issues.add(
+            "open_data.suppression_threshold_payments",
+            format!(
+                "{threshold} is not between {SUPPRESSION_THRESHOLD_PAYMENTS_MIN} and {SUPPRESSION_THRESHOLD_PAYMENTS_MAX} payments"
+            ),
+        );
+    }
+    if !(1..=PUBLISH_DAY_OF_MONTH_MAX).contains(&raw.publish_day_of_month) {
+        issues.add(
+            "open_data.publish_day_of_month",
+            format!("{} is not a day from 1 to {PUBLISH_DAY_OF_MONTH_MAX}", raw.publish_day_of_month),
+        );
+    }
+    let mut categories = Vec::new();
+    let mut codes = HashSet::new();
+    let mut placed: HashMap<FeeItemCode, String> = HashMap::new();
+    for (index, category) in raw.fee_item_categories.iter().enumerate() {
+        let path = format!("open_data.fee_item_categories[{index}]");
+        let code_ok = !category.code.is_empty()
+            && category.code.len() <= CATEGORY_CODE_CHARS_MAX
+            && category.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !code_ok {
+            issues.add(
+                format!("{path}.code"),
+                format!("{:?} is not 1 to {CATEGORY_CODE_CHARS_MAX} lower-case letters, digits or '-'", category.code),
+            );
+        } else if !codes.insert(category.code.as_str()) {
+            issues.add(format!("{path}.code"), format!("duplicate category {:?}", category.code));
+        }
+        issues.non_empty(&format!("{path}.name_ja"), &category.name_ja);
+        issues.non_empty(&format!("{path}.name_en"), &category.name_en);
+        let mut items = Vec::new();
+        for (item_index, text) in category.fee_items.iter().enumerate() {
+            let item_path = format!("{path}.fee_items[{item_index}]");
+            match FeeItemCode::parse(text).ok().filter(|code| fee_items.contains_key(code)) {
+                None => issues.add(item_path, format!("unknown fee item {text:?}")),
+                Some(code) => match placed.get(&code) {
+                    Some(other) => issues.add(item_path, format!("fee item {text:?} is already in category {other:?}")),
+                    None => {
+                        placed.insert(code.clone(), category.code.clone());
+                        items.push(code);
+                    }
+                },
+            }
+        }
+        categories.push(FeeItemCategory {
+            code: category.code.clone(),
+            name_ja: category.name_ja.clone(),
+            name_en: category.name_en.clone(),
+            fee_items: items,
+        });
+    }
+    // Every fee item must be published under some category, or the categories would not add up
+    // to the month's total and the published figures would contradict each other.
+    let missing: Vec<&str> =
+        fee_items.keys().filter(|code| !placed.contains_key(*code)).map(FeeItemCode::as_str).collect();
+    if !missing.is_empty() {
+        issues.add(
+            "open_data.fee_item_categories",
+            format!("every fee item must be in a category; not placed: {}", missing.join(", ")),
+        );
+    }
+    let dir = Path::new(&raw.dir);
+    let dir = if dir.is_absolute() { dir.to_path_buf() } else { base_dir.join(dir) };
+    (issues.0.len() == before).then(|| OpenData {
+        dir,
+        suppression_threshold_payments: threshold,
+        public_page: raw.public_page,
+        publish_day_of_month: raw.publish_day_of_month,
+        publisher_ja: raw.publisher_ja.clone(),
+        publisher_en: raw.publisher_en.clone(),
+        fee_item_categories: categories,
+    })
+}
+
+fn validate_monthly_report(raw: &RawMonthlyReport, issues: &mut Issues) -> Option<MonthlyReport> {
+    let before = issues.0.len();
+    if !(1..=FEE_PER_PAYMENT_HIGH_YEN_MAX).contains(&raw.fee_per_payment_high_yen) {
+        issues.add(
+            "monthly_report.fee_per_payment_high_yen",
+            format!("{} is not between 1 and {FEE_PER_PAYMENT_HIGH_YEN_MAX} yen", raw.fee_per_payment_high_yen),
+        );
+    }
+    if raw.lagging_below_city_points > LAGGING_POINTS_MAX {
+        issues.add(
+            "monthly_report.lagging_below_city_points",
+            format!("{} is more than {LAGGING_POINTS_MAX} percentage points", raw.lagging_below_city_points),
+        );
+    }
+    if !(1..=CASH_HANDLING_MINUTES_MAX).contains(&raw.cash_handling_minutes_per_facility_day) {
+        issues.add(
+            "monthly_report.cash_handling_minutes_per_facility_day",
+            format!(
+                "{} is not between 1 and {CASH_HANDLING_MINUTES_MAX} minutes",
+                raw.cash_handling_minutes_per_facility_day
+            ),
+        );
+    }
+    let fee_per_payment_high_yen = Yen::new(raw.fee_per_payment_high_yen).ok()?;
+    (issues.0.len() == before).then_some(MonthlyReport {
+        fee_per_payment_high_yen,
+        lagging_below_city_points: raw.lagging_below_city_points,
+        cash_handling_minutes_per_facility_day: raw.cash_handling_minutes_per_facility_day,
+    })
 }

@@ -1090,3 +1090,99 @@ fn the_holiday_directory_is_resolved_against_the_configuration_file() {
     let text = replaced(&base(), "\n[city]", "\n[calendar]\nholidays = \"x\"\n\n[city]");
     assert!(syntax_error_of(&text).contains("unknown field `holidays`"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Open data and the monthly report
+// ---------------------------------------------------------------------------------------------
+
+/// An `[open_data]` section for the base configuration, its categories given as TOML.
+fn open_data(threshold: u64, day: u32, categories: &str) -> String {
+    format!(
+        r#"
+[open_data]
+dir = "open-data"
+suppression_threshold_payments = {threshold}
+public_page = false
+publish_day_of_month = {day}
+publisher_ja = "テスト市 会計課"
+publisher_en = "Test City, Treasury"
+{categories}
+"#
+    )
+}
+
+const BASE_CATEGORIES: &str = r#"
+[[open_data.fee_item_categories]]
+code = "certificates"
+name_ja = "証明書"
+name_en = "Certificates"
+fee_items = ["JUMINHYO"]
+
+[[open_data.fee_item_categories]]
+code = "culture"
+name_ja = "文化施設"
+name_en = "Culture"
+fee_items = ["HALL-USE", "GYM-IPPAN"]
+"#;
+
+#[test]
+fn the_example_city_publishes_every_fee_item_in_one_category() {
+    let config = example();
+    let open = config.open_data.as_ref().expect("the example configures open data");
+    assert_eq!(open.suppression_threshold_payments, 10);
+    assert!(!open.public_page, "the public page is off unless turned on");
+    for code in config.fee_items.keys() {
+        let categories = open.fee_item_categories.iter().filter(|c| c.fee_items.contains(code)).count();
+        assert_eq!(categories, 1, "{code} is in {categories} categories");
+    }
+    assert!(open.dir.ends_with("demo-data/open-data"), "anchored at the config folder: {}", open.dir.display());
+    assert_eq!(config.monthly_report.cash_handling_minutes_per_facility_day, 30);
+    assert_eq!(config.monthly_report.fee_per_payment_high_yen, yen(100));
+}
+
+#[test]
+fn open_data_and_the_report_are_optional_with_the_citys_defaults() {
+    let config = parse(&base()).expect("base loads");
+    assert!(config.open_data.is_none());
+    assert_eq!(config.monthly_report, pos_config::MonthlyReport::default());
+    assert_eq!(config.monthly_report.cash_handling_minutes_per_facility_day, 30);
+    let with = format!("{}{}", base(), open_data(10, 5, BASE_CATEGORIES));
+    let config = parse(&with).unwrap_or_else(|error| panic!("open data refused: {error}"));
+    let open = config.open_data.expect("open data");
+    assert_eq!(open.fee_item_categories.len(), 2);
+    assert_eq!(open.category_of(&code("HALL-USE")).map(|c| c.code.as_str()), Some("culture"));
+}
+
+#[test]
+fn bad_open_data_settings_are_named() {
+    let issues = issues_of(&format!("{}{}", base(), open_data(2, 29, BASE_CATEGORIES)));
+    assert!(message_at(&issues, "open_data.suppression_threshold_payments").contains("between 3 and 1000"));
+    assert!(message_at(&issues, "open_data.publish_day_of_month").contains("from 1 to 28"));
+}
+
+#[test]
+fn a_fee_item_in_two_categories_or_in_none_is_refused() {
+    let twice = BASE_CATEGORIES.replace(
+        r#"fee_items = ["HALL-USE", "GYM-IPPAN"]"#,
+        r#"fee_items = ["HALL-USE", "JUMINHYO", "NOPE", "GYM-IPPAN"]"#,
+    );
+    let issues = issues_of(&format!("{}{}", base(), open_data(10, 5, &twice)));
+    assert!(message_at(&issues, "open_data.fee_item_categories[1].fee_items[1]")
+        .contains("already in category \"certificates\""));
+    assert!(message_at(&issues, "open_data.fee_item_categories[1].fee_items[2]").contains("unknown fee item"));
+    let none = BASE_CATEGORIES.replace(r#"fee_items = ["HALL-USE", "GYM-IPPAN"]"#, r#"fee_items = ["GYM-IPPAN"]"#);
+    let issues = issues_of(&format!("{}{}", base(), open_data(10, 5, &none)));
+    assert!(message_at(&issues, "open_data.fee_item_categories").contains("not placed: HALL-USE"));
+    let bad_code = BASE_CATEGORIES.replace(r#"code = "culture""#, r#"code = "Culture Halls""#);
+    let issues = issues_of(&format!("{}{}", base(), open_data(10, 5, &bad_code)));
+    assert!(message_at(&issues, "open_data.fee_item_categories[1].code").contains("lower-case"));
+}
+
+#[test]
+fn bad_monthly_report_settings_are_named() {
+    let report = "\n[monthly_report]\nfee_per_payment_high_yen = 0\nlagging_below_city_points = 101\ncash_handling_minutes_per_facility_day = 0\n";
+    let issues = issues_of(&format!("{}{report}", base()));
+    assert!(message_at(&issues, "monthly_report.fee_per_payment_high_yen").contains("between 1 and"));
+    assert!(message_at(&issues, "monthly_report.lagging_below_city_points").contains("more than 100"));
+    assert!(message_at(&issues, "monthly_report.cash_handling_minutes_per_facility_day").contains("between 1 and"));
+}

@@ -14,6 +14,7 @@ pub mod api;
 pub mod connectors;
 pub mod journal;
 pub mod metrics;
+pub mod opendata;
 pub mod payments;
 pub mod refusal;
 pub mod terminal_host;

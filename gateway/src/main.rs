@@ -31,6 +31,9 @@ enum Command {
         #[arg(long, default_value = "config/examples/city.toml")]
         config: PathBuf,
     },
+    /// Publish a month's open data (CSV, JSON, table schemas, datapackage.json) under
+    /// [open_data].dir; `--due` publishes the previous month once its day has come (the timer).
+    Opendata(gateway::opendata::publish::OpendataOptions),
     /// Print the SHA-256 of a bearer token, for a user's token_sha256 in the configuration.
     TokenHash { token: String },
     /// Write a development CA, a server certificate (for 127.0.0.1 and localhost) for the terminal
@@ -55,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { config, listen } => serve(config, listen).await,
         Command::AuditVerify { config } => audit_verify(config).await,
+        Command::Opendata(options) => gateway::opendata::publish::run(options).await,
         Command::TokenHash { token } => {
             println!("{}", pos_config::token_sha256(&token));
             Ok(())

@@ -103,7 +103,7 @@ pub struct FactFilter<'a> {
 
 impl FactFilter<'_> {
     /// The `WHERE` conditions on `payments` (aliased `p`) and their values, in placeholder order.
-    fn payment_conditions(&self, with_method: bool) -> (String, Vec<String>) {
+    pub(crate) fn payment_conditions(&self, with_method: bool) -> (String, Vec<String>) {
         let mut binds = vec![self.from.to_string(), self.to.to_string()];
         let states: Vec<String> = TAKEN_STATES
             .iter()
@@ -131,7 +131,7 @@ impl FactFilter<'_> {
         (conditions, binds)
     }
 
-    fn matches_nothing(&self) -> bool {
+    pub(crate) fn matches_nothing(&self) -> bool {
         self.facilities.is_some_and(<[FacilityId]>::is_empty)
     }
 }
@@ -245,7 +245,7 @@ fn decode_item(row: &AnyRow) -> Result<ItemGroup, JournalError> {
     })
 }
 
-fn decode_payment(row: &AnyRow) -> Result<PaymentFact, JournalError> {
+pub(crate) fn decode_payment(row: &AnyRow) -> Result<PaymentFact, JournalError> {
     let id: String = row.try_get("id")?;
     let (method, brand) = method_and_brand(row, &id)?;
     let created_at = instant_column("payments", "created_at", &id, &row.try_get::<String, _>("created_at")?)?;

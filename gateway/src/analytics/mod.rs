@@ -6,6 +6,8 @@
 //!   operator, method, granularity, format, language), every bad value refused with its field.
 //! - [`facts`]: the taken payments (and, for fee items, their sale lines) of the range, read from
 //!   the journal with one query on either backend.
+//! - [`paid`]: what each taken payment paid for — its share of each sale line and of its
+//!   contracted fee — streamed for the analysts' export, the open data and the monthly report.
 //! - [`charts`]: the facts added up into a [`table::ChartTable`] — typed columns and rows, every
 //!   amount in exact [`pos_core::Yen`] and every share an exact decimal.
 //! - the writers: JSON ([`table::ChartTable::to_json`]), [`csv`] (UTF-8 with BOM, the reconciler's
@@ -21,9 +23,13 @@
 pub mod charts;
 pub mod csv;
 pub mod facts;
+pub mod month;
+pub mod monthly;
+pub mod paid;
 pub mod request;
 pub mod svg;
 pub mod table;
+pub mod tidy;
 
 use pos_core::MoneyError;
 

@@ -137,10 +137,9 @@ impl ChartTable {
         self.columns.iter().position(|column| column.key == key)
     }
 
-    /// `{"chart", "filter", "rows", "totals"}`: rows and totals as objects keyed by column.
-    pub fn to_json(&self, request: &ChartRequest) -> Json {
-        let rows: Vec<Json> = self
-            .rows
+    /// The rows as objects keyed by column.
+    pub fn rows_json(&self) -> Vec<Json> {
+        self.rows
             .iter()
             .map(|row| {
                 let cells: Map<String, Json> = self
@@ -151,15 +150,22 @@ impl ChartTable {
                     .collect();
                 Json::Object(cells)
             })
-            .collect();
-        let totals: Map<String, Json> =
-            self.totals.iter().map(|(column, value)| (column.key.to_string(), value.json())).collect();
+            .collect()
+    }
+
+    /// The totals as one object keyed by column.
+    pub fn totals_json(&self) -> Json {
+        Json::Object(self.totals.iter().map(|(column, value)| (column.key.to_string(), value.json())).collect())
+    }
+
+    /// `{"chart", "filter", "rows", "totals"}`: rows and totals as objects keyed by column.
+    pub fn to_json(&self, request: &ChartRequest) -> Json {
         json!({
             "chart": self.chart.code(),
             "filter": request,
             "percent_rounding": PERCENT_ROUNDING_NAME,
-            "rows": rows,
-            "totals": totals,
+            "rows": self.rows_json(),
+            "totals": self.totals_json(),
         })
     }
 }

@@ -20,6 +20,7 @@ use super::extract::QueryParams;
 use crate::analytics::charts::{self, ChartInput};
 use crate::analytics::facts::{self, FactFilter};
 use crate::analytics::request::{ChartKind, ChartRequest, Format, OwnerFilter};
+use crate::analytics::table::ChartTable;
 use crate::analytics::{csv, svg, AnalyticsError};
 use crate::AppState;
 
@@ -42,7 +43,7 @@ impl From<AnalyticsError> for ApiError {
 /// The facilities a chart covers: the caller's scope, narrowed by `facility_id` and
 /// `operator_id`. A name outside the caller's scope is refused rather than silently dropped, so
 /// an operator never mistakes an empty chart for another's figures.
-fn covered_facilities<'c>(
+pub(crate) fn covered_facilities<'c>(
     app: &'c AppState,
     caller: &Caller,
     request: &ChartRequest,
@@ -104,29 +105,7 @@ pub async fn chart(
     })?;
     let request = ChartRequest::parse(kind, &params)
         .map_err(|error| ApiError::unprocessable("invalid_filter", error.message).at(error.field))?;
-    let facilities = covered_facilities(&app, &caller, &request)?;
-    // Reading every facility needs no list in the query; the whole city is the common case.
-    let unrestricted = request.facility_id.is_none() && request.operator_id.is_none() && caller.scope == Scope::All;
-    let ids: Vec<FacilityId> = facilities.iter().map(|facility| facility.id.clone()).collect();
-    let filter = FactFilter {
-        from: request.from,
-        to: request.to,
-        facilities: (!unrestricted).then_some(ids.as_slice()),
-        method: request.method,
-    };
-    let mut input = ChartInput::new(&request, &app.config, facilities);
-    match kind {
-        ChartKind::Heatmap => input.hours = facts::by_hour(&app.journal, &filter).await?,
-        ChartKind::FeesByBrand => input.amounts = facts::by_amount(&app.journal, &filter).await?,
-        ChartKind::TopFeeItems => {
-            input.items = facts::items_paid_whole(&app.journal, &filter).await?;
-            (input.split_payments, input.split_lines) = facts::split_sales(&app.journal, &filter).await?;
-        }
-        ChartKind::CashlessShare | ChartKind::ByBrand | ChartKind::ByMethod | ChartKind::Facilities => {
-            input.days = facts::by_day(&app.journal, &filter).await?
-        }
-    }
-    let table = charts::build(&input)?;
+    let table = chart_table(&app, &caller, &request).await?;
     Ok(match request.format {
         Format::Json => Json(table.to_json(&request)).into_response(),
         Format::Csv => {
@@ -141,4 +120,41 @@ pub async fn chart(
             ([(CONTENT_TYPE, "image/svg+xml; charset=utf-8")], svg::render(&table, &request)).into_response()
         }
     })
+}
+
+/// The facts filter of a request for the facilities it covers; `None` facilities (no list in
+/// the query) when the caller reads the whole city unfiltered, the common case.
+pub(crate) fn fact_filter<'a>(caller: &Caller, request: &ChartRequest, ids: &'a [FacilityId]) -> FactFilter<'a> {
+    let unrestricted = request.facility_id.is_none() && request.operator_id.is_none() && caller.scope == Scope::All;
+    FactFilter {
+        from: request.from,
+        to: request.to,
+        facilities: (!unrestricted).then_some(ids),
+        method: request.method,
+    }
+}
+
+/// A chart's figures for a caller: the same table whatever the format, and whichever page or
+/// report asks (the monthly report builds its figures through here, so they are the API's).
+pub(crate) async fn chart_table(
+    app: &AppState,
+    caller: &Caller,
+    request: &ChartRequest,
+) -> Result<ChartTable, ApiError> {
+    let facilities = covered_facilities(app, caller, request)?;
+    let ids: Vec<FacilityId> = facilities.iter().map(|facility| facility.id.clone()).collect();
+    let filter = fact_filter(caller, request, &ids);
+    let mut input = ChartInput::new(request, &app.config, facilities);
+    match request.chart {
+        ChartKind::Heatmap => input.hours = facts::by_hour(&app.journal, &filter).await?,
+        ChartKind::FeesByBrand => input.amounts = facts::by_amount(&app.journal, &filter).await?,
+        ChartKind::TopFeeItems => {
+            input.items = facts::items_paid_whole(&app.journal, &filter).await?;
+            (input.split_payments, input.split_lines) = facts::split_sales(&app.journal, &filter).await?;
+        }
+        ChartKind::CashlessShare | ChartKind::ByBrand | ChartKind::ByMethod | ChartKind::Facilities => {
+            input.days = facts::by_day(&app.journal, &filter).await?
+        }
+    }
+    Ok(charts::build(&input)?)
 }

@@ -6,10 +6,12 @@ pub mod auth;
 pub mod devices;
 pub mod display;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod facilities;
 pub mod idempotency;
 pub mod payments;
+pub mod reports;
 pub mod sales;
 pub mod session;
 pub mod shifts;
@@ -70,7 +72,10 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/treasury/exceptions", get(treasury::exceptions))
         .route("/v1/treasury/exceptions/{id}/resolve", post(treasury::resolve_exception))
         .merge(crate::web::routes())
+        .merge(crate::web::open_data::routes(&app))
         .route("/v1/analytics/{chart}", get(analytics::chart))
+        .route("/v1/exports/tidy", get(exports::tidy))
+        .route("/v1/reports/monthly", get(reports::monthly))
         .route("/v1/audit/verify", get(system::verify_audit))
         .route("/metrics", get(system::metrics))
         // The timeout sits inside the audit layer, so a request cut off by it is still recorded.

@@ -19,6 +19,9 @@ use serde::Deserialize;
 use crate::access::Caller;
 use crate::AppState;
 
+mod monthly;
+pub mod open_data;
+
 const COMMON_CSS: &str = include_str!("assets/common.css");
 const COMMON_JS: &str = include_str!("assets/common.js");
 const REGISTER_JS: &str = include_str!("assets/register.js");
@@ -45,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/treasury/exceptions", get(exceptions))
         .route("/analytics", get(analytics))
         .route("/approvals", get(approvals))
+        .route("/reports/monthly", get(monthly::page))
 }
 
 /// Percent-encodes a query value (the `next` page after signing in).
@@ -69,6 +73,7 @@ enum Nav {
     Treasury,
     Exceptions,
     Analytics,
+    Reports,
     None,
 }
 
@@ -87,6 +92,7 @@ fn nav_links(caller: Option<&Caller>, current: Nav) -> String {
     }
     if matches!(caller.role, Role::Treasury | Role::Admin | Role::Operator) {
         links.push((Nav::Analytics, "/analytics", "nav.analytics", "分析"));
+        links.push((Nav::Reports, "/reports/monthly", "nav.reports", "月次報告"));
     }
     links
         .into_iter()

@@ -33,6 +33,7 @@ mod crash;
 mod devices;
 mod journal_suite;
 mod money_path;
+mod opendata;
 mod qr;
 mod qr_barcode;
 mod qr_crash;

@@ -151,6 +151,8 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
         users: Vec::new(),
         accounting: pos_config::Accounting::unmapped(),
         calendar: pos_config::Calendar::default(),
+        open_data: None,
+        monthly_report: pos_config::MonthlyReport::default(),
     }
 }
 

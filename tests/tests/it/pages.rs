@@ -217,6 +217,19 @@ async fn a_clerk_works_a_shift_and_treasury_closes_the_day_in_the_browser() {
     );
     browser.keep_screenshot("14-analytics").await;
 
+    // The analysts' export behind the page's link, and the month's report with the same charts.
+    let export = browser
+        .script("return fetch(document.getElementById('tidy-parquet').href).then(r => r.status)", serde_json::json!([]))
+        .await;
+    assert_eq!(export, serde_json::json!(200), "the Parquet export link works");
+    let month = date.to_string()[..7].to_string();
+    browser.goto(&format!("{base}/reports/monthly?month={month}")).await;
+    for chart in ["cashless-share", "facilities", "fees-by-brand"] {
+        browser.visible(&format!(r#"[data-chart="{chart}"]"#)).await;
+    }
+    assert!(browser.text("#hours").await.ends_with("時間"), "cash handling avoided, in hours");
+    browser.keep_screenshot("14b-monthly-report").await;
+
     browser.quit().await;
     counterd.abort();
     drop((terminal, printer));

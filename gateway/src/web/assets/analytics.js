@@ -15,9 +15,19 @@ function filterParams() {
   return params;
 }
 
+// The analysts' long table for the same filter (it takes no granularity or language).
+function exportLinks(params) {
+  const tidy = new URLSearchParams(params);
+  tidy.delete("granularity");
+  tidy.delete("lang");
+  document.getElementById("tidy-csv").href = "/v1/exports/tidy?" + tidy + "&format=csv";
+  document.getElementById("tidy-parquet").href = "/v1/exports/tidy?" + tidy + "&format=parquet";
+}
+
 async function loadCharts() {
   showError("error", null);
   const params = filterParams();
+  exportLinks(params);
   history.replaceState(null, "", "/analytics?" + params);
   const box = document.getElementById("charts");
   box.replaceChildren();

@@ -5,7 +5,7 @@
 
 const I18N = {
   "nav.register": ["レジ", "Register"], "nav.treasury": ["会計課", "Treasury"],
-  "nav.exceptions": ["例外", "Exceptions"], "nav.analytics": ["分析", "Analytics"],
+  "nav.exceptions": ["例外", "Exceptions"], "nav.analytics": ["分析", "Analytics"], "nav.reports": ["月次報告", "Monthly report"],
   "nav.signout": ["サインアウト", "Sign out"],
   "signin.title": ["サインイン", "Sign in"], "signin.token": ["トークン", "Token"],
   "signin.submit": ["サインイン", "Sign in"],
@@ -70,7 +70,7 @@ const I18N = {
   "sales.count": ["件数", "Sales"], "taken": ["収納額", "Taken"], "cashless": ["キャッシュレス", "Cashless"],
   "exceptions.open": ["未解決の例外", "Open exceptions"], "reconcile": ["照合を実行", "Reconcile"],
   "reconciled": ["照合済み", "Reconciled"], "report": ["日計表", "Daily report"], "close.day": ["日締め", "Close the day"],
-  "closed": ["締め済み", "Closed"], "download.csv": ["CSVダウンロード", "Download CSV"],
+  "closed": ["締め済み", "Closed"], "download.csv": ["CSVダウンロード", "Download CSV"], "download.tidy_csv": ["分析用データ（CSV）", "Analysts' data (CSV)"], "download.tidy_parquet": ["分析用データ（Parquet）", "Analysts' data (Parquet)"],
   "accounting.export": ["会計システム用データ", "Accounting export"], "print.page": ["印刷", "Print"],
   "exceptions": ["例外一覧", "Exceptions"], "kind": ["種類", "Kind"], "records": ["対象", "Records"],
   "at.stake": ["金額", "At stake"], "suggested": ["推奨対応", "Suggested action"],
