@@ -40,8 +40,7 @@ const VOID_PER_MILLE: u32 = 5;
 const REPEAT_PER_MILLE: u32 = 10;
 /// Marks a folder as the demo's own, so it never replaces a journal it did not write.
 pub const DEMO_MARKER_FILE: &str = ".pos-demo";
-/// The planted cash discrepancy at one register's close.
-pub const PLANTED_SHORTAGE_YEN: i64 = 10;
+pub use crate::reconcile::PLANTED_SHORTAGE_YEN;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoOptions {

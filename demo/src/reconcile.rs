@@ -31,7 +31,8 @@ use reconciler::settlements::{SettlementTotals, Settlements};
 use reconciler::source::JournalSource;
 use serde::Serialize;
 
-use crate::day::PLANTED_SHORTAGE_YEN;
+/// The planted cash discrepancy at one register's close, which the reconciliation must find.
+pub const PLANTED_SHORTAGE_YEN: i64 = 10;
 
 /// What the demo's reconciliation plants and where it writes.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -11,6 +11,9 @@ use pos_core::{Brand, Method, Rate, Rounding};
 use qr_protocol::{ApiKey, ApiSecret};
 use serde::Deserialize;
 
+/// Where the control endpoints live: outside the provider's `/v2`.
+pub const CONTROL_PREFIX: &str = "/_sim";
+
 /// The longest code lifetime accepted.
 pub const CODE_EXPIRY_SECONDS_MAX: u32 = 86_400;
 /// The longest payout lag accepted, in bank business days.
@@ -172,7 +175,7 @@ impl QrSimConfig {
         if path.contains(['?', '#', '{', '}']) {
             return Err(problem("the URL's path may hold no query, fragment or braces"));
         }
-        for reserved in ["/v2", crate::control::CONTROL_PREFIX] {
+        for reserved in ["/v2", CONTROL_PREFIX] {
             if path == reserved || path.starts_with(&format!("{reserved}/")) {
                 return Err(problem(&format!("the path may not be under {reserved}")));
             }

@@ -32,8 +32,7 @@ use serde::Serialize;
 use crate::api::{lock, AppState};
 use crate::ledger::{PayRefusal, PaymentRecord};
 
-/// Where the control endpoints live: outside the provider's `/v2`.
-pub const CONTROL_PREFIX: &str = "/_sim";
+pub use crate::config::CONTROL_PREFIX;
 
 /// The routes of the customer page (under `page_path`, the path of `payment_url_base`) and of
 /// the control endpoints.

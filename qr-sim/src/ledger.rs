@@ -14,7 +14,7 @@ use qr_protocol::{
     PaymentDetails, PaymentStatus, RefundDetails, RefundList, RefundRequest, RefundStatus, ResultCode,
 };
 
-use crate::api::ApiError;
+use crate::api::error::ApiError;
 
 /// The most payments (codes and customer-presented) one merchant may hold.
 pub const PAYMENTS_PER_MERCHANT_MAX: usize = 100_000;

@@ -14,9 +14,9 @@ use axum::{Extension, Json};
 use pos_config::{Facility, Owner, Role, Scope};
 use pos_core::FacilityId;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::QueryParams;
+use crate::access::Caller;
 use crate::analytics::charts::{self, ChartInput};
 use crate::analytics::facts::{self, FactFilter};
 use crate::analytics::request::{ChartKind, ChartRequest, Format, OwnerFilter};

@@ -25,7 +25,7 @@ pub const SESSION_COOKIE: &str = "pos_session";
 /// The longest bearer token accepted.
 pub const TOKEN_CHARS_MAX: usize = 256;
 
-pub use crate::access::Caller;
+use crate::access::Caller;
 
 /// What a handler adds to its request's audit record (ids made, amounts, the approver), carried
 /// on the response.
@@ -144,7 +144,7 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         }
         Err(error) if error.status == StatusCode::UNAUTHORIZED && is_page(&route) => {
             let next_page = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            Redirect::to(&format!("/sign-in?next={}", crate::web::url_encode(next_page))).into_response()
+            Redirect::to(&format!("/sign-in?next={}", url_encode(next_page))).into_response()
         }
         Err(error) => error.into_response(),
     };
@@ -175,4 +175,25 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         metrics::counter!("audit_write_failures_total").increment(1);
     }
     response
+}
+
+/// Percent-encodes a query value (the `next` page after signing in).
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_encode;
+
+    #[test]
+    fn url_encode_keeps_paths_and_escapes_the_rest() {
+        assert_eq!(url_encode("/register?register=R0101"), "/register%3Fregister%3DR0101");
+        assert_eq!(url_encode("/a b&c"), "/a%20b%26c");
+    }
 }

@@ -16,10 +16,10 @@ use pos_core::api::{
 use pos_core::RegisterId;
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, JsonBody, QueryParams};
 use super::idempotency::{begin, Begun};
+use crate::access::Caller;
 use crate::journal::devices;
 use crate::journal::events::{self, EventKind, NewEvent};
 use crate::AppState;

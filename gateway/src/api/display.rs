@@ -8,8 +8,8 @@ use pos_config::Role;
 use pos_core::{PaymentState, RegisterId};
 use qrcode::{Color, QrCode};
 
-use super::auth::Caller;
 use super::error::ApiError;
+use crate::access::Caller;
 use crate::journal::{payments, qr};
 use crate::AppState;
 

@@ -15,9 +15,9 @@ use axum::Extension;
 use pos_core::FacilityId;
 
 use super::analytics::{covered_facilities, fact_filter, ANALYTICS_ROLES};
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::QueryParams;
+use crate::access::Caller;
 use crate::analytics::paid;
 use crate::analytics::request::{ChartKind, ChartRequest};
 use crate::analytics::tidy::{self, TidyTable};

@@ -8,8 +8,8 @@ use pos_core::api::{FacilityList, FacilityView, FeeItemView};
 use pos_core::FacilityId;
 use reconciler::report::owner_code;
 
-use super::auth::Caller;
 use super::error::ApiError;
+use crate::access::Caller;
 use crate::AppState;
 
 fn view(app: &AppState, facility: &Facility) -> FacilityView {

@@ -4,9 +4,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::Idempotent;
+use crate::access::Caller;
 use crate::journal::idempotency::{self, Claim};
 use crate::journal::WriteTx;
 use crate::AppState;

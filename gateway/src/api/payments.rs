@@ -15,10 +15,11 @@ use pos_core::api::{
 use pos_core::PaymentState;
 use serde::Deserialize;
 
-use super::auth::{with_audit_detail, Caller};
+use super::auth::with_audit_detail;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
+use crate::access::Caller;
 use crate::journal::payments;
 use crate::AppState;
 

@@ -14,9 +14,9 @@ use pos_core::{BusinessDate, FacilityId};
 use serde_json::Value as Json_;
 
 use super::analytics::{chart_table, covered_facilities, fact_filter, ANALYTICS_ROLES};
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::QueryParams;
+use crate::access::Caller;
 use crate::analytics::month::Month;
 use crate::analytics::monthly::{self, ItemTally, MonthlyInputs, TREND_MONTHS};
 use crate::analytics::request::{ChartKind, ChartRequest};

@@ -13,10 +13,10 @@ use pos_core::api::{
 use pos_core::{BusinessDate, FacilityId, Method, RegisterId, SaleState, Yen};
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
+use crate::access::Caller;
 use crate::journal::events::{self, EventKind, NewEvent};
 use crate::journal::sales::{self, SaleFilter};
 use crate::journal::{shifts, WriteTx};

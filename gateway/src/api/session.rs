@@ -13,9 +13,10 @@ use axum::{Extension, Json};
 use pos_config::Role;
 use serde::Deserialize;
 
-use super::auth::{caller_of_token, Caller, SESSION_COOKIE, TOKEN_CHARS_MAX};
+use super::auth::{caller_of_token, SESSION_COOKIE, TOKEN_CHARS_MAX};
 use super::error::ApiError;
 use super::system::who_am_i;
+use crate::access::Caller;
 use crate::AppState;
 
 /// How long a page session lasts: a long counter day, after which the clerk signs in again.

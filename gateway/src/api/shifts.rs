@@ -8,10 +8,10 @@ use pos_core::api::{CashReconciliation, CloseShiftRequest, OpenShiftRequest, Shi
 use pos_core::{BusinessDate, RegisterId, Yen};
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
+use crate::access::Caller;
 use crate::journal::events::{self, EventKind, NewEvent};
 use crate::journal::{shifts, WriteTx};
 use crate::AppState;

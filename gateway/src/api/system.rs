@@ -7,8 +7,8 @@ use axum::{Extension, Json};
 use pos_config::{Role, Scope};
 use pos_core::api::WhoAmI;
 
-use super::auth::Caller;
 use super::error::ApiError;
+use crate::access::Caller;
 use crate::journal::audit::{self, Verification};
 use crate::AppState;
 

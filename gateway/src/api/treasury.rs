@@ -30,10 +30,10 @@ use reconciler::source::JournalSource;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Idempotent, QueryParams};
 use super::idempotency::{begin, Begun};
+use crate::access::Caller;
 use crate::journal::treasury::{self as store, ExceptionFilter, ExceptionLevel, FileMeta};
 use crate::AppState;
 

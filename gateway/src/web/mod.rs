@@ -51,16 +51,6 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/monthly", get(monthly::page))
 }
 
-/// Percent-encodes a query value (the `next` page after signing in).
-pub fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -225,15 +215,4 @@ async fn approvals(State(app): State<AppState>, Extension(caller): Extension<Cal
         );
     }
     Html(layout(&app, Some(&caller), Nav::Approvals, "返金の承認", APPROVALS_HTML, APPROVALS_JS)).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_encode;
-
-    #[test]
-    fn url_encode_keeps_paths_and_escapes_the_rest() {
-        assert_eq!(url_encode("/register?register=R0101"), "/register%3Fregister%3DR0101");
-        assert_eq!(url_encode("/a b&c"), "/a%20b%26c");
-    }
 }

@@ -11,8 +11,8 @@ use axum::Extension;
 use serde_json::Value as Json;
 
 use super::{escape, forbidden, layout, Nav};
+use crate::access::Caller;
 use crate::analytics::svg;
-use crate::api::auth::Caller;
 use crate::api::extract::QueryParams;
 use crate::api::reports::monthly_view;
 use crate::AppState;
