@@ -202,10 +202,12 @@ fn validate_database(raw: &RawDatabase, base_dir: &Path, issues: &mut Issues) ->
             issues.add("database.url", "sqlite URL needs a file path, e.g. sqlite://data/journal.db");
             return None;
         }
-        let anchored = if Path::new(file).is_absolute() || file == ":memory:" {
+        // Absolute and without `..`: sqlx reads a database URL as a URL, where a relative
+        // `sqlite://dir/../file` would name host `dir` and lose the `..`.
+        let anchored = if file == ":memory:" {
             file.to_string()
         } else {
-            base_dir.join(file).to_string_lossy().into_owned()
+            lexically_absolute(&base_dir.join(file)).to_string_lossy().into_owned()
         };
         let url = match query {
             Some(query) => format!("sqlite://{anchored}?{query}"),
@@ -218,6 +220,24 @@ fn validate_database(raw: &RawDatabase, base_dir: &Path, issues: &mut Issues) ->
         issues.add("database.url", "must start with sqlite:// or postgres://");
         None
     }
+}
+
+/// `path` made absolute (against the working directory) with `.` and `..` resolved by name, not
+/// by following links: what a URL's path can carry.
+fn lexically_absolute(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut resolved = std::path::PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 fn validate_fee_items(raw: &[RawFeeItem], issues: &mut Issues) -> BTreeMap<FeeItemCode, FeeItem> {

@@ -294,8 +294,9 @@ fn example_database_url_is_anchored_at_the_config_folder() {
     let config = example();
     assert_eq!(config.database.backend, Backend::Sqlite);
     assert_eq!(config.database.connections_max, 8);
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let expected = format!("sqlite://{}", examples.join("../../demo-data/journal.db").display());
+    // `../../demo-data/journal.db` from config/examples, resolved: the repository's demo-data.
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository");
+    let expected = format!("sqlite://{}", repository.join("demo-data/journal.db").display());
     assert_eq!(config.database.url, expected);
     let file = config.database.url.strip_prefix("sqlite://").expect("sqlite url");
     assert!(Path::new(file).is_absolute(), "{file} is not absolute");
@@ -525,7 +526,8 @@ fn the_base_configuration_is_valid() {
     assert_eq!(config.facilities.len(), 2);
     assert_eq!(config.users.len(), 4);
     assert_eq!(config.database.backend, Backend::Sqlite);
-    assert_eq!(config.database.url, format!("sqlite://{}", Path::new(".").join("data/journal.db").display()));
+    let journal = std::env::current_dir().expect("working directory").join("data/journal.db");
+    assert_eq!(config.database.url, format!("sqlite://{}", journal.display()), "absolute, with no `.` or `..`");
     assert_eq!(config.fee_item(&code("HALL-USE")).map(|i| i.price), Some(Price::Open { amount_max: yen(500_000) }));
 }
 
