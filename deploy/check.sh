@@ -3,8 +3,8 @@
 #   - systemd-analyze verify on the units (package systemd; skipped if absent)
 #   - YAML parsing of the Prometheus files with PyYAML (apt-get install -y python3-yaml,
 #     or pip install pyyaml), and every metric the alert rules use must be one the gateway emits
-#   - promtool check rules / check config if promtool is there (apt-get install -y prometheus;
-#     optional, skipped if absent)
+#   - promtool check rules / test rules (every alert driven across its threshold) / check config
+#     (apt-get install -y prometheus; skipped if absent, a failure with POS_DEPLOY_CHECK_STRICT=1)
 #   - bash -n on the shell scripts
 # Where this was written (Debian 12), PyYAML was already present (python3-yaml 6.0 from apt);
 # promtool came from `apt-get install -y --no-install-recommends prometheus`.
@@ -21,24 +21,28 @@ trap 'rm -rf "$work"' EXIT
 pass() { echo "ok    $*"; }
 fail() { echo "FAIL  $*"; failures=$((failures + 1)); }
 skip() { echo "skip  $*"; }
+# A check CI must not skip (POS_DEPLOY_CHECK_STRICT=1, as .ci/run sets it) fails there instead.
+required() { if [[ "${POS_DEPLOY_CHECK_STRICT:-0}" == 1 ]]; then fail "$*"; else skip "$*"; fi; }
 
-# --- systemd units --------------------------------------------------------------------------
+# --- systemd units ---------------------------------------------------------------------------
 if command -v systemd-analyze >/dev/null 2>&1; then
-    if [[ ! -x /usr/local/bin/gateway ]]; then
-        # verify refuses a unit whose ExecStart binary is missing: check copies pointing at a stub.
-        printf '#!/bin/sh\n' >"$work/gateway" && chmod +x "$work/gateway"
-        echo "note  /usr/local/bin/gateway is not installed: verifying the units with a stub binary"
-    fi
     for unit in "$deploy"/systemd/*.service "$deploy"/systemd/*.timer; do
         name="$(basename "$unit")"
+        # A timer names no binary: its service's (verify looks for the service beside the timer).
+        service="$unit"
+        [[ "$name" == *.timer ]] && service="${unit%.timer}.service"
+        binary="$(sed -n 's#^ExecStart=\([^ ]*\).*#\1#p' "$service")"
         checked="$unit"
-        if [[ ! -x /usr/local/bin/gateway ]]; then
-            sed "s#/usr/local/bin/gateway#$work/gateway#g" "$unit" >"$work/$name"
+        if [[ ! -x "$binary" || "$name" == *.timer ]]; then
+            # verify refuses a unit whose ExecStart binary is missing: check a copy pointing at a stub.
+            if [[ ! -x "$binary" ]]; then
+                printf '#!/bin/sh\n' >"$work/$(basename "$binary")" && chmod +x "$work/$(basename "$binary")"
+                echo "note  $binary is not installed: verifying $name with a stub binary"
+            fi
+            for file in "$unit" "$service"; do
+                if [[ -x "$binary" ]]; then cp "$file" "$work/"; else sed "s#$binary#$work/$(basename "$binary")#g" "$file" >"$work/$(basename "$file")"; fi
+            done
             checked="$work/$name"
-        fi
-        # A timer is verified beside its service, which verify looks for in the same folder.
-        if [[ "$name" == *.timer && "$checked" == "$unit" ]]; then
-            cp "$unit" "$work/$name" && cp "${unit%.timer}.service" "$work/" && checked="$work/$name"
         fi
         # Unknown keys are only warnings (exit 0), so any output counts as a failure.
         if output="$(systemd-analyze verify "$checked" 2>&1)" && [[ -z "$output" ]]; then
@@ -106,6 +110,12 @@ if command -v promtool >/dev/null 2>&1; then
     else
         fail "promtool check rules prometheus/alerts.yml:"$'\n'"$output"
     fi
+    # Each alert driven across its threshold: alerts.test.yml.
+    if output="$(cd "$deploy/prometheus" && promtool test rules alerts.test.yml 2>&1)"; then
+        pass "promtool test rules prometheus/alerts.test.yml"
+    else
+        fail "promtool test rules prometheus/alerts.test.yml:"$'\n'"$output"
+    fi
     # check config wants the credentials and rule files to exist: point them at stand-ins.
     : >"$work/token"
     sed -e "s#/etc/prometheus/pos-gateway.token#$work/token#" \
@@ -117,7 +127,7 @@ if command -v promtool >/dev/null 2>&1; then
         fail "promtool check config prometheus/scrape.yml:"$'\n'"$output"
     fi
 else
-    skip "promtool not found (apt-get install -y prometheus): PromQL not checked"
+    required "promtool not found (apt-get install -y prometheus): PromQL not checked"
 fi
 
 # --- shell scripts --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ const DEV_TLS_STEM: &str = "acquirer-sim";
 const DEV_TLS_NAMES: [&str; 2] = ["127.0.0.1", "localhost"];
 
 #[derive(Debug, Parser)]
-#[command(name = "acquirer-sim", about = "Simulated card acquirer or e-money centre (ISO 8583 over TLS)")]
+#[command(name = "acquirer-sim", version = pos_build_info::VERSION, about = "Simulated card acquirer or e-money centre (ISO 8583 over TLS)")]
 struct Args {
     /// Which centre to play.
     #[arg(long, value_name = "card|emoney")]

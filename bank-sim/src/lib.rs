@@ -1,5 +1,5 @@
 //! A simulated bank: the 全銀協 入出金取引明細 file (種別コード 03) of one or more accounts, as
-//! `shared/protocols/zengin-statement.md` lays it out, written from the movements it is given.
+//! `docs/protocols.md` §4.4 lays it out, written from the movements it is given.
 //!
 //! The demo hands it the acquirers' payouts and the facilities' cash deposits and gets the
 //! statement the treasury's bank would deliver; the reconciler reads it like any bank's file.

@@ -454,6 +454,9 @@ pub enum Role {
     Admin,
     /// A counter's device bridge (counterd): takes its register's commands, reports results.
     Device,
+    /// Monitoring (Prometheus, a load balancer's detailed readiness check): `/metrics` and
+    /// `/readyz`'s detail, and no facility's data.
+    Metrics,
 }
 
 impl Role {
@@ -464,6 +467,7 @@ impl Role {
             Role::Treasury => "treasury",
             Role::Admin => "admin",
             Role::Device => "device",
+            Role::Metrics => "metrics",
         }
     }
 }
@@ -471,9 +475,14 @@ impl Role {
 /// What a user may reach, fixed by the role and its binding in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    Register { facility: FacilityId, register: RegisterId },
+    Register {
+        facility: FacilityId,
+        register: RegisterId,
+    },
     Operator(OperatorId),
     All,
+    /// No facility at all: a monitoring user reads the system's state, never its business.
+    NoFacilities,
 }
 
 #[derive(Debug, Clone)]

@@ -700,10 +700,16 @@ fn validate_users(
                 let role = if role_name == "treasury" { Role::Treasury } else { Role::Admin };
                 (Some(role), Some(Scope::All))
             }
+            "metrics" => {
+                unexpected(issues, "facility", user.facility.is_some(), "metrics");
+                unexpected(issues, "register", user.register.is_some(), "metrics");
+                unexpected(issues, "operator", user.operator.is_some(), "metrics");
+                (Some(Role::Metrics), Some(Scope::NoFacilities))
+            }
             other => {
                 issues.add(
                     format!("{path}.role"),
-                    format!("unknown role {other:?} (expected clerk, operator, treasury, admin or device)"),
+                    format!("unknown role {other:?} (expected clerk, operator, treasury, admin, device or metrics)"),
                 );
                 (None, None)
             }

@@ -27,28 +27,28 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// The longest idempotency key accepted.
 pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 128;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenShiftRequest {
     pub register_id: RegisterId,
     pub opening_float: Yen,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseShiftRequest {
     /// The drawer count by denomination, e.g. `{"10000": 3, "1000": 12, "100": 7}`.
     pub counted: CashCount,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSaleRequest {
     pub register_id: RegisterId,
     pub lines: Vec<SaleLineRequest>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaleLineRequest {
     pub fee_item: FeeItemCode,
@@ -58,7 +58,7 @@ pub struct SaleLineRequest {
     pub amount: Option<Yen>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     pub method: Method,
@@ -79,13 +79,13 @@ pub struct PaymentRequest {
     pub customer_code: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidSaleRequest {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShiftState {
     Open,
@@ -93,7 +93,7 @@ pub enum ShiftState {
 }
 
 /// Expected against counted cash at the close of a shift (過不足).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CashReconciliation {
     pub opening_float: Yen,
     pub cash_sales: Yen,
@@ -104,7 +104,7 @@ pub struct CashReconciliation {
     pub count: CashCount,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShiftView {
     pub id: String,
     pub facility_id: FacilityId,
@@ -119,12 +119,12 @@ pub struct ShiftView {
     pub cash: Option<CashReconciliation>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShiftList {
     pub shifts: Vec<ShiftView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleLineView {
     pub fee_item: FeeItemCode,
     pub name_ja: String,
@@ -134,7 +134,7 @@ pub struct SaleLineView {
     pub revenue_account: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaymentView {
     pub id: String,
     pub sale_id: String,
@@ -161,12 +161,12 @@ pub struct PaymentView {
     pub refunded: Yen,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaymentList {
     pub payments: Vec<PaymentView>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundMethod {
     /// Back to the card or e-money it was paid with, through the acquirer.
@@ -175,7 +175,7 @@ pub enum RefundMethod {
     Cash,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     pub amount: Yen,
@@ -188,7 +188,7 @@ pub struct RefundRequest {
     pub approval_code: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RefundView {
     pub id: String,
     pub payment_id: String,
@@ -210,7 +210,7 @@ pub struct RefundView {
 pub const APPROVAL_CODE_CHARS_MAX: usize = 16;
 
 /// A clerk asks a supervisor to approve a refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundApprovalRequest {
     pub amount: Yen,
@@ -218,7 +218,7 @@ pub struct RefundApprovalRequest {
 }
 
 /// A supervisor's decision on a clerk's refund request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalDecision {
     #[serde(default)]
@@ -226,13 +226,13 @@ pub struct ApprovalDecision {
 }
 
 /// A supervisor issues a one-time code approving a refund of this amount of one payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalCodeRequest {
     pub amount: Yen,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalState {
     /// Waiting for the supervisor (a request) or for the clerk to use it (a code).
@@ -279,7 +279,7 @@ impl std::str::FromStr for ApprovalState {
 }
 
 /// A clerk's refund request as the register and the supervisor see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RefundApprovalView {
     pub id: String,
     pub payment_id: String,
@@ -302,13 +302,13 @@ pub struct RefundApprovalView {
     pub payment: Option<PaymentView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RefundApprovalList {
     pub requests: Vec<RefundApprovalView>,
 }
 
 /// A one-time approval code, shown once to the supervisor who issued it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApprovalCodeView {
     pub code: String,
     pub payment_id: String,
@@ -316,7 +316,7 @@ pub struct ApprovalCodeView {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     /// The money was taken (the settlement shows the sale).
@@ -325,7 +325,7 @@ pub enum Resolution {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     pub outcome: Resolution,
@@ -333,13 +333,13 @@ pub struct ResolveRequest {
 }
 
 /// A receipt number (領収書番号): gapless per register and fiscal year.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptNumber {
     pub fiscal_year: FiscalYear,
     pub number: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleView {
     pub id: String,
     pub facility_id: FacilityId,
@@ -360,23 +360,23 @@ pub struct SaleView {
     pub payments: Vec<PaymentView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaymentResult {
     pub payment: PaymentView,
     pub sale: SaleView,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleList {
     pub sales: Vec<SaleView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable (`unknown_fee_item`, `shift_closed`, …).
     pub code: String,
@@ -386,7 +386,7 @@ pub struct ErrorDetail {
     pub field: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WhoAmI {
     pub user: UserName,
     pub role: String,
@@ -396,7 +396,7 @@ pub struct WhoAmI {
 
 /// What the gateway asks a counter's devices to do (the server-driven model: counterd connects
 /// out, takes commands for its register, runs them, and reports).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommandKind {
     /// Take a card or e-money payment on the terminal for the payment waiting on it.
@@ -437,7 +437,7 @@ pub const SCAN_WAIT_MS_MAX: u64 = 300_000;
 /// The longest QR payload a counter is asked to show (a payment QR code's URL is well under it).
 pub const QR_PAYLOAD_CHARS_MAX: usize = 1_024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandState {
     /// Waiting for the counter to take it.
@@ -450,7 +450,7 @@ pub enum CommandState {
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceCommand {
     /// Unique; the counter runs a command at most once and answers a repeat from its own record.
     pub id: String,
@@ -462,7 +462,7 @@ pub struct DeviceCommand {
 }
 
 /// How a command ended, as the counter saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandResult {
     pub state: CommandState,
@@ -477,7 +477,7 @@ pub struct CommandResult {
 }
 
 /// What a command produced, beyond how it ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommandOutput {
     /// The terminal's totals as its end of day closed the batch.
@@ -489,7 +489,7 @@ pub enum CommandOutput {
 /// A payment terminal's end-of-day totals as it reports them (ZVT BMP `60`, PROTOCOLS.md §3):
 /// the period's receipt numbers and, for each of ZVT's seven card slots, how many payments and
 /// their turnover. Per-brand detail is only on the terminal's print-out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TerminalTotals {
     /// The receipt numbers of the period's first and last receipt (both 0 when there was none).
@@ -502,7 +502,7 @@ pub struct TerminalTotals {
 }
 
 /// One card slot of a terminal's end-of-day totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotTotal {
     pub slot: TotalsSlot,
@@ -514,7 +514,7 @@ pub struct SlotTotal {
 
 /// ZVT's card slots in end-of-day totals, in the order BMP `60` carries them. Brands without a
 /// slot of their own (UnionPay and every e-money brand) are counted under `other`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TotalsSlot {
     /// girocard / EC.
@@ -565,7 +565,7 @@ impl TotalsSlot {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TerminalReport {
     pub result_code: Option<u8>,
@@ -577,13 +577,13 @@ pub struct TerminalReport {
 }
 
 /// The next command for a register, or none when the long poll timed out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NextCommand {
     pub command: Option<DeviceCommand>,
 }
 
 /// What counterd reports about its devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceHealth {
     pub terminal: DeviceStatus,
@@ -594,7 +594,7 @@ pub struct DeviceHealth {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     Ready,
@@ -608,7 +608,7 @@ pub const COMMAND_WAIT_MS_MAX: u64 = 30_000;
 
 /// A fee item as the register shows it: a fixed price, or an amount the clerk enters up to a
 /// maximum (`open_price_max`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeeItemView {
     pub code: FeeItemCode,
     pub name_ja: String,
@@ -621,7 +621,7 @@ pub struct FeeItemView {
 }
 
 /// A facility as the pages need it: its names, registers, what it sells and what it accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacilityView {
     pub id: FacilityId,
     pub name_ja: String,
@@ -638,13 +638,13 @@ pub struct FacilityView {
     pub cash_tendered_max: Yen,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacilityList {
     pub facilities: Vec<FacilityView>,
 }
 
 /// Where a facility's business day stands for treasury.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DayStatus {
     /// Nothing was taken and no shift was opened.
@@ -662,7 +662,7 @@ pub enum DayStatus {
 }
 
 /// One facility's line on treasury's day board.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DayBoardRow {
     pub facility_id: FacilityId,
     pub name_ja: String,
@@ -687,7 +687,7 @@ pub struct DayBoardRow {
     pub closed_by: Option<UserName>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DayBoard {
     pub business_date: BusinessDate,
     pub facilities: Vec<DayBoardRow>,
@@ -701,7 +701,7 @@ pub struct DayBoard {
 }
 
 /// What treasury asks of a reconciliation run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReconcileRequest {
     /// One facility; all facilities with activity that day when absent.
@@ -713,7 +713,7 @@ pub struct ReconcileRequest {
     pub as_of: Option<chrono::NaiveDate>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReconciledFacility {
     pub facility_id: FacilityId,
     pub gross: Yen,
@@ -722,7 +722,7 @@ pub struct ReconciledFacility {
     pub outcome: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReconcileResult {
     pub business_date: BusinessDate,
     pub as_of: chrono::NaiveDate,
@@ -732,7 +732,7 @@ pub struct ReconcileResult {
     pub city_exceptions: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionState {
     Open,
@@ -742,7 +742,7 @@ pub enum ExceptionState {
 }
 
 /// An exception as treasury works it: what the reconciler found and how it was resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExceptionView {
     pub id: String,
     /// `None` on the city's list: a payout or a bank line no facility-day carries.
@@ -769,13 +769,13 @@ pub struct ExceptionView {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExceptionList {
     pub exceptions: Vec<ExceptionView>,
 }
 
 /// Treasury's resolution of an exception: what was done, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveExceptionRequest {
     pub action: String,
@@ -783,7 +783,7 @@ pub struct ResolveExceptionRequest {
 }
 
 /// A settlement or bank file treasury loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TreasuryFileView {
     pub sha256: String,
     pub kind: String,
@@ -794,12 +794,12 @@ pub struct TreasuryFileView {
     pub uploaded_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TreasuryFileList {
     pub files: Vec<TreasuryFileView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClosedDayView {
     pub facility_id: FacilityId,
     pub business_date: BusinessDate,

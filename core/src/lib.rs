@@ -19,6 +19,7 @@ pub mod money;
 pub mod payment;
 pub mod refund;
 pub mod sale;
+pub mod schema;
 pub mod time;
 
 pub use brand::{Brand, Method};

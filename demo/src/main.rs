@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "demo", about = "The example city's business day, and the benchmark", version)]
+#[command(name = "demo", version = pos_build_info::VERSION, about = "The example city's business day, and the benchmark")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -20,6 +20,7 @@ impl Caller {
     pub fn readable_facilities(&self, config: &Config) -> Option<Vec<FacilityId>> {
         match &self.scope {
             Scope::All => None,
+            Scope::NoFacilities => Some(Vec::new()),
             Scope::Register { facility, .. } => Some(vec![facility.clone()]),
             Scope::Operator(operator) => Some(config.operator_facilities(operator).map(|f| f.id.clone()).collect()),
         }

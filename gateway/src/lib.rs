@@ -12,8 +12,10 @@ pub mod access;
 pub mod analytics;
 pub mod api;
 pub mod connectors;
+pub mod health;
 pub mod journal;
 pub mod metrics;
+pub mod monitor;
 pub mod opendata;
 pub mod payments;
 pub mod refusal;
@@ -90,6 +92,7 @@ pub async fn run_with_terminals(
     tracing::info!(address = %listener.local_addr()?, backend = ?app.journal.backend(), "gateway serving");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(payments::recovery::run(app.clone(), stopped.clone()));
+    let monitor = tokio::spawn(monitor::run(app.clone(), stopped.clone()));
     let host = terminals
         .map(|(listener, tls)| tokio::spawn(terminal_host::serve(listener, tls, app.clone(), stopped.clone())));
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -97,6 +100,7 @@ pub async fn run_with_terminals(
         .await;
     let _ = stop.send(true);
     let _ = worker.await;
+    let _ = monitor.await;
     if let Some(host) = host {
         let _ = host.await;
     }

@@ -9,10 +9,31 @@ use clap::{Parser, Subcommand};
 use pos_core::SystemClock;
 
 #[derive(Parser)]
-#[command(name = "gateway", about = "Cashless payment gateway for public counters")]
+#[command(name = "gateway", version = pos_build_info::VERSION, about = "Cashless payment gateway for public counters")]
 struct Cli {
+    /// How log lines are written to standard error: `text` for people, `json` (one object a line,
+    /// with the request's id and the fields of its span) for a log collector.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs go to standard error (standard output carries the lines scripts read, e.g. the address).
+/// `RUST_LOG` filters them; the default is the gateway at info and everything else at warn.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "gateway=info,warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -34,6 +55,15 @@ enum Command {
     /// Publish a month's open data (CSV, JSON, table schemas, datapackage.json) under
     /// [open_data].dir; `--due` publishes the previous month once its day has come (the timer).
     Opendata(gateway::opendata::publish::OpendataOptions),
+    /// Write a consistent copy of the SQLite journal to a new file while the gateway serves
+    /// (`VACUUM INTO`, checked with `PRAGMA integrity_check`). PostgreSQL: use pg_dump.
+    Backup {
+        #[arg(long, default_value = "config/examples/city.toml")]
+        config: PathBuf,
+        /// The backup file to create (never overwritten).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Print the SHA-256 of a bearer token, for a user's token_sha256 in the configuration.
     TokenHash { token: String },
     /// Write a development CA, a server certificate (for 127.0.0.1 and localhost) for the terminal
@@ -49,16 +79,13 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "gateway=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match cli.command {
         Command::Serve { config, listen } => serve(config, listen).await,
         Command::AuditVerify { config } => audit_verify(config).await,
         Command::Opendata(options) => gateway::opendata::publish::run(options).await,
+        Command::Backup { config, to } => backup(config, to).await,
         Command::TokenHash { token } => {
             println!("{}", pos_config::token_sha256(&token));
             Ok(())
@@ -137,6 +164,17 @@ async fn audit_verify(config_path: PathBuf) -> anyhow::Result<()> {
         }
         Some(problem) => anyhow::bail!("audit log broken after {} good records: {problem}", verification.records),
     }
+}
+
+async fn backup(config_path: PathBuf, to: PathBuf) -> anyhow::Result<()> {
+    let config = pos_config::load(&config_path)?;
+    let journal = gateway::journal::Journal::connect_existing(&config.database)
+        .await
+        .context("the journal must already exist")?;
+    let report = journal.backup_to(&to).await?;
+    journal.close().await;
+    println!("backup written: {} ({} bytes, integrity ok)", report.path.display(), report.bytes);
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -140,6 +140,7 @@ async fn record(app: &AppState, who: &str, peer: SocketAddr, action: &str, targe
         status: 403,
         outcome: "denied".to_string(),
         detail: detail.to_string(),
+        request_id: None,
     };
     if let Err(error) = audit::append(&app.journal, &entry).await {
         tracing::error!(%error, "terminal host audit record could not be written");

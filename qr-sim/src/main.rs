@@ -10,6 +10,7 @@ use qr_sim::QrSimConfig;
 
 /// A simulated QR payment provider (PayPay Open Payment API v2) for tests and the demo.
 #[derive(Debug, Parser)]
+#[command(name = "qr-sim", version = pos_build_info::VERSION)]
 struct Arguments {
     /// TOML configuration (see `QrSimConfig`).
     #[arg(long)]

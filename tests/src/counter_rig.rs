@@ -143,6 +143,18 @@ pub fn counterd_via(
     devices: SystemDevices,
     state_file: &Path,
 ) -> tokio::task::JoinHandle<()> {
+    counterd_until(base, tls, register, devices, state_file, std::future::pending())
+}
+
+/// As [`counterd_via`], stopping as its binary does on Ctrl-C or SIGTERM when `stop` completes.
+pub fn counterd_until(
+    base: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    register: &str,
+    devices: SystemDevices,
+    state_file: &Path,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     let register = RegisterId::parse(register).expect("register");
     let client = GatewayClient::new(base, register.clone(), device_token(&register), tls).expect("client");
     let settings = Settings {
@@ -156,7 +168,7 @@ pub fn counterd_via(
         customer_display: device_drivers::counterd::CustomerDisplay::None,
     };
     let counterd = Counterd::new(settings, client, Arc::new(devices)).expect("counterd");
-    tokio::spawn(counterd.run(std::future::pending()))
+    tokio::spawn(counterd.run(stop))
 }
 
 #[derive(serde::Deserialize)]

@@ -26,6 +26,36 @@ pub enum TlsError {
     Verifier(#[from] rustls::server::VerifierBuilderError),
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
+    #[error("{path}: certificate {index} is not X.509 DER: {problem}")]
+    Certificate { path: PathBuf, index: usize, problem: String },
+}
+
+/// When one certificate of a PEM file stops being valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateExpiry {
+    /// The subject's distinguished name, e.g. `CN=pos.city.example`.
+    pub subject: String,
+    /// `notAfter`, in seconds since the Unix epoch.
+    pub not_after_unix: i64,
+}
+
+/// The expiry of every certificate in a PEM file (a leaf and its chain, or a CA bundle), for the
+/// "certificate expires soon" alert.
+pub fn certificate_expiries(path: &Path) -> Result<Vec<CertificateExpiry>, TlsError> {
+    let pem = read(path)?;
+    certificates_from_pem(&pem, path)?
+        .iter()
+        .enumerate()
+        .map(|(index, der)| {
+            let (_, certificate) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|error| {
+                TlsError::Certificate { path: path.to_path_buf(), index, problem: error.to_string() }
+            })?;
+            Ok(CertificateExpiry {
+                subject: certificate.subject().to_string(),
+                not_after_unix: certificate.validity().not_after.timestamp(),
+            })
+        })
+        .collect()
 }
 
 /// Whether a TLS server asks its clients for certificates.
@@ -378,6 +408,29 @@ impl DevPki {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn certificate_expiries_are_read_from_a_pem_chain() {
+        let dir = std::env::temp_dir().join(format!("pos-tls-expiry-{}", std::process::id()));
+        let pki = super::DevPki::new("expiry test CA").expect("CA");
+        let mut params = rcgen::CertificateParams::new(vec!["pos.city.example".to_string()]).expect("params");
+        params.distinguished_name.push(rcgen::DnType::CommonName, "pos.city.example");
+        params.not_after = rcgen::date_time_ymd(2031, 3, 31);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = params.signed_by(&key, &pki.ca.cert, &pki.ca.key_pair).expect("leaf");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("chain.crt");
+        std::fs::write(&file, format!("{}{}", leaf.pem(), pki.ca_pem())).expect("write");
+        let expiries = super::certificate_expiries(&file).expect("read");
+        assert_eq!(expiries.len(), 2);
+        assert_eq!(expiries[0].subject, "CN=pos.city.example");
+        // 2031-03-31T00:00:00Z
+        assert_eq!(expiries[0].not_after_unix, 1_932_681_600);
+        assert_eq!(expiries[1].subject, "CN=expiry test CA");
+        std::fs::write(&file, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").expect("write");
+        assert!(matches!(super::certificate_expiries(&file), Err(super::TlsError::Certificate { index: 0, .. })));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     use super::*;
 
     #[test]

@@ -48,3 +48,10 @@ async fn the_binary_serves_and_writes_the_settlement_file_on_stop() {
     let content = std::fs::read_to_string(settlement_dir.join(&name)).unwrap();
     assert!(content.contains(",411111******1111,1500,48,1452,"), "{content}");
 }
+
+#[test]
+fn the_binary_answers_version_with_its_commit() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_acquirer-sim")).arg("--version").output().expect("run");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), pos_build_info::version_line("acquirer-sim"));
+}

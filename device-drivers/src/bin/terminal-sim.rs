@@ -15,7 +15,7 @@ use iso8583::client::{Client, ClientSettings};
 use pos_core::Brand;
 
 #[derive(Debug, Parser)]
-#[command(about = "A simulated ZVT payment terminal")]
+#[command(name = "terminal-sim", version = pos_build_info::VERSION, about = "A simulated ZVT payment terminal")]
 struct Arguments {
     /// Serial device or pty to serve the ECR on (9,600 baud 8N2).
     #[arg(long, conflicts_with = "tcp_listen")]

@@ -37,6 +37,7 @@ use pos_core::api::{
     CommandKind, CommandOutput, CommandResult, CommandState, DeviceCommand, DeviceHealth, DeviceStatus, TerminalReport,
 };
 use pos_core::{RegisterId, Yen};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use client::{ClientError, DeviceToken, GatewayClient};
@@ -173,28 +174,53 @@ impl Counterd {
                 tokio::time::sleep(interval).await;
             }
         };
+        // Shutdown (Ctrl-C, SIGTERM) stops taking commands at once, but a command already started
+        // runs to its end on the devices and is journaled: a charge is never cut off between the
+        // terminal's approval and counterd's record of it. Its result is then posted once; if the
+        // gateway cannot take it now, the journal answers the gateway's redelivery after restart.
+        let (stop, stopping) = watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("counterd: stopping; a command in progress ends first");
+            let _ = stop.send(true);
+            std::future::pending::<()>().await
+        };
         tokio::select! {
-            () = shutdown => {}
+            () = signal => {}
             () = reporter => {}
-            () = self.command_loop() => {}
+            () = self.command_loop(stopping) => {}
         }
     }
 
-    async fn command_loop(&mut self) {
+    /// Takes commands until told to stop; returns between commands, never inside one.
+    async fn command_loop(&mut self, mut stopping: watch::Receiver<bool>) {
         let bounds = self.settings.bounds.clone();
         let mut backoff = Backoff::new(bounds.backoff_ms_min, bounds.backoff_ms_max);
         loop {
+            if *stopping.borrow() {
+                return;
+            }
             self.ensure_terminal();
-            match self.client.next_command(bounds.poll_wait_ms).await {
+            // Dropping a long poll is safe: a command the gateway handed out but nobody saw is
+            // handed out again when this counter next asks.
+            let next = tokio::select! {
+                biased;
+                _ = stopping.wait_for(|stop| *stop) => return,
+                next = self.client.next_command(bounds.poll_wait_ms) => next,
+            };
+            match next {
                 Ok(None) => backoff.reset(),
                 Ok(Some(command)) => {
                     backoff.reset();
-                    self.handle(command, &mut backoff).await;
+                    self.handle(command, &mut backoff, &stopping).await;
                 }
                 Err(error) => {
                     let delay = backoff.next_delay();
                     tracing::warn!(%error, delay_ms = delay.as_millis() as u64, "counterd: no command from the gateway; retrying");
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        _ = stopping.wait_for(|stop| *stop) => return,
+                        () = tokio::time::sleep(delay) => {}
+                    }
                 }
             }
         }
@@ -238,7 +264,7 @@ impl Counterd {
         change(&mut lock(&self.health));
     }
 
-    async fn handle(&mut self, command: DeviceCommand, backoff: &mut Backoff) {
+    async fn handle(&mut self, command: DeviceCommand, backoff: &mut Backoff, stopping: &watch::Receiver<bool>) {
         let id = command.id.clone();
         let result = match self.journal.get(&id) {
             Some(JournalEntry { result: Some(result), .. }) => {
@@ -268,7 +294,7 @@ impl Counterd {
                 result
             }
         };
-        post_result(&self.client, &id, &result, backoff).await;
+        post_result(&self.client, &id, &result, backoff, stopping).await;
     }
 
     async fn execute(&mut self, id: &str, command: &CommandKind) -> CommandResult {
@@ -425,7 +451,16 @@ impl Counterd {
 }
 
 /// Posts until the gateway takes the answer, or refuses it for good.
-async fn post_result(client: &GatewayClient, id: &str, result: &CommandResult, backoff: &mut Backoff) {
+/// Posts a journaled result until the gateway has it; while stopping, one try only (the journal
+/// keeps the result, and the gateway hands the command out again after the restart).
+async fn post_result(
+    client: &GatewayClient,
+    id: &str,
+    result: &CommandResult,
+    backoff: &mut Backoff,
+    stopping: &watch::Receiver<bool>,
+) {
+    let mut stopping = stopping.clone();
     loop {
         match client.post_result(id, result).await {
             Ok(_) => {
@@ -433,9 +468,16 @@ async fn post_result(client: &GatewayClient, id: &str, result: &CommandResult, b
                 return;
             }
             Err(error) if error.is_transient() => {
+                if *stopping.borrow() {
+                    tracing::warn!(%error, command = %id, "counterd: stopping with the result journaled but not delivered; it is answered after the restart");
+                    return;
+                }
                 let delay = backoff.next_delay();
                 tracing::warn!(%error, command = %id, "counterd: result not delivered; retrying");
-                tokio::time::sleep(delay).await;
+                tokio::select! {
+                    _ = stopping.wait_for(|stop| *stop) => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
             }
             Err(error) => {
                 tracing::error!(%error, command = %id, "counterd: the gateway refused the result");

@@ -10,10 +10,12 @@ mod printer;
 mod properties;
 mod receipt;
 mod scanner;
+mod service;
 mod status;
 mod terminal;
 mod terminal_rig;
 mod vectors;
+mod version;
 
 /// Bytes from the hex notation of PROTOCOLS.md: `"06 00 04 12 34 56 ba"`.
 pub fn hex(text: &str) -> Vec<u8> {

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use pos_config::Config;
 
 use super::error::ApiError;
+use super::request_id::RequestId;
 use crate::journal::audit::{self, AuditEntry};
 use crate::AppState;
 
@@ -91,15 +92,28 @@ fn authenticate(config: &Config, request: &Request) -> Result<(Caller, Credentia
 /// header, which a form on another site cannot send (defence in depth beside `SameSite=Strict`).
 pub const CSRF_HEADER: &str = "x-pos-csrf";
 
-/// Routes anyone may reach: the sign-in page and the sign-in itself. They are audited all the same.
-const PUBLIC_ROUTES: &[&str] = &["/sign-in", "/v1/session"];
+/// Routes anyone may reach: the sign-in page and the sign-in itself, and the API's description
+/// (integrators read it before they have a token). They are audited all the same.
+const PUBLIC_ROUTES: &[&str] = &["/sign-in", "/v1/session", "/v1/openapi.json", "/v1/docs"];
+
+/// The probes of load balancers and service managers: reachable without credentials, and not
+/// audited then (a probe every few seconds would bury the log, and they read nothing). A probe
+/// that carries credentials asks for detail: it is authenticated and audited like any call.
+pub const PROBE_ROUTES: &[&str] = &["/healthz", "/readyz"];
 
 /// Pages (not the API) answer an unauthenticated browser with the sign-in page.
 fn is_page(route: &str) -> bool {
-    !route.starts_with("/v1/") && route != "/metrics" && route != "unmatched"
+    !route.starts_with("/v1/") && route != "/metrics" && route != "unmatched" && !PROBE_ROUTES.contains(&route)
+}
+
+fn has_credentials(request: &Request) -> bool {
+    request.headers().contains_key(AUTHORIZATION) || session_cookie(request).is_some()
 }
 
 fn authorize_request(app: &AppState, request: &Request, route: &str) -> Result<Option<Caller>, ApiError> {
+    if PROBE_ROUTES.contains(&route) && !has_credentials(request) {
+        return Ok(None);
+    }
     if PUBLIC_ROUTES.contains(&route) || crate::web::open_data::PUBLIC_ROUTES.contains(&route) {
         // A signed-in caller is still named in the audit record of a public route.
         return Ok(authenticate(&app.config, request).ok().map(|(caller, _)| caller));
@@ -129,6 +143,8 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
     let target = request.uri().path().to_string();
     let remote =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "-".to_string(), |c| c.0.to_string());
+    let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_string());
+    let unaudited_probe = PROBE_ROUTES.contains(&route.as_str()) && !has_credentials(&request);
 
     let caller = authorize_request(&app, &request, &route);
     let (user_name, role) = match &caller {
@@ -157,6 +173,9 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         metrics::counter!("http_requests_denied_total", "route" => route.clone()).increment(1);
     }
 
+    if unaudited_probe {
+        return response;
+    }
     let entry = AuditEntry {
         at: app.clock.now(),
         user_name,
@@ -167,6 +186,7 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         status,
         outcome: outcome(status).to_string(),
         detail: response.extensions().get::<AuditDetail>().map(|d| d.0.clone()).unwrap_or_default(),
+        request_id,
     };
     if let Err(error) = audit::append(&app.journal, &entry).await {
         // The action has already happened; refusing the answer now would only hide its outcome

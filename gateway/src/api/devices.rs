@@ -55,8 +55,9 @@ pub async fn next(
     Path(register): Path<String>,
     QueryParams(query): QueryParams<WaitQuery>,
 ) -> Result<Json<NextCommand>, ApiError> {
-    let (_, register) = register_of(&app, &register)?;
+    let (facility, register) = register_of(&app, &register)?;
     require_device(&caller, &register)?;
+    counter_seen(&app, &facility.id, &register);
     // The wait ends well inside the server's own request timeout, which would otherwise cut it.
     let wait_max = COMMAND_WAIT_MS_MAX.min(app.config.server.request_timeout_ms / 4 * 3);
     let wait = Duration::from_millis(query.wait_ms.unwrap_or(0).min(wait_max));
@@ -168,6 +169,7 @@ pub async fn health(
 ) -> Result<StatusCode, ApiError> {
     let (facility, register) = register_of(&app, &register)?;
     require_device(&caller, &register)?;
+    counter_seen(&app, &facility.id, &register);
     for (device, status) in [("terminal", health.terminal), ("printer", health.printer), ("scanner", health.scanner)] {
         let ready = i8::from(status == DeviceStatus::Ready);
         metrics::gauge!("device_ready", "facility" => facility.id.to_string(), "register" => register.to_string(), "device" => device).set(ready);
@@ -176,6 +178,13 @@ pub async fn health(
         tracing::info!(register = %register, detail = %health.detail, "counter device health");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The "counter offline" alert's gauge: when this register's counterd was last heard from.
+fn counter_seen(app: &AppState, facility: &pos_core::FacilityId, register: &RegisterId) {
+    let now = app.clock.now().timestamp() as f64;
+    metrics::gauge!("counter_last_seen_timestamp_seconds", "facility" => facility.to_string(), "register" => register.to_string())
+        .set(now);
 }
 
 /// A clerk (or the register's operator) asks the counter for something: a reprint, the drawer,
@@ -242,7 +251,7 @@ fn check_command(command: &CommandKind) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CommandList {
     pub commands: Vec<DeviceCommand>,
 }

@@ -10,8 +10,10 @@ pub mod exports;
 pub mod extract;
 pub mod facilities;
 pub mod idempotency;
+pub mod openapi;
 pub mod payments;
 pub mod reports;
+pub mod request_id;
 pub mod sales;
 pub mod session;
 pub mod shifts;
@@ -78,6 +80,10 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/reports/monthly", get(reports::monthly))
         .route("/v1/audit/verify", get(system::verify_audit))
         .route("/metrics", get(system::metrics))
+        .route("/v1/openapi.json", get(openapi::document_json))
+        .route("/v1/docs", get(openapi::docs_page))
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
         // The timeout sits inside the audit layer, so a request cut off by it is still recorded.
         .route_layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate_and_audit))
@@ -89,5 +95,7 @@ pub fn router(app: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        // Outermost, so that even a refusal by the layers inside carries the request's id.
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(app)
 }

@@ -45,8 +45,10 @@ pub async fn sign_in(State(app): State<AppState>, body: axum::body::Bytes) -> Re
         return Err(ApiError::unauthenticated("unknown token").at("token"));
     }
     let caller = caller_of_token(&app.config, token).map_err(|e| e.at("token"))?;
-    if caller.role == Role::Device {
-        return Err(ApiError::forbidden("a device token cannot sign in to the pages").at("token"));
+    if matches!(caller.role, Role::Device | Role::Metrics) {
+        return Err(
+            ApiError::forbidden(format!("a {} token cannot sign in to the pages", caller.role.code())).at("token")
+        );
     }
     let me = who_am_i(&app, &caller);
     Ok(([(SET_COOKIE, cookie(token, SESSION_SECONDS))], Json(me)).into_response())

@@ -1,4 +1,4 @@
-//! Who am I, metrics, and the audit log's verification.
+//! Who am I, metrics, liveness and readiness, and the audit log's verification.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -9,6 +9,7 @@ use pos_core::api::WhoAmI;
 
 use super::error::ApiError;
 use crate::access::Caller;
+use crate::health::{self, Readiness, ReadinessSummary};
 use crate::journal::audit::{self, Verification};
 use crate::AppState;
 
@@ -33,8 +34,37 @@ pub async fn metrics(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require_role(&[Role::Admin, Role::Treasury])?;
+    caller.require_role(&MONITORING_ROLES)?;
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()))
+}
+
+/// Who may read the metrics and the readiness detail.
+pub const MONITORING_ROLES: [Role; 3] = [Role::Admin, Role::Treasury, Role::Metrics];
+
+/// Liveness: the process answers. No credentials, no data, nothing checked (see [`crate::health`]).
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "alive" }))
+}
+
+/// Readiness: `200` ready or degraded, `503` unready. Without credentials the verdict alone; with
+/// an admin, treasury or metrics token every check behind it (any other role: `403`).
+pub async fn readyz(
+    State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
+) -> Result<axum::response::Response, ApiError> {
+    if let Some(Extension(caller)) = &caller {
+        caller.require_role(&MONITORING_ROLES)?;
+    }
+    let report = health::readiness(&app).await;
+    let status = if report.status == Readiness::Unready {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(match caller {
+        Some(_) => (status, Json(report)).into_response(),
+        None => (status, Json(ReadinessSummary { status: report.status })).into_response(),
+    })
 }
 
 pub async fn verify_audit(

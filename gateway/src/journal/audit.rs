@@ -32,18 +32,23 @@ pub struct AuditEntry {
     pub outcome: String,
     /// What the request did beyond its route (ids, amounts, approver); empty when nothing more.
     pub detail: String,
+    /// The request's id (`X-Request-Id`); absent in records written before ids were kept.
+    pub request_id: Option<String>,
 }
 
-/// The fields a record's hash covers after the chain position: the detail only when there is
-/// one, so records written before it existed still verify.
-fn hashed_fields<'a>(fields: &'a [&'a str], detail: &'a str) -> Vec<&'a str> {
+/// The fields a record's hash covers after the chain position: the request id and the detail
+/// only when there are, so records written before they existed still verify.
+fn hashed_fields<'a>(fields: &'a [&'a str], request_id: Option<&'a str>, detail: &'a str) -> Vec<&'a str> {
     let mut all = fields.to_vec();
+    all.extend(request_id);
     if !detail.is_empty() {
         all.push(detail);
     }
     all
 }
 
+/// The hash of a record. A record with a request id hashes it after the other fields; one without
+/// (written before ids were kept) hashes exactly as it did then, so old chains still verify.
 fn record_hash(prev_hash: &str, seq: i64, at: &str, entry: &[&str]) -> String {
     let mut hasher = Sha256::new();
     // Length-prefixed fields, so no choice of field contents can make two records hash alike.
@@ -66,9 +71,9 @@ pub async fn append(journal: &Journal, entry: &AuditEntry) -> Result<i64, Journa
     let status = entry.status.to_string();
     let fields =
         [entry.user_name.as_str(), &entry.role, &entry.action, &entry.target, &entry.remote, &status, &entry.outcome];
-    let hash = record_hash(&prev_hash, seq, &at, &hashed_fields(&fields, &entry.detail));
+    let hash = record_hash(&prev_hash, seq, &at, &hashed_fields(&fields, entry.request_id.as_deref(), &entry.detail));
     sqlx::query(
-        "INSERT INTO audit_log (seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO audit_log (seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash, detail, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(seq)
     .bind(&at)
@@ -82,6 +87,7 @@ pub async fn append(journal: &Journal, entry: &AuditEntry) -> Result<i64, Journa
     .bind(&prev_hash)
     .bind(&hash)
     .bind(&entry.detail)
+    .bind(entry.request_id.as_deref())
     .execute(tx.conn())
     .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
@@ -93,7 +99,7 @@ pub async fn append(journal: &Journal, entry: &AuditEntry) -> Result<i64, Journa
     Ok(seq)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Verification {
     pub records: i64,
     /// The first problem found, if any, naming the record.
@@ -116,7 +122,7 @@ pub async fn verify(journal: &Journal) -> Result<Verification, JournalError> {
     let mut expected_seq = 1i64;
     let mut prev_hash = GENESIS_HASH.to_string();
     while expected_seq <= head_seq {
-        let rows = sqlx::query("SELECT seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash, detail FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3")
+        let rows = sqlx::query("SELECT seq, at, user_name, role, action, target, remote, status, outcome, prev_hash, hash, detail, request_id FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3")
             .bind(expected_seq)
             .bind(head_seq)
             .bind(VERIFY_PAGE_RECORDS)
@@ -141,10 +147,11 @@ pub async fn verify(journal: &Journal) -> Result<Verification, JournalError> {
                 .map(|column| row.try_get::<String, _>(*column))
                 .chain([Ok(status.to_string()), row.try_get::<String, _>("outcome")])
                 .collect::<Result<_, _>>()?;
+            let request_id: Option<String> = row.try_get("request_id")?;
             let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
             let detail: String = row.try_get("detail")?;
             let at: String = row.try_get("at")?;
-            let hash = record_hash(&prev_hash, seq, &at, &hashed_fields(&field_refs, &detail));
+            let hash = record_hash(&prev_hash, seq, &at, &hashed_fields(&field_refs, request_id.as_deref(), &detail));
             let stored_hash: String = row.try_get("hash")?;
             if hash != stored_hash {
                 return fail(format!("record {seq} was altered: its content does not match its hash"));

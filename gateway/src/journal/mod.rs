@@ -27,13 +27,15 @@ pub mod sales;
 pub mod shifts;
 pub mod treasury;
 
-use std::sync::Arc;
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use pos_config::Backend;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// How long a connection may wait for a lock held by another writer before failing.
@@ -41,8 +43,50 @@ pub const DATABASE_BUSY_TIMEOUT_MS: u64 = 5_000;
 /// How long to wait for a free connection from the pool.
 pub const POOL_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// The migrations this binary knows, per backend. They tolerate migrations they do not know
+/// (`ignore_missing`): during a rolling upgrade a newer node may already have applied the next
+/// ones, and an older node must keep starting beside it. sqlx's default refuses that
+/// (`VersionMissing`); what makes it safe is the rule that every migration is additive (see
+/// `deploy/README.md`, "Upgrades", and the test `upgrades`). A migration this binary knows is
+/// still checked: applied with another checksum (an edited file) is refused.
+static SQLITE_MIGRATIONS: LazyLock<Migrator> = LazyLock::new(|| tolerant(sqlx::migrate!("./migrations/sqlite")));
+static POSTGRES_MIGRATIONS: LazyLock<Migrator> = LazyLock::new(|| tolerant(sqlx::migrate!("./migrations/postgres")));
+
+fn tolerant(mut migrator: Migrator) -> Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// The migrations a backend's schema is built from, as this binary knows them.
+pub fn known_migrations(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
+
+/// Where the journal's schema stands against the migrations this binary knows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SchemaState {
+    /// The highest migration this binary knows.
+    pub known_latest: i64,
+    /// The highest migration applied to the journal (by this node or a newer one).
+    pub applied_latest: Option<i64>,
+    /// Migrations this binary knows that are not applied: the node cannot serve.
+    pub missing: Vec<i64>,
+    /// Migrations applied that this binary does not know: a newer node ran them (a rolling
+    /// upgrade in progress); this node serves on, since migrations are additive.
+    pub newer: Vec<i64>,
+    /// Migrations recorded as failed (a partial migration sqlx calls "dirty").
+    pub failed: Vec<i64>,
+}
+
+impl SchemaState {
+    /// The schema holds everything this binary needs.
+    pub fn is_usable(&self) -> bool {
+        self.missing.is_empty() && self.failed.is_empty()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -54,6 +98,15 @@ pub enum JournalError {
     Folder { path: String, source: std::io::Error },
     #[error("journal record {table}.{column} of {id} holds an unreadable value {value:?}")]
     Corrupt { table: &'static str, column: &'static str, id: String, value: String },
+    #[error("backup: {0}")]
+    Backup(String),
+}
+
+/// What a backup wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupReport {
+    pub path: std::path::PathBuf,
+    pub bytes: u64,
 }
 
 #[derive(Clone)]
@@ -141,10 +194,8 @@ impl Journal {
             })
             .connect_with(options)
             .await?;
-        match (backend, create) {
-            (_, false) => {}
-            (Backend::Sqlite, true) => SQLITE_MIGRATIONS.run(&pool).await?,
-            (Backend::Postgres, true) => POSTGRES_MIGRATIONS.run(&pool).await?,
+        if create {
+            known_migrations(backend).run(&pool).await?;
         }
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Journal { pool, backend, write_gate })
@@ -181,6 +232,72 @@ impl Journal {
         let mut conn = self.pool.acquire().await?;
         conn.ping().await?;
         Ok(())
+    }
+
+    /// Writes a consistent copy of the whole journal to `target` while the gateway keeps serving:
+    /// SQLite's `VACUUM INTO` reads one snapshot (a read transaction, so writers go on in WAL mode)
+    /// and writes a compact, self-contained database file, which is then checked with
+    /// `PRAGMA integrity_check`. Restoring is putting that file in place as `journal.db` (with no
+    /// `-wal` or `-shm` beside it) and starting the gateway. An existing `target` is never
+    /// overwritten. PostgreSQL journals are backed up with PostgreSQL's own tools (`pg_dump`,
+    /// base backups): see `deploy/README.md`.
+    pub async fn backup_to(&self, target: &std::path::Path) -> Result<BackupReport, JournalError> {
+        if self.backend != Backend::Sqlite {
+            return Err(JournalError::Backup(
+                "a PostgreSQL journal is backed up with pg_dump -Fc (or base backups with WAL archiving); see deploy/README.md".to_string(),
+            ));
+        }
+        if target.exists() {
+            return Err(JournalError::Backup(format!("{} exists; a backup never overwrites a file", target.display())));
+        }
+        let text =
+            target.to_str().ok_or_else(|| JournalError::Backup(format!("{} is not a UTF-8 path", target.display())))?;
+        let mut conn = self.read().await?;
+        // The path is a string literal of the statement: quotes doubled, as SQL escapes them.
+        sqlx::query(&format!("VACUUM INTO '{}'", text.replace('\'', "''"))).execute(&mut *conn).await?;
+        drop(conn);
+        let copy = sqlx::any::AnyConnectOptions::from_str(&format!("sqlite://{text}?mode=ro"))?;
+        let mut check = sqlx::AnyConnection::connect_with(&copy).await?;
+        let verdict: String = sqlx::query("PRAGMA integrity_check").fetch_one(&mut check).await?.try_get(0)?;
+        check.close().await?;
+        if verdict != "ok" {
+            return Err(JournalError::Backup(format!("the copy at {text} fails its integrity check: {verdict}")));
+        }
+        let bytes = std::fs::metadata(target).map_err(|e| JournalError::Backup(format!("{text}: {e}")))?.len();
+        Ok(BackupReport { path: target.to_path_buf(), bytes })
+    }
+
+    /// Reads which migrations the journal has, against the ones this binary knows.
+    pub async fn schema_state(&self) -> Result<SchemaState, JournalError> {
+        let mut conn = self.read().await?;
+        // `success` is a BOOLEAN, which the Any driver cannot read from SQLite: read it as a number.
+        let rows = sqlx::query(
+            "SELECT version, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) AS succeeded FROM _sqlx_migrations ORDER BY version",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut applied = Vec::new();
+        let mut failed = Vec::new();
+        for row in &rows {
+            let version: i64 = row.try_get("version")?;
+            if row.try_get::<i64, _>("succeeded")? == 1 {
+                applied.push(version);
+            } else {
+                failed.push(version);
+            }
+        }
+        let known: Vec<i64> = known_migrations(self.backend)
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .collect();
+        Ok(SchemaState {
+            known_latest: known.iter().copied().max().unwrap_or(0),
+            applied_latest: applied.iter().copied().max(),
+            missing: known.iter().copied().filter(|v| !applied.contains(v)).collect(),
+            newer: applied.iter().copied().filter(|v| !known.contains(v)).collect(),
+            failed,
+        })
     }
 }
 

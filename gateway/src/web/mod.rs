@@ -128,7 +128,7 @@ async fn home(Extension(caller): Extension<Caller>) -> Redirect {
     Redirect::to(match caller.role {
         Role::Clerk | Role::Operator => "/register",
         Role::Treasury => "/treasury",
-        Role::Admin | Role::Device => "/analytics",
+        Role::Admin | Role::Device | Role::Metrics => "/analytics",
     })
 }
 

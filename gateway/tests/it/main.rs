@@ -28,12 +28,14 @@ macro_rules! on_both_backends {
 }
 
 mod analytics;
+mod backup;
 mod card_data;
 mod crash;
 mod devices;
 mod journal_suite;
 mod money_path;
 mod opendata;
+mod operations;
 mod qr;
 mod qr_barcode;
 mod qr_crash;
@@ -43,3 +45,5 @@ mod support;
 mod switch;
 mod switch_rig;
 mod treasury;
+mod upgrades;
+mod version;

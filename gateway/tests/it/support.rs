@@ -82,7 +82,7 @@ pub struct TestApp {
     pub base: String,
     pub app: gateway::AppState,
     pub terminal_host: Option<std::net::SocketAddr>,
-    _database: TestDatabase,
+    _database: Option<TestDatabase>,
     pub http: reqwest::Client,
     /// The gateway and what the rig started beside it.
     pub rig: Option<demo::rig::Rig>,
@@ -139,7 +139,27 @@ pub async fn spawn_rig(
         base: rig.base.clone(),
         app: rig.app.clone(),
         terminal_host: rig.terminal_host,
-        _database: database,
+        _database: Some(database),
+        http: reqwest::Client::new(),
+        rig: Some(rig),
+        _tls_dir: tls_dir,
+    }
+}
+
+/// Spawns the gateway on an existing journal at `url` (a restored backup), which the test owns.
+pub async fn spawn_app_on(url: &str) -> TestApp {
+    let mut config = offline_config();
+    config.database.url = url.to_string();
+    config.database.backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+    let tls_dir = tempfile::tempdir().expect("temp dir");
+    let options =
+        demo::rig::RigOptions::gateway_only(config, Arc::new(pos_core::SystemClock), tls_dir.path().to_path_buf());
+    let rig = demo::rig::Rig::start(options).await.expect("the rig starts");
+    TestApp {
+        base: rig.base.clone(),
+        app: rig.app.clone(),
+        terminal_host: None,
+        _database: None,
         http: reqwest::Client::new(),
         rig: Some(rig),
         _tls_dir: tls_dir,
@@ -182,7 +202,7 @@ impl TestApp {
         key: Option<&str>,
         body: Option<String>,
     ) -> Reply {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -195,7 +215,9 @@ impl TestApp {
         let response = request.send().await.expect("request reaches the gateway");
         let status = response.status().as_u16();
         let replayed = response.headers().get("idempotent-replayed").is_some();
+        let content_type = content_type_of(&response);
         let text = response.text().await.expect("body");
+        contract::check(method.as_str(), path, status, content_type.as_deref(), &text);
         Reply { status, text, replayed }
     }
 
@@ -365,3 +387,116 @@ pub fn write_config(dir: &Path, pki: &TestPki, card: &[String], emoney: &[String
 
 /// The one wait helper (the rig's): a condition with a bound.
 pub use demo::rig::until;
+
+fn content_type_of(response: &reqwest::Response) -> Option<String> {
+    response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Every answer the tests receive through [`TestApp`] is checked against the gateway's OpenAPI
+/// document (`gateway::api::openapi`): its route and status must be documented, and a JSON body
+/// must validate against the documented schema (JSON Schema 2020-12, as OpenAPI 3.1 has it).
+pub mod contract {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+
+    use serde_json::Value;
+
+    static DOCUMENT: LazyLock<Value> =
+        LazyLock::new(|| serde_json::to_value(gateway::api::openapi::document()).expect("the document serialises"));
+    static VALIDATORS: LazyLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = LazyLock::new(Default::default);
+
+    /// The documented path template a concrete path matches (`/v1/sales/S-1` → `/v1/sales/{id}`),
+    /// preferring literal segments over parameters.
+    pub fn template_of(path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let paths = DOCUMENT["paths"].as_object()?;
+        paths
+            .keys()
+            .filter_map(|template| {
+                let parts: Vec<&str> = template.split('/').collect();
+                if parts.len() != segments.len() {
+                    return None;
+                }
+                let mut literal = 0;
+                for (part, segment) in parts.iter().zip(&segments) {
+                    if part.starts_with('{') {
+                        continue;
+                    }
+                    if part != segment {
+                        return None;
+                    }
+                    literal += 1;
+                }
+                Some((literal, template.clone()))
+            })
+            .max()
+            .map(|(_, template)| template)
+    }
+
+    fn validator(key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
+        let mut cache = VALIDATORS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .entry(key.to_string())
+            .or_insert_with(|| {
+                let mut root = schema.clone();
+                root["components"] = DOCUMENT["components"].clone();
+                Arc::new(jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("schema of {key}: {e}")))
+            })
+            .clone()
+    }
+
+    pub fn check(method: &str, path: &str, status: u16, content_type: Option<&str>, body: &str) {
+        let path = path.split('?').next().unwrap_or(path);
+        let method = method.to_ascii_lowercase();
+        let Some(template) = template_of(path) else {
+            assert_eq!(status, 404, "{method} {path} answered {status}, and the OpenAPI document has no such path");
+            return;
+        };
+        let operation = &DOCUMENT["paths"][&template][&method];
+        if operation.is_null() {
+            assert_eq!(
+                status, 405,
+                "{method} {template} answered {status}, and the OpenAPI document has no such operation"
+            );
+            return;
+        }
+        let responses = &operation["responses"];
+        let response = [status.to_string(), format!("{}XX", status / 100)]
+            .iter()
+            .map(|key| &responses[key])
+            .find(|r| !r.is_null())
+            .unwrap_or_else(|| {
+                panic!("{method} {template} answered {status}, which its OpenAPI operation does not list")
+            });
+        let is_json = content_type.is_some_and(|t| t.starts_with("application/json"));
+        if status >= 400 && !is_json {
+            // Refusals made by the HTTP layers below the API (body too large, timeout) have no JSON.
+            return;
+        }
+        let content = &response["content"];
+        match content_type {
+            Some(_) if is_json => {
+                let schema = &content["application/json"]["schema"];
+                assert!(!schema.is_null(), "{method} {template} {status} answered JSON, documented as {content}");
+                let value: Value = serde_json::from_str(body).unwrap_or_else(|e| {
+                    panic!("{method} {path} {status}: a JSON content type with a body that is not JSON ({e})")
+                });
+                let key = format!("{method} {template} {status}");
+                let validator = validator(&key, schema);
+                let problems: Vec<String> =
+                    validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+                assert!(problems.is_empty(), "{key}: the answer breaks its OpenAPI schema: {problems:?}\n{body}");
+            }
+            Some(media) => {
+                let media = media.split(';').next().unwrap_or(media).trim();
+                assert!(
+                    content.as_object().is_some_and(|c| c.contains_key(media)),
+                    "{method} {template} {status} answered {media}, documented as {content}"
+                );
+            }
+            None => {
+                assert!(body.is_empty() || content.is_null(), "{method} {template} {status}: a body without a type")
+            }
+        }
+    }
+}

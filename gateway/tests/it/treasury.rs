@@ -13,10 +13,10 @@ use serde_json::json;
 
 use crate::support::{key, spawn_app, token, TestApp};
 
-/// PROTOCOLS' example statement, as the repository keeps it for the reconciler's tests
-/// (SHA-256 6536f2fdcb04dca483abc638fd7291950b4138bd74ae2736801d1119a7981c36).
-const BANK_EXAMPLE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../reconciler/tests/inputs/data/zengin-statement-example.txt");
+/// The 全銀協 statement example of `docs/protocols.md` §4.4, the one copy in the repository (the
+/// reconciler's parser tests read it too); SHA-256
+/// `6536f2fdcb04dca483abc638fd7291950b4138bd74ae2736801d1119a7981c36`.
+const BANK_EXAMPLE: &[u8] = include_bytes!("../../../reconciler/tests/inputs/data/zengin-statement-example.txt");
 
 /// Patterns only a Rust `Debug` form writes: none may reach what treasury reads.
 const DEBUG_PATTERNS: [&str; 9] = ["Some(", "None)", "None,", "Id(\"", "{ ", " }", "::", "Yen(", "Payment("];
@@ -35,7 +35,7 @@ fn assert_no_debug(what: &str, value: &serde_json::Value) {
 }
 
 /// A shift at R0101 with one cash sale of 300 yen, closed ten yen short.
-async fn short_day(app: &TestApp) -> BusinessDate {
+pub(crate) async fn short_day(app: &TestApp) -> BusinessDate {
     let clerk = token("clerk-r0101");
     let shift: ShiftView =
         app.post("/v1/shifts", &clerk, &key(), &json!({ "register_id": "R0101", "opening_float": 10000 })).await.ok();
@@ -201,7 +201,7 @@ async fn upload(app: &TestApp, query: &str, body: Vec<u8>) -> crate::support::Re
 
 async fn files_are_checked_on_loading_and_loaded_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    let statement = std::fs::read(BANK_EXAMPLE).expect("the shared bank statement example");
+    let statement = BANK_EXAMPLE.to_vec();
 
     // A truncated statement is refused with where it broke, and nothing is stored.
     let cut = statement[..statement.len() / 2].to_vec();

@@ -9,3 +9,4 @@ mod malformed;
 mod rig;
 mod settlement;
 mod tls;
+mod version;

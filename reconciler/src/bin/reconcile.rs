@@ -13,7 +13,7 @@ use reconciler::pipeline::{self, Formats, InputFiles};
 use reconciler::source::JournalSource;
 
 #[derive(Parser)]
-#[command(name = "reconcile", about = "Daily reconciliation of the counters' takings (日計表)")]
+#[command(name = "reconcile", version = pos_build_info::VERSION, about = "Daily reconciliation of the counters' takings (日計表)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -12,7 +12,9 @@ use crate::support::{messages, shift_jis, zengin_file, RecordBuilder};
 
 const FILE: &str = "zengin-20261126.txt";
 
-/// The example file of zengin-statement.md, copied byte for byte from `shared/protocols/`.
+/// The example statement of the 全銀協 layout (`docs/protocols.md` §4.4), copied once byte for byte
+/// from the published contract's example; SHA-256
+/// `6536f2fdcb04dca483abc638fd7291950b4138bd74ae2736801d1119a7981c36` (checked below).
 const EXAMPLE: &[u8] = include_bytes!("data/zengin-statement-example.txt");
 
 /// Where the example's records start: 200 bytes and CRLF each.

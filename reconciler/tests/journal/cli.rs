@@ -225,3 +225,10 @@ async fn a_bad_settlement_file_is_named_with_its_line() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("card-settlement-20261124.csv:2:13"), "{stderr}");
 }
+
+#[test]
+fn the_binary_answers_version_with_its_commit() {
+    let output = reconcile_command(&["--version"]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), pos_build_info::version_line("reconcile"));
+}

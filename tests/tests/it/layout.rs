@@ -12,14 +12,15 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("pos-core", &[]),
     ("pos-tls", &[]),
+    ("pos-build-info", &[]),
     ("pos-config", &["pos-core"]),
     ("iso8583", &["pos-core", "pos-tls"]),
     ("qr-protocol", &["pos-core"]),
-    ("reconciler", &["pos-core", "pos-config"]),
-    ("gateway", &["pos-core", "pos-config", "pos-tls", "iso8583", "qr-protocol", "reconciler"]),
-    ("device-drivers", &["pos-core", "pos-tls", "iso8583"]),
-    ("acquirer-sim", &["pos-core", "pos-tls", "iso8583", "reconciler"]),
-    ("qr-sim", &["pos-core", "pos-tls", "qr-protocol", "reconciler"]),
+    ("reconciler", &["pos-core", "pos-config", "pos-build-info"]),
+    ("gateway", &["pos-core", "pos-config", "pos-tls", "iso8583", "qr-protocol", "reconciler", "pos-build-info"]),
+    ("device-drivers", &["pos-core", "pos-tls", "iso8583", "pos-build-info"]),
+    ("acquirer-sim", &["pos-core", "pos-tls", "iso8583", "reconciler", "pos-build-info"]),
+    ("qr-sim", &["pos-core", "pos-tls", "qr-protocol", "reconciler", "pos-build-info"]),
     ("bank-sim", &["pos-core", "pos-config", "reconciler"]),
     (
         "demo",
@@ -35,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "acquirer-sim",
             "qr-sim",
             "bank-sim",
+            "pos-build-info",
         ],
     ),
 ];
@@ -50,6 +52,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("device-drivers", "gateway"),
     ("reconciler", "gateway"),
     ("pos-core", "pos-config"),
+    ("pos-build-info", "pos-core"),
 ];
 
 fn workspace_root() -> &'static Path {

@@ -59,8 +59,12 @@ pub trait CardAcquirer: Send + Sync {
         repeat: bool,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, ReversalAnswer>;
+    /// The endpoint (`host:port`) the link is connected to now, `None` while it is down.
+    fn endpoint(&self) -> Option<String>;
     /// Whether the link is up now (readiness, metrics).
-    fn is_connected(&self) -> bool;
+    fn is_connected(&self) -> bool {
+        self.endpoint().is_some()
+    }
     /// Waits until the link is up, or the deadline passes.
     fn wait_connected(&self, deadline: Duration) -> BoxFuture<'_, bool>;
     /// Answers that came for no request any more (late, duplicated), since the link started.
@@ -187,8 +191,8 @@ impl CardAcquirer for Iso8583Acquirer {
         })
     }
 
-    fn is_connected(&self) -> bool {
-        self.client.endpoint().is_some()
+    fn endpoint(&self) -> Option<String> {
+        self.client.endpoint()
     }
 
     fn wait_connected(&self, deadline: Duration) -> BoxFuture<'_, bool> {
