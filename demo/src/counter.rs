@@ -188,7 +188,7 @@ impl DemoCounter {
         }));
         Ok(DemoCounter {
             register: setup.register,
-            http: reqwest::Client::new(),
+            http: crate::rig::http_client(),
             api_base: setup.api_base,
             printed,
             receipts_dir,

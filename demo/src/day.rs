@@ -510,7 +510,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoReport> {
     let app = rig.app.clone();
     let base = rig.base.clone();
     let terminal_address = rig.terminal_host.context("the demo's terminal host")?.to_string();
-    let client = Client { http: reqwest::Client::new(), base };
+    let client = Client { http: crate::rig::http_client(), base };
     let terminals = rig.terminals()?;
 
     let mut counter = start_counter(&config, &options, date, &client.base, &terminal_address, &rig, &clock).await?;

@@ -46,7 +46,7 @@ async fn reconcile_through_the_api(
     inputs: &[String],
     as_of: &str,
 ) -> anyhow::Result<pos_core::api::ReconcileResult> {
-    let http = reqwest::Client::new();
+    let http = crate::rig::http_client();
     let token = "demo-treasury";
     for input in inputs {
         let path = Path::new(input);

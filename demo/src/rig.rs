@@ -21,6 +21,20 @@ pub const TERMINAL_DEVICE_WAIT_MS: u64 = 120_000;
 /// How often [`until`] looks again.
 pub const UNTIL_POLL_MS: u64 = 20;
 /// The QR simulator's sample key (its example configuration's), used by [`QrOptions::example`].
+/// The longest any HTTP call of the rig's clients waits for its whole answer: a gateway that
+/// stops answering fails the caller with a message instead of hanging it (the longest long poll
+/// the API holds is well under this).
+pub const HTTP_REPLY_MS_MAX: u64 = 120_000;
+
+/// The HTTP client the demo, the benchmark and the tests use: every call bounded by
+/// [`HTTP_REPLY_MS_MAX`].
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(HTTP_REPLY_MS_MAX))
+        .build()
+        .expect("an HTTP client with default TLS settings builds")
+}
+
 pub const QR_API_KEY: &str = "sample_key";
 pub const QR_API_SECRET: &str = "sample_secret";
 /// The merchant the QR link assumes for the example city's facility F01.

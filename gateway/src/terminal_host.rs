@@ -24,6 +24,7 @@ use pos_config::ClientAuthMode;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::Instrument;
 
 use crate::journal::audit::{self, AuditEntry};
 use crate::AppState;
@@ -202,17 +203,30 @@ async fn serve_connection(
         tracing::debug!(%peer, message = %request, "terminal request");
         let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
         let (app, answers, refusals) = (app.clone(), answers_tx.clone(), refusals.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            if let Some(response) = handle(&app, &refusals, request).await {
-                match encode(&response, Spec::default_1987()) {
-                    Ok(bytes) => {
-                        let _ = answers.send(bytes).await;
+        // Each message is served in a span naming the terminal and trace number; the payments
+        // module adds the payment and sale once it has bound them.
+        let span = tracing::info_span!(
+            "terminal_message",
+            terminal_id = %request.text(fields::TERMINAL_ID).unwrap_or(""),
+            stan = %request.text(fields::STAN).unwrap_or(""),
+            mti = %request.mti,
+            payment_id = tracing::field::Empty,
+            sale_id = tracing::field::Empty,
+        );
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                if let Some(response) = handle(&app, &refusals, request).await {
+                    match encode(&response, Spec::default_1987()) {
+                        Ok(bytes) => {
+                            let _ = answers.send(bytes).await;
+                        }
+                        Err(error) => tracing::error!(%error, "answer to a terminal could not be encoded"),
                     }
-                    Err(error) => tracing::error!(%error, "answer to a terminal could not be encoded"),
                 }
             }
-        });
+            .instrument(span),
+        );
     }
     drop(answers_tx);
     let _ = writer_task.await;

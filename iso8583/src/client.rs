@@ -139,16 +139,25 @@ impl Client {
             pending.insert(key.clone(), answer_tx);
         }
         let (written_tx, written_rx) = oneshot::channel();
-        if sender.send(Outbound { bytes, written: written_tx }).await.is_err() {
+        // Handing the frame to the writer and its writing are bounded by the same deadline: a
+        // writer stuck on a peer that stopped reading must not hold the caller past it.
+        let handed = tokio::time::timeout_at(until, sender.send(Outbound { bytes, written: written_tx })).await;
+        if !matches!(handed, Ok(Ok(()))) {
             lock(&self.shared.pending).remove(&key);
-            return Err(ClientError::NotSent("connection closed before sending".to_string()));
+            return Err(ClientError::NotSent("connection closed or blocked before sending".to_string()));
         }
-        match written_rx.await {
-            Ok(true) => {}
+        match tokio::time::timeout_at(until, written_rx).await {
+            Ok(Ok(true)) => {}
             // The writer refused or died before writing: nothing left this process.
-            _ => {
+            Ok(_) => {
                 lock(&self.shared.pending).remove(&key);
                 return Err(ClientError::NotSent("connection closed before sending".to_string()));
+            }
+            // Still queued at the writer when the deadline passed: whether it leaves later is not
+            // known, so the caller must treat it as possibly sent.
+            Err(_) => {
+                lock(&self.shared.pending).remove(&key);
+                return Err(ClientError::Timeout(deadline_ms));
             }
         }
         match tokio::time::timeout_at(until, answer_rx).await {

@@ -98,7 +98,7 @@ impl Counter {
             card,
             emoney,
             rig,
-            http: reqwest::Client::new(),
+            http: demo::rig::http_client(),
             _dir: dir,
         }
     }

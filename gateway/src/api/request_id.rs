@@ -57,7 +57,15 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         .and_then(RequestId::from_caller)
         .unwrap_or_default();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_string();
-    let span = tracing::info_span!("request", request_id = %id.as_str(), method = %request.method(), route = %route);
+    // The payment and sale are filled in by the payments module once the request names them.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.as_str(),
+        method = %request.method(),
+        route = %route,
+        payment_id = tracing::field::Empty,
+        sale_id = tracing::field::Empty,
+    );
     request.extensions_mut().insert(id.clone());
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;

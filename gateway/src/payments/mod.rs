@@ -42,6 +42,15 @@ use crate::journal::JournalError;
 use crate::refusal::Refusal;
 use crate::AppState;
 
+/// Names the payment (and its sale) on the span being served — an HTTP request's or a terminal
+/// message's, which declare these fields empty — so every log line written for it from here on,
+/// down to the acquirer link, carries them. Spans without the fields ignore the call.
+pub fn trace_payment(payment_id: &str, sale_id: &str) {
+    let span = tracing::Span::current();
+    span.record("payment_id", tracing::field::display(payment_id));
+    span.record("sale_id", tracing::field::display(sale_id));
+}
+
 /// The actor named in the journal for what the gateway does on its own.
 pub const SWITCH_ACTOR: &str = "switch";
 

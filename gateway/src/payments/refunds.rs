@@ -50,6 +50,7 @@ pub async fn refund(
     stan: Option<String>,
 ) -> Result<RefundView, Refusal> {
     let payment = load_locked(tx, payment_id).await?;
+    super::trace_payment(&payment.view.id, &payment.view.sale_id);
     let facility = super::facility_of(app, &payment)?;
     match request.method {
         RefundMethod::Cash => caller.require_role(&[Role::Treasury])?,

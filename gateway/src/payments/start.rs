@@ -146,6 +146,7 @@ pub async fn qr(
     .await?;
     let mut sale = sale;
     sale.payments.push(payment.clone());
+    super::trace_payment(&payment.id, &sale.id);
     Ok(PaymentResult { payment, sale })
 }
 
@@ -255,6 +256,7 @@ pub async fn cash(
     // Cash went into the drawer and change comes out of it.
     crate::journal::devices::enqueue(tx, sale.register_id.as_str(), &pos_core::api::CommandKind::OpenDrawer, now)
         .await?;
+    super::trace_payment(&payment.id, &sale.id);
     Ok(PaymentResult { payment, sale })
 }
 
@@ -340,5 +342,6 @@ pub async fn device(
     .await?;
     let mut sale = sale;
     sale.payments.push(payment.clone());
+    super::trace_payment(&payment.id, &sale.id);
     Ok(PaymentResult { payment, sale })
 }

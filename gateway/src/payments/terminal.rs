@@ -132,6 +132,7 @@ pub async fn purchase(app: &AppState, terminal: &str, request: &Message) -> Mess
             return answer(request, &ResponseCode::SystemMalfunction);
         }
     };
+    super::trace_payment(&bound.payment.view.id, &bound.payment.view.sale_id);
     forward(app, request, bound, brand).await
 }
 
@@ -288,6 +289,7 @@ async fn forward(app: &AppState, request: &Message, bound: Bound, brand: Brand) 
         _ => {}
     }
     metrics::counter!("authorizations_total", "acquirer" => bound.connector.id().to_string(), "brand" => brand.code(), "outcome" => label).increment(1);
+    tracing::info!(acquirer = %bound.connector.id(), %brand, outcome = label, "authorization answered");
     response
 }
 

@@ -30,6 +30,7 @@ pub async fn void(
     reason: &str,
 ) -> Result<Voided, Refusal> {
     let (mut sale, _) = super::start::load_for_change(app, tx, caller, sale_id).await?;
+    tracing::Span::current().record("sale_id", tracing::field::display(sale_id));
     let next_state = match sale.state {
         SaleState::Paid => SaleState::Voided,
         SaleState::Open => SaleState::Cancelled,

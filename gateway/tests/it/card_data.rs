@@ -65,7 +65,7 @@ async fn no_card_data_in_the_journal_the_log_or_any_answer() {
     let config = write_config(config_dir.path(), &pki, &[card.address().to_string()], &[emoney.address().to_string()]);
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut gateway = start_gateway_logging(&config, &database, "debug", Some(log.clone())).await;
-    let http = reqwest::Client::new();
+    let http = demo::rig::http_client();
     let answers = Mutex::new(Vec::new());
     let base = gateway.base.clone();
     post(
@@ -165,6 +165,19 @@ async fn no_card_data_in_the_journal_the_log_or_any_answer() {
     assert!(log.len() > 1_000, "the debug log was captured ({} bytes)", log.len());
     assert!(String::from_utf8_lossy(&log).contains("411111******1111"), "the log shows card numbers masked");
     assert_clean("the gateway's log", &log);
+    // A payment's lines name it: the terminal's authorization and the register's request alike.
+    let text = String::from_utf8_lossy(&log);
+    let payment_field = format!("payment_id={approved_payment}");
+    assert!(
+        text.lines().any(|l| l.contains("terminal_message{")
+            && l.contains(&payment_field)
+            && l.contains("authorization answered")),
+        "the authorization's log line carries its payment id"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("request{") && l.contains(&payment_field) && l.contains("request served")),
+        "the register's request that started the payment names it in its span"
+    );
     assert_clean("the gateway's answers", &answers.lock().expect("answers"));
     let journal_dir = database
         .url
@@ -220,7 +233,7 @@ async fn a_scanned_customer_code_is_nowhere_at_rest_nor_in_the_log() {
     link_qr_provider(&config, &qr.base_url());
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut gateway = start_gateway_logging(&config, &database, "debug", Some(log.clone())).await;
-    let http = reqwest::Client::new();
+    let http = demo::rig::http_client();
     let answers = Mutex::new(Vec::new());
     let base = gateway.base.clone();
     post(

@@ -440,23 +440,27 @@ async fn one_money_return_at_a_time_under_random_interleavings(backend: Backend)
                 match *operation {
                     Operation::Void => {
                         let path = format!("/v1/sales/{sale}/void");
-                        rig.app.post(&path, &token(PARKING_CLERK), &key(), &json!({ "reason": "二重" })).await.status
+                        let reply =
+                            rig.app.post(&path, &token(PARKING_CLERK), &key(), &json!({ "reason": "二重" })).await;
+                        (reply.status, reply.text)
                     }
                     Operation::ClerkRefund(amount) => {
                         let path = format!("/v1/payments/{payment}/refunds");
                         let body = json!({ "amount": amount, "method": "original", "reason": "返金" });
-                        rig.app.post_approved(&path, &token(PARKING_CLERK), &key(), &body).await.status
+                        let reply = rig.app.post_approved(&path, &token(PARKING_CLERK), &key(), &body).await;
+                        (reply.status, reply.text)
                     }
                     Operation::TreasuryRefund(amount) => {
                         let path = format!("/v1/payments/{payment}/refunds");
                         let body = json!({ "amount": amount, "method": "original", "reason": "返金" });
-                        rig.app.post(&path, &token("treasury"), &key(), &body).await.status
+                        let reply = rig.app.post(&path, &token("treasury"), &key(), &body).await;
+                        (reply.status, reply.text)
                     }
                 }
             }
         });
         let statuses = futures::future::join_all(runs).await;
-        for status in &statuses {
+        for (status, _) in &statuses {
             assert!([200, 202, 403, 409, 422].contains(status), "seed {seed}: {operations:?} → {statuses:?}");
         }
         // Let every refund and reversal end (the acquirer's silence becomes a reversal of the

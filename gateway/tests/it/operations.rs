@@ -222,7 +222,7 @@ async fn json_logs_carry_the_request_id() {
         .expect("read")
         .expect("a line");
     let address = first.strip_prefix("listening on ").expect("address line").to_string();
-    let response = reqwest::Client::new()
+    let response = demo::rig::http_client()
         .get(format!("http://{address}/v1/me"))
         .bearer_auth(token("admin"))
         .header("X-Request-Id", "json-log-test-1")

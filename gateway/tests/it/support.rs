@@ -140,7 +140,7 @@ pub async fn spawn_rig(
         app: rig.app.clone(),
         terminal_host: rig.terminal_host,
         _database: Some(database),
-        http: reqwest::Client::new(),
+        http: demo::rig::http_client(),
         rig: Some(rig),
         _tls_dir: tls_dir,
     }
@@ -160,7 +160,7 @@ pub async fn spawn_app_on(url: &str) -> TestApp {
         app: rig.app.clone(),
         terminal_host: None,
         _database: None,
-        http: reqwest::Client::new(),
+        http: demo::rig::http_client(),
         rig: Some(rig),
         _tls_dir: tls_dir,
     }

@@ -159,7 +159,7 @@ async fn counterd_rides_out_a_gateway_restart_and_takes_the_next_charge() {
 
     counter.stop_gateway().await;
     // While the gateway is down counterd's polls fail; it keeps retrying (it does not exit).
-    let client = reqwest::Client::new();
+    let client = demo::rig::http_client();
     let down = client.get(format!("{}/v1/sales", counter.base)).send().await;
     assert!(down.is_err(), "the gateway is down");
     assert!(!task.is_finished());

@@ -174,7 +174,7 @@ async fn scans_are_reported_a_customer_code_pays_the_sale_and_show_qr_needs_a_di
     assert!(command.result.is_some_and(|r| r.detail.starts_with("not supported")));
 
     // Bad commands are refused before they are queued.
-    let refused = reqwest::Client::new()
+    let refused = demo::rig::http_client()
         .post(format!("{}/v1/registers/{REGISTER}/commands", counter.base))
         .bearer_auth(Counter::token_of(CLERK))
         .header("Idempotency-Key", "bad-show-qr")

@@ -38,7 +38,7 @@ async fn assert_one_charge_command(counter: &Counter, payment_id: &str) {
 }
 
 async fn gateway_is_down(counter: &Counter) -> bool {
-    reqwest::Client::new().get(format!("{}/v1/me", counter.base)).send().await.is_err()
+    demo::rig::http_client().get(format!("{}/v1/me", counter.base)).send().await.is_err()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -213,7 +213,7 @@ async fn treasurys_api_finds_the_same_discrepancies_in_the_demo_day() {
             .expect("pages start and the day is reconciled through the API");
     let result = result.expect("a reconciliation result");
     assert_eq!(result.facilities.len(), 35);
-    let list: pos_core::api::ExceptionList = reqwest::Client::new()
+    let list: pos_core::api::ExceptionList = demo::rig::http_client()
         .get(format!("{}/v1/treasury/exceptions?business_date={DATE}", pages.base))
         .bearer_auth("demo-treasury")
         .send()

@@ -457,7 +457,7 @@ async fn a_clerk_takes_one_sale_in_parts_by_every_method_and_reads_the_terminals
     .await;
     assert_eq!(record.amount.get(), 150, "the code is for what remained");
     let code_id = record.code_id().expect("a code").to_string();
-    let paid: serde_json::Value = reqwest::Client::new()
+    let paid: serde_json::Value = demo::rig::http_client()
         .post(format!("{}/_sim/codes/{code_id}/pay", sim.base_url()))
         .send()
         .await
