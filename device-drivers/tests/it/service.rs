@@ -1,6 +1,6 @@
 //! counterd as a service: the example settings file in `deploy/` loads, and the binary stops on
 //! SIGTERM as on Ctrl-C, cleanly and promptly when no command is in progress, logging in JSON when
-//! asked. (That a command in progress ends first is `tests/tests/counterd_service.rs`.)
+//! asked. (That a command in progress ends first is `tests/tests/it/counterd_service.rs`.)
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -8,6 +8,7 @@ mod counterd;
 mod counterd_devices;
 mod counterd_gateway_restart;
 mod counterd_mtls;
+mod counterd_service;
 mod demo_day;
 mod demo_reconciliation;
 mod layout;
