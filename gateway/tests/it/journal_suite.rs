@@ -467,11 +467,13 @@ async fn every_caller_sees_only_their_scope_and_refusals_are_audited(backend: Ba
 
     // Every refusal is in the audit log, with who, what and the outcome.
     use sqlx::Row;
+    app.app.journal.flush_audit().await.expect("audit records written");
     let mut conn = app.app.journal.read().await.expect("conn");
-    let denied = sqlx::query("SELECT user_name, action, status FROM audit_log WHERE outcome = 'denied' ORDER BY seq")
-        .fetch_all(&mut *conn)
-        .await
-        .expect("audit");
+    let denied =
+        sqlx::query("SELECT user_name, action, status FROM audit_record WHERE outcome = 'denied' ORDER BY seq")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("audit");
     let denied: Vec<(String, String, i64)> =
         denied.iter().map(|r| (r.get("user_name"), r.get("action"), r.get("status"))).collect();
     assert_eq!(denied.len(), 8, "{denied:?}");
@@ -482,36 +484,120 @@ async fn every_caller_sees_only_their_scope_and_refusals_are_audited(backend: Ba
 }
 
 async fn the_audit_chain_detects_altered_and_removed_records(backend: Backend) {
+    use gateway::journal::audit::{self, AuditKey};
+    use sqlx::Row;
     let app = spawn_app(backend).await;
+    let journal = &app.app.journal;
+    // A change (a shift opened: its change record is in the shift's own transaction) and reads.
+    open_shift(&app, CLERK, REGISTER, 10_000).await;
     for _ in 0..5 {
         app.get("/v1/me", &token(CLERK)).await.ok::<serde_json::Value>();
     }
+    journal.flush_audit().await.expect("audit records written");
     let verification: serde_json::Value = app.get("/v1/audit/verify", &token("admin")).await.ok();
-    assert_eq!(verification["problem"], serde_json::Value::Null);
-    assert!(verification["records"].as_i64().expect("records") >= 5);
+    assert_eq!(verification["problem"], serde_json::Value::Null, "{verification}");
+    assert!(verification["records"].as_i64().expect("records") >= 6);
+    let mut conn = journal.read().await.expect("conn");
+    let kinds: Vec<String> = sqlx::query("SELECT kind FROM audit_record WHERE action = 'POST /v1/shifts' ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("records")
+        .iter()
+        .map(|row| row.get("kind"))
+        .collect();
+    assert_eq!(kinds, ["change", "request"], "the change is recorded in its transaction, the request after");
+    journal.flush_audit().await.expect("audit records written");
+    journal.anchor_audit().expect("anchored");
+    let last: i64 = sqlx::query("SELECT CAST(MAX(seq) AS BIGINT) AS n FROM audit_record WHERE chain = 0")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("head")
+        .get("n");
+    assert!(audit::verify(journal).await.expect("verify").anchors >= 1);
 
-    let mut conn = app.app.journal.read().await.expect("conn");
-    let refused = sqlx::query("UPDATE audit_log SET user_name = 'someone' WHERE seq = 2").execute(&mut *conn).await;
+    let refused = sqlx::query("UPDATE audit_record SET user_name = 'someone' WHERE seq = 2").execute(&mut *conn).await;
     assert!(refused.is_err(), "the trigger must refuse changes to the audit log");
-    // Someone with full database access gets past the trigger; the chain still tells.
+    // Someone with full database access gets past the trigger; the keyed chain still tells.
     let disable = match backend {
-        Backend::Sqlite => vec!["DROP TRIGGER audit_append_only_update", "DROP TRIGGER audit_append_only_delete"],
-        Backend::Postgres => vec!["ALTER TABLE audit_log DISABLE TRIGGER audit_append_only"],
+        Backend::Sqlite => {
+            vec!["DROP TRIGGER audit_record_append_only_update", "DROP TRIGGER audit_record_append_only_delete"]
+        }
+        Backend::Postgres => vec!["ALTER TABLE audit_record DISABLE TRIGGER audit_record_append_only"],
     };
     for statement in disable {
         sqlx::query(statement).execute(&mut *conn).await.expect("disable trigger");
     }
-    sqlx::query("UPDATE audit_log SET user_name = 'someone' WHERE seq = 2").execute(&mut *conn).await.expect("tamper");
-    let verification = gateway::journal::audit::verify(&app.app.journal).await.expect("verify");
-    assert_eq!(verification.problem.as_deref(), Some("record 2 was altered: its content does not match its hash"));
-    sqlx::query("UPDATE audit_log SET user_name = 'clerk-r0101' WHERE seq = 2")
+
+    // Editing one record.
+    let original: String = sqlx::query("SELECT user_name FROM audit_record WHERE chain = 0 AND seq = 2")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("record")
+        .get("user_name");
+    sqlx::query("UPDATE audit_record SET user_name = 'someone' WHERE chain = 0 AND seq = 2")
+        .execute(&mut *conn)
+        .await
+        .expect("tamper");
+    let verification = audit::verify(journal).await.expect("verify");
+    assert_eq!(
+        verification.problem.as_deref(),
+        Some("chain 0: record 2 was altered or written without the key: its MAC does not match")
+    );
+    sqlx::query("UPDATE audit_record SET user_name = $1 WHERE chain = 0 AND seq = 2")
+        .bind(&original)
         .execute(&mut *conn)
         .await
         .expect("restore");
-    assert!(gateway::journal::audit::verify(&app.app.journal).await.expect("verify").is_intact());
-    sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(&mut *conn).await.expect("delete");
-    let verification = gateway::journal::audit::verify(&app.app.journal).await.expect("verify");
-    assert_eq!(verification.problem.as_deref(), Some("record 3 is missing (next present is 4)"));
+    assert!(audit::verify(journal).await.expect("verify").is_intact());
+
+    // Rebuilding the whole chain without the key: every MAC recomputed under another key (here
+    // stand-ins), whether the records then name that key or still the real one.
+    let forger = AuditKey::generate();
+    let rows = sqlx::query("SELECT seq, mac, key_id FROM audit_record WHERE chain = 0 ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("records");
+    let saved: Vec<(i64, String, String)> =
+        rows.iter().map(|r| (r.get("seq"), r.get("mac"), r.get("key_id"))).collect();
+    for key_id in [forger.id().to_string(), journal.audit_settings().key.id().to_string()] {
+        for (seq, _, _) in &saved {
+            sqlx::query("UPDATE audit_record SET key_id = $1, mac = $2 WHERE chain = 0 AND seq = $3")
+                .bind(&key_id)
+                .bind(format!("{seq:064x}"))
+                .bind(seq)
+                .execute(&mut *conn)
+                .await
+                .expect("forge");
+        }
+        let verification = audit::verify(journal).await.expect("verify");
+        let problem = verification.problem.expect("a rebuilt chain is detected");
+        assert!(problem.starts_with("chain 0: record 1 was "), "{problem}");
+    }
+    for (seq, mac, key_id) in &saved {
+        sqlx::query("UPDATE audit_record SET key_id = $1, mac = $2 WHERE chain = 0 AND seq = $3")
+            .bind(key_id)
+            .bind(mac)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .expect("restore");
+    }
+    assert!(audit::verify(journal).await.expect("verify").is_intact());
+
+    // Removing the last records: the rest of the chain is sound, but it no longer reaches the
+    // anchored head.
+    sqlx::query("DELETE FROM audit_record WHERE chain = 0 AND seq >= $1")
+        .bind(last - 1)
+        .execute(&mut *conn)
+        .await
+        .expect("delete");
+    let verification = audit::verify(journal).await.expect("verify");
+    assert_eq!(
+        verification.problem,
+        Some(format!(
+            "chain 0: record {last} was anchored but the chain no longer reaches it: records were removed from the end"
+        ))
+    );
     drop(conn);
     app.stop().await;
 }
