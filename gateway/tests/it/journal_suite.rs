@@ -8,7 +8,7 @@ use pos_core::api::{PaymentResult, SaleList, SaleView, ShiftView};
 use pos_core::{ManualClock, SaleState};
 use serde_json::json;
 
-use crate::support::{key, spawn_app, spawn_app_with, token, TestApp};
+use crate::support::{key, spawn_app, spawn_app_with, token, TestApp, TestDatabase};
 
 on_both_backends!(
     a_cash_day_at_one_register,
@@ -18,6 +18,7 @@ on_both_backends!(
     bad_input_is_refused_precisely_and_changes_nothing,
     every_caller_sees_only_their_scope_and_refusals_are_audited,
     the_audit_chain_detects_altered_and_removed_records,
+    a_rotated_audit_key_continues_the_chain_signed_by_both_keys,
     journal_tables_are_append_only,
     metrics_count_requests_and_takings,
     counter_policies_come_from_the_configuration,
@@ -600,6 +601,78 @@ async fn the_audit_chain_detects_altered_and_removed_records(backend: Backend) {
     );
     drop(conn);
     app.stop().await;
+}
+
+async fn a_rotated_audit_key_continues_the_chain_signed_by_both_keys(backend: Backend) {
+    use gateway::journal::audit::{self, AuditEntry, AuditKey, AuditSettings, RecordKind};
+    use gateway::journal::Journal;
+    let database = TestDatabase::new(backend).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = |key: &AuditKey, previous: &[&AuditKey]| AuditSettings {
+        key: key.clone(),
+        previous_keys: previous.iter().map(|k| (*k).clone()).collect(),
+        anchor_file: dir.path().join("anchors"),
+        anchor_interval: std::time::Duration::from_secs(3600),
+    };
+    let entry = |who: &str| AuditEntry {
+        at: chrono::Utc::now(),
+        user_name: who.to_string(),
+        role: "admin".to_string(),
+        action: "GET /v1/me".to_string(),
+        target: "/v1/me".to_string(),
+        remote: "127.0.0.1:1".to_string(),
+        status: 200,
+        outcome: "ok".to_string(),
+        detail: String::new(),
+        request_id: None,
+        kind: RecordKind::Request,
+    };
+    let (old, new, stranger) = (AuditKey::generate(), AuditKey::generate(), AuditKey::generate());
+
+    let journal = Journal::connect_with_audit(&database.database_config(), settings(&old, &[])).await.expect("journal");
+    audit::record(&journal, entry("before"));
+    journal.close().await;
+
+    // The next key, with the old one among the previous keys: the chain goes on from a rotation
+    // record that the new key MACs and whose statement the old key signs.
+    let journal =
+        Journal::connect_with_audit(&database.database_config(), settings(&new, &[&old])).await.expect("journal");
+    audit::record(&journal, entry("after"));
+    journal.flush_audit().await.expect("written");
+    let verification = audit::verify(&journal).await.expect("verify");
+    assert!(verification.is_intact(), "{verification:?}");
+    assert_eq!(verification.records, 3, "before, the rotation, after");
+    assert!(verification.anchors >= 1, "the first journal anchored its head on closing");
+    {
+        use sqlx::Row;
+        let mut conn = journal.read().await.expect("conn");
+        let kinds: Vec<(String, String)> = sqlx::query("SELECT kind, key_id FROM audit_record ORDER BY seq")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("records")
+            .iter()
+            .map(|row| (row.get("kind"), row.get("key_id")))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("request".to_string(), old.id().to_string()),
+                ("rotation".to_string(), new.id().to_string()),
+                ("request".to_string(), new.id().to_string())
+            ]
+        );
+    }
+    // Without the old key the records it signed cannot be checked, and that is said.
+    let problem = audit::verify_with(&journal, &settings(&new, &[])).await.expect("verify").problem.expect("a problem");
+    assert!(problem.contains(&format!("signed by key {}", old.id())), "{problem}");
+    journal.close().await;
+
+    // A key that cannot show it follows the last one does not continue the chain.
+    let journal =
+        Journal::connect_with_audit(&database.database_config(), settings(&stranger, &[])).await.expect("journal");
+    let refused = journal.begin_write().await.err().expect("the writer refuses to continue the chain");
+    assert!(refused.to_string().contains("cannot be continued"), "{refused}");
+    journal.close().await;
 }
 
 async fn journal_tables_are_append_only(backend: Backend) {
