@@ -179,6 +179,7 @@ impl Journal {
             known_migrations(backend).run(&pool).await?;
         }
         let writer = writer::Writer::new(backend, options, audit);
+        writer.listen(database.url.clone());
         Ok(Journal { pool, backend, writer })
     }
 
@@ -193,6 +194,13 @@ impl Journal {
     /// A write transaction in the writer's next group commit.
     pub async fn begin_write(&self) -> Result<WriteTx, JournalError> {
         self.writer.begin().await
+    }
+
+    /// Waits until a transaction that notifies `topic` commits (on this node, or on another node
+    /// of a PostgreSQL journal), or until `deadline`. Subscribe-then-check: call [`Journal::watch`]
+    /// before reading the state, then wait on what it returns, so no commit is missed between.
+    pub fn watch(&self, topic: &str) -> tokio::sync::watch::Receiver<u64> {
+        self.writer.subscribe(topic)
     }
 
     /// Group commits so far: each is one `COMMIT`, so one fsync of the journal.

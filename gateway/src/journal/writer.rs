@@ -73,6 +73,9 @@ pub(crate) struct Writer {
     group_commits: AtomicU64,
     fsyncs: AtomicU64,
     abort_after: Option<u64>,
+    /// Long polls waiting on a topic, woken after a commit that notifies it (here, or on another
+    /// node through PostgreSQL's `NOTIFY`).
+    wakers: std::sync::Mutex<std::collections::HashMap<String, watch::Sender<u64>>>,
 }
 
 struct Waiting<'a>(&'a AtomicUsize);
@@ -98,6 +101,8 @@ pub struct WriteTx {
     scope: Option<AuditScope>,
     /// The chain head when the savepoint began, restored if it is rolled back.
     head_at_start: Option<ChainHead>,
+    /// Topics to wake once the transaction is committed.
+    topics: Vec<String>,
 }
 
 const SAVEPOINT: &str = "SAVEPOINT w";
@@ -118,8 +123,24 @@ impl WriteTx {
         super::for_update(self.writer.backend)
     }
 
+    /// Wakes the long polls waiting on `topic` once this transaction is committed: on this node
+    /// at once, on other nodes of a PostgreSQL journal through `NOTIFY` (sent on commit only).
+    pub fn notify(&mut self, topic: impl Into<String>) {
+        self.topics.push(topic.into());
+    }
+
     /// Makes the transaction's changes durable (with its group) and returns once they are.
     pub async fn commit(mut self) -> Result<(), JournalError> {
+        let topics = std::mem::take(&mut self.topics);
+        let writer = self.writer.clone();
+        let committed = self.commit_savepoint(&topics).await;
+        if committed.is_ok() {
+            writer.wake(&topics);
+        }
+        committed
+    }
+
+    async fn commit_savepoint(mut self, topics: &[String]) -> Result<(), JournalError> {
         let mut guard = self.guard.take().expect("a write transaction is committed once");
         let writer = self.writer.clone();
         let released = async {
@@ -127,6 +148,15 @@ impl WriteTx {
                 let entry = scope.change_entry();
                 let (conn, chain) = conn_and_chain(&mut guard)?;
                 audit::insert(conn, chain, &writer.audit, &entry).await?;
+            }
+            if writer.backend == Backend::Postgres {
+                for topic in topics {
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(NOTIFY_CHANNEL)
+                        .bind(topic)
+                        .execute(guard.conn.as_mut().ok_or_else(lost)?)
+                        .await?;
+                }
             }
             guard.conn.as_mut().ok_or_else(lost)?.execute(RELEASE).await?;
             Ok::<(), JournalError>(())
@@ -205,9 +235,34 @@ impl Writer {
             group_commits: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
             abort_after,
+            wakers: std::sync::Mutex::new(std::collections::HashMap::new()),
         });
         tokio::spawn(flusher(Arc::downgrade(&writer)));
         writer
+    }
+
+    /// Starts listening to the other nodes' notifications (PostgreSQL).
+    pub(crate) fn listen(self: &Arc<Writer>, url: String) {
+        if self.backend == Backend::Postgres {
+            tokio::spawn(listener(Arc::downgrade(self), url));
+        }
+    }
+
+    /// A receiver that changes whenever `topic` is notified.
+    pub(crate) fn subscribe(&self, topic: &str) -> watch::Receiver<u64> {
+        let mut wakers = self.wakers.lock().expect("wakers");
+        wakers.entry(topic.to_string()).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    pub(crate) fn wake(&self, topics: &[String]) {
+        let mut wakers = self.wakers.lock().expect("wakers");
+        for topic in topics {
+            if let Some(sender) = wakers.get(topic) {
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+        // Topics nobody waits on any more are forgotten.
+        wakers.retain(|_, sender| sender.receiver_count() > 0);
     }
 
     /// Group commits so far (each one `COMMIT`, so one fsync of the journal).
@@ -229,7 +284,13 @@ impl Writer {
             return Err(error.into());
         }
         let head_at_start = guard.chain.clone();
-        Ok(WriteTx { guard: Some(guard), writer: self.clone(), scope: AuditScope::current(), head_at_start })
+        Ok(WriteTx {
+            guard: Some(guard),
+            writer: self.clone(),
+            scope: AuditScope::current(),
+            head_at_start,
+            topics: Vec::new(),
+        })
     }
 
     async fn open_group(&self, state: &mut WriterState) -> Result<(), JournalError> {
@@ -400,6 +461,34 @@ impl WriteTx {
     async fn commit_quietly(mut self) -> Result<(), JournalError> {
         self.scope = None;
         self.commit().await
+    }
+}
+
+/// The PostgreSQL channel the nodes notify each other on; the payload is the topic.
+pub const NOTIFY_CHANNEL: &str = "pos_gateway";
+/// How long the listener waits before connecting again after losing its connection.
+pub const LISTEN_RETRY_MS: u64 = 1_000;
+
+/// Wakes this node's long polls on the other nodes' (and its own) notifications.
+async fn listener(writer: Weak<Writer>, url: String) {
+    loop {
+        let connected = async {
+            let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+            listener.listen(NOTIFY_CHANNEL).await?;
+            loop {
+                let notification = listener.recv().await?;
+                let Some(writer) = writer.upgrade() else { return Ok::<(), sqlx::Error>(()) };
+                writer.wake(&[notification.payload().to_string()]);
+            }
+        }
+        .await;
+        if writer.strong_count() == 0 {
+            return;
+        }
+        if let Err(error) = connected {
+            tracing::warn!(%error, "the journal's notification listener lost its connection; long polls fall back to re-checking");
+        }
+        tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
     }
 }
 
