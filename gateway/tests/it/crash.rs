@@ -374,11 +374,11 @@ async fn sigkill_during_authorizations_leaves_journal_and_acquirer_agreeing_on_p
     sigkill_during_authorizations(Backend::Postgres).await;
 }
 
-fn terminal_client(address: &str, pki: &TestPki) -> demo::terminals::TerminalFleet {
+pub fn terminal_client(address: &str, pki: &TestPki) -> demo::terminals::TerminalFleet {
     pki.terminals(address)
 }
 
-async fn treasury_payments(http: &reqwest::Client, base: &str, state: &str) -> Vec<pos_core::api::PaymentView> {
+pub async fn treasury_payments(http: &reqwest::Client, base: &str, state: &str) -> Vec<pos_core::api::PaymentView> {
     let response = http
         .get(format!("{base}/v1/payments?state={state}"))
         .bearer_auth(token("treasury"))
