@@ -1245,7 +1245,7 @@ fn print_report(report: &BenchReport) {
         "Bare HTTP server (one route, fixed JSON, same client and concurrency): {} requests/s, i.e. {} payments/s at 2 requests each; the gateway reaches {}% of that.",
         rate_text(cost.bare_http_requests_per_second_milli),
         rate_text(bare_payments_milli),
-        gateway.payments_per_second_milli.saturating_mul(100) / bare_payments_milli.max(1)
+        rate_text(gateway.payments_per_second_milli.saturating_mul(100_000) / bare_payments_milli.max(1))
     );
     let books = &report.books;
     println!(
