@@ -61,6 +61,8 @@ pub const PAYMENTS_MAX: usize = 200_000;
 pub const WARMUP_MAX: usize = 10_000;
 /// The most counters worked in parallel (also bounded by the registers with a terminal).
 pub const CONCURRENCY_MAX: usize = 64;
+/// The highest open-loop rate, payments per second.
+pub const RATE_MAX: u32 = 100_000;
 /// How long one HTTP request of a worker may take.
 const HTTP_TIMEOUT_MS: u64 = 30_000;
 /// How long a terminal waits for its 0210 (the gateway's own acquirer deadline is shorter).
@@ -110,6 +112,11 @@ pub struct BenchOptions {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Open loop: payments arrive on a fixed schedule, this many per second, whatever the
+    /// gateway's pace; each latency counts from the payment's scheduled time, so queueing shows.
+    /// Without it, the closed loop: each counter starts its next payment when the last is done.
+    #[arg(long)]
+    pub rate: Option<u32>,
 }
 
 /// Latency percentiles of one measured step, in microseconds (nearest rank).
@@ -158,6 +165,34 @@ pub struct GatewayPhase {
     pub terminal_late_answers: u64,
     /// The gateway's own metrics over the measured payments.
     pub gateway_metrics: GatewayMetrics,
+    /// Open loop only: how long payments waited past their scheduled time for a free counter.
+    pub queued: Latency,
+}
+
+/// What the measured payments cost the machine.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CostReport {
+    /// The journal writer's `COMMIT`s (group commits) per payment, in thousandths: each is one
+    /// fsync of the SQLite WAL, or one WAL flush of PostgreSQL.
+    pub group_commits_per_payment_milli: u64,
+    /// PostgreSQL only: the server's WAL syncs (`pg_stat_wal.wal_sync`, the whole server) per
+    /// payment, in thousandths.
+    pub postgres_wal_syncs_per_payment_milli: Option<u64>,
+    /// CPU of this whole process (gateway, simulator, counters' clients) per payment.
+    pub cpu_us_per_payment: u64,
+    /// CPU per authorization sent straight to the simulator (client and simulator: ISO 8583 and
+    /// TLS, nothing of the gateway).
+    pub cpu_us_per_simulator_authorization: u64,
+    /// CPU per request to a bare HTTP server in this process (client and server: one fixed JSON
+    /// body, no TLS, no journal).
+    pub cpu_us_per_bare_http_request: u64,
+    /// The bare server's requests per second at the same concurrency, in thousandths.
+    pub bare_http_requests_per_second_milli: u64,
+    /// What is left for the gateway's own work per payment (journal, audit, logic): the whole
+    /// minus 2 bare HTTP requests minus 2 simulator authorizations (terminal and acquirer hops).
+    pub cpu_us_per_payment_gateway_own: i64,
+    /// Processor time of the machine, from `/proc/stat`, available per second in microseconds.
+    pub cpus: u64,
 }
 
 /// Means the gateway's Prometheus histograms recorded over the measured payments, in
@@ -215,6 +250,9 @@ pub struct BenchReport {
     /// Authorization leg minus simulator alone, per percentile.
     pub gateway_adds: LatencyDifference,
     pub books: BooksCheck,
+    /// Open loop: the offered rate, payments per second.
+    pub rate: Option<u32>,
+    pub cost: CostReport,
 }
 
 /// Runs the benchmark and prints its report (a table, or JSON with `--json`).
@@ -250,6 +288,9 @@ fn check_options(options: &BenchOptions) -> anyhow::Result<()> {
     }
     if options.concurrency == 0 || options.concurrency > CONCURRENCY_MAX {
         bail!("--concurrency must be between 1 and {CONCURRENCY_MAX}");
+    }
+    if options.rate.is_some_and(|rate| rate == 0 || rate > RATE_MAX) {
+        bail!("--rate must be between 1 and {RATE_MAX}");
     }
     Ok(())
 }
@@ -423,7 +464,7 @@ async fn measure(
     let measured = measure_phases(&rig, &acquirer_id, options, &lanes, &terminal_address).await;
     let stopped = rig.stop_gateway().await;
     rig.stop().await?;
-    let (gateway, simulator_alone, books) = measured?;
+    let (gateway, simulator_alone, books, cost) = measured?;
     stopped?;
     let gateway_adds = difference(&gateway.authorization, &simulator_alone.latency);
     Ok(BenchReport {
@@ -437,6 +478,8 @@ async fn measure(
         simulator_alone,
         gateway_adds,
         books,
+        rate: options.rate,
+        cost,
     })
 }
 
@@ -446,7 +489,7 @@ async fn measure_phases(
     options: &BenchOptions,
     lanes: &[Lane],
     terminal_address: &str,
-) -> anyhow::Result<(GatewayPhase, SimulatorPhase, BooksCheck)> {
+) -> anyhow::Result<(GatewayPhase, SimulatorPhase, BooksCheck, CostReport)> {
     let (app, base) = (&rig.app, rig.base.as_str());
     let link = app.connectors.acquirer(acquirer_id).context("the gateway started no card link")?;
     if !link.wait_connected(Duration::from_millis(CONNECT_WAIT_MS)).await {
@@ -466,9 +509,18 @@ async fn measure_phases(
         }
     }
 
-    let (counters, warmup) = run_counters(counters, options.warmup).await;
+    let (counters, warmup) = run_counters(counters, options.warmup, None).await;
     let before = MetricsSnapshot::take(app, acquirer_id);
-    let (counters, measured) = run_counters(counters, options.payments).await;
+    let commits_before = app.journal.group_commits();
+    let wal_before = postgres_wal_syncs(options).await;
+    let cpu_before = process_cpu_us();
+    let (counters, measured) = run_counters(counters, options.payments, options.rate).await;
+    let cpu_payments = process_cpu_us().saturating_sub(cpu_before);
+    let commits = app.journal.group_commits().saturating_sub(commits_before);
+    let wal_syncs = match (wal_before, postgres_wal_syncs(options).await) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
     let gateway_metrics = MetricsSnapshot::take(app, acquirer_id).means_since(&before);
     let late_answers = counters.iter().map(|c| c.terminal.late_answers()).sum();
     for counter in &counters {
@@ -476,7 +528,10 @@ async fn measure_phases(
     }
     let gateway = GatewayPhase { gateway_metrics, ..gateway_phase(measured, late_answers) };
 
+    let cpu_before = process_cpu_us();
     let simulator_alone = simulator_phase(rig, lanes, options).await?;
+    let cpu_simulator = process_cpu_us().saturating_sub(cpu_before);
+    let bare = bare_http(options).await?;
 
     let terminals: Vec<&str> = lanes.iter().map(|lane| lane.terminal_id.as_str()).collect();
     let simulator_approved_via_gateway = rig
@@ -493,7 +548,103 @@ async fn measure_phases(
         simulator_approved_via_gateway,
         workers_approved: warmup.samples.len() + gateway.completed,
     };
-    Ok((gateway, simulator_alone, books))
+    let per = |total: u64, count: usize| total / u64::try_from(count.max(1)).unwrap_or(1);
+    let cpu_us_per_payment = per(cpu_payments, gateway.completed);
+    // The simulator phase also ran its warm-up.
+    let cpu_us_per_simulator_authorization = per(cpu_simulator, simulator_alone.completed + options.warmup);
+    let milli = |count: u64| count.saturating_mul(1_000) / u64::try_from(gateway.completed.max(1)).unwrap_or(1);
+    let cost = CostReport {
+        group_commits_per_payment_milli: milli(commits),
+        postgres_wal_syncs_per_payment_milli: wal_syncs.map(milli),
+        cpu_us_per_payment,
+        cpu_us_per_simulator_authorization,
+        cpu_us_per_bare_http_request: bare.cpu_us_per_request,
+        bare_http_requests_per_second_milli: bare.requests_per_second_milli,
+        cpu_us_per_payment_gateway_own: signed(cpu_us_per_payment)
+            - 2 * signed(bare.cpu_us_per_request)
+            - 2 * signed(cpu_us_per_simulator_authorization),
+        cpus: u64::try_from(std::thread::available_parallelism().map_or(1, |n| n.get())).unwrap_or(1),
+    };
+    Ok((gateway, simulator_alone, books, cost))
+}
+
+/// This process's CPU time (user and system, all threads) in microseconds, from
+/// `/proc/self/stat` (clock ticks of 10 ms: read over whole phases only).
+fn process_cpu_us() -> u64 {
+    const TICK_US: u64 = 10_000;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0 };
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime field 14, stime field 15.
+    let tick = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (tick(11) + tick(12)) * TICK_US
+}
+
+/// The PostgreSQL server's WAL syncs so far (`pg_stat_wal`), when the journal is PostgreSQL.
+async fn postgres_wal_syncs(options: &BenchOptions) -> Option<u64> {
+    use sqlx::Row;
+    if options.backend != BenchBackend::Postgres {
+        return None;
+    }
+    let mut conn = sqlx::PgConnection::connect(&options.postgres_url).await.ok()?;
+    let row = sqlx::query("SELECT wal_sync FROM pg_stat_wal").fetch_one(&mut conn).await.ok()?;
+    let _ = conn.close().await;
+    u64::try_from(row.try_get::<i64, _>("wal_sync").ok()?).ok()
+}
+
+/// A bare HTTP server's cost, for comparison.
+struct Bare {
+    requests_per_second_milli: u64,
+    cpu_us_per_request: u64,
+}
+
+/// Serves one fixed JSON body from a one-route axum (hyper) server in this process and sends it
+/// as many POST requests as the gateway phase made (2 per payment) at the same concurrency, with
+/// the same client as the counters.
+async fn bare_http(options: &BenchOptions) -> anyhow::Result<Bare> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let router = axum::Router::new().route(
+        "/v1/sales",
+        axum::routing::post(|| async {
+            ([("content-type", "application/json")], "{\"id\":\"S1\",\"state\":\"open\"}")
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let total = options.payments * 2;
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("http://{address}/v1/sales");
+    let started = Instant::now();
+    let cpu_before = process_cpu_us();
+    let workers: Vec<_> = (0..options.concurrency)
+        .map(|_| {
+            let (next, url) = (next.clone(), url.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder().timeout(Duration::from_millis(HTTP_TIMEOUT_MS)).build()?;
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    let response = http
+                        .post(&url)
+                        .bearer_auth("bench")
+                        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+                        .json(&serde_json::json!({ "register_id": "R0101", "lines": [] }))
+                        .send()
+                        .await?;
+                    let _: serde_json::Value = response.json().await?;
+                }
+                Ok::<(), anyhow::Error>(())
+            })
+        })
+        .collect();
+    for worker in futures::future::join_all(workers).await {
+        worker??;
+    }
+    let cpu = process_cpu_us().saturating_sub(cpu_before);
+    let elapsed = started.elapsed();
+    server.abort();
+    Ok(Bare {
+        requests_per_second_milli: per_second_milli(total, elapsed),
+        cpu_us_per_request: cpu / u64::try_from(total.max(1)).unwrap_or(1),
+    })
 }
 
 async fn completed_card_payments(app: &gateway::AppState) -> anyhow::Result<i64> {
@@ -574,6 +725,8 @@ struct Sample {
     start_payment_us: u64,
     authorization_us: u64,
     end_to_end_us: u64,
+    /// Open loop: from the scheduled time to the start.
+    queued_us: u64,
 }
 
 #[derive(Debug, Default)]
@@ -694,9 +847,10 @@ impl Counter {
         format!("{:06}", self.stan)
     }
 
-    /// One payment, timed step by step.
-    async fn pay(&mut self) -> Result<Sample, Failure> {
+    /// One payment, timed step by step; end to end from `scheduled` in the open loop.
+    async fn pay(&mut self, scheduled: Option<Instant>) -> Result<Sample, Failure> {
         let started = Instant::now();
+        let origin = scheduled.unwrap_or(started);
         let sale_request = CreateSaleRequest {
             register_id: self.lane.register.clone(),
             lines: vec![SaleLineRequest { fee_item: self.lane.fee_item.clone(), quantity: 1, amount: None }],
@@ -728,7 +882,8 @@ impl Counter {
             create_sale_us: micros(sale_created - started),
             start_payment_us: micros(payment_started - sale_created),
             authorization_us: micros(answered - payment_started),
-            end_to_end_us: micros(answered - started),
+            end_to_end_us: micros(answered - origin),
+            queued_us: micros(started.saturating_duration_since(origin)),
         })
     }
 
@@ -739,10 +894,13 @@ impl Counter {
     }
 }
 
-/// Runs `total` payments spread over the counters, each taking the next one when it is free.
-async fn run_counters(counters: Vec<Counter>, total: usize) -> (Vec<Counter>, Outcome) {
+/// Runs `total` payments spread over the counters, each taking the next one when it is free;
+/// with `rate`, payment `i` is due at `i / rate` seconds from the start (open loop) and a counter
+/// waits for it when early.
+async fn run_counters(counters: Vec<Counter>, total: usize, rate: Option<u32>) -> (Vec<Counter>, Outcome) {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let period_ns = rate.map(|rate| 1_000_000_000 / u64::from(rate));
     let workers: Vec<_> = counters
         .into_iter()
         .map(|mut counter| {
@@ -750,8 +908,18 @@ async fn run_counters(counters: Vec<Counter>, total: usize) -> (Vec<Counter>, Ou
             tokio::spawn(async move {
                 let mut outcome = Outcome::default();
                 let mut failures_in_a_row = 0;
-                while next.fetch_add(1, Ordering::Relaxed) < total {
-                    match counter.pay().await {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= total {
+                        break;
+                    }
+                    let scheduled = period_ns.map(|period| {
+                        started + Duration::from_nanos(period.saturating_mul(u64::try_from(index).unwrap_or(u64::MAX)))
+                    });
+                    if let Some(due) = scheduled {
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    match counter.pay(scheduled).await {
                         Ok(sample) => {
                             outcome.samples.push(sample);
                             failures_in_a_row = 0;
@@ -801,6 +969,7 @@ fn gateway_phase(outcome: Outcome, terminal_late_answers: u64) -> GatewayPhase {
         create_sale: pick(|s| s.create_sale_us),
         start_payment: pick(|s| s.start_payment_us),
         authorization: pick(|s| s.authorization_us),
+        queued: pick(|s| s.queued_us),
         failures: outcome.failures.into_list(),
         terminal_late_answers,
         gateway_metrics: GatewayMetrics::default(),
@@ -875,6 +1044,7 @@ async fn run_simulator_requests(client: &Client, lanes: &[Lane], total: usize, r
                                 start_payment_us: 0,
                                 authorization_us: us,
                                 end_to_end_us: us,
+                                queued_us: 0,
                             });
                         }
                         Ok(answer) => outcome.failures.add(
@@ -1048,6 +1218,35 @@ fn print_report(report: &BenchReport) {
     if gateway.terminal_late_answers > 0 {
         println!("{} answers reached a terminal after it stopped waiting.", gateway.terminal_late_answers);
     }
+    let cost = &report.cost;
+    if let Some(rate) = report.rate {
+        println!(
+            "Open loop at {rate} payments/s offered: latencies count from each payment's scheduled time; waited for a free counter p50 {} / p99 {} / max {} µs.",
+            gateway.queued.p50_us, gateway.queued.p99_us, gateway.queued.max_us
+        );
+    }
+    println!(
+        "Journal: {} group commits (fsyncs) per payment{}.",
+        rate_text(cost.group_commits_per_payment_milli),
+        cost.postgres_wal_syncs_per_payment_milli
+            .map(|m| format!(", PostgreSQL WAL syncs (whole server) {} per payment", rate_text(m)))
+            .unwrap_or_default()
+    );
+    println!(
+        "CPU (this process, {} cores): {} µs per payment; {} µs per authorization straight to the simulator (TLS + ISO 8583, both ends); {} µs per bare HTTP request (both ends); left for the gateway's journal, audit and logic: {} µs per payment.",
+        cost.cpus,
+        cost.cpu_us_per_payment,
+        cost.cpu_us_per_simulator_authorization,
+        cost.cpu_us_per_bare_http_request,
+        cost.cpu_us_per_payment_gateway_own
+    );
+    let bare_payments_milli = cost.bare_http_requests_per_second_milli / 2;
+    println!(
+        "Bare HTTP server (one route, fixed JSON, same client and concurrency): {} requests/s, i.e. {} payments/s at 2 requests each; the gateway reaches {}% of that.",
+        rate_text(cost.bare_http_requests_per_second_milli),
+        rate_text(bare_payments_milli),
+        rate_text(gateway.payments_per_second_milli.saturating_mul(100_000) / bare_payments_milli.max(1))
+    );
     let books = &report.books;
     println!(
         "Books (warm-up included): workers saw {} approved, the journal holds {} completed card payments, the simulator {} approvals for these terminals — {}.",

@@ -49,7 +49,7 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
-    /// Check the audit log's hash chain.
+    /// Check the audit log's keyed chains with the audit key and against the anchors.
     AuditVerify {
         #[arg(long, default_value = "config/examples/city.toml")]
         config: PathBuf,
@@ -161,7 +161,13 @@ async fn audit_verify(config_path: PathBuf) -> anyhow::Result<()> {
     let verification = gateway::journal::audit::verify(&journal).await?;
     match verification.problem {
         None => {
-            println!("audit log intact: {} records", verification.records);
+            println!(
+                "audit log intact: {} records in {} keyed chain(s), checked against {} anchor(s) in {}",
+                verification.records,
+                verification.chains,
+                verification.anchors,
+                journal.audit_settings().anchor_file.display()
+            );
             Ok(())
         }
         Some(problem) => anyhow::bail!("audit log broken after {} good records: {problem}", verification.records),

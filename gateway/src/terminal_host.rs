@@ -142,11 +142,10 @@ async fn record(app: &AppState, who: &str, peer: SocketAddr, action: &str, targe
         outcome: "denied".to_string(),
         detail: detail.to_string(),
         request_id: None,
+        kind: audit::RecordKind::Request,
     };
-    if let Err(error) = audit::append(&app.journal, &entry).await {
-        tracing::error!(%error, "terminal host audit record could not be written");
-        metrics::counter!("audit_write_failures_total").increment(1);
-    }
+    // Queued: a flood of refused connections costs no write transaction each.
+    audit::record(&app.journal, entry);
 }
 
 async fn serve_connection(

@@ -17,7 +17,7 @@ use pos_config::Config;
 
 use super::error::ApiError;
 use super::request_id::RequestId;
-use crate::journal::audit::{self, AuditEntry};
+use crate::journal::audit::{self, AuditEntry, AuditScope, RecordKind};
 use crate::AppState;
 
 /// The pages' session cookie: it carries the user's token, `HttpOnly` and `SameSite=Strict`.
@@ -151,12 +151,24 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         Ok(Some(caller)) => (caller.user.to_string(), caller.role.code().to_string()),
         _ => ("-".to_string(), "-".to_string()),
     };
+    let at = app.clock.now();
     let response = match caller {
         Ok(caller) => {
             if let Some(caller) = caller {
                 request.extensions_mut().insert(caller);
             }
-            next.run(request).await
+            // Every change the handler commits carries a record of who made it, in its own
+            // transaction.
+            let scope = AuditScope {
+                at,
+                user_name: user_name.clone(),
+                role: role.clone(),
+                action: format!("{method} {route}"),
+                target: target.clone(),
+                remote: remote.clone(),
+                request_id: request_id.clone(),
+            };
+            scope.run(next.run(request)).await
         }
         Err(error) if error.status == StatusCode::UNAUTHORIZED && is_page(&route) => {
             let next_page = request.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -177,7 +189,7 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         return response;
     }
     let entry = AuditEntry {
-        at: app.clock.now(),
+        at,
         user_name,
         role,
         action: format!("{method} {route}"),
@@ -187,13 +199,11 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         outcome: outcome(status).to_string(),
         detail: response.extensions().get::<AuditDetail>().map(|d| d.0.clone()).unwrap_or_default(),
         request_id,
+        kind: RecordKind::Request,
     };
-    if let Err(error) = audit::append(&app.journal, &entry).await {
-        // The action has already happened; refusing the answer now would only hide its outcome
-        // from the clerk. The failure is logged and counted for the operators to act on.
-        tracing::error!(%error, action = %entry.action, "audit record could not be written");
-        metrics::counter!("audit_write_failures_total").increment(1);
-    }
+    // Queued for the writer's next group commit: a read or a refusal costs no write transaction
+    // of its own. A failure to write it is logged and counted there.
+    audit::record(&app.journal, entry);
     response
 }
 

@@ -24,8 +24,9 @@ use crate::journal::devices;
 use crate::journal::events::{self, EventKind, NewEvent};
 use crate::AppState;
 
-/// How often a waiting long poll looks for a new command.
-pub const COMMAND_POLL_MS: u64 = 200;
+/// How long a waiting long poll goes without looking again when no notification wakes it (a
+/// notification listener that is reconnecting must not leave a counter waiting long).
+pub const COMMAND_RECHECK_MS: u64 = 2_000;
 /// The most commands one list returns.
 pub const COMMAND_LIST_MAX: i64 = 200;
 
@@ -63,24 +64,27 @@ pub async fn next(
     let wait = Duration::from_millis(query.wait_ms.unwrap_or(0).min(wait_max));
     let deadline = tokio::time::Instant::now() + wait;
     loop {
+        // Watch first, then look: a command queued in between still wakes the wait.
+        let mut queued = app.journal.watch(&devices::commands_topic(register.as_str()));
         let pending = {
             let mut conn = app.journal.read().await?;
             devices::has_pending(&mut conn, register.as_str()).await?
         };
-        if !pending {
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(Json(NextCommand { command: None }));
+        if pending {
+            let mut tx = app.journal.begin_write().await?;
+            let command = devices::take_next(&mut tx, register.as_str(), app.clock.now()).await?;
+            tx.commit().await?;
+            if command.is_some() {
+                return Ok(Json(NextCommand { command }));
             }
-            tokio::time::sleep(Duration::from_millis(COMMAND_POLL_MS)).await;
-            continue;
         }
-        let mut tx = app.journal.begin_write().await?;
-        let command = devices::take_next(&mut tx, register.as_str(), app.clock.now()).await?;
-        tx.commit().await?;
-        if command.is_some() || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(NextCommand { command }));
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Json(NextCommand { command: None }));
         }
-        tokio::time::sleep(Duration::from_millis(COMMAND_POLL_MS)).await;
+        // Woken by the commit that queues a command (here or, through PostgreSQL's NOTIFY, on
+        // another node); the re-check bound only covers a listener that is reconnecting.
+        let recheck = tokio::time::Instant::now() + Duration::from_millis(COMMAND_RECHECK_MS);
+        let _ = tokio::time::timeout_at(deadline.min(recheck), queued.changed()).await;
     }
 }
 

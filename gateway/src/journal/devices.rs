@@ -74,7 +74,13 @@ pub async fn enqueue(
     .bind(instant_text(now))
     .execute(tx.conn())
     .await?;
+    tx.notify(commands_topic(register_id));
     Ok(id)
+}
+
+/// The topic a register's long poll waits on: notified when a command is queued for it.
+pub fn commands_topic(register_id: &str) -> String {
+    format!("device_commands:{register_id}")
 }
 
 /// The next command for a register: one delivered but unanswered first (the counter restarted

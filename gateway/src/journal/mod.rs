@@ -6,10 +6,10 @@
 //! before the side effect it allows (handing back change, printing a receipt, sending an
 //! authorization): write-ahead, so a crash at any point is recovered from what is on disk.
 //!
-//! SQLite allows one writer at a time; a deferred transaction that reads and then writes can fail
-//! with `SQLITE_BUSY` when two of them race. On SQLite every write transaction therefore first
-//! takes an in-process gate, which serializes writers without ever upgrading a lock. PostgreSQL
-//! takes row locks (`FOR UPDATE`) instead and needs no gate.
+//! Every write transaction of a node goes through its one writer ([`writer`]), which gathers the
+//! transactions of concurrent requests into one database transaction and one fsync (group
+//! commit) and answers each only after that commit. The writer also assigns audit records their
+//! place in the node's keyed chain ([`audit`]).
 
 pub mod audit;
 pub mod columns;
@@ -26,6 +26,9 @@ pub mod reversals;
 pub mod sales;
 pub mod shifts;
 pub mod treasury;
+pub mod writer;
+
+pub use writer::WriteTx;
 
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
@@ -35,8 +38,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use pos_config::Backend;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row};
 
 /// How long a connection may wait for a lock held by another writer before failing.
 pub const DATABASE_BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -100,6 +102,11 @@ pub enum JournalError {
     Corrupt { table: &'static str, column: &'static str, id: String, value: String },
     #[error("backup: {0}")]
     Backup(String),
+    /// The group commit this transaction was part of failed: nothing of it is durable.
+    #[error("the journal's group commit failed: {0}")]
+    Group(String),
+    #[error("audit: {0}")]
+    Audit(String),
 }
 
 /// What a backup wrote.
@@ -113,41 +120,10 @@ pub struct BackupReport {
 pub struct Journal {
     pool: AnyPool,
     backend: Backend,
-    write_gate: Option<Arc<Mutex<()>>>,
+    writer: Arc<writer::Writer>,
 }
 
-/// A write transaction; on SQLite it also holds the writer gate until commit or rollback.
-pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _gate: Option<OwnedMutexGuard<()>>,
-    backend: Backend,
-}
-
-impl WriteTx {
-    pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// `FOR UPDATE` where the backend has row locks.
-    pub fn for_update(&self) -> &'static str {
-        for_update(self.backend)
-    }
-
-    pub async fn commit(self) -> Result<(), JournalError> {
-        self.tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn rollback(self) -> Result<(), JournalError> {
-        self.tx.rollback().await?;
-        Ok(())
-    }
-}
-
+/// `FOR UPDATE` where the backend has row locks.
 pub fn for_update(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => " FOR UPDATE",
@@ -168,6 +144,23 @@ impl Journal {
     }
 
     async fn open(database: &pos_config::Database, create: bool) -> Result<Journal, JournalError> {
+        let audit = audit::AuditSettings::for_database(database, create)?;
+        Journal::open_with(database, create, audit).await
+    }
+
+    /// Connects with the audit key and anchors given (tests, tools), creating and migrating.
+    pub async fn connect_with_audit(
+        database: &pos_config::Database,
+        audit: audit::AuditSettings,
+    ) -> Result<Journal, JournalError> {
+        Journal::open_with(database, true, audit).await
+    }
+
+    async fn open_with(
+        database: &pos_config::Database,
+        create: bool,
+        audit: audit::AuditSettings,
+    ) -> Result<Journal, JournalError> {
         sqlx::any::install_default_drivers();
         let url = match (database.backend, create) {
             (Backend::Sqlite, true) => sqlite_url_creating_folder(&database.url)?,
@@ -179,26 +172,15 @@ impl Journal {
         let pool = AnyPoolOptions::new()
             .max_connections(database.connections_max)
             .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; FULL makes each commit durable
-                        // on power loss, which a money journal needs.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute(format!("PRAGMA busy_timeout = {DATABASE_BUSY_TIMEOUT_MS}").as_str()).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+            .after_connect(move |conn, _meta| Box::pin(async move { prepare_connection(conn, backend).await }))
+            .connect_with(options.clone())
             .await?;
         if create {
             known_migrations(backend).run(&pool).await?;
         }
-        let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Journal { pool, backend, write_gate })
+        let writer = writer::Writer::new(backend, options, audit);
+        writer.listen(database.url.clone());
+        Ok(Journal { pool, backend, writer })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -209,13 +191,36 @@ impl Journal {
         self.backend
     }
 
+    /// A write transaction in the writer's next group commit.
     pub async fn begin_write(&self) -> Result<WriteTx, JournalError> {
-        let gate = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
-        let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _gate: gate, backend: self.backend })
+        self.writer.begin().await
+    }
+
+    /// Waits until a transaction that notifies `topic` commits (on this node, or on another node
+    /// of a PostgreSQL journal), or until `deadline`. Subscribe-then-check: call [`Journal::watch`]
+    /// before reading the state, then wait on what it returns, so no commit is missed between.
+    pub fn watch(&self, topic: &str) -> tokio::sync::watch::Receiver<u64> {
+        self.writer.subscribe(topic)
+    }
+
+    /// Group commits so far: each is one `COMMIT`, so one fsync of the journal.
+    pub fn group_commits(&self) -> u64 {
+        self.writer.group_commits()
+    }
+
+    /// Writes every queued audit record durably now (a group commit of its own if need be).
+    pub async fn flush_audit(&self) -> Result<(), JournalError> {
+        self.writer.flush().await
+    }
+
+    /// Anchors the committed audit heads now (besides the writer's interval).
+    pub fn anchor_audit(&self) -> Result<(), JournalError> {
+        self.writer.anchor(&mut std::collections::BTreeMap::new())
+    }
+
+    /// The audit key and anchors this journal writes with.
+    pub fn audit_settings(&self) -> &audit::AuditSettings {
+        &self.writer.audit
     }
 
     /// A connection for reads (they never need the writer gate).
@@ -223,7 +228,9 @@ impl Journal {
         Ok(self.pool.acquire().await?)
     }
 
+    /// Writes the queued audit records, anchors the heads and closes every connection.
     pub async fn close(&self) {
+        self.writer.close(&mut std::collections::BTreeMap::new()).await;
         self.pool.close().await;
     }
 
@@ -299,6 +306,18 @@ impl Journal {
             failed,
         })
     }
+}
+
+/// What every connection runs first. SQLite: WAL lets readers run beside the writer; FULL makes
+/// each commit durable on power loss, which a money journal needs.
+pub(crate) async fn prepare_connection(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx::Error> {
+    if backend == Backend::Sqlite {
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.execute("PRAGMA synchronous = FULL").await?;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+        conn.execute(format!("PRAGMA busy_timeout = {DATABASE_BUSY_TIMEOUT_MS}").as_str()).await?;
+    }
+    Ok(())
 }
 
 fn sqlite_url_creating_folder(url: &str) -> Result<String, JournalError> {

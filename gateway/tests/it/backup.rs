@@ -141,6 +141,11 @@ async fn a_backup_taken_under_load_restores_to_a_gateway_that_verifies_and_sells
     let fresh = tempfile::tempdir().expect("fresh dir");
     let restored_file = fresh.path().join("journal.db");
     std::fs::copy(&backup, &restored_file).expect("restore the copy");
+    // The audit key is kept apart from the journal (never in the database, nor in its backup) and
+    // is put back beside it. The live gateway's anchors are not: they name heads the copy, taken
+    // earlier, does not reach; the restored gateway anchors afresh (deploy/README.md, "Restore").
+    let key = app.app.journal.audit_settings().key.to_hex();
+    std::fs::write(fresh.path().join("audit.key"), key).expect("restore the audit key");
     let restored = spawn_app_on(&format!("sqlite://{}", restored_file.display())).await;
 
     let verification: serde_json::Value = restored.get("/v1/audit/verify", &token("admin")).await.ok();

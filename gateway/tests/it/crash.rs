@@ -33,12 +33,35 @@ const WAIT_MS_MAX: u64 = 30_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_burst_loses_nothing_and_doubles_nothing_on_sqlite() {
-    sigkill_mid_burst(Backend::Sqlite).await;
+    sigkill_mid_burst(Backend::Sqlite, Kill::AfterAcks).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_burst_loses_nothing_and_doubles_nothing_on_postgres() {
-    sigkill_mid_burst(Backend::Postgres).await;
+    sigkill_mid_burst(Backend::Postgres, Kill::AfterAcks).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn death_between_group_commit_and_answers_loses_nothing_on_sqlite() {
+    sigkill_mid_burst(Backend::Sqlite, Kill::AfterGroupCommit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn death_between_group_commit_and_answers_loses_nothing_on_postgres() {
+    sigkill_mid_burst(Backend::Postgres, Kill::AfterGroupCommit).await;
+}
+
+/// Group commits holding requests after which the gateway dies by itself, between the fsync of
+/// the last one and its answers (`GATEWAY_TEST_ABORT_AFTER_GROUP_COMMITS`).
+const DIE_AFTER_GROUP_COMMITS: usize = 60;
+
+/// How the burst ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kill {
+    /// SIGKILL from outside once enough payments were acknowledged.
+    AfterAcks,
+    /// The gateway aborts itself right after a group commit, before answering any of its members.
+    AfterGroupCommit,
 }
 
 pub struct Gateway {
@@ -61,7 +84,19 @@ pub async fn start_gateway_logging(
     level: &str,
     log: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
 ) -> Gateway {
+    start_gateway_env(config, database, level, log, &[]).await
+}
+
+/// As [`start_gateway_logging`], with more environment for the gateway.
+pub async fn start_gateway_env(
+    config: &std::path::Path,
+    database: &TestDatabase,
+    level: &str,
+    log: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
+    env: &[(&str, String)],
+) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["serve", "--config"])
         .arg(config)
         .args(["--listen", "127.0.0.1:0"])
@@ -130,13 +165,20 @@ pub async fn post(
     Ok((status, response.text().await?))
 }
 
-async fn sigkill_mid_burst(backend: Backend) {
+async fn sigkill_mid_burst(backend: Backend, kill: Kill) {
     let database = TestDatabase::new(backend).await;
     let pki = TestPki::new();
     let config_dir = tempfile::tempdir().expect("temp dir");
     // No acquirer runs here: the links keep retrying quietly while cash is taken.
     let config = write_config(config_dir.path(), &pki, &["127.0.0.1:9".to_string()], &["127.0.0.1:9".to_string()]);
-    let mut gateway = start_gateway_with(&config, &database).await;
+    let env = match kill {
+        Kill::AfterAcks => Vec::new(),
+        Kill::AfterGroupCommit => vec![(
+            gateway::journal::writer::ABORT_AFTER_GROUP_COMMITS_ENV,
+            (DIE_AFTER_GROUP_COMMITS + REGISTERS.len()).to_string(),
+        )],
+    };
+    let mut gateway = start_gateway_env(&config, &database, "error", None, &env).await;
     let http = reqwest::Client::builder().timeout(Duration::from_millis(WAIT_MS_MAX)).build().expect("client");
     for (register, clerk, _) in REGISTERS {
         let (status, text) = post(
@@ -200,49 +242,72 @@ async fn sigkill_mid_burst(backend: Backend) {
         }));
     }
 
-    until("the burst to reach its payments before the kill", Duration::from_millis(WAIT_MS_MAX), || async {
-        (acknowledged.load(Ordering::SeqCst) >= KILL_AFTER_ACKS).then_some(())
-    })
-    .await;
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
-    gateway.child.wait().await.expect("reaped");
+    match kill {
+        Kill::AfterAcks => {
+            until("the burst to reach its payments before the kill", Duration::from_millis(WAIT_MS_MAX), || async {
+                (acknowledged.load(Ordering::SeqCst) >= KILL_AFTER_ACKS).then_some(())
+            })
+            .await;
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(gateway.child.id().expect("running")).expect("pid"));
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+            gateway.child.wait().await.expect("reaped");
+        }
+        Kill::AfterGroupCommit => {
+            let status = tokio::time::timeout(Duration::from_millis(WAIT_MS_MAX), gateway.child.wait())
+                .await
+                .expect("the gateway dies after its group commits")
+                .expect("reaped");
+            assert!(!status.success(), "the gateway aborted: {status:?}");
+        }
+    }
 
     let mut attempts = Vec::new();
     for worker in workers {
         attempts.extend(worker.await.expect("worker"));
     }
     let acked: Vec<&Attempt> = attempts.iter().filter(|a| a.acknowledged_receipt.is_some()).collect();
-    assert!(acked.len() >= KILL_AFTER_ACKS);
+    assert!(acked.len() >= if kill == Kill::AfterAcks { KILL_AFTER_ACKS } else { 1 });
     let unknown: Vec<Attempt> = attempts.iter().filter(|a| a.acknowledged_receipt.is_none()).cloned().collect();
     assert!(!unknown.is_empty(), "the kill must interrupt requests in flight");
 
     // Restart on the same journal; the clerks retry what they did not see answered, with the same keys.
     let gateway = start_gateway_with(&config, &database).await;
     let mut retried_receipts = Vec::new();
+    let mut replayed = 0;
     for attempt in &unknown {
         let clerk = REGISTERS.iter().find(|(r, _, _)| *r == attempt.register).map(|(_, c, _)| *c).expect("clerk");
-        let (status, text) =
-            post(&http, format!("{}/v1/sales", gateway.base), clerk, &attempt.sale_key, &attempt.sale_body)
-                .await
-                .expect("retry sale");
+        let response = http
+            .post(format!("{}/v1/sales", gateway.base))
+            .bearer_auth(token(clerk))
+            .header("Idempotency-Key", &attempt.sale_key)
+            .json(&attempt.sale_body)
+            .send()
+            .await
+            .expect("retry sale");
+        replayed += usize::from(response.headers().contains_key(gateway::api::idempotency::REPLAYED_HEADER));
+        let (status, text) = (response.status().as_u16(), response.text().await.expect("body"));
         assert_eq!(status, 201, "{text}");
         let sale: SaleView = serde_json::from_str(&text).expect("sale");
         if let Some(seen) = &attempt.sale_id {
             assert_eq!(seen, &sale.id, "a retried sale must be the same sale");
         }
-        let (status, text) = post(
-            &http,
-            format!("{}/v1/sales/{}/payments", gateway.base, sale.id),
-            clerk,
-            &attempt.pay_key,
-            &json!({ "method": "cash", "tendered": 1_000 }),
-        )
-        .await
-        .expect("retry payment");
+        let response = http
+            .post(format!("{}/v1/sales/{}/payments", gateway.base, sale.id))
+            .bearer_auth(token(clerk))
+            .header("Idempotency-Key", &attempt.pay_key)
+            .json(&json!({ "method": "cash", "tendered": 1_000 }))
+            .send()
+            .await
+            .expect("retry payment");
+        replayed += usize::from(response.headers().contains_key(gateway::api::idempotency::REPLAYED_HEADER));
+        let (status, text) = (response.status().as_u16(), response.text().await.expect("body"));
         assert_eq!(status, 201, "{text}");
         let result: PaymentResult = serde_json::from_str(&text).expect("payment");
         retried_receipts.push((attempt.register, result.sale.receipt.expect("receipt").number));
+    }
+    if kill == Kill::AfterGroupCommit {
+        // The last group was durable and nobody heard of it: its requests come back as replays.
+        assert!(replayed >= 1, "the requests of the last group commit are replayed by their keys");
     }
 
     // The journal, read directly.
@@ -278,6 +343,9 @@ async fn sigkill_mid_burst(backend: Backend) {
         assert_eq!(series, expected, "receipt numbers of {register} must run 1..n without gaps or repeats");
     }
     drop(conn);
+    // The audit chain survived the death: every change's record was in the change's transaction.
+    let verification = gateway::journal::audit::verify(&journal).await.expect("verify");
+    assert!(verification.is_intact(), "{verification:?}");
     journal.close().await;
     drop(gateway);
 }
@@ -306,11 +374,11 @@ async fn sigkill_during_authorizations_leaves_journal_and_acquirer_agreeing_on_p
     sigkill_during_authorizations(Backend::Postgres).await;
 }
 
-fn terminal_client(address: &str, pki: &TestPki) -> demo::terminals::TerminalFleet {
+pub fn terminal_client(address: &str, pki: &TestPki) -> demo::terminals::TerminalFleet {
     pki.terminals(address)
 }
 
-async fn treasury_payments(http: &reqwest::Client, base: &str, state: &str) -> Vec<pos_core::api::PaymentView> {
+pub async fn treasury_payments(http: &reqwest::Client, base: &str, state: &str) -> Vec<pos_core::api::PaymentView> {
     let response = http
         .get(format!("{base}/v1/payments?state={state}"))
         .bearer_auth(token("treasury"))

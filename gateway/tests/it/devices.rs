@@ -10,6 +10,7 @@ use crate::support::{key, spawn_app_with, token, TestApp};
 on_both_backends!(
     commands_reach_the_registers_device_once_and_are_answered_once,
     scan_and_show_qr_commands_are_checked_before_they_are_queued,
+    a_waiting_long_poll_is_woken_by_the_commit_that_queues_a_command,
 );
 
 const CLERK: &str = "clerk-r0101";
@@ -220,5 +221,28 @@ async fn scan_and_show_qr_commands_are_checked_before_they_are_queued(backend: B
         serde_json::from_value::<CommandKind>(scan),
         Ok(CommandKind::ScanCode { brand: Some(pos_core::Brand::PayPay), wait_ms: Some(5000), .. })
     ));
+    app.stop().await;
+}
+
+async fn a_waiting_long_poll_is_woken_by_the_commit_that_queues_a_command(backend: Backend) {
+    let app = crate::support::spawn_app(backend).await;
+    let path = format!("/v1/registers/{REGISTER}/commands");
+    // The poll waits far longer than the re-check bound; the drawer command wakes it.
+    let poll = async {
+        let taken: NextCommand = next(&app, DEVICE, REGISTER, 20_000).await.ok();
+        (taken, std::time::Instant::now())
+    };
+    let queue = async {
+        let queued: DeviceCommand =
+            app.post(&path, &token(CLERK), &key(), &json!({ "kind": "open_drawer" })).await.ok();
+        (queued, std::time::Instant::now())
+    };
+    let ((taken, answered), (queued, committed)) = tokio::join!(poll, queue);
+    assert_eq!(taken.command.map(|c| c.id), Some(queued.id));
+    let woken_after = answered.saturating_duration_since(committed);
+    assert!(
+        woken_after < std::time::Duration::from_millis(gateway::api::devices::COMMAND_RECHECK_MS / 2),
+        "woken by the notification, not the re-check: {woken_after:?}"
+    );
     app.stop().await;
 }

@@ -8,7 +8,7 @@ use pos_core::api::{PaymentResult, SaleList, SaleView, ShiftView};
 use pos_core::{ManualClock, SaleState};
 use serde_json::json;
 
-use crate::support::{key, spawn_app, spawn_app_with, token, TestApp};
+use crate::support::{key, spawn_app, spawn_app_with, token, TestApp, TestDatabase};
 
 on_both_backends!(
     a_cash_day_at_one_register,
@@ -18,6 +18,7 @@ on_both_backends!(
     bad_input_is_refused_precisely_and_changes_nothing,
     every_caller_sees_only_their_scope_and_refusals_are_audited,
     the_audit_chain_detects_altered_and_removed_records,
+    a_rotated_audit_key_continues_the_chain_signed_by_both_keys,
     journal_tables_are_append_only,
     metrics_count_requests_and_takings,
     counter_policies_come_from_the_configuration,
@@ -467,11 +468,13 @@ async fn every_caller_sees_only_their_scope_and_refusals_are_audited(backend: Ba
 
     // Every refusal is in the audit log, with who, what and the outcome.
     use sqlx::Row;
+    app.app.journal.flush_audit().await.expect("audit records written");
     let mut conn = app.app.journal.read().await.expect("conn");
-    let denied = sqlx::query("SELECT user_name, action, status FROM audit_log WHERE outcome = 'denied' ORDER BY seq")
-        .fetch_all(&mut *conn)
-        .await
-        .expect("audit");
+    let denied =
+        sqlx::query("SELECT user_name, action, status FROM audit_record WHERE outcome = 'denied' ORDER BY seq")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("audit");
     let denied: Vec<(String, String, i64)> =
         denied.iter().map(|r| (r.get("user_name"), r.get("action"), r.get("status"))).collect();
     assert_eq!(denied.len(), 8, "{denied:?}");
@@ -482,38 +485,197 @@ async fn every_caller_sees_only_their_scope_and_refusals_are_audited(backend: Ba
 }
 
 async fn the_audit_chain_detects_altered_and_removed_records(backend: Backend) {
+    use gateway::journal::audit::{self, AuditKey};
+    use sqlx::Row;
     let app = spawn_app(backend).await;
+    let journal = &app.app.journal;
+    // A change (a shift opened: its change record is in the shift's own transaction) and reads.
+    open_shift(&app, CLERK, REGISTER, 10_000).await;
     for _ in 0..5 {
         app.get("/v1/me", &token(CLERK)).await.ok::<serde_json::Value>();
     }
+    journal.flush_audit().await.expect("audit records written");
     let verification: serde_json::Value = app.get("/v1/audit/verify", &token("admin")).await.ok();
-    assert_eq!(verification["problem"], serde_json::Value::Null);
-    assert!(verification["records"].as_i64().expect("records") >= 5);
+    assert_eq!(verification["problem"], serde_json::Value::Null, "{verification}");
+    assert!(verification["records"].as_i64().expect("records") >= 6);
+    let mut conn = journal.read().await.expect("conn");
+    let kinds: Vec<String> = sqlx::query("SELECT kind FROM audit_record WHERE action = 'POST /v1/shifts' ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("records")
+        .iter()
+        .map(|row| row.get("kind"))
+        .collect();
+    assert_eq!(kinds, ["change", "request"], "the change is recorded in its transaction, the request after");
+    journal.flush_audit().await.expect("audit records written");
+    journal.anchor_audit().expect("anchored");
+    // The head as anchored (records of requests still arriving may follow it).
+    let last: i64 = audit::read_anchors(&journal.audit_settings().anchor_file)
+        .expect("anchors")
+        .keys()
+        .filter(|(chain, _)| *chain == 0)
+        .map(|(_, seq)| *seq)
+        .max()
+        .expect("an anchor of chain 0");
+    assert!(audit::verify(journal).await.expect("verify").anchors >= 1);
 
-    let mut conn = app.app.journal.read().await.expect("conn");
-    let refused = sqlx::query("UPDATE audit_log SET user_name = 'someone' WHERE seq = 2").execute(&mut *conn).await;
+    let refused = sqlx::query("UPDATE audit_record SET user_name = 'someone' WHERE seq = 2").execute(&mut *conn).await;
     assert!(refused.is_err(), "the trigger must refuse changes to the audit log");
-    // Someone with full database access gets past the trigger; the chain still tells.
+    // Someone with full database access gets past the trigger; the keyed chain still tells.
     let disable = match backend {
-        Backend::Sqlite => vec!["DROP TRIGGER audit_append_only_update", "DROP TRIGGER audit_append_only_delete"],
-        Backend::Postgres => vec!["ALTER TABLE audit_log DISABLE TRIGGER audit_append_only"],
+        Backend::Sqlite => {
+            vec!["DROP TRIGGER audit_record_append_only_update", "DROP TRIGGER audit_record_append_only_delete"]
+        }
+        Backend::Postgres => vec!["ALTER TABLE audit_record DISABLE TRIGGER audit_record_append_only"],
     };
     for statement in disable {
         sqlx::query(statement).execute(&mut *conn).await.expect("disable trigger");
     }
-    sqlx::query("UPDATE audit_log SET user_name = 'someone' WHERE seq = 2").execute(&mut *conn).await.expect("tamper");
-    let verification = gateway::journal::audit::verify(&app.app.journal).await.expect("verify");
-    assert_eq!(verification.problem.as_deref(), Some("record 2 was altered: its content does not match its hash"));
-    sqlx::query("UPDATE audit_log SET user_name = 'clerk-r0101' WHERE seq = 2")
+
+    // Editing one record.
+    let original: String = sqlx::query("SELECT user_name FROM audit_record WHERE chain = 0 AND seq = 2")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("record")
+        .get("user_name");
+    sqlx::query("UPDATE audit_record SET user_name = 'someone' WHERE chain = 0 AND seq = 2")
+        .execute(&mut *conn)
+        .await
+        .expect("tamper");
+    let verification = audit::verify(journal).await.expect("verify");
+    assert_eq!(
+        verification.problem.as_deref(),
+        Some("chain 0: record 2 was altered or written without the key: its MAC does not match")
+    );
+    sqlx::query("UPDATE audit_record SET user_name = $1 WHERE chain = 0 AND seq = 2")
+        .bind(&original)
         .execute(&mut *conn)
         .await
         .expect("restore");
-    assert!(gateway::journal::audit::verify(&app.app.journal).await.expect("verify").is_intact());
-    sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(&mut *conn).await.expect("delete");
-    let verification = gateway::journal::audit::verify(&app.app.journal).await.expect("verify");
-    assert_eq!(verification.problem.as_deref(), Some("record 3 is missing (next present is 4)"));
+    assert!(audit::verify(journal).await.expect("verify").is_intact());
+
+    // Rebuilding the whole chain without the key: every MAC recomputed under another key (here
+    // stand-ins), whether the records then name that key or still the real one.
+    let forger = AuditKey::generate();
+    let rows = sqlx::query("SELECT seq, mac, key_id FROM audit_record WHERE chain = 0 ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("records");
+    let saved: Vec<(i64, String, String)> =
+        rows.iter().map(|r| (r.get("seq"), r.get("mac"), r.get("key_id"))).collect();
+    for key_id in [forger.id().to_string(), journal.audit_settings().key.id().to_string()] {
+        for (seq, _, _) in &saved {
+            sqlx::query("UPDATE audit_record SET key_id = $1, mac = $2 WHERE chain = 0 AND seq = $3")
+                .bind(&key_id)
+                .bind(format!("{seq:064x}"))
+                .bind(seq)
+                .execute(&mut *conn)
+                .await
+                .expect("forge");
+        }
+        let verification = audit::verify(journal).await.expect("verify");
+        let problem = verification.problem.expect("a rebuilt chain is detected");
+        assert!(problem.starts_with("chain 0: record 1 was "), "{problem}");
+    }
+    for (seq, mac, key_id) in &saved {
+        sqlx::query("UPDATE audit_record SET key_id = $1, mac = $2 WHERE chain = 0 AND seq = $3")
+            .bind(key_id)
+            .bind(mac)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .expect("restore");
+    }
+    assert!(audit::verify(journal).await.expect("verify").is_intact());
+
+    // Removing the last records: the rest of the chain is sound, but it no longer reaches the
+    // anchored head.
+    sqlx::query("DELETE FROM audit_record WHERE chain = 0 AND seq >= $1")
+        .bind(last - 1)
+        .execute(&mut *conn)
+        .await
+        .expect("delete");
+    let verification = audit::verify(journal).await.expect("verify");
+    let problem = verification.problem.expect("a cut tail is detected");
+    assert!(
+        problem.starts_with("chain 0: record ")
+            && problem.ends_with("was anchored but the chain no longer reaches it: records were removed from the end"),
+        "{problem}"
+    );
     drop(conn);
     app.stop().await;
+}
+
+async fn a_rotated_audit_key_continues_the_chain_signed_by_both_keys(backend: Backend) {
+    use gateway::journal::audit::{self, AuditEntry, AuditKey, AuditSettings, RecordKind};
+    use gateway::journal::Journal;
+    let database = TestDatabase::new(backend).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = |key: &AuditKey, previous: &[&AuditKey]| AuditSettings {
+        key: key.clone(),
+        previous_keys: previous.iter().map(|k| (*k).clone()).collect(),
+        anchor_file: dir.path().join("anchors"),
+        anchor_interval: std::time::Duration::from_secs(3600),
+    };
+    let entry = |who: &str| AuditEntry {
+        at: chrono::Utc::now(),
+        user_name: who.to_string(),
+        role: "admin".to_string(),
+        action: "GET /v1/me".to_string(),
+        target: "/v1/me".to_string(),
+        remote: "127.0.0.1:1".to_string(),
+        status: 200,
+        outcome: "ok".to_string(),
+        detail: String::new(),
+        request_id: None,
+        kind: RecordKind::Request,
+    };
+    let (old, new, stranger) = (AuditKey::generate(), AuditKey::generate(), AuditKey::generate());
+
+    let journal = Journal::connect_with_audit(&database.database_config(), settings(&old, &[])).await.expect("journal");
+    audit::record(&journal, entry("before"));
+    journal.close().await;
+
+    // The next key, with the old one among the previous keys: the chain goes on from a rotation
+    // record that the new key MACs and whose statement the old key signs.
+    let journal =
+        Journal::connect_with_audit(&database.database_config(), settings(&new, &[&old])).await.expect("journal");
+    audit::record(&journal, entry("after"));
+    journal.flush_audit().await.expect("written");
+    let verification = audit::verify(&journal).await.expect("verify");
+    assert!(verification.is_intact(), "{verification:?}");
+    assert_eq!(verification.records, 3, "before, the rotation, after");
+    assert!(verification.anchors >= 1, "the first journal anchored its head on closing");
+    {
+        use sqlx::Row;
+        let mut conn = journal.read().await.expect("conn");
+        let kinds: Vec<(String, String)> = sqlx::query("SELECT kind, key_id FROM audit_record ORDER BY seq")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("records")
+            .iter()
+            .map(|row| (row.get("kind"), row.get("key_id")))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("request".to_string(), old.id().to_string()),
+                ("rotation".to_string(), new.id().to_string()),
+                ("request".to_string(), new.id().to_string())
+            ]
+        );
+    }
+    // Without the old key the records it signed cannot be checked, and that is said.
+    let problem = audit::verify_with(&journal, &settings(&new, &[])).await.expect("verify").problem.expect("a problem");
+    assert!(problem.contains(&format!("signed by key {}", old.id())), "{problem}");
+    journal.close().await;
+
+    // A key that cannot show it follows the last one does not continue the chain.
+    let journal =
+        Journal::connect_with_audit(&database.database_config(), settings(&stranger, &[])).await.expect("journal");
+    let refused = journal.begin_write().await.err().expect("the writer refuses to continue the chain");
+    assert!(refused.to_string().contains("cannot be continued"), "{refused}");
+    journal.close().await;
 }
 
 async fn journal_tables_are_append_only(backend: Backend) {

@@ -34,6 +34,7 @@ mod crash;
 mod devices;
 mod journal_suite;
 mod money_path;
+mod multinode;
 mod opendata;
 mod operations;
 mod qr;

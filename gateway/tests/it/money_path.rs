@@ -378,7 +378,7 @@ async fn a_stranger_on_the_counter_network_changes_nothing(backend: Backend) {
     let detail = until("the stranger's refusals are audited", Duration::from_millis(SETTLE_MS), || async {
         use sqlx::Row;
         let mut conn = rig.app.app.journal.read().await.expect("conn");
-        let rows = sqlx::query("SELECT detail FROM audit_log WHERE role = 'terminal' AND user_name = $1")
+        let rows = sqlx::query("SELECT detail FROM audit_record WHERE role = 'terminal' AND user_name = $1")
             .bind(PARKING_TERMINAL)
             .fetch_all(&mut *conn)
             .await
@@ -658,9 +658,11 @@ async fn refunds_are_approved_without_sharing_a_token(backend: Backend) {
     rig.wait_for(&payment.id, PaymentState::PartiallyRefunded).await;
     {
         use sqlx::Row;
+        rig.app.app.journal.flush_audit().await.expect("audit records written");
         let mut conn = rig.app.app.journal.read().await.expect("conn");
-        let detail: String =
-            sqlx::query("SELECT detail FROM audit_log WHERE action LIKE '%approve' ORDER BY seq DESC LIMIT 1")
+        let detail: String = sqlx::query(
+            "SELECT detail FROM audit_record WHERE kind = 'request' AND action LIKE '%approve' ORDER BY seq DESC LIMIT 1",
+        )
                 .fetch_one(&mut *conn)
                 .await
                 .expect("audit record")

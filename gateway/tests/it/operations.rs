@@ -32,19 +32,19 @@ async fn get_with(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value
 
 async fn probes_answer_without_credentials_and_leave_no_audit_record(backend: Backend) {
     let app = spawn_app(backend).await;
-    let before = app.count("audit_log").await;
+    let before = app.count("audit_record").await;
     let (status, body, _) = get_with(&app, "/healthz", None).await;
     assert_eq!((status, body), (200, serde_json::json!({ "status": "alive" })));
     let (status, body, _) = get_with(&app, "/readyz", None).await;
     // The verdict alone: no version, no links, no schema for an anonymous caller.
     assert_eq!((status, body), (200, serde_json::json!({ "status": "ready" })));
-    assert_eq!(app.count("audit_log").await, before, "anonymous probes are not audited");
+    assert_eq!(app.count("audit_record").await, before, "anonymous probes are not audited");
     app.stop().await;
 }
 
 async fn readiness_detail_is_for_monitoring_roles_only(backend: Backend) {
     let app = spawn_app(backend).await;
-    let before = app.count("audit_log").await;
+    let before = app.count("audit_record").await;
     for user in ["prometheus", "admin", "treasury"] {
         let (status, body, _) = get_with(&app, "/readyz", Some(&token(user))).await;
         assert_eq!(status, 200, "{user}: {body}");
@@ -62,7 +62,7 @@ async fn readiness_detail_is_for_monitoring_roles_only(backend: Backend) {
     let (status, _, _) = get_with(&app, "/readyz", Some("not-a-token")).await;
     assert_eq!(status, 401);
     // A probe with credentials is a call like any other: five of them, five records.
-    assert_eq!(app.count("audit_log").await, before + 5);
+    assert_eq!(app.count("audit_record").await, before + 5);
     app.stop().await;
 }
 
@@ -158,8 +158,9 @@ async fn the_metrics_role_reads_metrics_and_no_business(backend: Backend) {
 
 async fn last_audit_request_id(app: &TestApp) -> Option<String> {
     use sqlx::Row;
+    app.app.journal.flush_audit().await.expect("audit records written");
     let mut conn = app.app.journal.read().await.expect("connection");
-    sqlx::query("SELECT request_id FROM audit_log ORDER BY seq DESC LIMIT 1")
+    sqlx::query("SELECT request_id FROM audit_record WHERE kind = 'request' ORDER BY seq DESC LIMIT 1")
         .fetch_one(&mut *conn)
         .await
         .expect("last record")

@@ -61,6 +61,7 @@ async fn charge(rig: &QrRig, code: &str) -> PaymentView {
 /// Rows of the journal's text columns that contain `needle`.
 async fn journal_mentions(rig: &QrRig, needle: &str) -> i64 {
     use sqlx::Row;
+    rig.app.app.journal.flush_audit().await.expect("audit records written");
     let mut conn = rig.app.app.journal.read().await.expect("conn");
     let mut found = 0;
     for query in [
@@ -68,6 +69,7 @@ async fn journal_mentions(rig: &QrRig, needle: &str) -> i64 {
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE data LIKE $1",
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM idempotency_keys WHERE response LIKE $1",
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM audit_log WHERE target LIKE $1 OR outcome LIKE $1",
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM audit_record WHERE target LIKE $1 OR detail LIKE $1",
     ] {
         let row = sqlx::query(query).bind(format!("%{needle}%")).fetch_one(&mut *conn).await.expect("count");
         found += row.get::<i64, _>("n");

@@ -260,6 +260,8 @@ impl TestApp {
     /// Counts rows of a table straight from the journal.
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Row;
+        // Audit records of reads wait for the writer's next group commit: write them first.
+        self.app.journal.flush_audit().await.expect("audit records written");
         let mut conn = self.app.journal.read().await.expect("conn");
         sqlx::query(&format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}"))
             .fetch_one(&mut *conn)
