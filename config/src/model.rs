@@ -216,6 +216,43 @@ pub struct Server {
     pub listen: std::net::SocketAddr,
     pub request_body_bytes_max: usize,
     pub request_timeout_ms: u64,
+    /// What one connection, and one source, may hold of the server.
+    pub limits: HttpLimits,
+}
+
+/// The HTTP server's connection limits (`[server]` keys of the same names; each has a default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request's head (request line and headers) must have arrived this long after the
+    /// connection opened or the previous response ended; otherwise the connection is closed. This
+    /// also bounds how long a kept-alive connection may sit idle between requests.
+    pub header_read_timeout_ms: u64,
+    /// A connection on which no byte moved either way for this long is closed (gracefully: a
+    /// request being answered is finished first).
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; a connection beyond it is answered `503` and closed.
+    pub connections_max: usize,
+    /// Connections one source address may hold at once; beyond it, `503` and closed. (Behind a
+    /// proxy every client shares the proxy's address: raise it to the proxy's own limit there.)
+    pub connections_per_source_max: usize,
+}
+
+impl HttpLimits {
+    pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+    pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+    pub const CONNECTIONS_MAX_DEFAULT: usize = 1_024;
+    pub const CONNECTIONS_PER_SOURCE_MAX_DEFAULT: usize = 64;
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            header_read_timeout_ms: HttpLimits::HEADER_READ_TIMEOUT_MS_DEFAULT,
+            idle_timeout_ms: HttpLimits::IDLE_TIMEOUT_MS_DEFAULT,
+            connections_max: HttpLimits::CONNECTIONS_MAX_DEFAULT,
+            connections_per_source_max: HttpLimits::CONNECTIONS_PER_SOURCE_MAX_DEFAULT,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

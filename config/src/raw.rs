@@ -132,6 +132,10 @@ pub struct RawServer {
     pub listen: String,
     pub request_body_bytes_max: u64,
     pub request_timeout_ms: u64,
+    pub header_read_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub connections_max: Option<u64>,
+    pub connections_per_source_max: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,6 +19,12 @@ pub const DATABASE_CONNECTIONS_MAX: u32 = 256;
 /// Bounds on request limits, so a typo cannot disable them.
 pub const REQUEST_BODY_BYTES_LIMIT: u64 = 16 * 1024 * 1024;
 pub const REQUEST_TIMEOUT_MS_LIMIT: u64 = 600_000;
+/// Bounds on the header-read and idle timeouts: below 100 ms a slow but honest network fails;
+/// above ten minutes a slow client holds its connection as good as forever.
+pub const CONNECTION_TIMEOUT_MS_MIN: u64 = 100;
+pub const CONNECTION_TIMEOUT_MS_LIMIT: u64 = 600_000;
+/// The most connections a gateway may be configured to serve at once (file descriptors).
+pub const CONNECTIONS_LIMIT: u64 = 65_536;
 /// The longest settlement lag an acquirer contract may state, in days.
 pub const SETTLEMENT_LAG_DAYS_MAX: u32 = 60;
 /// The longest 処理未了 deadline an e-money brand may have, in bank business days.
@@ -189,7 +195,36 @@ fn validate_server(raw: &RawServer, issues: &mut Issues) -> Option<Server> {
         issues.add("server.request_timeout_ms", format!("must be between 1 and {REQUEST_TIMEOUT_MS_LIMIT}"));
     }
     let request_body_bytes_max = usize::try_from(raw.request_body_bytes_max).ok()?;
-    Some(Server { listen: listen?, request_body_bytes_max, request_timeout_ms: raw.request_timeout_ms })
+    let limits = validate_http_limits(raw, issues);
+    Some(Server { listen: listen?, request_body_bytes_max, request_timeout_ms: raw.request_timeout_ms, limits })
+}
+
+fn validate_http_limits(raw: &RawServer, issues: &mut Issues) -> HttpLimits {
+    let defaults = HttpLimits::default();
+    let header_read_timeout_ms = raw.header_read_timeout_ms.unwrap_or(defaults.header_read_timeout_ms);
+    let idle_timeout_ms = raw.idle_timeout_ms.unwrap_or(defaults.idle_timeout_ms);
+    for (key, value) in [("header_read_timeout_ms", header_read_timeout_ms), ("idle_timeout_ms", idle_timeout_ms)] {
+        if !(CONNECTION_TIMEOUT_MS_MIN..=CONNECTION_TIMEOUT_MS_LIMIT).contains(&value) {
+            issues.add(
+                format!("server.{key}"),
+                format!("must be between {CONNECTION_TIMEOUT_MS_MIN} and {CONNECTION_TIMEOUT_MS_LIMIT}"),
+            );
+        }
+    }
+    let connections_max = raw.connections_max.unwrap_or(defaults.connections_max as u64);
+    let per_source = raw.connections_per_source_max.unwrap_or(defaults.connections_per_source_max as u64);
+    if connections_max == 0 || connections_max > CONNECTIONS_LIMIT {
+        issues.add("server.connections_max", format!("must be between 1 and {CONNECTIONS_LIMIT}"));
+    }
+    if per_source == 0 || per_source > connections_max {
+        issues.add("server.connections_per_source_max", "must be between 1 and server.connections_max");
+    }
+    HttpLimits {
+        header_read_timeout_ms,
+        idle_timeout_ms,
+        connections_max: usize::try_from(connections_max).unwrap_or(usize::MAX),
+        connections_per_source_max: usize::try_from(per_source).unwrap_or(usize::MAX),
+    }
 }
 
 fn validate_database(raw: &RawDatabase, base_dir: &Path, issues: &mut Issues) -> Option<Database> {

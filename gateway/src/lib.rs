@@ -13,6 +13,7 @@ pub mod analytics;
 pub mod api;
 pub mod connectors;
 pub mod health;
+pub mod http_server;
 pub mod journal;
 pub mod metrics;
 pub mod monitor;
@@ -23,7 +24,6 @@ pub mod terminal_host;
 pub mod web;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use pos_config::Config;
@@ -95,9 +95,7 @@ pub async fn run_with_terminals(
     let monitor = tokio::spawn(monitor::run(app.clone(), stopped.clone()));
     let host = terminals
         .map(|(listener, tls)| tokio::spawn(terminal_host::serve(listener, tls, app.clone(), stopped.clone())));
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = http_server::serve(listener, router, app.config.server.limits.clone(), None, shutdown).await;
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = monitor.await;

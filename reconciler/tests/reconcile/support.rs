@@ -74,6 +74,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             request_body_bytes_max: 65_536,
             request_timeout_ms: 1_000,
+            limits: Default::default(),
         },
         database: Database { url: "sqlite://journal.db".to_string(), backend: Backend::Sqlite, connections_max: 1 },
         operators: Vec::new(),
