@@ -218,6 +218,27 @@ pub struct Server {
     pub request_timeout_ms: u64,
     /// What one connection, and one source, may hold of the server.
     pub limits: HttpLimits,
+    /// How failed authentication is slowed down.
+    pub auth_throttle: AuthThrottle,
+}
+
+/// Throttling of failed authentication (`[server]` keys `auth_*`; each has a default). A source
+/// address (and a device's register, and a clerk trying approval codes) may fail this many times
+/// a minute; the next failure is answered `429` with `Retry-After` for `auth_block_seconds`,
+/// doubling with each block up to `auth_block_seconds_max`. Credentials that verify are never
+/// slowed. Refusals are audited as one record per source per `auth_audit_interval_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthThrottle {
+    pub failures_per_minute: u32,
+    pub block_seconds: u64,
+    pub block_seconds_max: u64,
+    pub audit_interval_seconds: u64,
+}
+
+impl Default for AuthThrottle {
+    fn default() -> AuthThrottle {
+        AuthThrottle { failures_per_minute: 5, block_seconds: 60, block_seconds_max: 900, audit_interval_seconds: 60 }
+    }
 }
 
 /// The HTTP server's connection limits (`[server]` keys of the same names; each has a default).

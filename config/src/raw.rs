@@ -136,6 +136,10 @@ pub struct RawServer {
     pub idle_timeout_ms: Option<u64>,
     pub connections_max: Option<u64>,
     pub connections_per_source_max: Option<u64>,
+    pub auth_failures_per_minute: Option<u32>,
+    pub auth_block_seconds: Option<u64>,
+    pub auth_block_seconds_max: Option<u64>,
+    pub auth_audit_interval_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,6 +25,11 @@ pub const CONNECTION_TIMEOUT_MS_MIN: u64 = 100;
 pub const CONNECTION_TIMEOUT_MS_LIMIT: u64 = 600_000;
 /// The most connections a gateway may be configured to serve at once (file descriptors).
 pub const CONNECTIONS_LIMIT: u64 = 65_536;
+/// Bounds on the authentication throttle: at most 100 failures a minute before a block, blocks
+/// of at most a day, an audit summary at least every hour.
+pub const AUTH_FAILURES_PER_MINUTE_LIMIT: u32 = 100;
+pub const AUTH_BLOCK_SECONDS_LIMIT: u64 = 86_400;
+pub const AUTH_AUDIT_INTERVAL_SECONDS_LIMIT: u64 = 3_600;
 /// The longest settlement lag an acquirer contract may state, in days.
 pub const SETTLEMENT_LAG_DAYS_MAX: u32 = 60;
 /// The longest 処理未了 deadline an e-money brand may have, in bank business days.
@@ -196,7 +201,44 @@ fn validate_server(raw: &RawServer, issues: &mut Issues) -> Option<Server> {
     }
     let request_body_bytes_max = usize::try_from(raw.request_body_bytes_max).ok()?;
     let limits = validate_http_limits(raw, issues);
-    Some(Server { listen: listen?, request_body_bytes_max, request_timeout_ms: raw.request_timeout_ms, limits })
+    let auth_throttle = validate_auth_throttle(raw, issues);
+    Some(Server {
+        listen: listen?,
+        request_body_bytes_max,
+        request_timeout_ms: raw.request_timeout_ms,
+        limits,
+        auth_throttle,
+    })
+}
+
+fn validate_auth_throttle(raw: &RawServer, issues: &mut Issues) -> AuthThrottle {
+    let defaults = AuthThrottle::default();
+    let throttle = AuthThrottle {
+        failures_per_minute: raw.auth_failures_per_minute.unwrap_or(defaults.failures_per_minute),
+        block_seconds: raw.auth_block_seconds.unwrap_or(defaults.block_seconds),
+        block_seconds_max: raw.auth_block_seconds_max.unwrap_or(defaults.block_seconds_max),
+        audit_interval_seconds: raw.auth_audit_interval_seconds.unwrap_or(defaults.audit_interval_seconds),
+    };
+    if throttle.failures_per_minute == 0 || throttle.failures_per_minute > AUTH_FAILURES_PER_MINUTE_LIMIT {
+        issues
+            .add("server.auth_failures_per_minute", format!("must be between 1 and {AUTH_FAILURES_PER_MINUTE_LIMIT}"));
+    }
+    if throttle.block_seconds == 0 || throttle.block_seconds > AUTH_BLOCK_SECONDS_LIMIT {
+        issues.add("server.auth_block_seconds", format!("must be between 1 and {AUTH_BLOCK_SECONDS_LIMIT}"));
+    }
+    if throttle.block_seconds_max < throttle.block_seconds || throttle.block_seconds_max > AUTH_BLOCK_SECONDS_LIMIT {
+        issues.add(
+            "server.auth_block_seconds_max",
+            format!("must be between server.auth_block_seconds and {AUTH_BLOCK_SECONDS_LIMIT}"),
+        );
+    }
+    if throttle.audit_interval_seconds == 0 || throttle.audit_interval_seconds > AUTH_AUDIT_INTERVAL_SECONDS_LIMIT {
+        issues.add(
+            "server.auth_audit_interval_seconds",
+            format!("must be between 1 and {AUTH_AUDIT_INTERVAL_SECONDS_LIMIT}"),
+        );
+    }
+    throttle
 }
 
 fn validate_http_limits(raw: &RawServer, issues: &mut Issues) -> HttpLimits {

@@ -3,7 +3,10 @@
 //! Every route sits behind [`authenticate_and_audit`]: a bearer token is hashed and looked up
 //! among the configured users (only hashes are stored); the request runs with the resulting
 //! [`Caller`]; afterwards one hash-chained audit record says who did what, from where, and how it
-//! ended — including refusals (401, 403), which are also counted in the metrics.
+//! ended — including refusals (403), which are also counted in the metrics. Credentials that do
+//! not verify (401 at a route, or at sign-in) are throttled and audited in aggregate, one record
+//! per source address and interval ([`super::throttle`]), so a flood of wrong tokens costs the
+//! journal next to nothing.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -17,6 +20,7 @@ use pos_config::Config;
 
 use super::error::ApiError;
 use super::request_id::RequestId;
+use super::throttle::ThrottleKey;
 use crate::journal::audit::{self, AuditEntry};
 use crate::AppState;
 
@@ -147,6 +151,9 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
     let unaudited_probe = PROBE_ROUTES.contains(&route.as_str()) && !has_credentials(&request);
 
     let caller = authorize_request(&app, &request, &route);
+    // Credentials that did not verify: throttled and audited in aggregate (below).
+    let mut failed_authentication =
+        matches!(&caller, Err(error) if error.status == StatusCode::UNAUTHORIZED) && has_credentials(&request);
     let (user_name, role) = match &caller {
         Ok(Some(caller)) => (caller.user.to_string(), caller.role.code().to_string()),
         _ => ("-".to_string(), "-".to_string()),
@@ -164,6 +171,14 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         }
         Err(error) => error.into_response(),
     };
+    if route == SIGN_IN_ROUTE && response.status() == StatusCode::UNAUTHORIZED {
+        failed_authentication = true;
+    }
+    let response = if failed_authentication {
+        refused_authentication(&app, &request_source(&remote), &route, &target, &method, response)
+    } else {
+        response
+    };
 
     let status = response.status().as_u16();
     let labels = [("route", route.clone()), ("method", method.clone()), ("status", status.to_string())];
@@ -173,7 +188,7 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         metrics::counter!("http_requests_denied_total", "route" => route.clone()).increment(1);
     }
 
-    if unaudited_probe {
+    if unaudited_probe || failed_authentication {
         return response;
     }
     let entry = AuditEntry {
@@ -195,6 +210,44 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         metrics::counter!("audit_write_failures_total").increment(1);
     }
     response
+}
+
+/// The sign-in route: a wrong token there is a failed authentication like a wrong bearer token.
+pub const SIGN_IN_ROUTE: &str = "/v1/session";
+
+/// The source address of a connection's `ip:port` text.
+fn request_source(remote: &str) -> Option<std::net::IpAddr> {
+    remote.parse::<SocketAddr>().ok().map(|address| address.ip())
+}
+
+/// A request whose credentials did not verify: counted against its source (and the register a
+/// device route names), answered `429` once they are past their allowance, and gathered for the
+/// aggregated audit record instead of one write of its own.
+fn refused_authentication(
+    app: &AppState,
+    source: &Option<std::net::IpAddr>,
+    route: &str,
+    target: &str,
+    method: &str,
+    response: Response,
+) -> Response {
+    let mut keys = Vec::new();
+    if let Some(source) = source {
+        keys.push(ThrottleKey::Source(*source));
+    }
+    if route.starts_with("/v1/devices/{register}") {
+        if let Some(register) = target.split('/').nth(3) {
+            keys.push(ThrottleKey::Register(register.to_string()));
+        }
+    }
+    let wait = app.throttle.failed(&keys, Instant::now());
+    metrics::counter!("auth_failures_total", "route" => route.to_string()).increment(1);
+    let source = source.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    app.throttle.note_refusal(source, app.clock.now(), &format!("{method} {route}"), wait.is_some());
+    match wait {
+        Some(wait) => super::throttle::too_many(wait),
+        None => response,
+    }
 }
 
 /// Percent-encodes a query value (the `next` page after signing in).

@@ -18,6 +18,7 @@ pub mod sales;
 pub mod session;
 pub mod shifts;
 pub mod system;
+pub mod throttle;
 pub mod treasury;
 
 use std::time::Duration;

@@ -15,6 +15,7 @@ use crate::support::*;
 on_both_backends!(
     a_connection_with_partial_headers_is_closed_within_the_header_read_timeout,
     connections_over_the_caps_are_refused_while_a_clerk_is_served,
+    a_flood_of_wrong_tokens_is_throttled_and_audited_in_aggregate,
 );
 
 fn address_of(app: &TestApp) -> SocketAddr {
@@ -132,5 +133,98 @@ async fn connections_over_the_caps_are_refused_while_a_clerk_is_served(backend: 
     // Once the flood is gone, the clerk's requests still succeed.
     let me = app.get("/v1/me", &token("clerk-r0101")).await;
     assert_eq!(me.status, 200, "{}", me.text);
+    app.stop().await;
+}
+
+/// Audit records written for refused authentication (aggregated) and for anonymous refusals.
+async fn refusal_records(app: &TestApp) -> Vec<(String, String, i64, String)> {
+    use sqlx::Row;
+    let mut conn = app.app.journal.read().await.expect("conn");
+    sqlx::query("SELECT action, remote, status, detail FROM audit_log WHERE user_name = '-' AND status IN (401, 429) ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("audit")
+        .iter()
+        .map(|row| (row.get("action"), row.get("remote"), row.get("status"), row.get("detail")))
+        .collect()
+}
+
+async fn a_flood_of_wrong_tokens_is_throttled_and_audited_in_aggregate(backend: Backend) {
+    let app = spawn_app_with(backend, Arc::new(pos_core::SystemClock), |config| {
+        config.server.auth_throttle.audit_interval_seconds = 1;
+    })
+    .await;
+    let allowance = app.app.config.server.auth_throttle.failures_per_minute as usize;
+    let audited_before = app.count("audit_log").await;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    let mut retry_after = Vec::new();
+    for attempt in 0..500 {
+        let response = app
+            .http
+            .get(format!("{}/v1/me", app.base))
+            .bearer_auth(format!("wrong-token-{attempt}"))
+            .send()
+            .await
+            .expect("request");
+        *statuses.entry(response.status().as_u16()).or_default() += 1;
+        if let Some(value) = response.headers().get("retry-after") {
+            retry_after.push(value.to_str().expect("ascii").parse::<u64>().expect("seconds"));
+        }
+        if attempt % 100 == 0 {
+            // A clerk at the same address is never slowed.
+            let me = app.get("/v1/me", &token("clerk-r0101")).await;
+            assert_eq!(me.status, 200, "{}", me.text);
+        }
+    }
+    assert_eq!(statuses.get(&401), Some(&allowance), "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&(500 - allowance)), "{statuses:?}");
+    assert_eq!(retry_after.len(), 500 - allowance);
+    assert!(retry_after.iter().all(|seconds| (1..=60).contains(seconds)), "{retry_after:?}");
+
+    // Sign-in and device tokens from the blocked address: wrong ones are throttled, right ones work.
+    let signed_in = app
+        .http
+        .post(format!("{}/v1/session", app.base))
+        .json(&serde_json::json!({ "token": "not-a-token" }))
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(signed_in.status().as_u16(), 429);
+    assert!(signed_in.headers().contains_key("retry-after"));
+    let signed_in = app
+        .http
+        .post(format!("{}/v1/session", app.base))
+        .json(&serde_json::json!({ "token": token("clerk-r0101") }))
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(signed_in.status().as_u16(), 200);
+    let device = app.get("/v1/devices/R0101/commands/next?wait_ms=0", "wrong-device-token").await;
+    assert_eq!(device.status, 429, "{}", device.text);
+    let device = app.get("/v1/devices/R0101/commands/next?wait_ms=0", &token("counter-r0101")).await;
+    assert!(device.status == 200 || device.status == 204, "{}", device.text);
+
+    // 502 refusals: a handful of aggregated records, not 502 writes.
+    let records = until("the refusals are audited", Duration::from_secs(10), || async {
+        let records = refusal_records(&app).await;
+        let counted: u64 = records
+            .iter()
+            .filter_map(|(_, _, _, detail)| {
+                let field = |name: &str| {
+                    detail.split(' ').find_map(|part| part.strip_prefix(name)).and_then(|n| n.parse::<u64>().ok())
+                };
+                Some(field("refused=")? + field("throttled=")?)
+            })
+            .sum();
+        (counted == 502).then_some(records)
+    })
+    .await;
+    assert!(records.len() <= 15, "{} records for 502 refusals: {records:?}", records.len());
+    for (action, remote, _, _) in &records {
+        assert_eq!(action, gateway::api::throttle::REFUSALS_ACTION);
+        assert_eq!(remote, "127.0.0.1");
+    }
+    let written = app.count("audit_log").await - audited_before;
+    assert!(written < 40, "{written} audit records for 500 wrong tokens and a few clerk calls");
     app.stop().await;
 }

@@ -75,6 +75,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             request_body_bytes_max: 65_536,
             request_timeout_ms: 1_000,
             limits: Default::default(),
+            auth_throttle: Default::default(),
         },
         database: Database { url: "sqlite://journal.db".to_string(), backend: Backend::Sqlite, connections_max: 1 },
         operators: Vec::new(),
