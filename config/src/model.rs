@@ -220,6 +220,53 @@ pub struct Server {
     pub limits: HttpLimits,
     /// How failed authentication is slowed down.
     pub auth_throttle: AuthThrottle,
+    /// How long the pages' sessions last, per role.
+    pub sessions: SessionLifetimes,
+    /// The address people reach the gateway at when a proxy terminates TLS in front of it
+    /// (`https://pos.city.example`): an https address makes the session cookie `Secure`.
+    pub public_url: Option<String>,
+}
+
+/// A session's lifetimes: it ends `absolute_minutes` after sign-in, or `idle_minutes` after the
+/// last request, whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetime {
+    pub absolute_minutes: u32,
+    pub idle_minutes: u32,
+}
+
+/// Session lifetimes per role (`[server.sessions]`, each role optional): a clerk's lasts a shift,
+/// treasury's and an administrator's are short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    pub clerk: SessionLifetime,
+    pub operator: SessionLifetime,
+    pub treasury: SessionLifetime,
+    pub admin: SessionLifetime,
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> SessionLifetimes {
+        SessionLifetimes {
+            clerk: SessionLifetime { absolute_minutes: 10 * 60, idle_minutes: 60 },
+            operator: SessionLifetime { absolute_minutes: 10 * 60, idle_minutes: 60 },
+            treasury: SessionLifetime { absolute_minutes: 2 * 60, idle_minutes: 15 },
+            admin: SessionLifetime { absolute_minutes: 60, idle_minutes: 15 },
+        }
+    }
+}
+
+impl SessionLifetimes {
+    /// The lifetime of a role's sessions; `None` for roles that cannot sign in to the pages.
+    pub fn of(&self, role: Role) -> Option<SessionLifetime> {
+        match role {
+            Role::Clerk => Some(self.clerk),
+            Role::Operator => Some(self.operator),
+            Role::Treasury => Some(self.treasury),
+            Role::Admin => Some(self.admin),
+            _ => None,
+        }
+    }
 }
 
 /// Throttling of failed authentication (`[server]` keys `auth_*`; each has a default). A source

@@ -30,6 +30,8 @@ pub const CONNECTIONS_LIMIT: u64 = 65_536;
 pub const AUTH_FAILURES_PER_MINUTE_LIMIT: u32 = 100;
 pub const AUTH_BLOCK_SECONDS_LIMIT: u64 = 86_400;
 pub const AUTH_AUDIT_INTERVAL_SECONDS_LIMIT: u64 = 3_600;
+/// The longest a page session may last: a long day.
+pub const SESSION_MINUTES_LIMIT: u32 = 16 * 60;
 /// The longest settlement lag an acquirer contract may state, in days.
 pub const SETTLEMENT_LAG_DAYS_MAX: u32 = 60;
 /// The longest 処理未了 deadline an e-money brand may have, in bank business days.
@@ -202,13 +204,45 @@ fn validate_server(raw: &RawServer, issues: &mut Issues) -> Option<Server> {
     let request_body_bytes_max = usize::try_from(raw.request_body_bytes_max).ok()?;
     let limits = validate_http_limits(raw, issues);
     let auth_throttle = validate_auth_throttle(raw, issues);
+    let sessions = validate_sessions(raw.sessions.as_ref(), issues);
+    if let Some(url) = &raw.public_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
+            issues.add("server.public_url", "must be an http:// or https:// address without user information");
+        }
+    }
     Some(Server {
+        public_url: raw.public_url.clone(),
+        sessions,
         listen: listen?,
         request_body_bytes_max,
         request_timeout_ms: raw.request_timeout_ms,
         limits,
         auth_throttle,
     })
+}
+
+fn validate_sessions(raw: Option<&RawSessions>, issues: &mut Issues) -> SessionLifetimes {
+    let mut lifetimes = SessionLifetimes::default();
+    let Some(raw) = raw else { return lifetimes };
+    for (role, given, slot) in [
+        ("clerk", &raw.clerk, &mut lifetimes.clerk),
+        ("operator", &raw.operator, &mut lifetimes.operator),
+        ("treasury", &raw.treasury, &mut lifetimes.treasury),
+        ("admin", &raw.admin, &mut lifetimes.admin),
+    ] {
+        let Some(given) = given else { continue };
+        if given.absolute_minutes == 0 || given.absolute_minutes > SESSION_MINUTES_LIMIT {
+            issues.add(
+                format!("server.sessions.{role}.absolute_minutes"),
+                format!("must be between 1 and {SESSION_MINUTES_LIMIT}"),
+            );
+        }
+        if given.idle_minutes == 0 || given.idle_minutes > given.absolute_minutes {
+            issues.add(format!("server.sessions.{role}.idle_minutes"), "must be between 1 and absolute_minutes");
+        }
+        *slot = SessionLifetime { absolute_minutes: given.absolute_minutes, idle_minutes: given.idle_minutes };
+    }
+    lifetimes
 }
 
 fn validate_auth_throttle(raw: &RawServer, issues: &mut Issues) -> AuthThrottle {

@@ -24,7 +24,8 @@ use super::throttle::ThrottleKey;
 use crate::journal::audit::{self, AuditEntry};
 use crate::AppState;
 
-/// The pages' session cookie: it carries the user's token, `HttpOnly` and `SameSite=Strict`.
+/// The pages' session cookie: it carries a random session id (see [`super::session`]),
+/// `HttpOnly`, `SameSite=Strict`, and `Secure` when the gateway is reached over https.
 pub const SESSION_COOKIE: &str = "pos_session";
 
 /// The longest bearer token accepted.
@@ -75,10 +76,44 @@ pub fn caller_of_token(config: &Config, token: &str) -> Result<Caller, ApiError>
     Ok(Caller { user: user.name.clone(), role: user.role, scope: user.scope.clone() })
 }
 
-fn authenticate(config: &Config, request: &Request) -> Result<(Caller, Credential), ApiError> {
-    let Some(header) = request.headers().get(AUTHORIZATION) else {
-        return match session_cookie(request) {
-            Some(token) => Ok((caller_of_token(config, token)?, Credential::Cookie)),
+/// The session a request was authenticated by (the SHA-256 of its id), for sign-out.
+#[derive(Debug, Clone)]
+pub struct SessionHash(pub String);
+
+/// What a request presents to prove who it is, copied out of it (a request is not `Sync`, so it
+/// cannot be held across the session lookup).
+struct Presented {
+    authorization: Option<axum::http::HeaderValue>,
+    cookie: Option<String>,
+    safe_method: bool,
+    csrf_header: bool,
+}
+
+impl Presented {
+    fn of(request: &Request) -> Presented {
+        Presented {
+            authorization: request.headers().get(AUTHORIZATION).cloned(),
+            cookie: session_cookie(request).map(str::to_string),
+            safe_method: matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD),
+            csrf_header: request.headers().contains_key(CSRF_HEADER),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.authorization.is_some() || self.cookie.is_some()
+    }
+}
+
+async fn authenticate(
+    app: &AppState,
+    presented: &Presented,
+) -> Result<(Caller, Credential, Option<SessionHash>), ApiError> {
+    let Some(header) = &presented.authorization else {
+        return match &presented.cookie {
+            Some(id) => {
+                let (caller, hash) = super::session::caller_of_session(app, id).await?;
+                Ok((caller, Credential::Cookie, Some(hash)))
+            }
             None => Err(ApiError::unauthenticated(
                 "missing Authorization header: send `Authorization: Bearer <token>` (or sign in on /sign-in)",
             )),
@@ -89,7 +124,7 @@ fn authenticate(config: &Config, request: &Request) -> Result<(Caller, Credentia
         .strip_prefix("Bearer ")
         .ok_or_else(|| ApiError::unauthenticated("Authorization header must be `Bearer <token>`"))?
         .trim();
-    Ok((caller_of_token(config, token)?, Credential::Bearer))
+    Ok((caller_of_token(&app.config, token)?, Credential::Bearer, None))
 }
 
 /// A request authenticated by the session cookie that changes something must also carry this
@@ -114,20 +149,23 @@ fn has_credentials(request: &Request) -> bool {
     request.headers().contains_key(AUTHORIZATION) || session_cookie(request).is_some()
 }
 
-fn authorize_request(app: &AppState, request: &Request, route: &str) -> Result<Option<Caller>, ApiError> {
-    if PROBE_ROUTES.contains(&route) && !has_credentials(request) {
+async fn authorize_request(
+    app: &AppState,
+    presented: &Presented,
+    route: &str,
+) -> Result<Option<(Caller, Option<SessionHash>)>, ApiError> {
+    if PROBE_ROUTES.contains(&route) && !presented.any() {
         return Ok(None);
     }
     if PUBLIC_ROUTES.contains(&route) || crate::web::open_data::PUBLIC_ROUTES.contains(&route) {
         // A signed-in caller is still named in the audit record of a public route.
-        return Ok(authenticate(&app.config, request).ok().map(|(caller, _)| caller));
+        return Ok(authenticate(app, presented).await.ok().map(|(caller, _, session)| (caller, session)));
     }
-    let (caller, credential) = authenticate(&app.config, request)?;
-    let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
-    if credential == Credential::Cookie && !safe && !request.headers().contains_key(CSRF_HEADER) {
+    let (caller, credential, session) = authenticate(app, presented).await?;
+    if credential == Credential::Cookie && !presented.safe_method && !presented.csrf_header {
         return Err(ApiError::forbidden(format!("a signed-in page's request must carry the {CSRF_HEADER} header")));
     }
-    Ok(Some(caller))
+    Ok(Some((caller, session)))
 }
 
 fn outcome(status: u16) -> &'static str {
@@ -150,18 +188,22 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
     let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_string());
     let unaudited_probe = PROBE_ROUTES.contains(&route.as_str()) && !has_credentials(&request);
 
-    let caller = authorize_request(&app, &request, &route);
+    let presented = Presented::of(&request);
+    let caller = authorize_request(&app, &presented, &route).await;
     // Credentials that did not verify: throttled and audited in aggregate (below).
     let mut failed_authentication =
-        matches!(&caller, Err(error) if error.status == StatusCode::UNAUTHORIZED) && has_credentials(&request);
+        matches!(&caller, Err(error) if error.status == StatusCode::UNAUTHORIZED) && presented.any();
     let (user_name, role) = match &caller {
-        Ok(Some(caller)) => (caller.user.to_string(), caller.role.code().to_string()),
+        Ok(Some((caller, _))) => (caller.user.to_string(), caller.role.code().to_string()),
         _ => ("-".to_string(), "-".to_string()),
     };
     let response = match caller {
         Ok(caller) => {
-            if let Some(caller) = caller {
+            if let Some((caller, session)) = caller {
                 request.extensions_mut().insert(caller);
+                if let Some(session) = session {
+                    request.extensions_mut().insert(session);
+                }
             }
             next.run(request).await
         }

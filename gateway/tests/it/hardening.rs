@@ -16,6 +16,7 @@ on_both_backends!(
     a_connection_with_partial_headers_is_closed_within_the_header_read_timeout,
     connections_over_the_caps_are_refused_while_a_clerk_is_served,
     a_flood_of_wrong_tokens_is_throttled_and_audited_in_aggregate,
+    sessions_live_on_the_server_and_end_at_sign_out_revocation_expiry_and_token_change,
 );
 
 fn address_of(app: &TestApp) -> SocketAddr {
@@ -226,5 +227,118 @@ async fn a_flood_of_wrong_tokens_is_throttled_and_audited_in_aggregate(backend: 
     }
     let written = app.count("audit_log").await - audited_before;
     assert!(written < 40, "{written} audit records for 500 wrong tokens and a few clerk calls");
+    app.stop().await;
+}
+
+/// Signs in with `user`'s token; returns the cookie's value and the whole Set-Cookie header.
+async fn sign_in(app: &TestApp, user: &str) -> (String, String) {
+    let response = app
+        .http
+        .post(format!("{}/v1/session", app.base))
+        .json(&serde_json::json!({ "token": token(user) }))
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(response.status().as_u16(), 200, "{user} signs in");
+    let header = response.headers().get("set-cookie").expect("a cookie").to_str().expect("ascii").to_string();
+    let value = header
+        .strip_prefix(&format!("{}=", gateway::api::auth::SESSION_COOKIE))
+        .and_then(|rest| rest.split(';').next())
+        .expect("the session cookie")
+        .to_string();
+    (value, header)
+}
+
+async fn with_cookie(app: &TestApp, method: reqwest::Method, path: &str, cookie: &str) -> u16 {
+    app.http
+        .request(method, format!("{}{path}", app.base))
+        .header("cookie", format!("{}={cookie}", gateway::api::auth::SESSION_COOKIE))
+        .header(gateway::api::auth::CSRF_HEADER, "1")
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+async fn sessions_live_on_the_server_and_end_at_sign_out_revocation_expiry_and_token_change(backend: Backend) {
+    let start = chrono::Utc::now();
+    let clock = Arc::new(pos_core::ManualClock::new(start));
+    let app = spawn_app_with(backend, clock.clone(), |config| {
+        // This test's refused cookies are all from one address: not enough to be throttled.
+        config.server.auth_throttle.failures_per_minute = 50;
+    })
+    .await;
+    let lifetimes = app.app.config.server.sessions.clone();
+
+    // The cookie holds a random id, not the token; only its hash is stored.
+    let (cookie, header) = sign_in(&app, "clerk-r0101").await;
+    assert_ne!(cookie, token("clerk-r0101"));
+    assert!(cookie.len() >= 43, "{cookie}");
+    assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict"), "{header}");
+    assert!(!header.contains("Secure"), "plain http: {header}");
+    assert!(header.contains(&format!("Max-Age={}", lifetimes.clerk.absolute_minutes * 60)), "{header}");
+    {
+        use sqlx::Row;
+        let mut conn = app.app.journal.read().await.expect("conn");
+        let stored: Vec<String> = sqlx::query("SELECT id_sha256 FROM sessions")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("sessions")
+            .iter()
+            .map(|row| row.get("id_sha256"))
+            .collect();
+        assert_eq!(stored, vec![pos_config::token_sha256(&cookie)]);
+    }
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &cookie).await, 200);
+
+    // Sign-out ends it on the server: the same cookie replayed is refused.
+    assert_eq!(with_cookie(&app, reqwest::Method::POST, "/v1/session/sign-out", &cookie).await, 200);
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &cookie).await, 401);
+
+    // An administrator's revocation ends every session of the user at once.
+    let (first, _) = sign_in(&app, "clerk-r0101").await;
+    let (second, _) = sign_in(&app, "clerk-r0101").await;
+    let (other, _) = sign_in(&app, "treasury").await;
+    let revoked =
+        app.post("/v1/users/clerk-r0101/sessions/revoke", &token("admin"), &key(), &serde_json::json!({})).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(revoked.json::<serde_json::Value>()["sessions_ended"], 2);
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &first).await, 401);
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &second).await, 401);
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &other).await, 200, "another user's session lives");
+    let refused =
+        app.post("/v1/users/clerk-r0101/sessions/revoke", &token("treasury"), &key(), &serde_json::json!({})).await;
+    assert_eq!(refused.status, 403, "only an administrator revokes");
+
+    // Idle expiry, per role: treasury's is short, a clerk's lasts longer.
+    let (clerk, _) = sign_in(&app, "clerk-r0101").await;
+    let (treasury, _) = sign_in(&app, "treasury").await;
+    clock.set(start + chrono::Duration::minutes(i64::from(lifetimes.treasury.idle_minutes) + 1));
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &treasury).await, 401, "treasury idle");
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &clerk).await, 200, "the clerk's is live");
+    // Used within its idle time, a clerk's session still ends at its absolute expiry.
+    let mut at = start;
+    let step = chrono::Duration::minutes(i64::from(lifetimes.clerk.idle_minutes) - 1);
+    while at + step < start + chrono::Duration::minutes(i64::from(lifetimes.clerk.absolute_minutes)) {
+        at += step;
+        clock.set(at);
+        assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &clerk).await, 200, "active at {at}");
+    }
+    clock.set(start + chrono::Duration::minutes(i64::from(lifetimes.clerk.absolute_minutes)));
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &clerk).await, 401, "absolute expiry");
+
+    // A session opened with a token that is no longer the user's ends.
+    let (changed, _) = sign_in(&app, "clerk-r0101").await;
+    {
+        let mut conn = app.app.journal.read().await.expect("conn");
+        sqlx::query("UPDATE sessions SET token_sha256 = $1 WHERE id_sha256 = $2")
+            .bind(pos_config::token_sha256("the-old-token"))
+            .bind(pos_config::token_sha256(&changed))
+            .execute(&mut *conn)
+            .await
+            .expect("the token changes");
+    }
+    assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &changed).await, 401, "token changed");
     app.stop().await;
 }

@@ -76,6 +76,8 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             request_timeout_ms: 1_000,
             limits: Default::default(),
             auth_throttle: Default::default(),
+            sessions: Default::default(),
+            public_url: None,
         },
         database: Database { url: "sqlite://journal.db".to_string(), backend: Backend::Sqlite, connections_max: 1 },
         operators: Vec::new(),
