@@ -329,13 +329,24 @@ pub enum Backend {
     Postgres,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     /// `sqlite://path/to/journal.db` (relative paths are anchored at the config file's folder)
     /// or `postgres://user@host:port/db`.
     pub url: String,
     pub backend: Backend,
     pub connections_max: u32,
+}
+
+/// The URL may carry a password: printed without it.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &pos_core::url_for_display(&self.url))
+            .field("backend", &self.backend)
+            .field("connections_max", &self.connections_max)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -19,6 +19,9 @@ on_both_backends!(
     sessions_live_on_the_server_and_end_at_sign_out_revocation_expiry_and_token_change,
 );
 
+/// A password that must appear in no log line, error message or answer.
+const DATABASE_PASSWORD: &str = "Sup3rS3cretPw";
+
 fn address_of(app: &TestApp) -> SocketAddr {
     app.base.trim_start_matches("http://").parse().expect("the gateway's address")
 }
@@ -341,4 +344,57 @@ async fn sessions_live_on_the_server_and_end_at_sign_out_revocation_expiry_and_t
     }
     assert_eq!(with_cookie(&app, reqwest::Method::GET, "/v1/me", &changed).await, 401, "token changed");
     app.stop().await;
+}
+
+/// A closed port: nothing listens there.
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_database_connections_print_no_password() {
+    let url = format!(
+        "postgres://pos:{DATABASE_PASSWORD}@127.0.0.1:{}/pos?password={DATABASE_PASSWORD}",
+        closed_port().await
+    );
+    // The reconciler's journal source, as treasury's reconciliation opens it.
+    let error = reconciler::source::JournalSource::connect(&url).await.expect_err("nothing listens there");
+    for text in [error.to_string(), format!("{error:?}")] {
+        assert!(!text.contains(DATABASE_PASSWORD), "{text}");
+    }
+    // The configuration's Debug.
+    let mut config = offline_config();
+    config.database.url = url.clone();
+    let printed = format!("{:?}", config.database);
+    assert!(!printed.contains(DATABASE_PASSWORD), "{printed}");
+
+    // The gateway itself, failing to reach its journal: neither its logs nor its error print it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(example_config_path()).expect("example config");
+    let original = "url = \"sqlite://../../demo-data/journal.db\"";
+    assert!(text.contains(original), "the example config's database URL changed");
+    let config_path = dir.path().join("city.toml");
+    std::fs::write(&config_path, text.replace(original, &format!("url = {url:?}"))).expect("write config");
+    for command in
+        [vec!["serve", "--listen", "127.0.0.1:0"], vec!["audit-verify"], vec!["--log-format", "json", "serve"]]
+    {
+        let output = tokio::time::timeout(
+            Duration::from_secs(60),
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+                .args(&command)
+                .arg("--config")
+                .arg(&config_path)
+                .env("RUST_LOG", "trace")
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("the gateway gives up within a minute")
+        .expect("the gateway runs");
+        assert!(!output.status.success(), "{command:?} cannot succeed without its journal");
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!printed.is_empty(), "{command:?} says why it failed");
+        assert!(!printed.contains(DATABASE_PASSWORD), "{command:?} printed the password:\n{printed}");
+    }
 }
