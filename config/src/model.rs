@@ -216,6 +216,111 @@ pub struct Server {
     pub listen: std::net::SocketAddr,
     pub request_body_bytes_max: usize,
     pub request_timeout_ms: u64,
+    /// What one connection, and one source, may hold of the server.
+    pub limits: HttpLimits,
+    /// How failed authentication is slowed down.
+    pub auth_throttle: AuthThrottle,
+    /// How long the pages' sessions last, per role.
+    pub sessions: SessionLifetimes,
+    /// The address people reach the gateway at when a proxy terminates TLS in front of it
+    /// (`https://pos.city.example`): an https address makes the session cookie `Secure`.
+    pub public_url: Option<String>,
+}
+
+/// A session's lifetimes: it ends `absolute_minutes` after sign-in, or `idle_minutes` after the
+/// last request, whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetime {
+    pub absolute_minutes: u32,
+    pub idle_minutes: u32,
+}
+
+/// Session lifetimes per role (`[server.sessions]`, each role optional): a clerk's lasts a shift,
+/// treasury's and an administrator's are short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    pub clerk: SessionLifetime,
+    pub operator: SessionLifetime,
+    pub treasury: SessionLifetime,
+    pub admin: SessionLifetime,
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> SessionLifetimes {
+        SessionLifetimes {
+            clerk: SessionLifetime { absolute_minutes: 10 * 60, idle_minutes: 60 },
+            operator: SessionLifetime { absolute_minutes: 10 * 60, idle_minutes: 60 },
+            treasury: SessionLifetime { absolute_minutes: 2 * 60, idle_minutes: 15 },
+            admin: SessionLifetime { absolute_minutes: 60, idle_minutes: 15 },
+        }
+    }
+}
+
+impl SessionLifetimes {
+    /// The lifetime of a role's sessions; `None` for roles that cannot sign in to the pages.
+    pub fn of(&self, role: Role) -> Option<SessionLifetime> {
+        match role {
+            Role::Clerk => Some(self.clerk),
+            Role::Operator => Some(self.operator),
+            Role::Treasury => Some(self.treasury),
+            Role::Admin => Some(self.admin),
+            _ => None,
+        }
+    }
+}
+
+/// Throttling of failed authentication (`[server]` keys `auth_*`; each has a default). A source
+/// address (and a device's register, and a clerk trying approval codes) may fail this many times
+/// a minute; the next failure is answered `429` with `Retry-After` for `auth_block_seconds`,
+/// doubling with each block up to `auth_block_seconds_max`. Credentials that verify are never
+/// slowed. Refusals are audited as one record per source per `auth_audit_interval_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthThrottle {
+    pub failures_per_minute: u32,
+    pub block_seconds: u64,
+    pub block_seconds_max: u64,
+    pub audit_interval_seconds: u64,
+}
+
+impl Default for AuthThrottle {
+    fn default() -> AuthThrottle {
+        AuthThrottle { failures_per_minute: 5, block_seconds: 60, block_seconds_max: 900, audit_interval_seconds: 60 }
+    }
+}
+
+/// The HTTP server's connection limits (`[server]` keys of the same names; each has a default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request's head (request line and headers) must have arrived this long after the
+    /// connection opened or the previous response ended; otherwise the connection is closed. This
+    /// also bounds how long a kept-alive connection may sit idle between requests.
+    pub header_read_timeout_ms: u64,
+    /// A connection on which no byte moved either way for this long is closed (gracefully: a
+    /// request being answered is finished first).
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; a connection beyond it is answered `503` and closed.
+    pub connections_max: usize,
+    /// Connections one source address may hold at once; beyond it, `503` and closed. (Behind a
+    /// proxy every client shares the proxy's address: raise it to the proxy's own limit there.)
+    pub connections_per_source_max: usize,
+}
+
+impl HttpLimits {
+    pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+    pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+    pub const CONNECTIONS_MAX_DEFAULT: usize = 1_024;
+    pub const CONNECTIONS_PER_SOURCE_MAX_DEFAULT: usize = 64;
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            header_read_timeout_ms: HttpLimits::HEADER_READ_TIMEOUT_MS_DEFAULT,
+            idle_timeout_ms: HttpLimits::IDLE_TIMEOUT_MS_DEFAULT,
+            connections_max: HttpLimits::CONNECTIONS_MAX_DEFAULT,
+            connections_per_source_max: HttpLimits::CONNECTIONS_PER_SOURCE_MAX_DEFAULT,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,13 +329,24 @@ pub enum Backend {
     Postgres,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     /// `sqlite://path/to/journal.db` (relative paths are anchored at the config file's folder)
     /// or `postgres://user@host:port/db`.
     pub url: String,
     pub backend: Backend,
     pub connections_max: u32,
+}
+
+/// The URL may carry a password: printed without it.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &pos_core::url_for_display(&self.url))
+            .field("backend", &self.backend)
+            .field("connections_max", &self.connections_max)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]

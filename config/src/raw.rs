@@ -132,6 +132,32 @@ pub struct RawServer {
     pub listen: String,
     pub request_body_bytes_max: u64,
     pub request_timeout_ms: u64,
+    pub header_read_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub connections_max: Option<u64>,
+    pub connections_per_source_max: Option<u64>,
+    pub auth_failures_per_minute: Option<u32>,
+    pub auth_block_seconds: Option<u64>,
+    pub auth_block_seconds_max: Option<u64>,
+    pub auth_audit_interval_seconds: Option<u64>,
+    pub sessions: Option<RawSessions>,
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub clerk: Option<RawSessionLifetime>,
+    pub operator: Option<RawSessionLifetime>,
+    pub treasury: Option<RawSessionLifetime>,
+    pub admin: Option<RawSessionLifetime>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessionLifetime {
+    pub absolute_minutes: u32,
+    pub idle_minutes: u32,
 }
 
 #[derive(Debug, Deserialize)]

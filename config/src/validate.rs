@@ -19,6 +19,19 @@ pub const DATABASE_CONNECTIONS_MAX: u32 = 256;
 /// Bounds on request limits, so a typo cannot disable them.
 pub const REQUEST_BODY_BYTES_LIMIT: u64 = 16 * 1024 * 1024;
 pub const REQUEST_TIMEOUT_MS_LIMIT: u64 = 600_000;
+/// Bounds on the header-read and idle timeouts: below 100 ms a slow but honest network fails;
+/// above ten minutes a slow client holds its connection as good as forever.
+pub const CONNECTION_TIMEOUT_MS_MIN: u64 = 100;
+pub const CONNECTION_TIMEOUT_MS_LIMIT: u64 = 600_000;
+/// The most connections a gateway may be configured to serve at once (file descriptors).
+pub const CONNECTIONS_LIMIT: u64 = 65_536;
+/// Bounds on the authentication throttle: at most 100 failures a minute before a block, blocks
+/// of at most a day, an audit summary at least every hour.
+pub const AUTH_FAILURES_PER_MINUTE_LIMIT: u32 = 100;
+pub const AUTH_BLOCK_SECONDS_LIMIT: u64 = 86_400;
+pub const AUTH_AUDIT_INTERVAL_SECONDS_LIMIT: u64 = 3_600;
+/// The longest a page session may last: a long day.
+pub const SESSION_MINUTES_LIMIT: u32 = 16 * 60;
 /// The longest settlement lag an acquirer contract may state, in days.
 pub const SETTLEMENT_LAG_DAYS_MAX: u32 = 60;
 /// The longest 処理未了 deadline an e-money brand may have, in bank business days.
@@ -189,7 +202,105 @@ fn validate_server(raw: &RawServer, issues: &mut Issues) -> Option<Server> {
         issues.add("server.request_timeout_ms", format!("must be between 1 and {REQUEST_TIMEOUT_MS_LIMIT}"));
     }
     let request_body_bytes_max = usize::try_from(raw.request_body_bytes_max).ok()?;
-    Some(Server { listen: listen?, request_body_bytes_max, request_timeout_ms: raw.request_timeout_ms })
+    let limits = validate_http_limits(raw, issues);
+    let auth_throttle = validate_auth_throttle(raw, issues);
+    let sessions = validate_sessions(raw.sessions.as_ref(), issues);
+    if let Some(url) = &raw.public_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
+            issues.add("server.public_url", "must be an http:// or https:// address without user information");
+        }
+    }
+    Some(Server {
+        public_url: raw.public_url.clone(),
+        sessions,
+        listen: listen?,
+        request_body_bytes_max,
+        request_timeout_ms: raw.request_timeout_ms,
+        limits,
+        auth_throttle,
+    })
+}
+
+fn validate_sessions(raw: Option<&RawSessions>, issues: &mut Issues) -> SessionLifetimes {
+    let mut lifetimes = SessionLifetimes::default();
+    let Some(raw) = raw else { return lifetimes };
+    for (role, given, slot) in [
+        ("clerk", &raw.clerk, &mut lifetimes.clerk),
+        ("operator", &raw.operator, &mut lifetimes.operator),
+        ("treasury", &raw.treasury, &mut lifetimes.treasury),
+        ("admin", &raw.admin, &mut lifetimes.admin),
+    ] {
+        let Some(given) = given else { continue };
+        if given.absolute_minutes == 0 || given.absolute_minutes > SESSION_MINUTES_LIMIT {
+            issues.add(
+                format!("server.sessions.{role}.absolute_minutes"),
+                format!("must be between 1 and {SESSION_MINUTES_LIMIT}"),
+            );
+        }
+        if given.idle_minutes == 0 || given.idle_minutes > given.absolute_minutes {
+            issues.add(format!("server.sessions.{role}.idle_minutes"), "must be between 1 and absolute_minutes");
+        }
+        *slot = SessionLifetime { absolute_minutes: given.absolute_minutes, idle_minutes: given.idle_minutes };
+    }
+    lifetimes
+}
+
+fn validate_auth_throttle(raw: &RawServer, issues: &mut Issues) -> AuthThrottle {
+    let defaults = AuthThrottle::default();
+    let throttle = AuthThrottle {
+        failures_per_minute: raw.auth_failures_per_minute.unwrap_or(defaults.failures_per_minute),
+        block_seconds: raw.auth_block_seconds.unwrap_or(defaults.block_seconds),
+        block_seconds_max: raw.auth_block_seconds_max.unwrap_or(defaults.block_seconds_max),
+        audit_interval_seconds: raw.auth_audit_interval_seconds.unwrap_or(defaults.audit_interval_seconds),
+    };
+    if throttle.failures_per_minute == 0 || throttle.failures_per_minute > AUTH_FAILURES_PER_MINUTE_LIMIT {
+        issues
+            .add("server.auth_failures_per_minute", format!("must be between 1 and {AUTH_FAILURES_PER_MINUTE_LIMIT}"));
+    }
+    if throttle.block_seconds == 0 || throttle.block_seconds > AUTH_BLOCK_SECONDS_LIMIT {
+        issues.add("server.auth_block_seconds", format!("must be between 1 and {AUTH_BLOCK_SECONDS_LIMIT}"));
+    }
+    if throttle.block_seconds_max < throttle.block_seconds || throttle.block_seconds_max > AUTH_BLOCK_SECONDS_LIMIT {
+        issues.add(
+            "server.auth_block_seconds_max",
+            format!("must be between server.auth_block_seconds and {AUTH_BLOCK_SECONDS_LIMIT}"),
+        );
+    }
+    if throttle.audit_interval_seconds == 0 || throttle.audit_interval_seconds > AUTH_AUDIT_INTERVAL_SECONDS_LIMIT {
+        issues.add(
+            "server.auth_audit_interval_seconds",
+            format!("must be between 1 and {AUTH_AUDIT_INTERVAL_SECONDS_LIMIT}"),
+        );
+    }
+    throttle
+}
+
+fn validate_http_limits(raw: &RawServer, issues: &mut Issues) -> HttpLimits {
+    let defaults = HttpLimits::default();
+    let header_read_timeout_ms = raw.header_read_timeout_ms.unwrap_or(defaults.header_read_timeout_ms);
+    let idle_timeout_ms = raw.idle_timeout_ms.unwrap_or(defaults.idle_timeout_ms);
+    for (key, value) in [("header_read_timeout_ms", header_read_timeout_ms), ("idle_timeout_ms", idle_timeout_ms)] {
+        if !(CONNECTION_TIMEOUT_MS_MIN..=CONNECTION_TIMEOUT_MS_LIMIT).contains(&value) {
+            issues.add(
+                format!("server.{key}"),
+                format!("must be between {CONNECTION_TIMEOUT_MS_MIN} and {CONNECTION_TIMEOUT_MS_LIMIT}"),
+            );
+        }
+    }
+    let connections_max = raw.connections_max.unwrap_or(defaults.connections_max as u64);
+    let per_source = raw.connections_per_source_max.unwrap_or(defaults.connections_per_source_max as u64);
+    if connections_max == 0 || connections_max > CONNECTIONS_LIMIT {
+        issues.add("server.connections_max", format!("must be between 1 and {CONNECTIONS_LIMIT}"));
+    }
+    if per_source == 0 || per_source > connections_max {
+        issues.add("server.connections_per_source_max", "must be between 1 and server.connections_max");
+    }
+    HttpLimits {
+        header_read_timeout_ms,
+        idle_timeout_ms,
+        connections_max: usize::try_from(connections_max).unwrap_or(usize::MAX),
+        connections_per_source_max: usize::try_from(per_source).unwrap_or(usize::MAX),
+    }
 }
 
 fn validate_database(raw: &RawDatabase, base_dir: &Path, issues: &mut Issues) -> Option<Database> {

@@ -25,7 +25,9 @@ pub mod time;
 pub use brand::{Brand, Method};
 pub use cash::{CashCount, Denomination};
 pub use ids::{FacilityId, FeeItemCode, IdError, OperatorId, RegisterId, TerminalId, UserName};
-pub use masking::{mask_if_customer_code, mask_pan, mask_scanned, CustomerCode, CustomerCodeError, MaskedPan};
+pub use masking::{
+    mask_if_customer_code, mask_pan, mask_scanned, url_for_display, CustomerCode, CustomerCodeError, MaskedPan,
+};
 pub use money::{MoneyError, Rate, Rounding, Yen};
 pub use payment::{IllegalTransition, PaymentState};
 pub use refund::{RefundState, ReversalState};

@@ -217,3 +217,54 @@ mod customer_code_tests {
         assert_eq!(mask_scanned("281234567890123456", false), "2812**********3456");
     }
 }
+
+/// Query parameters of a connection URL whose values are secrets.
+const SECRET_URL_PARAMETERS: [&str; 4] = ["password", "sslpassword", "pass", "passwd"];
+
+/// A URL as it may be printed: without user information (`user:password@`) and with the values of
+/// secret query parameters replaced by `****`. Database URLs pass through this before any log
+/// line, error message or answer shows them.
+pub fn url_for_display(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if SECRET_URL_PARAMETERS.contains(&name.to_ascii_lowercase().as_str()) => {
+                        format!("{name}=****")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}{tail}"),
+        None => format!("{host}{tail}"),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::url_for_display;
+
+    #[test]
+    fn urls_lose_their_user_information_and_secret_parameters() {
+        assert_eq!(
+            url_for_display("postgres://pos:S3cret@db.city.example:5432/pos?sslmode=verify-full&password=X2"),
+            "postgres://db.city.example:5432/pos?sslmode=verify-full&password=****"
+        );
+        assert_eq!(url_for_display("postgres://pos@db/pos"), "postgres://db/pos");
+        assert_eq!(url_for_display("sqlite:///var/lib/pos/journal.db"), "sqlite:///var/lib/pos/journal.db");
+        assert_eq!(url_for_display("postgres://a:b@c@host/db"), "postgres://host/db");
+    }
+}

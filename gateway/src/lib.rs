@@ -13,6 +13,7 @@ pub mod analytics;
 pub mod api;
 pub mod connectors;
 pub mod health;
+pub mod http_server;
 pub mod journal;
 pub mod metrics;
 pub mod monitor;
@@ -23,7 +24,6 @@ pub mod terminal_host;
 pub mod web;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use pos_config::Config;
@@ -43,6 +43,8 @@ pub struct AppState {
     pub connectors: Arc<connectors::Connectors>,
     /// What the payments module is busy with in this process.
     pub work: Arc<payments::Work>,
+    /// Failed authentication per source, register and user (see [`api::throttle`]).
+    pub throttle: Arc<api::throttle::AuthThrottle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ impl AppState {
         let journal = Journal::connect(&config.database).await?;
         let connectors = Arc::new(connectors::Connectors::start(&config, &journal)?);
         Ok(AppState {
+            throttle: Arc::new(api::throttle::AuthThrottle::new(config.server.auth_throttle.clone())),
             config: Arc::new(config),
             journal,
             clock,
@@ -93,14 +96,14 @@ pub async fn run_with_terminals(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(payments::recovery::run(app.clone(), stopped.clone()));
     let monitor = tokio::spawn(monitor::run(app.clone(), stopped.clone()));
+    let refusals = tokio::spawn(api::throttle::run(app.clone(), stopped.clone()));
     let host = terminals
         .map(|(listener, tls)| tokio::spawn(terminal_host::serve(listener, tls, app.clone(), stopped.clone())));
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = http_server::serve(listener, router, app.config.server.limits.clone(), None, shutdown).await;
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = monitor.await;
+    let _ = refusals.await;
     if let Some(host) = host {
         let _ = host.await;
     }

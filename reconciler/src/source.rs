@@ -61,6 +61,7 @@ const REFUND_COLUMNS: &str = "id, payment_id, amount, method, state, acquirer_st
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// The URLs kept here are for display: without user information (`url_for_display`).
     #[error("journal URL {0:?} is neither sqlite://path nor postgres://…")]
     UnsupportedUrl(String),
     #[error("cannot open the journal database {url}: {source}")]
@@ -115,7 +116,7 @@ fn read_only_url(url: &str) -> Result<(Backend, String), SourceError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((Backend::Postgres, url.to_string()));
     }
-    Err(SourceError::UnsupportedUrl(url.to_string()))
+    Err(SourceError::UnsupportedUrl(pos_core::url_for_display(url)))
 }
 
 /// The UTC instants, as the journal's fixed-width text, that bound a JST calendar day.
@@ -359,7 +360,7 @@ impl JournalSource {
     pub async fn connect(url: &str) -> Result<JournalSource, SourceError> {
         sqlx::any::install_default_drivers();
         let (backend, url_read_only) = read_only_url(url)?;
-        let connect = |source| SourceError::Connect { url: url.to_string(), source };
+        let connect = |source| SourceError::Connect { url: pos_core::url_for_display(url), source };
         let options: AnyConnectOptions = url_read_only.parse().map_err(connect)?;
         let pool = AnyPoolOptions::new()
             .max_connections(1)

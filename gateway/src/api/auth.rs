@@ -3,7 +3,10 @@
 //! Every route sits behind [`authenticate_and_audit`]: a bearer token is hashed and looked up
 //! among the configured users (only hashes are stored); the request runs with the resulting
 //! [`Caller`]; afterwards one hash-chained audit record says who did what, from where, and how it
-//! ended — including refusals (401, 403), which are also counted in the metrics.
+//! ended — including refusals (403), which are also counted in the metrics. Credentials that do
+//! not verify (401 at a route, or at sign-in) are throttled and audited in aggregate, one record
+//! per source address and interval ([`super::throttle`]), so a flood of wrong tokens costs the
+//! journal next to nothing.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -17,10 +20,12 @@ use pos_config::Config;
 
 use super::error::ApiError;
 use super::request_id::RequestId;
+use super::throttle::ThrottleKey;
 use crate::journal::audit::{self, AuditEntry, AuditScope, RecordKind};
 use crate::AppState;
 
-/// The pages' session cookie: it carries the user's token, `HttpOnly` and `SameSite=Strict`.
+/// The pages' session cookie: it carries a random session id (see [`super::session`]),
+/// `HttpOnly`, `SameSite=Strict`, and `Secure` when the gateway is reached over https.
 pub const SESSION_COOKIE: &str = "pos_session";
 
 /// The longest bearer token accepted.
@@ -71,10 +76,44 @@ pub fn caller_of_token(config: &Config, token: &str) -> Result<Caller, ApiError>
     Ok(Caller { user: user.name.clone(), role: user.role, scope: user.scope.clone() })
 }
 
-fn authenticate(config: &Config, request: &Request) -> Result<(Caller, Credential), ApiError> {
-    let Some(header) = request.headers().get(AUTHORIZATION) else {
-        return match session_cookie(request) {
-            Some(token) => Ok((caller_of_token(config, token)?, Credential::Cookie)),
+/// The session a request was authenticated by (the SHA-256 of its id), for sign-out.
+#[derive(Debug, Clone)]
+pub struct SessionHash(pub String);
+
+/// What a request presents to prove who it is, copied out of it (a request is not `Sync`, so it
+/// cannot be held across the session lookup).
+struct Presented {
+    authorization: Option<axum::http::HeaderValue>,
+    cookie: Option<String>,
+    safe_method: bool,
+    csrf_header: bool,
+}
+
+impl Presented {
+    fn of(request: &Request) -> Presented {
+        Presented {
+            authorization: request.headers().get(AUTHORIZATION).cloned(),
+            cookie: session_cookie(request).map(str::to_string),
+            safe_method: matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD),
+            csrf_header: request.headers().contains_key(CSRF_HEADER),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.authorization.is_some() || self.cookie.is_some()
+    }
+}
+
+async fn authenticate(
+    app: &AppState,
+    presented: &Presented,
+) -> Result<(Caller, Credential, Option<SessionHash>), ApiError> {
+    let Some(header) = &presented.authorization else {
+        return match &presented.cookie {
+            Some(id) => {
+                let (caller, hash) = super::session::caller_of_session(app, id).await?;
+                Ok((caller, Credential::Cookie, Some(hash)))
+            }
             None => Err(ApiError::unauthenticated(
                 "missing Authorization header: send `Authorization: Bearer <token>` (or sign in on /sign-in)",
             )),
@@ -85,7 +124,7 @@ fn authenticate(config: &Config, request: &Request) -> Result<(Caller, Credentia
         .strip_prefix("Bearer ")
         .ok_or_else(|| ApiError::unauthenticated("Authorization header must be `Bearer <token>`"))?
         .trim();
-    Ok((caller_of_token(config, token)?, Credential::Bearer))
+    Ok((caller_of_token(&app.config, token)?, Credential::Bearer, None))
 }
 
 /// A request authenticated by the session cookie that changes something must also carry this
@@ -110,20 +149,23 @@ fn has_credentials(request: &Request) -> bool {
     request.headers().contains_key(AUTHORIZATION) || session_cookie(request).is_some()
 }
 
-fn authorize_request(app: &AppState, request: &Request, route: &str) -> Result<Option<Caller>, ApiError> {
-    if PROBE_ROUTES.contains(&route) && !has_credentials(request) {
+async fn authorize_request(
+    app: &AppState,
+    presented: &Presented,
+    route: &str,
+) -> Result<Option<(Caller, Option<SessionHash>)>, ApiError> {
+    if PROBE_ROUTES.contains(&route) && !presented.any() {
         return Ok(None);
     }
     if PUBLIC_ROUTES.contains(&route) || crate::web::open_data::PUBLIC_ROUTES.contains(&route) {
         // A signed-in caller is still named in the audit record of a public route.
-        return Ok(authenticate(&app.config, request).ok().map(|(caller, _)| caller));
+        return Ok(authenticate(app, presented).await.ok().map(|(caller, _, session)| (caller, session)));
     }
-    let (caller, credential) = authenticate(&app.config, request)?;
-    let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
-    if credential == Credential::Cookie && !safe && !request.headers().contains_key(CSRF_HEADER) {
+    let (caller, credential, session) = authenticate(app, presented).await?;
+    if credential == Credential::Cookie && !presented.safe_method && !presented.csrf_header {
         return Err(ApiError::forbidden(format!("a signed-in page's request must carry the {CSRF_HEADER} header")));
     }
-    Ok(Some(caller))
+    Ok(Some((caller, session)))
 }
 
 fn outcome(status: u16) -> &'static str {
@@ -146,16 +188,23 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
     let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_string());
     let unaudited_probe = PROBE_ROUTES.contains(&route.as_str()) && !has_credentials(&request);
 
-    let caller = authorize_request(&app, &request, &route);
+    let presented = Presented::of(&request);
+    let caller = authorize_request(&app, &presented, &route).await;
+    // Credentials that did not verify: throttled and audited in aggregate (below).
+    let mut failed_authentication =
+        matches!(&caller, Err(error) if error.status == StatusCode::UNAUTHORIZED) && presented.any();
     let (user_name, role) = match &caller {
-        Ok(Some(caller)) => (caller.user.to_string(), caller.role.code().to_string()),
+        Ok(Some((caller, _))) => (caller.user.to_string(), caller.role.code().to_string()),
         _ => ("-".to_string(), "-".to_string()),
     };
     let at = app.clock.now();
     let response = match caller {
         Ok(caller) => {
-            if let Some(caller) = caller {
+            if let Some((caller, session)) = caller {
                 request.extensions_mut().insert(caller);
+                if let Some(session) = session {
+                    request.extensions_mut().insert(session);
+                }
             }
             // Every change the handler commits carries a record of who made it, in its own
             // transaction.
@@ -176,6 +225,14 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         }
         Err(error) => error.into_response(),
     };
+    if route == SIGN_IN_ROUTE && response.status() == StatusCode::UNAUTHORIZED {
+        failed_authentication = true;
+    }
+    let response = if failed_authentication {
+        refused_authentication(&app, &request_source(&remote), &route, &target, &method, response)
+    } else {
+        response
+    };
 
     let status = response.status().as_u16();
     let labels = [("route", route.clone()), ("method", method.clone()), ("status", status.to_string())];
@@ -185,7 +242,7 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
         metrics::counter!("http_requests_denied_total", "route" => route.clone()).increment(1);
     }
 
-    if unaudited_probe {
+    if unaudited_probe || failed_authentication {
         return response;
     }
     let entry = AuditEntry {
@@ -205,6 +262,44 @@ pub async fn authenticate_and_audit(State(app): State<AppState>, mut request: Re
     // of its own. A failure to write it is logged and counted there.
     audit::record(&app.journal, entry);
     response
+}
+
+/// The sign-in route: a wrong token there is a failed authentication like a wrong bearer token.
+pub const SIGN_IN_ROUTE: &str = "/v1/session";
+
+/// The source address of a connection's `ip:port` text.
+fn request_source(remote: &str) -> Option<std::net::IpAddr> {
+    remote.parse::<SocketAddr>().ok().map(|address| address.ip())
+}
+
+/// A request whose credentials did not verify: counted against its source (and the register a
+/// device route names), answered `429` once they are past their allowance, and gathered for the
+/// aggregated audit record instead of one write of its own.
+fn refused_authentication(
+    app: &AppState,
+    source: &Option<std::net::IpAddr>,
+    route: &str,
+    target: &str,
+    method: &str,
+    response: Response,
+) -> Response {
+    let mut keys = Vec::new();
+    if let Some(source) = source {
+        keys.push(ThrottleKey::Source(*source));
+    }
+    if route.starts_with("/v1/devices/{register}") {
+        if let Some(register) = target.split('/').nth(3) {
+            keys.push(ThrottleKey::Register(register.to_string()));
+        }
+    }
+    let wait = app.throttle.failed(&keys, Instant::now());
+    metrics::counter!("auth_failures_total", "route" => route.to_string()).increment(1);
+    let source = source.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    app.throttle.note_refusal(source, app.clock.now(), &format!("{method} {route}"), wait.is_some());
+    match wait {
+        Some(wait) => super::throttle::too_many(wait),
+        None => response,
+    }
 }
 
 /// Percent-encodes a query value (the `next` page after signing in).

@@ -18,6 +18,7 @@ pub mod sales;
 pub mod session;
 pub mod shifts;
 pub mod system;
+pub mod throttle;
 pub mod treasury;
 
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/facilities/{id}", get(facilities::get))
         .route("/v1/session", post(session::sign_in))
         .route("/v1/session/sign-out", post(session::sign_out))
+        .route("/v1/users/{name}/sessions/revoke", post(session::revoke))
         .route(
             "/v1/treasury/files",
             post(treasury::upload).get(treasury::files).layer(DefaultBodyLimit::max(treasury::TREASURY_FILE_BYTES_MAX)),

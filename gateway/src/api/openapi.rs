@@ -219,6 +219,13 @@ fn operations() -> Vec<Operation> {
             .body(Body::AnyJson)
             .answer("200", json::<WhoAmI>()),
         op(POST, "/v1/session/sign-out", "session", "Sign out of the pages").answer("200", Body::AnyJson),
+        op(
+            POST,
+            "/v1/users/{name}/sessions/revoke",
+            "session",
+            "An administrator ends every session of a user at once",
+        )
+        .answer("200", Body::AnyJson),
         op(POST, "/v1/treasury/files", "treasury", "Load a settlement file or bank statement (the body)")
             .query(&["kind", "brand", "name"])
             .body(Body::Media(&["application/octet-stream"]))

@@ -142,7 +142,22 @@ pub async fn refund(
     }
     let checked = match (&code, caller.role) {
         (Some(code), Role::Clerk) => {
-            Some(crate::payments::approvals::check_code(&app, &caller, &payment_id, request.body.amount, code).await?)
+            // A clerk's wrong codes are throttled like wrong tokens (beside each code's own lock).
+            let key = crate::api::throttle::ThrottleKey::User(caller.user.to_string());
+            if let Some(wait) = app.throttle.blocked(&key, std::time::Instant::now()) {
+                return Ok(crate::api::throttle::too_many(wait));
+            }
+            match crate::payments::approvals::check_code(&app, &caller, &payment_id, request.body.amount, code).await {
+                Ok(checked) => Some(checked),
+                Err(refusal) if refusal.kind == crate::refusal::RefusalKind::Forbidden => {
+                    metrics::counter!("auth_failures_total", "route" => "approval_code").increment(1);
+                    if let Some(wait) = app.throttle.failed(&[key], std::time::Instant::now()) {
+                        return Ok(crate::api::throttle::too_many(wait));
+                    }
+                    return Err(refusal.into());
+                }
+                Err(other) => return Err(other.into()),
+            }
         }
         _ => None,
     };

@@ -236,9 +236,11 @@ pub async fn reconcile(
     let (settlements, bank) = pipeline::load_input_bytes(&inputs, as_of).map_err(pipeline_error)?;
     let calendar =
         BankCalendar::for_config(&app.config).map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
-    let source = JournalSource::connect(&app.config.database.url)
-        .await
-        .map_err(|e| ApiError::internal(format!("journal source: {e}")))?;
+    let source = JournalSource::connect(&app.config.database.url).await.map_err(|error| {
+        // The detail (which names the database) goes to the log; the answer says what failed.
+        tracing::error!(%error, "reconciliation cannot read the journal");
+        ApiError::internal("reconciliation cannot read the journal; the gateway's log has the detail")
+    })?;
     let run = match pipeline::prepare_run(&source, &app.config, &calendar, &settlements, &bank, as_of).await {
         Ok(run) => run,
         Err(error) => {

@@ -24,6 +24,7 @@ pub mod raised;
 pub mod refunds;
 pub mod reversals;
 pub mod sales;
+pub mod sessions;
 pub mod shifts;
 pub mod treasury;
 pub mod writer;

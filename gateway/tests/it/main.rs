@@ -32,6 +32,7 @@ mod backup;
 mod card_data;
 mod crash;
 mod devices;
+mod hardening;
 mod journal_suite;
 mod money_path;
 mod multinode;

@@ -46,8 +46,20 @@ impl Table {
     }
 }
 
+/// Whether a cell is a plain number (`-300`, `12.5`), which Excel must keep reading as one.
+fn is_plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The first characters with which a spreadsheet may take a cell for a formula (OWASP's list):
+/// such a cell is written with a leading `'`, unless it is a plain (negative) number.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 fn quoted(cell: &str) -> String {
-    let guarded = if cell.starts_with(['=', '+', '@']) { format!("'{cell}") } else { cell.to_string() };
+    let guarded =
+        if cell.starts_with(FORMULA_STARTS) && !is_plain_number(cell) { format!("'{cell}") } else { cell.to_string() };
     if guarded.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", guarded.replace('"', "\"\""))
     } else {
@@ -458,6 +470,11 @@ mod tests {
         assert_eq!(quoted("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(quoted("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(quoted("-300"), "-300");
+        assert_eq!(quoted("-12.5"), "-12.5");
+        assert_eq!(quoted("-2+3+cmd|' /C calc'!A0"), "'-2+3+cmd|' /C calc'!A0");
+        assert_eq!(quoted("\t=1"), "'\t=1");
+        assert_eq!(quoted("\r=1"), "\"'\r=1\"");
+        assert_eq!(quoted("-"), "'-");
         let mut table = Table::new(&["a", "b"]);
         table.row(vec!["1".into(), "2".into()]);
         assert_eq!(table.to_bytes(), b"\xEF\xBB\xBFa,b\r\n1,2\r\n");
