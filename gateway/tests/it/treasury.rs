@@ -346,7 +346,111 @@ async fn an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open(ba
     app.stop().await;
 }
 
+/// What the journal's schema breaks of the reconciler's contract (`reconciler::contract`): a view
+/// missing or with other columns, an index the reads need missing or over other columns.
+async fn contract_problems(conn: &mut sqlx::AnyConnection, backend: Backend) -> Vec<String> {
+    use sqlx::Row;
+    let mut problems = Vec::new();
+    let texts = |rows: Vec<sqlx::any::AnyRow>| -> Vec<String> {
+        rows.iter().map(|row| row.try_get::<String, _>(0).expect("a text column")).collect()
+    };
+    for view in reconciler::contract::VIEWS {
+        let columns = match backend {
+            Backend::Sqlite => {
+                sqlx::query("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                    .bind(view.name)
+                    .fetch_all(&mut *conn)
+                    .await
+            }
+            Backend::Postgres => {
+                sqlx::query(
+                    "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                )
+                .bind(view.name)
+                .fetch_all(&mut *conn)
+                .await
+            }
+        }
+        .map(texts)
+        .expect("the catalogue answers");
+        if columns.is_empty() {
+            problems.push(format!("view {} is missing", view.name));
+        } else if columns != view.columns {
+            problems.push(format!("view {} has columns {columns:?}, the contract {:?}", view.name, view.columns));
+        }
+        // And it reads: every column of the contract selected by name.
+        let select = format!("SELECT {} FROM {} WHERE 1 = 0", view.select_list(), view.name);
+        if let Err(error) = sqlx::query(&select).fetch_all(&mut *conn).await {
+            problems.push(format!("view {} does not read: {error}", view.name));
+        }
+    }
+    for index in reconciler::contract::INDEXES {
+        let found: Vec<String> = match backend {
+            Backend::Sqlite => sqlx::query(
+                "SELECT i.name FROM sqlite_master m, pragma_index_info(m.name) i \
+                 WHERE m.type = 'index' AND m.name = $1 AND m.tbl_name = $2 ORDER BY i.seqno",
+            )
+            .bind(index.name)
+            .bind(index.table)
+            .fetch_all(&mut *conn)
+            .await
+            .map(texts)
+            .expect("the catalogue answers"),
+            Backend::Postgres => {
+                let definitions = sqlx::query(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1 AND tablename = $2",
+                )
+                .bind(index.name)
+                .bind(index.table)
+                .fetch_all(&mut *conn)
+                .await
+                .map(texts)
+                .expect("the catalogue answers");
+                definitions
+                    .first()
+                    .and_then(|definition| definition.rsplit_once('(').map(|(_, columns)| columns.to_string()))
+                    .map(|columns| columns.trim_end_matches(')').split(", ").map(str::to_string).collect())
+                    .unwrap_or_default()
+            }
+        };
+        if found.is_empty() {
+            problems.push(format!("index {} on {} is missing", index.name, index.table));
+        } else if found != index.columns {
+            problems.push(format!("index {} covers {found:?}, the contract {:?}", index.name, index.columns));
+        }
+    }
+    problems
+}
+
+/// The migrations define the reconciler's contract (`recon_v1_*` views and the indexes their reads
+/// need) exactly, and a migration that breaks it is caught: here a renamed column and a dropped
+/// index, as a careless migration would do them.
+async fn the_journal_contract_holds(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut conn = app.app.journal.read().await.expect("conn");
+    assert_eq!(contract_problems(&mut conn, backend).await, Vec::<String>::new());
+
+    // SQLite renames the view's column with the table's; PostgreSQL refuses to drop a column a
+    // view reads unless told to drop the view with it.
+    let breaking = match backend {
+        Backend::Sqlite => {
+            ["ALTER TABLE refunds RENAME COLUMN rrn TO refund_rrn", "DROP INDEX refunds_facility_created"]
+        }
+        Backend::Postgres => ["ALTER TABLE refunds DROP COLUMN rrn CASCADE", "DROP INDEX refunds_facility_created"],
+    };
+    for statement in breaking {
+        sqlx::query(statement).execute(&mut *conn).await.expect(statement);
+    }
+    let problems = contract_problems(&mut conn, backend).await;
+    assert!(problems.iter().any(|problem| problem.contains("recon_v1_refunds")), "{problems:?}");
+    assert!(problems.iter().any(|problem| problem.contains("refunds_facility_created")), "{problems:?}");
+    drop(conn);
+    app.stop().await;
+}
+
 on_both_backends!(
+    the_journal_contract_holds,
     an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open,
     treasury_reconciles_closes_and_keeps_a_closed_day,
     only_treasury_reaches_the_treasury_api,
