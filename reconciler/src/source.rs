@@ -352,12 +352,18 @@ fn decode_shift(row: &AnyRow) -> Result<JournalShift, SourceError> {
 impl JournalSource {
     /// Opens the journal read-only: `sqlite://path` or `postgres://user@host:port/database`.
     pub async fn connect(url: &str) -> Result<JournalSource, SourceError> {
+        JournalSource::connect_with(url, 1).await
+    }
+
+    /// As [`JournalSource::connect`], with up to `connections` connections for facility-days read
+    /// at once.
+    pub async fn connect_with(url: &str, connections: usize) -> Result<JournalSource, SourceError> {
         sqlx::any::install_default_drivers();
         let (backend, url_read_only) = read_only_url(url)?;
         let connect = |source| SourceError::Connect { url: url.to_string(), source };
         let options: AnyConnectOptions = url_read_only.parse().map_err(connect)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(1)
+            .max_connections(u32::try_from(connections.max(1)).unwrap_or(u32::MAX))
             .acquire_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
             .after_connect(move |connection, _meta| {
                 Box::pin(async move {

@@ -23,9 +23,10 @@ use pos_core::api::{
 };
 use pos_core::{Brand, BusinessDate, FacilityId, Method, Yen};
 use reconciler::calendar::BankCalendar;
-use reconciler::pipeline::{self, InputBytes, InputKind, PipelineError};
+use reconciler::pipeline::{self, InputKind, PipelineError};
 use reconciler::report::bank::BankReport;
 use reconciler::report::{self, DayReport};
+use reconciler::scale::run::{check_input, default_parallelism, reconcile_days, AsOf, RunShared, ScaleError, Spooler};
 use reconciler::source::JournalSource;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -117,8 +118,7 @@ pub async fn upload(
     }
     // Read the way a run will read it, so a bad file is refused at the door with its file, line
     // and column, and nothing is stored.
-    let input = InputBytes { kind: input_kind(&query.kind, brand)?, name: name.to_string(), bytes: body.to_vec() };
-    pipeline::load_input_bytes(std::slice::from_ref(&input), today(&app).date()).map_err(pipeline_error)?;
+    check_input(input_kind(&query.kind, brand)?, name, body.as_ref(), today(&app).date()).map_err(run_error)?;
     let sha256 = hex::encode(Sha256::digest(&body));
     let meta = FileMeta {
         sha256: sha256.clone(),
@@ -166,9 +166,9 @@ pub async fn files(
     Ok(Json(TreasuryFileList { files: store::list_files(&mut conn).await? }))
 }
 
-fn pipeline_error(error: PipelineError) -> ApiError {
+fn run_error(error: ScaleError) -> ApiError {
     match error {
-        PipelineError::Rejected(_) | PipelineError::Duplicate(_) => {
+        ScaleError::Pipeline(PipelineError::Rejected(_) | PipelineError::Duplicate(_)) => {
             ApiError::unprocessable("file_rejected", error.to_string())
         }
         other => {
@@ -178,12 +178,12 @@ fn pipeline_error(error: PipelineError) -> ApiError {
     }
 }
 
-/// The loaded files as the reconciler reads them; of the bank statements, the newest (files come
-/// newest first), since consecutive statements may repeat entries.
-fn decode_files(files: Vec<(FileMeta, String)>) -> Result<Vec<InputBytes>, ApiError> {
-    let mut inputs = Vec::new();
-    let mut bank_seen = false;
-    for (meta, content) in files {
+/// The stored files in the order a run reads them: card, QR and e-money files (each kind newest
+/// first), then of the bank statements the newest, since consecutive statements may repeat
+/// entries.
+fn run_order(files: Vec<FileMeta>) -> Result<Vec<(InputKind, FileMeta)>, ApiError> {
+    let mut kinds = Vec::new();
+    for meta in files {
         let brand = meta
             .brand
             .as_deref()
@@ -191,18 +191,95 @@ fn decode_files(files: Vec<(FileMeta, String)>) -> Result<Vec<InputBytes>, ApiEr
             .transpose()?;
         let kind = input_kind(&meta.kind, brand)
             .map_err(|e| ApiError::internal(format!("stored file kind: {}", e.message)))?;
-        if kind == InputKind::Bank {
-            if bank_seen {
-                continue;
-            }
-            bank_seen = true;
-        }
+        kinds.push((kind, meta));
+    }
+    let rank = |kind: &InputKind| match kind {
+        InputKind::Card => 0,
+        InputKind::Qr(_) => 1,
+        InputKind::Emoney => 2,
+        InputKind::Bank => 3,
+    };
+    kinds.sort_by_key(|(kind, _)| rank(kind));
+    let mut bank_seen = false;
+    kinds.retain(|(kind, _)| {
+        let keep = *kind != InputKind::Bank || !bank_seen;
+        bank_seen |= *kind == InputKind::Bank;
+        keep
+    });
+    Ok(kinds)
+}
+
+/// A run's spool, removed when the run ends, however it ends.
+struct SpoolDir(std::path::PathBuf);
+
+impl Drop for SpoolDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// What a run of a day gave.
+struct DayRun {
+    reports: Vec<DayReport>,
+    bank: BankReport,
+    files_read: u64,
+}
+
+/// Reconciles `facilities` on `date` through the reconciler's one path (the `reconcile`
+/// command's): the stored files streamed one at a time into a spool, the bank statement
+/// reconciled once, the facility-days read from the journal and reconciled in parallel, each
+/// handed to `each` as it is done, in order.
+async fn run_day(
+    app: &AppState,
+    date: BusinessDate,
+    as_of: chrono::NaiveDate,
+    facilities: Vec<FacilityId>,
+    mut each: impl FnMut(&DayReport),
+) -> Result<DayRun, ApiError> {
+    let files = {
+        let mut conn = app.journal.read().await?;
+        run_order(store::files_for_run(&mut conn).await?)?
+    };
+    let spool = SpoolDir(std::env::temp_dir().join(format!("pos-treasury-spool-{}", uuid::Uuid::new_v4().simple())));
+    let mut spooler = Spooler::create(&app.config, &spool.0, as_of).map_err(run_error)?;
+    let files_read = files.len() as u64;
+    for (kind, meta) in files {
+        let content = {
+            let mut conn = app.journal.read().await?;
+            store::file_content(&mut conn, &meta.sha256).await?
+        };
+        let content = content.ok_or_else(|| ApiError::internal(format!("stored file {} vanished", meta.sha256)))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(content)
             .map_err(|_| ApiError::internal(format!("stored file {} is not base64", meta.sha256)))?;
-        inputs.push(InputBytes { kind, name: meta.name, bytes });
+        spooler.add(kind, &meta.name, bytes.as_slice()).map_err(run_error)?;
     }
-    Ok(inputs)
+    let spooled = spooler.finish().map_err(run_error)?;
+    let calendar =
+        BankCalendar::for_config(&app.config).map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
+    let parallelism = default_parallelism();
+    let source = JournalSource::connect_with(&app.config.database.url, parallelism)
+        .await
+        .map_err(|e| ApiError::internal(format!("journal source: {e}")))?;
+    let outcome = async {
+        let shared =
+            RunShared::prepare(&source, (*app.config).clone(), calendar, spooled, as_of).await.map_err(run_error)?;
+        let days = facilities.into_iter().map(|facility| (facility, date)).collect();
+        let mut reports = Vec::new();
+        reconcile_days(&source, &shared, days, AsOf::Fixed(as_of), parallelism, |day| {
+            each(&day.report);
+            reports.push(day.report);
+            Ok(())
+        })
+        .await
+        .map_err(run_error)?;
+        let bank = pipeline::bank_report(&shared.bank, &reports).map_err(|e| run_error(e.into()))?;
+        Ok(DayRun { reports, bank, files_read })
+    }
+    .await;
+    source.close().await;
+    drop(spool);
+    outcome
 }
 
 /// `POST /v1/treasury/days/{date}/reconcile`: reconciles the day's facilities (or one) against
@@ -216,7 +293,7 @@ pub async fn reconcile(
     caller.require_role(&[Role::Treasury])?;
     let date = parse_date(&date)?;
     let as_of = request.body.as_of.unwrap_or_else(|| today(&app).date());
-    let (facilities, files, closed) = {
+    let (facilities, closed) = {
         let mut conn = app.journal.read().await?;
         let facilities: Vec<FacilityId> = match &request.body.facility_id {
             Some(id) => vec![parse_facility(&app, id.as_str()).map_err(|e| e.at("facility_id"))?],
@@ -229,57 +306,31 @@ pub async fn reconcile(
         };
         let closed: Vec<FacilityId> =
             store::closed_days_of(&mut conn, date).await?.into_iter().map(|c| c.facility_id).collect();
-        (facilities, store::files_for_run(&mut conn).await?, closed)
+        (facilities, closed)
     };
-    let inputs = decode_files(files)?;
-    let files_used = inputs.len() as u64;
-    let (settlements, bank) = pipeline::load_input_bytes(&inputs, as_of).map_err(pipeline_error)?;
-    let calendar =
-        BankCalendar::for_config(&app.config).map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
-    let source = JournalSource::connect(&app.config.database.url)
-        .await
-        .map_err(|e| ApiError::internal(format!("journal source: {e}")))?;
-    let run = match pipeline::prepare_run(&source, &app.config, &calendar, &settlements, &bank, as_of).await {
-        Ok(run) => run,
-        Err(error) => {
-            source.close().await;
-            return Err(pipeline_error(error));
-        }
-    };
-    let mut reports = Vec::new();
+    let open: Vec<FacilityId> = facilities.iter().filter(|facility| !closed.contains(facility)).cloned().collect();
+    let DayRun { reports, bank: bank_report, files_read } = run_day(&app, date, as_of, open, |_| {}).await?;
     let mut outcome = Vec::new();
     for facility in &facilities {
-        if closed.contains(facility) {
-            outcome.push(ReconciledFacility {
+        match reports.iter().find(|report| &report.facility == facility) {
+            Some(report) => outcome.push(ReconciledFacility {
+                facility_id: facility.clone(),
+                gross: report.revenue.amount_total,
+                exceptions: report.exceptions.count,
+                outcome: "reconciled".to_string(),
+            }),
+            None => outcome.push(ReconciledFacility {
                 facility_id: facility.clone(),
                 gross: Yen::ZERO,
                 exceptions: 0,
                 outcome: "closed".to_string(),
-            });
-            continue;
+            }),
         }
-        let day = pipeline::reconcile_from_journal(&source, &app.config, &calendar, &run, facility, date, as_of).await;
-        let day = match day {
-            Ok(day) => day,
-            Err(error) => {
-                source.close().await;
-                return Err(pipeline_error(error));
-            }
-        };
-        outcome.push(ReconciledFacility {
-            facility_id: facility.clone(),
-            gross: day.report.revenue.amount_total,
-            exceptions: day.report.exceptions.count,
-            outcome: "reconciled".to_string(),
-        });
-        reports.push(day.report);
     }
-    source.close().await;
-    let bank_report = pipeline::bank_report(&run.bank, &reports).map_err(pipeline_error)?;
     let result = ReconcileResult {
         business_date: date,
         as_of,
-        files_used,
+        files_used: files_read,
         facilities: outcome,
         city_exceptions: bank_report.exceptions.count,
     };

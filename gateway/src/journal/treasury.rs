@@ -24,8 +24,6 @@ use super::{instant_text, JournalError, WriteTx};
 
 /// The most exceptions one list answers with.
 pub const EXCEPTION_LIST_MAX: i64 = 2_000;
-/// The most files one reconciliation run reads (newest first).
-pub const RUN_FILES_MAX: i64 = 500;
 /// The `facility_id` of the city's list.
 pub const CITY: &str = "";
 
@@ -106,28 +104,31 @@ pub async fn list_files(conn: &mut AnyConnection) -> Result<Vec<TreasuryFileView
     rows.iter().map(file_view).collect()
 }
 
-/// The files a run reads, with their content (base64), newest first.
-pub async fn files_for_run(conn: &mut AnyConnection) -> Result<Vec<(FileMeta, String)>, JournalError> {
-    let rows = sqlx::query(
-        "SELECT sha256, kind, brand, name, size_bytes, content FROM treasury_files ORDER BY uploaded_at DESC, name LIMIT $1",
-    )
-    .bind(RUN_FILES_MAX)
-    .fetch_all(conn)
-    .await?;
+/// The files a run reads, newest first: every stored file (a run streams them one at a time,
+/// so there is no cut-off), without their content ([`file_content`] fetches one).
+pub async fn files_for_run(conn: &mut AnyConnection) -> Result<Vec<FileMeta>, JournalError> {
+    let rows =
+        sqlx::query("SELECT sha256, kind, brand, name, size_bytes FROM treasury_files ORDER BY uploaded_at DESC, name")
+            .fetch_all(conn)
+            .await?;
     rows.iter()
         .map(|row| {
-            Ok((
-                FileMeta {
-                    sha256: row.try_get("sha256")?,
-                    kind: row.try_get("kind")?,
-                    brand: row.try_get("brand")?,
-                    name: row.try_get("name")?,
-                    size_bytes: row.try_get("size_bytes")?,
-                },
-                row.try_get("content")?,
-            ))
+            Ok(FileMeta {
+                sha256: row.try_get("sha256")?,
+                kind: row.try_get("kind")?,
+                brand: row.try_get("brand")?,
+                name: row.try_get("name")?,
+                size_bytes: row.try_get("size_bytes")?,
+            })
         })
         .collect()
+}
+
+/// A stored file's content (base64 of its bytes).
+pub async fn file_content(conn: &mut AnyConnection, sha256: &str) -> Result<Option<String>, JournalError> {
+    let row =
+        sqlx::query("SELECT content FROM treasury_files WHERE sha256 = $1").bind(sha256).fetch_optional(conn).await?;
+    Ok(row.map(|row| row.try_get("content")).transpose()?)
 }
 
 /// Stores a facility-day's reconciliation: the report replaces the earlier one; exceptions found
