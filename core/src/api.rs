@@ -732,6 +732,43 @@ pub struct ReconcileResult {
     pub city_exceptions: u64,
 }
 
+/// Where a background reconciliation run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Succeeded,
+    /// It stopped on an error, or the gateway stopped while it ran; the day can be run again.
+    Failed,
+}
+
+/// A reconciliation run of a business day: `POST …/reconcile` answers with it at once (`202`),
+/// `GET /v1/treasury/runs/{id}` shows it as it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TreasuryRunView {
+    pub run_id: String,
+    pub business_date: BusinessDate,
+    pub as_of: chrono::NaiveDate,
+    pub facility_id: Option<FacilityId>,
+    pub state: RunState,
+    pub facility_days_done: u64,
+    pub facility_days_total: u64,
+    pub files_read: u64,
+    /// Exceptions found so far (the facility-days done).
+    pub exceptions_found: u64,
+    pub started_by: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub elapsed_ms: u64,
+    /// The time still needed at the pace so far, once a facility-day is done.
+    pub estimate_remaining_ms: Option<u64>,
+    pub error: Option<String>,
+    /// What the run did, once it succeeded.
+    pub result: Option<ReconcileResult>,
+    /// The day's exceptions as stored so far.
+    pub exceptions: Vec<ExceptionView>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionState {

@@ -78,8 +78,23 @@ async fn reconcile_through_the_api(
     if !response.status().is_success() {
         bail!("reconciling {date} through the API: {}", response.text().await.unwrap_or_default());
     }
-    Ok(response.json().await?)
+    // The run goes on in the background: follow it to its end.
+    let run: pos_core::api::TreasuryRunView = response.json().await?;
+    let url = format!("{base}/v1/treasury/runs/{}", run.run_id);
+    let ended = crate::rig::within("the reconciliation run through the API", RUN_BOUND, || async {
+        let run: pos_core::api::TreasuryRunView =
+            http.get(&url).bearer_auth(token).send().await?.error_for_status()?.json().await?;
+        Ok((run.state != pos_core::api::RunState::Running).then_some(run))
+    })
+    .await?;
+    match ended.result {
+        Some(result) if ended.state == pos_core::api::RunState::Succeeded => Ok(result),
+        _ => bail!("reconciling {date} through the API failed: {}", ended.error.unwrap_or_default()),
+    }
 }
+
+/// The longest the demo waits for its day's reconciliation run through the API.
+const RUN_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The gateway serving the day's journal for the pages.
 pub struct PagesServer {

@@ -27,7 +27,8 @@ use pos_core::{BusinessDate, RegisterId, Yen};
 use reconciler::calendar::BankCalendar;
 use reconciler::exceptions::ExceptionKind;
 use reconciler::pipeline::{self, Formats, InputFiles};
-use reconciler::settlements::{SettlementTotals, Settlements};
+use reconciler::scale::run::{reconcile_days, spool_inputs, AsOf, RunShared};
+use reconciler::settlements::SettlementTotals;
 use reconciler::source::JournalSource;
 use serde::Serialize;
 
@@ -209,8 +210,7 @@ struct Payout {
 /// The payouts the settlement files announce, as the reconciler totals them (per acquirer and
 /// payout id, or date for the e-money centre; no 処理未了 nor the 取消 deciding one): what each
 /// acquirer transfers.
-fn payouts(config: &Config, settlements: &Settlements) -> anyhow::Result<Vec<Payout>> {
-    let totals = SettlementTotals::of(settlements, &settlements.lines()?, config)?;
+fn payouts(config: &Config, totals: &SettlementTotals) -> anyhow::Result<Vec<Payout>> {
     let mut payouts = Vec::new();
     for (key, amount_net) in totals.payouts()? {
         let acquirer = config.acquirers.iter().find(|a| a.id == key.acquirer).context("acquirer vanished")?;
@@ -268,8 +268,11 @@ pub async fn reconcile_day(
         emoney: vec![sims.emoney.write_settlement(date, &inputs_dir)?],
         bank: None,
     };
-    let (settlements, _) = pipeline::load_inputs(&files, date)?;
-    let payouts = payouts(config, &settlements)?;
+    // The bank simulator credits what the files announce: their totals, read the way a run
+    // reads them.
+    let announced = spool_inputs(&files, config, &data_dir.join("spool").join(format!("{date}-payouts")), date)?;
+    let payouts = payouts(config, &announced.totals)?;
+    drop(announced);
     let as_of = as_of(config, &calendar, date, &payouts)?;
 
     let source = JournalSource::connect(&config.database.url).await?;
@@ -312,7 +315,8 @@ pub async fn reconcile_day(
     files.bank = Some(bank_sim::write(&statement, &inputs_dir)?);
 
     // From here on, exactly what `reconcile range` does with these files.
-    let (settlements, bank) = pipeline::load_inputs(&files, as_of)?;
+    let spool_dir = data_dir.join("spool").join(date.to_string());
+    let spooled = spool_inputs(&files, config, &spool_dir, as_of)?;
     let out: PathBuf = data_dir.join("reconciliation").join(date.to_string());
     let formats = Formats { json: true, csv: true, html: true };
     let mut result = DemoReconciliation {
@@ -325,31 +329,33 @@ pub async fn reconcile_day(
             .chain(files.qr.iter().map(|(_, path)| path))
             .map(|p| shown(p))
             .collect(),
-        settlement_lines: settlements.lines()?.len(),
+        settlement_lines: usize::try_from(spooled.statistics.lines)?,
         bank_credits,
         planted,
         ..DemoReconciliation::default()
     };
     result.inputs.extend(files.bank.iter().map(|path| shown(path)));
-    let run = pipeline::prepare_run(&source, config, &calendar, &settlements, &bank, as_of).await?;
+    let run = RunShared::prepare(&source, config.clone(), calendar, spooled, as_of).await?;
     let mut reports = Vec::new();
-    for facility in &config.facilities {
-        let reconciled = pipeline::reconcile_from_journal(&source, config, &calendar, &run, &facility.id, day, as_of)
-            .await
-            .with_context(|| format!("reconciling {} on {date}", facility.id))?;
+    let days = config.facilities.iter().map(|facility| (facility.id.clone(), day)).collect();
+    reconcile_days(&source, &run, days, AsOf::Fixed(as_of), 1, |reconciled| {
         pipeline::write_day_report(&reconciled.report, &out, formats)?;
         result.facilities_reconciled += 1;
         result.matched += reconciled.result.match_groups.len();
         result.timing_differences += reconciled.result.timing_differences.len();
-        let facility_id = facility.id.to_string();
+        let facility_id = reconciled.report.facility.to_string();
         result.found.extend(reconciled.report.exceptions.rows.iter().map(|row| Found::of(&facility_id, row)));
         reports.push(reconciled.report);
-    }
+        Ok(())
+    })
+    .await
+    .with_context(|| format!("reconciling {date}"))?;
     let bank_report = pipeline::bank_report(&run.bank, &reports)?;
     result.bank_lines_unmatched = bank_report.unmatched_count;
     result.found.extend(bank_report.exceptions.rows.iter().map(|row| Found::of(CITY_LIST, row)));
     pipeline::write_summaries(&reports, &bank_report, config, &out, formats, &date.to_string(), (date, as_of))?;
     source.close().await;
+    std::fs::remove_dir_all(data_dir.join("spool")).ok();
     Ok(result)
 }
 

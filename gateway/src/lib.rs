@@ -92,6 +92,11 @@ pub async fn run_with_terminals(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
     let router = api::router(app.clone());
+    // No reconciliation run survives the process that ran it: one left running is failed now,
+    // and can be started again.
+    if let Err(error) = api::treasury::fail_unfinished_runs(&app).await {
+        tracing::error!(error = %error.message, "cannot mark unfinished reconciliation runs failed");
+    }
     tracing::info!(address = %listener.local_addr()?, backend = ?app.journal.backend(), "gateway serving");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(payments::recovery::run(app.clone(), stopped.clone()));

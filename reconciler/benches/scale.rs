@@ -33,7 +33,7 @@ use reconciler::pipeline::InputFiles;
 use reconciler::scale::baseline::run_baseline;
 use reconciler::scale::generate::{self, Scenario};
 use reconciler::scale::memory::peak_rss_kib;
-use reconciler::scale::run::{reconcile_range, spool_inputs, AsOf};
+use reconciler::scale::run::{default_parallelism, reconcile_range, spool_inputs, AsOf, RunShared};
 use reconciler::source::JournalSource;
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/examples/city.toml");
@@ -102,20 +102,21 @@ async fn child_reconcile(data: &Path, facilities: Option<usize>, from: NaiveDate
     let files = input_files(data)?;
     let started = Instant::now();
     let spool_dir = data.join("spool");
-    let (spool, totals, spooled) = spool_inputs(&files, &config, &spool_dir)?;
+    let inputs = spool_inputs(&files, &config, &spool_dir, to)?;
+    let spooled = inputs.statistics;
     let spool_ms = milliseconds(started);
-    let source = JournalSource::connect(&format!("sqlite://{}", data.join("journal.db").display())).await?;
+    let parallelism = default_parallelism();
+    let source =
+        JournalSource::connect_with(&format!("sqlite://{}", data.join("journal.db").display()), parallelism).await?;
     let reconcile_started = Instant::now();
+    let shared = RunShared::prepare(&source, config, calendar, inputs, to).await?;
     let statistics = reconcile_range(
         &source,
-        &config,
-        &calendar,
-        &spool,
-        &totals,
-        &reconciler::bank::BankReconciliation::default(),
+        &shared,
         BusinessDate::new(from),
         BusinessDate::new(to),
         AsOf::DayPlus(0),
+        parallelism,
         |_day| Ok(()),
     )
     .await?;

@@ -26,6 +26,8 @@
 //!   the count and revenue per account and owner, into a [`day::DayResult`] whose totals
 //!   [`day::DayResult::check_totals`] proves are the sums of their lines, with the exceptions
 //!   summing to the day's net difference.
+//! - [`contract`]: the journal contract (`recon_v1_*` views and the indexes their reads need)
+//!   that the gateway's migrations define and [`source`] alone reads.
 //! - [`source`]: reads a facility's day from the gateway's journal database (SQLite or
 //!   PostgreSQL), read-only and streaming, into [`journal::DayJournal`].
 //! - [`report`]: the daily report (日計表) as JSON, CSV and printable HTML, the city-wide and
@@ -48,6 +50,7 @@
 pub mod bank;
 pub mod calendar;
 pub mod close;
+pub mod contract;
 pub mod day;
 pub mod describe;
 pub mod error;

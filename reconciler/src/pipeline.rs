@@ -1,8 +1,7 @@
-//! What the `reconcile` command does, as library functions so that tests call the same code:
-//! read the settlement and bank files a day needs (each once, by content hash), reconcile the
-//! bank statement once for the run against every payout and every facility's cash to deposit
-//! ([`prepare_run`]), reconcile each facility-day from the journal database, and write the
-//! reports in the formats asked for, with the bank's lines and the city's list beside them.
+//! What a run needs besides reconciling itself (which [`crate::scale::run`] does, the one path
+//! of the `reconcile` command, the treasury API and the benchmark): the files given, the report
+//! formats, every facility's cash to deposit for the bank statement, and writing the reports in
+//! the formats asked for, with the bank's lines and the city's list beside them.
 //!
 //! Files are named in every report by their file name, never by the path they were read from.
 
@@ -13,25 +12,20 @@ use chrono::{Days, NaiveDate};
 use pos_config::Config;
 use pos_core::{Brand, BusinessDate, FacilityId};
 
-use crate::bank::{self, BankReconciliation, ExpectedDeposit};
-use crate::calendar::{BankCalendar, CalendarError, CLOSED_DAYS_RUN_MAX};
-use crate::day::{reconcile_facility_day, DayContext, DayResult, TotalsError};
+use crate::bank::{BankReconciliation, ExpectedDeposit};
+use crate::calendar::{CalendarError, CLOSED_DAYS_RUN_MAX};
+use crate::day::{DayResult, TotalsError};
 use crate::error::ReconcileError;
-use crate::inputs::bank::{read_bank_statement, BankReadOptions, StatementEntry};
-use crate::inputs::card::read_card_settlement;
-use crate::inputs::emoney::read_emoney_settlement;
+use crate::inputs::bank::StatementEntry;
 use crate::inputs::error::{FileRejected, InputError};
-use crate::inputs::file_id::LoadedFiles;
-use crate::inputs::qr::read_qr_settlement;
 use crate::journal::DayJournal;
-use crate::matching;
 use crate::report::bank::BankReport;
 use crate::report::totals::ReportTotalsError;
 use crate::report::{self, DayReport};
-use crate::settlements::{CardFile, EmoneyFile, QrFile, SettlementLine, SettlementTotals, Settlements};
 use crate::source::{JournalSource, SourceError};
 
-/// The largest settlement or bank file read into memory.
+/// The largest bank statement read into memory (settlement files are streamed, whatever their
+/// size).
 pub const INPUT_FILE_BYTES_MAX: u64 = 512 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,17 +84,6 @@ pub fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned())
 }
 
-/// Reads a file, returning it under its file name (errors reading it name the path).
-fn read_bytes(path: &Path) -> Result<(String, Vec<u8>), PipelineError> {
-    let shown = path.display().to_string();
-    let metadata = std::fs::metadata(path).map_err(|source| PipelineError::Read { path: shown.clone(), source })?;
-    if metadata.len() > INPUT_FILE_BYTES_MAX {
-        return Err(PipelineError::TooLarge { path: shown });
-    }
-    let bytes = std::fs::read(path).map_err(|source| PipelineError::Read { path: shown.clone(), source })?;
-    Ok((file_name(path), bytes))
-}
-
 /// What a settlement or bank file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
@@ -108,71 +91,6 @@ pub enum InputKind {
     Qr(Brand),
     Emoney,
     Bank,
-}
-
-/// One file's content, named as its errors will name it.
-#[derive(Debug, Clone)]
-pub struct InputBytes {
-    pub kind: InputKind,
-    pub name: String,
-    pub bytes: Vec<u8>,
-}
-
-/// The files' contents, each checked and each refused if the same content was given twice.
-pub fn load_inputs(
-    files: &InputFiles,
-    read_on: NaiveDate,
-) -> Result<(Settlements, Vec<StatementEntry>), PipelineError> {
-    let mut inputs = Vec::new();
-    let mut read = |kind, path: &Path| -> Result<(), PipelineError> {
-        let (name, bytes) = read_bytes(path)?;
-        inputs.push(InputBytes { kind, name, bytes });
-        Ok(())
-    };
-    for path in &files.card {
-        read(InputKind::Card, path)?;
-    }
-    for (brand, path) in &files.qr {
-        read(InputKind::Qr(*brand), path)?;
-    }
-    for path in &files.emoney {
-        read(InputKind::Emoney, path)?;
-    }
-    if let Some(path) = &files.bank {
-        read(InputKind::Bank, path)?;
-    }
-    load_input_bytes(&inputs, read_on)
-}
-
-/// As [`load_inputs`], for contents already in memory (files a client uploaded): every bank
-/// statement given is read.
-pub fn load_input_bytes(
-    inputs: &[InputBytes],
-    read_on: NaiveDate,
-) -> Result<(Settlements, Vec<StatementEntry>), PipelineError> {
-    let mut loaded = LoadedFiles::new();
-    let mut settlements = Settlements::default();
-    let mut bank = Vec::new();
-    for InputBytes { kind, name, bytes } in inputs {
-        loaded.register_bytes(name, bytes)?;
-        let name = name.clone();
-        match *kind {
-            InputKind::Card => {
-                settlements.card.push(CardFile { settlement: read_card_settlement(&name, bytes)?, name });
-            }
-            InputKind::Qr(brand) => {
-                settlements.qr.push(QrFile { records: read_qr_settlement(&name, brand, bytes)?, name });
-            }
-            InputKind::Emoney => {
-                settlements.emoney.push(EmoneyFile { records: read_emoney_settlement(&name, bytes)?, name });
-            }
-            InputKind::Bank => {
-                let statement = read_bank_statement(&name, bytes, BankReadOptions::new(read_on))?;
-                bank.extend(statement.accounts.into_iter().flat_map(|account| account.entries));
-            }
-        }
-    }
-    Ok((settlements, bank))
 }
 
 /// A reconciled facility-day with its journal and report.
@@ -187,15 +105,6 @@ pub struct ReconciledDay {
 /// longest run of bank holidays, so that no deposit the statement may hold is left out.
 pub const DEPOSIT_LOOKBACK_DAYS: u64 = CLOSED_DAYS_RUN_MAX as u64;
 
-/// What every facility-day of a run shares: the settlement lines, their totals, and the bank
-/// statement reconciled once against everything.
-#[derive(Debug, Clone)]
-pub struct RunContext {
-    pub lines: Vec<SettlementLine>,
-    pub totals: SettlementTotals,
-    pub bank: BankReconciliation,
-}
-
 /// Every facility's cash to deposit on the days the statement's lines may pay.
 pub async fn deposits_for_statement(
     source: &JournalSource,
@@ -208,46 +117,6 @@ pub async fn deposits_for_statement(
     };
     let from = first.checked_sub_days(Days::new(DEPOSIT_LOOKBACK_DAYS)).unwrap_or(first);
     Ok(source.cash_to_deposit(BusinessDate::new(from), BusinessDate::new(last)).await?)
-}
-
-/// Reads the settlement lines once, and reconciles the bank statement against every payout and
-/// every facility's cash to deposit of its dates.
-pub async fn prepare_run(
-    source: &JournalSource,
-    config: &Config,
-    calendar: &BankCalendar,
-    settlements: &Settlements,
-    bank: &[StatementEntry],
-    as_of: NaiveDate,
-) -> Result<RunContext, PipelineError> {
-    let lines = settlements.lines()?;
-    let totals = SettlementTotals::of(settlements, &lines, config)?;
-    let deposits = deposits_for_statement(source, bank).await?;
-    let context = DayContext { config, calendar, as_of };
-    let bank = bank::reconcile_bank(bank, &totals, &deposits, &context.bank())?;
-    Ok(RunContext { lines, totals, bank })
-}
-
-/// Reads the facility-day from the journal, reconciles it and builds its report, checking
-/// every total on the way.
-pub async fn reconcile_from_journal(
-    source: &JournalSource,
-    config: &Config,
-    calendar: &BankCalendar,
-    run: &RunContext,
-    facility: &FacilityId,
-    date: BusinessDate,
-    as_of: NaiveDate,
-) -> Result<ReconciledDay, PipelineError> {
-    let journal = source.read_day(facility, date).await?;
-    let context = DayContext { config, calendar, as_of };
-    let facility_config = config.facility(facility).ok_or_else(|| ReconcileError::UnknownFacility(facility.clone()))?;
-    let lines = matching::facility_lines(facility_config, &journal, &run.lines);
-    let result = reconcile_facility_day(facility, date, &journal, lines, &run.totals, &run.bank, &context)?;
-    result.check_totals()?;
-    let report = DayReport::build(&result, &journal, config)?;
-    report::totals::check_day_report(&report)?;
-    Ok(ReconciledDay { journal, result, report })
 }
 
 /// The bank report of a run that reconciled `reports`, checked.

@@ -40,6 +40,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::bank::ExpectedDeposit;
+use crate::contract;
 use crate::inputs::identifiers::{MaskedCardId, Rrn, Stan};
 use crate::journal::{DayJournal, JournalPayment, JournalRefund, JournalSaleLine, JournalShift};
 use crate::journal::{PaymentId, Receipt, RefundChannel, RefundId, SaleId, ShiftId};
@@ -52,12 +53,6 @@ pub const JOURNAL_DAY_ROWS_MAX: usize = 1_000_000;
 pub const ACTIVE_DAYS_MAX: usize = 2_000_000;
 /// How long to wait for the database connection.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
-
-const PAYMENT_COLUMNS: &str =
-    "p.id, p.sale_id, p.facility_id, p.register_id, p.shift_id, p.method, p.brand, p.amount, p.state, \
-     p.business_date, p.created_at, p.terminal_id, p.masked_card, p.acquirer_stan, p.rrn, \
-     s.receipt_fiscal_year, s.receipt_number";
-const REFUND_COLUMNS: &str = "id, payment_id, amount, method, state, acquirer_stan, rrn, created_at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -358,12 +353,18 @@ fn decode_shift(row: &AnyRow) -> Result<JournalShift, SourceError> {
 impl JournalSource {
     /// Opens the journal read-only: `sqlite://path` or `postgres://user@host:port/database`.
     pub async fn connect(url: &str) -> Result<JournalSource, SourceError> {
+        JournalSource::connect_with(url, 1).await
+    }
+
+    /// As [`JournalSource::connect`], with up to `connections` connections for facility-days read
+    /// at once.
+    pub async fn connect_with(url: &str, connections: usize) -> Result<JournalSource, SourceError> {
         sqlx::any::install_default_drivers();
         let (backend, url_read_only) = read_only_url(url)?;
         let connect = |source| SourceError::Connect { url: pos_core::url_for_display(url), source };
         let options: AnyConnectOptions = url_read_only.parse().map_err(connect)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(1)
+            .max_connections(u32::try_from(connections.max(1)).unwrap_or(u32::MAX))
             .acquire_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
             .after_connect(move |connection, _meta| {
                 Box::pin(async move {
@@ -393,9 +394,13 @@ impl JournalSource {
         to: BusinessDate,
     ) -> Result<Vec<(FacilityId, BusinessDate)>, SourceError> {
         let mut connection = self.pool.acquire().await.map_err(database("active days"))?;
-        let query = "SELECT facility_id, business_date FROM shifts WHERE business_date >= $1 AND business_date <= $2 \
-                     UNION SELECT facility_id, business_date FROM payments WHERE business_date >= $1 AND business_date <= $2";
-        let mut rows = sqlx::query(query).bind(from.to_string()).bind(to.to_string()).fetch(&mut *connection);
+        let query = format!(
+            "SELECT facility_id, business_date FROM {shifts} WHERE business_date >= $1 AND business_date <= $2 \
+             UNION SELECT facility_id, business_date FROM {payments} WHERE business_date >= $1 AND business_date <= $2",
+            shifts = contract::SHIFTS.name,
+            payments = contract::PAYMENTS.name,
+        );
+        let mut rows = sqlx::query(&query).bind(from.to_string()).bind(to.to_string()).fetch(&mut *connection);
         let mut days = BTreeSet::new();
         while let Some(row) = rows.try_next().await.map_err(database("active days"))? {
             let columns = Columns::new(&row, "shifts", "facility_id")?;
@@ -417,9 +422,12 @@ impl JournalSource {
         to: BusinessDate,
     ) -> Result<Vec<ExpectedDeposit>, SourceError> {
         let mut connection = self.pool.acquire().await.map_err(database("cash to deposit"))?;
-        let query = "SELECT id, facility_id, business_date, opening_float, cash_counted FROM shifts \
-                     WHERE business_date >= $1 AND business_date <= $2 AND cash_counted IS NOT NULL";
-        let mut rows = sqlx::query(query).bind(from.to_string()).bind(to.to_string()).fetch(&mut *connection);
+        let query = format!(
+            "SELECT id, facility_id, business_date, opening_float, cash_counted FROM {} \
+             WHERE business_date >= $1 AND business_date <= $2 AND cash_counted IS NOT NULL",
+            contract::SHIFTS.name
+        );
+        let mut rows = sqlx::query(&query).bind(from.to_string()).bind(to.to_string()).fetch(&mut *connection);
         let mut sums: BTreeMap<(FacilityId, BusinessDate), Yen> = BTreeMap::new();
         while let Some(row) = rows.try_next().await.map_err(database("cash to deposit"))? {
             let columns = Columns::new(&row, "shifts", "id")?;
@@ -463,10 +471,13 @@ impl JournalSource {
         let mut payments: BTreeMap<PaymentId, JournalPayment> = BTreeMap::new();
         {
             let query = format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments p LEFT JOIN sales s ON s.id = p.sale_id \
-                 WHERE p.facility_id = $1 AND (p.business_date = $2 OR p.id IN \
-                 (SELECT payment_id FROM refunds WHERE facility_id = $1 AND created_at >= $3 AND created_at < $4)) \
-                 ORDER BY p.created_at, p.id"
+                "SELECT {columns} FROM {payments} \
+                 WHERE facility_id = $1 AND (business_date = $2 OR id IN \
+                 (SELECT payment_id FROM {refunds} WHERE facility_id = $1 AND created_at >= $3 AND created_at < $4)) \
+                 ORDER BY created_at, id",
+                columns = contract::PAYMENTS.select_list(),
+                payments = contract::PAYMENTS.name,
+                refunds = contract::REFUNDS.name,
             );
             let mut rows = sqlx::query(&query)
                 .bind(facility.as_str())
@@ -491,8 +502,10 @@ impl JournalSource {
         let mut refunds = Vec::new();
         {
             let query = format!(
-                "SELECT {REFUND_COLUMNS} FROM refunds WHERE facility_id = $1 AND created_at >= $2 AND created_at < $3 \
-                 ORDER BY created_at, id"
+                "SELECT {columns} FROM {refunds} WHERE facility_id = $1 AND created_at >= $2 AND created_at < $3 \
+                 ORDER BY created_at, id",
+                columns = contract::REFUNDS.select_list(),
+                refunds = contract::REFUNDS.name,
             );
             let mut rows =
                 sqlx::query(&query).bind(facility.as_str()).bind(&day_start).bind(&day_end).fetch(&mut *connection);
@@ -509,9 +522,12 @@ impl JournalSource {
 
         let mut shifts = Vec::new();
         {
-            let query = "SELECT id, register_id, opened_at, opening_float, cash_expected, cash_counted, over_short FROM shifts \
-                         WHERE facility_id = $1 AND business_date = $2 ORDER BY opened_at, id";
-            let mut rows = sqlx::query(query).bind(facility.as_str()).bind(date.to_string()).fetch(&mut *connection);
+            let query = format!(
+                "SELECT {columns} FROM {shifts} WHERE facility_id = $1 AND business_date = $2 ORDER BY opened_at, id",
+                columns = contract::SHIFTS.select_list(),
+                shifts = contract::SHIFTS.name,
+            );
+            let mut rows = sqlx::query(&query).bind(facility.as_str()).bind(date.to_string()).fetch(&mut *connection);
             while let Some(row) = rows.try_next().await.map_err(database("shifts"))? {
                 shifts.push(decode_shift(&row)?);
                 if shifts.len() > JOURNAL_DAY_ROWS_MAX {
@@ -523,11 +539,17 @@ impl JournalSource {
 
         let mut sale_lines = Vec::new();
         {
-            let query = "SELECT sale_id, line_no, fee_item, quantity, amount, revenue_account FROM sale_lines \
-                         WHERE sale_id IN (SELECT sale_id FROM payments WHERE facility_id = $1 AND (business_date = $2 \
-                         OR id IN (SELECT payment_id FROM refunds WHERE facility_id = $1 AND created_at >= $3 \
-                         AND created_at < $4))) ORDER BY sale_id, line_no";
-            let mut rows = sqlx::query(query)
+            let query = format!(
+                "SELECT {columns} FROM {lines} \
+                 WHERE sale_id IN (SELECT sale_id FROM {payments} WHERE facility_id = $1 AND (business_date = $2 \
+                 OR id IN (SELECT payment_id FROM {refunds} WHERE facility_id = $1 AND created_at >= $3 \
+                 AND created_at < $4))) ORDER BY sale_id, line_no",
+                columns = contract::SALE_LINES.select_list(),
+                lines = contract::SALE_LINES.name,
+                payments = contract::PAYMENTS.name,
+                refunds = contract::REFUNDS.name,
+            );
+            let mut rows = sqlx::query(&query)
                 .bind(facility.as_str())
                 .bind(date.to_string())
                 .bind(&day_start)

@@ -69,6 +69,8 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/v1/treasury/days/{date}", get(treasury::board))
         .route("/v1/treasury/days/{date}/reconcile", post(treasury::reconcile))
+        .route("/v1/treasury/days/{date}/run", get(treasury::latest_run))
+        .route("/v1/treasury/runs/{id}", get(treasury::run))
         .route("/v1/treasury/days/{date}/accounting-export", get(treasury::accounting_export))
         .route("/v1/treasury/days/{date}/bank", get(treasury::bank_statement))
         .route("/v1/treasury/days/{date}/facilities/{id}/report", get(treasury::day_report))

@@ -233,9 +233,13 @@ fn operations() -> Vec<Operation> {
         op(GET, "/v1/treasury/files", "treasury", "The files loaded").answer("200", json::<TreasuryFileList>()),
         op(GET, "/v1/treasury/days/{date}", "treasury", "The day's board, per facility")
             .answer("200", json::<DayBoard>()),
-        op(POST, "/v1/treasury/days/{date}/reconcile", "treasury", "Reconcile the day's facilities")
+        op(POST, "/v1/treasury/days/{date}/reconcile", "treasury", "Start (or join) the day's reconciliation run")
             .body(json::<ReconcileRequest>())
-            .answer("200", json::<ReconcileResult>()),
+            .answer("202", json::<TreasuryRunView>()),
+        op(GET, "/v1/treasury/days/{date}/run", "treasury", "The day's latest reconciliation run")
+            .answer("200", json::<TreasuryRunView>()),
+        op(GET, "/v1/treasury/runs/{id}", "treasury", "A reconciliation run: state, progress, exceptions, end")
+            .answer("200", json::<TreasuryRunView>()),
         op(GET, "/v1/treasury/days/{date}/accounting-export", "treasury", "Journal entries for the accounting system")
             .answer("200", csv.clone()),
         op(

@@ -19,13 +19,14 @@ use base64::Engine;
 use pos_config::Role;
 use pos_core::api::{
     ClosedDayView, DayBoard, DayBoardRow, DayStatus, ExceptionList, ExceptionState, ReconcileRequest, ReconcileResult,
-    ReconciledFacility, ResolveExceptionRequest, TreasuryFileList, TreasuryFileView,
+    ReconciledFacility, ResolveExceptionRequest, RunState, TreasuryFileList, TreasuryFileView, TreasuryRunView,
 };
 use pos_core::{Brand, BusinessDate, FacilityId, Method, Yen};
 use reconciler::calendar::BankCalendar;
-use reconciler::pipeline::{self, InputBytes, InputKind, PipelineError};
+use reconciler::pipeline::{self, InputKind, PipelineError};
 use reconciler::report::bank::BankReport;
 use reconciler::report::{self, DayReport};
+use reconciler::scale::run::{check_input, default_parallelism, reconcile_days, AsOf, RunShared, ScaleError, Spooler};
 use reconciler::source::JournalSource;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -117,8 +118,7 @@ pub async fn upload(
     }
     // Read the way a run will read it, so a bad file is refused at the door with its file, line
     // and column, and nothing is stored.
-    let input = InputBytes { kind: input_kind(&query.kind, brand)?, name: name.to_string(), bytes: body.to_vec() };
-    pipeline::load_input_bytes(std::slice::from_ref(&input), today(&app).date()).map_err(pipeline_error)?;
+    check_input(input_kind(&query.kind, brand)?, name, body.as_ref(), today(&app).date()).map_err(run_error)?;
     let sha256 = hex::encode(Sha256::digest(&body));
     let meta = FileMeta {
         sha256: sha256.clone(),
@@ -166,9 +166,9 @@ pub async fn files(
     Ok(Json(TreasuryFileList { files: store::list_files(&mut conn).await? }))
 }
 
-fn pipeline_error(error: PipelineError) -> ApiError {
+fn run_error(error: ScaleError) -> ApiError {
     match error {
-        PipelineError::Rejected(_) | PipelineError::Duplicate(_) => {
+        ScaleError::Pipeline(PipelineError::Rejected(_) | PipelineError::Duplicate(_)) => {
             ApiError::unprocessable("file_rejected", error.to_string())
         }
         other => {
@@ -178,12 +178,12 @@ fn pipeline_error(error: PipelineError) -> ApiError {
     }
 }
 
-/// The loaded files as the reconciler reads them; of the bank statements, the newest (files come
-/// newest first), since consecutive statements may repeat entries.
-fn decode_files(files: Vec<(FileMeta, String)>) -> Result<Vec<InputBytes>, ApiError> {
-    let mut inputs = Vec::new();
-    let mut bank_seen = false;
-    for (meta, content) in files {
+/// The stored files in the order a run reads them: card, QR and e-money files (each kind newest
+/// first), then of the bank statements the newest, since consecutive statements may repeat
+/// entries.
+fn run_order(files: Vec<FileMeta>) -> Result<Vec<(InputKind, FileMeta)>, ApiError> {
+    let mut kinds = Vec::new();
+    for meta in files {
         let brand = meta
             .brand
             .as_deref()
@@ -191,22 +191,103 @@ fn decode_files(files: Vec<(FileMeta, String)>) -> Result<Vec<InputBytes>, ApiEr
             .transpose()?;
         let kind = input_kind(&meta.kind, brand)
             .map_err(|e| ApiError::internal(format!("stored file kind: {}", e.message)))?;
-        if kind == InputKind::Bank {
-            if bank_seen {
-                continue;
-            }
-            bank_seen = true;
-        }
+        kinds.push((kind, meta));
+    }
+    let rank = |kind: &InputKind| match kind {
+        InputKind::Card => 0,
+        InputKind::Qr(_) => 1,
+        InputKind::Emoney => 2,
+        InputKind::Bank => 3,
+    };
+    kinds.sort_by_key(|(kind, _)| rank(kind));
+    let mut bank_seen = false;
+    kinds.retain(|(kind, _)| {
+        let keep = *kind != InputKind::Bank || !bank_seen;
+        bank_seen |= *kind == InputKind::Bank;
+        keep
+    });
+    Ok(kinds)
+}
+
+/// A run's spool, removed when the run ends, however it ends.
+struct SpoolDir(std::path::PathBuf);
+
+impl Drop for SpoolDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// What a run of a day gave.
+struct DayRun {
+    reports: Vec<DayReport>,
+    bank: BankReport,
+    files_read: u64,
+}
+
+/// Reconciles `facilities` on `date` through the reconciler's one path (the `reconcile`
+/// command's): the stored files streamed one at a time into a spool, the bank statement
+/// reconciled once, the facility-days read from the journal and reconciled in parallel, each
+/// handed to `each` as it is done, in order.
+async fn run_day(
+    app: &AppState,
+    date: BusinessDate,
+    as_of: chrono::NaiveDate,
+    facilities: Vec<FacilityId>,
+    mut each: impl FnMut(&DayReport),
+) -> Result<DayRun, ApiError> {
+    let files = {
+        let mut conn = app.journal.read().await?;
+        run_order(store::files_for_run(&mut conn).await?)?
+    };
+    let spool = SpoolDir(std::env::temp_dir().join(format!("pos-treasury-spool-{}", uuid::Uuid::new_v4().simple())));
+    let mut spooler = Spooler::create(&app.config, &spool.0, as_of).map_err(run_error)?;
+    let files_read = files.len() as u64;
+    for (kind, meta) in files {
+        let content = {
+            let mut conn = app.journal.read().await?;
+            store::file_content(&mut conn, &meta.sha256).await?
+        };
+        let content = content.ok_or_else(|| ApiError::internal(format!("stored file {} vanished", meta.sha256)))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(content)
             .map_err(|_| ApiError::internal(format!("stored file {} is not base64", meta.sha256)))?;
-        inputs.push(InputBytes { kind, name: meta.name, bytes });
+        spooler.add(kind, &meta.name, bytes.as_slice()).map_err(run_error)?;
     }
-    Ok(inputs)
+    let spooled = spooler.finish().map_err(run_error)?;
+    let calendar =
+        BankCalendar::for_config(&app.config).map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
+    let parallelism = default_parallelism();
+    let source = JournalSource::connect_with(&app.config.database.url, parallelism).await.map_err(|error| {
+        // The detail (which names the database) goes to the log; the run says what failed.
+        tracing::error!(%error, "reconciliation cannot read the journal");
+        ApiError::internal("reconciliation cannot read the journal; the gateway's log has the detail")
+    })?;
+    let outcome = async {
+        let shared =
+            RunShared::prepare(&source, (*app.config).clone(), calendar, spooled, as_of).await.map_err(run_error)?;
+        let days = facilities.into_iter().map(|facility| (facility, date)).collect();
+        let mut reports = Vec::new();
+        reconcile_days(&source, &shared, days, AsOf::Fixed(as_of), parallelism, |day| {
+            each(&day.report);
+            reports.push(day.report);
+            Ok(())
+        })
+        .await
+        .map_err(run_error)?;
+        let bank = pipeline::bank_report(&shared.bank, &reports).map_err(|e| run_error(e.into()))?;
+        Ok(DayRun { reports, bank, files_read })
+    }
+    .await;
+    source.close().await;
+    drop(spool);
+    outcome
 }
 
-/// `POST /v1/treasury/days/{date}/reconcile`: reconciles the day's facilities (or one) against
-/// every loaded file and stores each report and its exceptions. A closed day is left as it was.
+/// `POST /v1/treasury/days/{date}/reconcile`: starts reconciling the day's facilities (or one)
+/// against every loaded file in the background and answers `202` at once with the run; a run of
+/// the same day already running is answered instead (the request joins it). Each facility-day's
+/// report and exceptions are stored as it is done; a closed day is left as it was.
 pub async fn reconcile(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -216,107 +297,284 @@ pub async fn reconcile(
     caller.require_role(&[Role::Treasury])?;
     let date = parse_date(&date)?;
     let as_of = request.body.as_of.unwrap_or_else(|| today(&app).date());
-    let (facilities, files, closed) = {
-        let mut conn = app.journal.read().await?;
-        let facilities: Vec<FacilityId> = match &request.body.facility_id {
-            Some(id) => vec![parse_facility(&app, id.as_str()).map_err(|e| e.at("facility_id"))?],
-            None => store::day_figures(&mut conn, date)
-                .await?
-                .into_keys()
-                .filter_map(|id| FacilityId::parse(&id).ok())
-                .filter(|id| app.config.facility(id).is_some())
-                .collect(),
-        };
-        let closed: Vec<FacilityId> =
-            store::closed_days_of(&mut conn, date).await?.into_iter().map(|c| c.facility_id).collect();
-        (facilities, store::files_for_run(&mut conn).await?, closed)
+    let facility = match &request.body.facility_id {
+        Some(id) => Some(parse_facility(&app, id.as_str()).map_err(|e| e.at("facility_id"))?),
+        None => None,
     };
-    let inputs = decode_files(files)?;
-    let files_used = inputs.len() as u64;
-    let (settlements, bank) = pipeline::load_input_bytes(&inputs, as_of).map_err(pipeline_error)?;
-    let calendar =
-        BankCalendar::for_config(&app.config).map_err(|e| ApiError::internal(format!("bank calendar: {e}")))?;
-    let source = JournalSource::connect(&app.config.database.url).await.map_err(|error| {
-        // The detail (which names the database) goes to the log; the answer says what failed.
-        tracing::error!(%error, "reconciliation cannot read the journal");
-        ApiError::internal("reconciliation cannot read the journal; the gateway's log has the detail")
-    })?;
-    let run = match pipeline::prepare_run(&source, &app.config, &calendar, &settlements, &bank, as_of).await {
-        Ok(run) => run,
-        Err(error) => {
-            source.close().await;
-            return Err(pipeline_error(error));
-        }
-    };
-    let mut reports = Vec::new();
-    let mut outcome = Vec::new();
-    for facility in &facilities {
-        if closed.contains(facility) {
-            outcome.push(ReconciledFacility {
-                facility_id: facility.clone(),
-                gross: Yen::ZERO,
-                exceptions: 0,
-                outcome: "closed".to_string(),
-            });
-            continue;
-        }
-        let day = pipeline::reconcile_from_journal(&source, &app.config, &calendar, &run, facility, date, as_of).await;
-        let day = match day {
-            Ok(day) => day,
-            Err(error) => {
-                source.close().await;
-                return Err(pipeline_error(error));
-            }
-        };
-        outcome.push(ReconciledFacility {
-            facility_id: facility.clone(),
-            gross: day.report.revenue.amount_total,
-            exceptions: day.report.exceptions.count,
-            outcome: "reconciled".to_string(),
-        });
-        reports.push(day.report);
-    }
-    source.close().await;
-    let bank_report = pipeline::bank_report(&run.bank, &reports).map_err(pipeline_error)?;
-    let result = ReconcileResult {
-        business_date: date,
-        as_of,
-        files_used,
-        facilities: outcome,
-        city_exceptions: bank_report.exceptions.count,
-    };
-
     let mut itx = match begin(&app, &caller, &request).await? {
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(itx) => itx,
     };
-    let now = app.clock.now();
-    let stored: Result<(), ApiError> = async {
-        for report in &reports {
-            if store::closed_day(itx.tx.conn(), &report.facility, date).await?.is_some() {
-                // Closed while this run was reading: the closed day wins.
-                continue;
+    let mut started = None;
+    let outcome: Result<_, ApiError> = async {
+        let run = match store::running_treasury_run(itx.tx.conn(), date).await? {
+            Some(running) => running,
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                store::insert_treasury_run(
+                    &mut itx.tx,
+                    &id,
+                    date,
+                    as_of,
+                    facility.as_ref(),
+                    caller.user.as_str(),
+                    app.clock.now(),
+                )
+                .await?;
+                started = Some(id.clone());
+                store::load_treasury_run(itx.tx.conn(), &id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("a run just started is not stored"))?
             }
-            let json = report::to_json(report).map_err(|e| ApiError::internal(format!("report: {e}")))?;
-            store::store_run(
-                &mut itx.tx,
-                &report.facility,
-                date,
-                as_of,
-                &json,
-                &report.exceptions.rows,
-                caller.user.as_str(),
-                now,
-            )
-            .await?;
-        }
-        let json = report::to_json(&bank_report).map_err(|e| ApiError::internal(format!("bank report: {e}")))?;
-        let city = &bank_report.exceptions.rows;
-        store::store_bank_run(&mut itx.tx, date, as_of, &json, city, caller.user.as_str(), now).await?;
-        Ok(())
+        };
+        Ok((StatusCode::ACCEPTED, run_view(&app, itx.tx.conn(), run).await?))
     }
     .await;
-    itx.complete(stored.map(|()| (StatusCode::OK, result))).await
+    let response = itx.complete(outcome).await?;
+    if let Some(id) = started {
+        let task = RunTask { app: app.clone(), id, date, as_of, facility, by: caller.user.as_str().to_string() };
+        tokio::spawn(task.run());
+    }
+    Ok(response)
+}
+
+/// `GET /v1/treasury/runs/{id}`: a run's state, progress, exceptions so far and end.
+pub async fn run(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<TreasuryRunView>, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let mut conn = app.journal.read().await?;
+    let run = store::load_treasury_run(&mut conn, &id).await?.ok_or_else(|| ApiError::not_found("run", &id))?;
+    Ok(Json(run_view(&app, &mut conn, run).await?))
+}
+
+/// `GET /v1/treasury/days/{date}/run`: the day's latest run (a page that was left comes back to it).
+pub async fn latest_run(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(date): Path<String>,
+) -> Result<Json<TreasuryRunView>, ApiError> {
+    caller.require_role(&[Role::Treasury])?;
+    let date = parse_date(&date)?;
+    let mut conn = app.journal.read().await?;
+    let run = store::latest_treasury_run(&mut conn, date).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "not_reconciled", format!("{date} has not been reconciled yet"))
+    })?;
+    Ok(Json(run_view(&app, &mut conn, run).await?))
+}
+
+async fn run_view(
+    app: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    run: store::StoredTreasuryRun,
+) -> Result<TreasuryRunView, ApiError> {
+    let state = match run.state.as_str() {
+        "running" => RunState::Running,
+        "succeeded" => RunState::Succeeded,
+        _ => RunState::Failed,
+    };
+    let facility = run.facility_id.as_deref().and_then(|id| FacilityId::parse(id).ok());
+    let end = run.ended_at.unwrap_or_else(|| app.clock.now());
+    let elapsed_ms = u64::try_from((end - run.started_at).num_milliseconds()).unwrap_or(0);
+    let (done, total) = (run.facility_days_done.max(0) as u64, run.facility_days_total.max(0) as u64);
+    let estimate_remaining_ms = match state {
+        RunState::Running if done > 0 => Some(elapsed_ms.saturating_mul(total.saturating_sub(done)) / done),
+        RunState::Running => None,
+        _ => Some(0),
+    };
+    let result = match &run.result {
+        Some(json) => Some(
+            serde_json::from_str::<ReconcileResult>(json)
+                .map_err(|e| ApiError::internal(format!("stored run result unreadable: {e}")))?,
+        ),
+        None => None,
+    };
+    let filter =
+        ExceptionFilter { date: Some(run.business_date), facility: facility.clone(), ..ExceptionFilter::default() };
+    let exceptions = store::list_exceptions(conn, &filter).await?;
+    Ok(TreasuryRunView {
+        run_id: run.id,
+        business_date: run.business_date,
+        as_of: run.as_of,
+        facility_id: facility,
+        state,
+        facility_days_done: done,
+        facility_days_total: total,
+        files_read: run.files_read.max(0) as u64,
+        exceptions_found: run.exceptions_found.max(0) as u64,
+        started_by: run.started_by,
+        started_at: run.started_at,
+        ended_at: run.ended_at,
+        elapsed_ms,
+        estimate_remaining_ms,
+        error: run.error,
+        result,
+        exceptions,
+    })
+}
+
+/// Marks the runs a stopped gateway left `running` failed (no run survives its process): called
+/// when a gateway starts.
+pub async fn fail_unfinished_runs(app: &AppState) -> Result<u64, ApiError> {
+    let mut tx = app.journal.begin_write().await?;
+    let failed = store::fail_unfinished_treasury_runs(&mut tx, app.clock.now()).await?;
+    tx.commit().await?;
+    if failed > 0 {
+        tracing::warn!(runs = failed, "reconciliation runs left unfinished by a stopped gateway marked failed");
+    }
+    Ok(failed)
+}
+
+/// A run in the background.
+struct RunTask {
+    app: AppState,
+    id: String,
+    date: BusinessDate,
+    as_of: chrono::NaiveDate,
+    facility: Option<FacilityId>,
+    by: String,
+}
+
+impl RunTask {
+    async fn run(self) {
+        let outcome = self.work().await;
+        let ended: Result<(), ApiError> = async {
+            let mut tx = self.app.journal.begin_write().await?;
+            match &outcome {
+                Ok(result) => {
+                    let json =
+                        serde_json::to_string(result).map_err(|e| ApiError::internal(format!("run result: {e}")))?;
+                    store::end_treasury_run(&mut tx, &self.id, Ok(&json), self.app.clock.now()).await?;
+                }
+                Err(error) => {
+                    tracing::error!(run = %self.id, error = %error.message, "reconciliation run failed");
+                    store::end_treasury_run(&mut tx, &self.id, Err(&error.message), self.app.clock.now()).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(error) = ended {
+            tracing::error!(run = %self.id, error = %error.message, "cannot record the end of a reconciliation run");
+        }
+    }
+
+    async fn progress(&self, figures: (i64, i64, i64, i64)) -> Result<(), ApiError> {
+        let mut tx = self.app.journal.begin_write().await?;
+        store::treasury_run_progress(&mut tx, &self.id, figures, self.app.clock.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn work(&self) -> Result<ReconcileResult, ApiError> {
+        let app = &self.app;
+        let date = self.date;
+        let (facilities, closed) = {
+            let mut conn = app.journal.read().await?;
+            let facilities: Vec<FacilityId> = match &self.facility {
+                Some(id) => vec![id.clone()],
+                None => store::day_figures(&mut conn, date)
+                    .await?
+                    .into_keys()
+                    .filter_map(|id| FacilityId::parse(&id).ok())
+                    .filter(|id| app.config.facility(id).is_some())
+                    .collect(),
+            };
+            let closed: Vec<FacilityId> =
+                store::closed_days_of(&mut conn, date).await?.into_iter().map(|c| c.facility_id).collect();
+            (facilities, closed)
+        };
+        let open: Vec<FacilityId> = facilities.iter().filter(|facility| !closed.contains(facility)).cloned().collect();
+        let total = i64::try_from(open.len()).unwrap_or(i64::MAX);
+        self.progress((0, total, 0, 0)).await?;
+        // Each facility-day's report is stored as it is done, by a task of its own, so that its
+        // exceptions show while the run goes on.
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<DayReport>();
+        let storing = async {
+            let (mut done, mut exceptions) = (0_i64, 0_i64);
+            while let Some(report) = receiver.recv().await {
+                let mut tx = app.journal.begin_write().await?;
+                if store::closed_day(tx.conn(), &report.facility, date).await?.is_none() {
+                    let json = report::to_json(&report).map_err(|e| ApiError::internal(format!("report: {e}")))?;
+                    store::store_run(
+                        &mut tx,
+                        &report.facility,
+                        date,
+                        self.as_of,
+                        &json,
+                        &report.exceptions.rows,
+                        &self.by,
+                        app.clock.now(),
+                    )
+                    .await?;
+                }
+                done += 1;
+                exceptions += i64::try_from(report.exceptions.count).unwrap_or(i64::MAX);
+                store::treasury_run_progress(&mut tx, &self.id, (done, total, -1, exceptions), app.clock.now()).await?;
+                tx.commit().await?;
+            }
+            Ok::<(), ApiError>(())
+        };
+        let running = async {
+            let outcome = run_day(app, date, self.as_of, open, |report| {
+                sender.send(report.clone()).ok();
+            })
+            .await;
+            drop(sender);
+            outcome
+        };
+        let (outcome, stored) = tokio::join!(running, storing);
+        stored?;
+        let DayRun { reports, bank: bank_report, files_read } = outcome?;
+        let mut tx = app.journal.begin_write().await?;
+        let json = report::to_json(&bank_report).map_err(|e| ApiError::internal(format!("bank report: {e}")))?;
+        store::store_bank_run(
+            &mut tx,
+            date,
+            self.as_of,
+            &json,
+            &bank_report.exceptions.rows,
+            &self.by,
+            app.clock.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        let mut outcome = Vec::new();
+        for facility in &facilities {
+            outcome.push(match reports.iter().find(|report| &report.facility == facility) {
+                Some(report) => ReconciledFacility {
+                    facility_id: facility.clone(),
+                    gross: report.revenue.amount_total,
+                    exceptions: report.exceptions.count,
+                    outcome: "reconciled".to_string(),
+                },
+                None => ReconciledFacility {
+                    facility_id: facility.clone(),
+                    gross: Yen::ZERO,
+                    exceptions: 0,
+                    outcome: "closed".to_string(),
+                },
+            });
+        }
+        let exceptions = reports.iter().map(|report| report.exceptions.count).sum::<u64>();
+        self.progress((
+            total,
+            total,
+            i64::try_from(files_read).unwrap_or(i64::MAX),
+            i64::try_from(exceptions).unwrap_or(i64::MAX),
+        ))
+        .await?;
+        Ok(ReconcileResult {
+            business_date: date,
+            as_of: self.as_of,
+            files_used: files_read,
+            facilities: outcome,
+            city_exceptions: bank_report.exceptions.count,
+        })
+    }
 }
 
 /// `GET /v1/treasury/days/{date}`: every facility's standing that day.

@@ -24,8 +24,6 @@ use super::{instant_text, JournalError, WriteTx};
 
 /// The most exceptions one list answers with.
 pub const EXCEPTION_LIST_MAX: i64 = 2_000;
-/// The most files one reconciliation run reads (newest first).
-pub const RUN_FILES_MAX: i64 = 500;
 /// The `facility_id` of the city's list.
 pub const CITY: &str = "";
 
@@ -106,28 +104,31 @@ pub async fn list_files(conn: &mut AnyConnection) -> Result<Vec<TreasuryFileView
     rows.iter().map(file_view).collect()
 }
 
-/// The files a run reads, with their content (base64), newest first.
-pub async fn files_for_run(conn: &mut AnyConnection) -> Result<Vec<(FileMeta, String)>, JournalError> {
-    let rows = sqlx::query(
-        "SELECT sha256, kind, brand, name, size_bytes, content FROM treasury_files ORDER BY uploaded_at DESC, name LIMIT $1",
-    )
-    .bind(RUN_FILES_MAX)
-    .fetch_all(conn)
-    .await?;
+/// The files a run reads, newest first: every stored file (a run streams them one at a time,
+/// so there is no cut-off), without their content ([`file_content`] fetches one).
+pub async fn files_for_run(conn: &mut AnyConnection) -> Result<Vec<FileMeta>, JournalError> {
+    let rows =
+        sqlx::query("SELECT sha256, kind, brand, name, size_bytes FROM treasury_files ORDER BY uploaded_at DESC, name")
+            .fetch_all(conn)
+            .await?;
     rows.iter()
         .map(|row| {
-            Ok((
-                FileMeta {
-                    sha256: row.try_get("sha256")?,
-                    kind: row.try_get("kind")?,
-                    brand: row.try_get("brand")?,
-                    name: row.try_get("name")?,
-                    size_bytes: row.try_get("size_bytes")?,
-                },
-                row.try_get("content")?,
-            ))
+            Ok(FileMeta {
+                sha256: row.try_get("sha256")?,
+                kind: row.try_get("kind")?,
+                brand: row.try_get("brand")?,
+                name: row.try_get("name")?,
+                size_bytes: row.try_get("size_bytes")?,
+            })
         })
         .collect()
+}
+
+/// A stored file's content (base64 of its bytes).
+pub async fn file_content(conn: &mut AnyConnection, sha256: &str) -> Result<Option<String>, JournalError> {
+    let row =
+        sqlx::query("SELECT content FROM treasury_files WHERE sha256 = $1").bind(sha256).fetch_optional(conn).await?;
+    Ok(row.map(|row| row.try_get("content")).transpose()?)
 }
 
 /// Stores a facility-day's reconciliation: the report replaces the earlier one; exceptions found
@@ -662,4 +663,177 @@ pub async fn day_figures(
         }
     }
     Ok(figures)
+}
+
+/// A background reconciliation run as stored (see `0012_treasury_runs.sql`).
+#[derive(Debug, Clone)]
+pub struct StoredTreasuryRun {
+    pub id: String,
+    pub business_date: BusinessDate,
+    pub as_of: chrono::NaiveDate,
+    pub facility_id: Option<String>,
+    pub state: String,
+    pub facility_days_total: i64,
+    pub facility_days_done: i64,
+    pub files_read: i64,
+    pub exceptions_found: i64,
+    pub result: Option<String>,
+    pub error: Option<String>,
+    pub started_by: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+const TREASURY_RUN_COLUMNS: &str =
+    "id, business_date, as_of, facility_id, state, facility_days_total, facility_days_done, \
+     files_read, exceptions_found, result, error, started_by, started_at, ended_at";
+
+fn treasury_run(row: &AnyRow) -> Result<StoredTreasuryRun, JournalError> {
+    let ended_at: Option<String> = row.try_get("ended_at")?;
+    let id: String = row.try_get("id")?;
+    Ok(StoredTreasuryRun {
+        id: id.clone(),
+        business_date: parse_column(
+            "treasury_runs",
+            "business_date",
+            &id,
+            &row.try_get::<String, _>("business_date")?,
+        )?,
+        as_of: parse_column("treasury_runs", "as_of", &id, &row.try_get::<String, _>("as_of")?)?,
+        facility_id: row.try_get("facility_id")?,
+        state: row.try_get("state")?,
+        facility_days_total: row.try_get("facility_days_total")?,
+        facility_days_done: row.try_get("facility_days_done")?,
+        files_read: row.try_get("files_read")?,
+        exceptions_found: row.try_get("exceptions_found")?,
+        result: row.try_get("result")?,
+        error: row.try_get("error")?,
+        started_by: row.try_get("started_by")?,
+        started_at: instant_column("treasury_runs", "started_at", &id, &row.try_get::<String, _>("started_at")?)?,
+        ended_at: ended_at.map(|text| instant_column("treasury_runs", "ended_at", &id, &text)).transpose()?,
+    })
+}
+
+/// The run of `date` still running, if any.
+pub async fn running_treasury_run(
+    conn: &mut AnyConnection,
+    date: BusinessDate,
+) -> Result<Option<StoredTreasuryRun>, JournalError> {
+    let row = sqlx::query(&format!(
+        "SELECT {TREASURY_RUN_COLUMNS} FROM treasury_runs WHERE business_date = $1 AND state = 'running'"
+    ))
+    .bind(date.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(treasury_run).transpose()
+}
+
+/// A run by its id.
+pub async fn load_treasury_run(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredTreasuryRun>, JournalError> {
+    let row = sqlx::query(&format!("SELECT {TREASURY_RUN_COLUMNS} FROM treasury_runs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(treasury_run).transpose()
+}
+
+/// The latest run of `date`.
+pub async fn latest_treasury_run(
+    conn: &mut AnyConnection,
+    date: BusinessDate,
+) -> Result<Option<StoredTreasuryRun>, JournalError> {
+    let row = sqlx::query(&format!(
+        "SELECT {TREASURY_RUN_COLUMNS} FROM treasury_runs WHERE business_date = $1 ORDER BY started_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(date.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(treasury_run).transpose()
+}
+
+/// Starts a run of `date` (the caller checked that none is running).
+pub async fn insert_treasury_run(
+    tx: &mut WriteTx,
+    id: &str,
+    date: BusinessDate,
+    as_of: chrono::NaiveDate,
+    facility: Option<&FacilityId>,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    sqlx::query(
+        "INSERT INTO treasury_runs (id, business_date, as_of, facility_id, state, started_by, started_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $6)",
+    )
+    .bind(id)
+    .bind(date.to_string())
+    .bind(as_of.to_string())
+    .bind(facility.map(|f| f.as_str().to_string()))
+    .bind(by)
+    .bind(instant_text(at))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A running run's progress: facility-days done of total, files read (a negative count keeps the
+/// one stored), exceptions found.
+pub async fn treasury_run_progress(
+    tx: &mut WriteTx,
+    id: &str,
+    (done, total, files_read, exceptions): (i64, i64, i64, i64),
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    sqlx::query(
+        "UPDATE treasury_runs SET facility_days_done = $2, facility_days_total = $3, \
+         files_read = CASE WHEN $4 < 0 THEN files_read ELSE $4 END, \
+         exceptions_found = $5, updated_at = $6 WHERE id = $1 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(done)
+    .bind(total)
+    .bind(files_read)
+    .bind(exceptions)
+    .bind(instant_text(at))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Ends a running run: `succeeded` with its result (JSON), or `failed` with its error.
+pub async fn end_treasury_run(
+    tx: &mut WriteTx,
+    id: &str,
+    outcome: Result<&str, &str>,
+    at: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    let (state, result, error) = match outcome {
+        Ok(result) => ("succeeded", Some(result), None),
+        Err(error) => ("failed", None, Some(error)),
+    };
+    sqlx::query(
+        "UPDATE treasury_runs SET state = $2, result = $3, error = $4, ended_at = $5, updated_at = $5 \
+         WHERE id = $1 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(result)
+    .bind(error)
+    .bind(instant_text(at))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Marks every run still `running` failed: called when a gateway starts, since no run survives
+/// its process. Returns how many there were.
+pub async fn fail_unfinished_treasury_runs(tx: &mut WriteTx, at: DateTime<Utc>) -> Result<u64, JournalError> {
+    let done = sqlx::query(
+        "UPDATE treasury_runs SET state = 'failed', error = $1, ended_at = $2, updated_at = $2 WHERE state = 'running'",
+    )
+    .bind("the gateway stopped while the run was in progress; run the day again")
+    .bind(instant_text(at))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
 }

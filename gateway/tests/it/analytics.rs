@@ -13,7 +13,8 @@ use pos_core::api::{PaymentList, PaymentResult, PaymentView, SaleView};
 use pos_core::{Brand, BusinessDate, Clock, FacilityId, Method, PaymentState, Yen};
 use qr_sim::QrSimHandle;
 use reconciler::calendar::BankCalendar;
-use reconciler::pipeline::{load_inputs, prepare_run, reconcile_from_journal, InputFiles, ReconciledDay};
+use reconciler::pipeline::{InputFiles, ReconciledDay};
+use reconciler::scale::run::{reconcile_days, spool_inputs, AsOf, RunShared};
 use reconciler::source::JournalSource;
 use serde_json::{json, Value as Json};
 
@@ -333,20 +334,23 @@ async fn reconcile(rig: &Rig, date: BusinessDate) -> Vec<ReconciledDay> {
         emoney: vec![rig.emoney.write_settlement(date.date(), dir.path()).expect("e-money settlement")],
         bank: None,
     };
-    let (settlements, bank) = load_inputs(&files, date.date()).expect("settlement files load");
+    let config = &rig.app.app.config;
+    let spooled = spool_inputs(&files, config, &dir.path().join("spool"), date.date()).expect("settlement files load");
     let source = JournalSource::connect(&rig.app.app.config.database.url).await.expect("journal opens read-only");
     let calendar = BankCalendar::shipped().expect("calendar");
-    let config = &rig.app.app.config;
-    let run = prepare_run(&source, config, &calendar, &settlements, &bank, date.date()).await.expect("the run starts");
+    let run =
+        RunShared::prepare(&source, (**config).clone(), calendar, spooled, date.date()).await.expect("the run starts");
+    let facility_days = [CITY_FACILITY, SPORTS_FACILITY]
+        .into_iter()
+        .map(|facility| (FacilityId::parse(facility).expect("facility"), date))
+        .collect();
     let mut days = Vec::new();
-    for facility in [CITY_FACILITY, SPORTS_FACILITY] {
-        let facility = FacilityId::parse(facility).expect("facility");
-        days.push(
-            reconcile_from_journal(&source, config, &calendar, &run, &facility, date, date.date())
-                .await
-                .expect("the day reconciles"),
-        );
-    }
+    reconcile_days(&source, &run, facility_days, AsOf::Fixed(date.date()), 1, |day| {
+        days.push(day);
+        Ok(())
+    })
+    .await
+    .expect("the days reconcile");
     source.close().await;
     days
 }

@@ -67,15 +67,7 @@ async fn a_backup_taken_under_load_restores_to_a_gateway_that_verifies_and_sells
     let app = Arc::new(spawn_app(Backend::Sqlite).await);
     // Treasury's records: a reconciled day with a cash-short exception.
     let date = crate::treasury::short_day(&app).await;
-    let _: serde_json::Value = app
-        .post(
-            &format!("/v1/treasury/days/{date}/reconcile"),
-            &token("treasury"),
-            &key(),
-            &json!({ "as_of": date.to_string() }),
-        )
-        .await
-        .ok();
+    crate::treasury::reconciled(&app, date, &token("treasury"), &key(), &json!({ "as_of": date.to_string() })).await;
     for (clerk, register, _) in REGISTERS {
         let _: serde_json::Value = app
             .post("/v1/shifts", &token(clerk), &key(), &json!({ "register_id": register, "opening_float": 0 }))

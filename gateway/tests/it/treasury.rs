@@ -3,15 +3,47 @@
 //! exceptions' resolution with who and when, closing a day (only when everything is settled, and
 //! then for good), and who may do any of it.
 
+use std::time::Duration;
+
 use pos_config::Backend;
 use pos_core::api::{
-    ClosedDayView, DayBoard, DayStatus, ExceptionList, ExceptionState, ExceptionView, ReconcileResult, SaleView,
-    ShiftView,
+    ClosedDayView, DayBoard, DayStatus, ExceptionList, ExceptionState, ExceptionView, ReconcileResult, RunState,
+    SaleView, ShiftView, TreasuryRunView,
 };
 use pos_core::BusinessDate;
 use serde_json::json;
 
-use crate::support::{key, spawn_app, token, TestApp};
+use crate::support::{key, spawn_app, spawn_rig, token, until, TestApp};
+
+/// The longest a test's reconciliation run may take.
+const RUN_MS: u64 = 30_000;
+
+/// Waits for run `id` to end.
+pub(crate) async fn run_end(app: &TestApp, id: &str, token: &str) -> TreasuryRunView {
+    until("the reconciliation run ends", Duration::from_millis(RUN_MS), || async {
+        let run: TreasuryRunView = app.get(&format!("/v1/treasury/runs/{id}"), token).await.ok();
+        (run.state != RunState::Running).then_some(run)
+    })
+    .await
+}
+
+/// Starts (or joins) the day's run, which answers `202` at once, and waits for its end: the
+/// result of a run that succeeded.
+pub(crate) async fn reconciled(
+    app: &TestApp,
+    date: BusinessDate,
+    token: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> ReconcileResult {
+    let started = app.post(&format!("/v1/treasury/days/{date}/reconcile"), token, key, body).await;
+    assert_eq!(started.status, 202, "{}", started.text);
+    let run: TreasuryRunView = started.json();
+    let ended = run_end(app, &run.run_id, token).await;
+    assert_eq!(ended.state, RunState::Succeeded, "{ended:?}");
+    assert_eq!(ended.facility_days_done, ended.facility_days_total);
+    ended.result.expect("a run that succeeded has its result")
+}
 
 /// The 全銀協 statement example of `docs/protocols.md` §4.4, the one copy in the repository (the
 /// reconciler's parser tests read it too); SHA-256
@@ -76,8 +108,7 @@ async fn treasury_reconciles_closes_and_keeps_a_closed_day(backend: Backend) {
 
     let run_key = key();
     let body = json!({ "as_of": date.to_string() });
-    let run: ReconcileResult =
-        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &run_key, &body).await.ok();
+    let run: ReconcileResult = reconciled(&app, date, &treasury, &run_key, &body).await;
     assert_eq!(run.facilities.len(), 1, "{run:?}");
     assert_eq!((run.facilities[0].gross.get(), run.facilities[0].outcome.as_str()), (300, "reconciled"));
     let again = app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &run_key, &body).await;
@@ -91,8 +122,7 @@ async fn treasury_reconciles_closes_and_keeps_a_closed_day(backend: Backend) {
     let short_id = short[0].id.clone();
 
     // A re-run keeps the exception (same id) rather than adding a second one.
-    let _: ReconcileResult =
-        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    let _: ReconcileResult = reconciled(&app, date, &treasury, &key(), &body).await;
     let list: ExceptionList =
         app.get(&format!("/v1/treasury/exceptions?business_date={date}&kind=cash_short"), &treasury).await.ok();
     assert_eq!(list.exceptions.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), vec![short_id.as_str()]);
@@ -152,8 +182,7 @@ async fn treasury_reconciles_closes_and_keeps_a_closed_day(backend: Backend) {
     let (code, _, _) = app.post(&close, &treasury, &key(), &json!({})).await.error(409);
     assert_eq!(code, "day_closed");
     // A closed day is left as it was by a later run.
-    let run: ReconcileResult =
-        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    let run: ReconcileResult = reconciled(&app, date, &treasury, &key(), &body).await;
     assert_eq!(run.facilities[0].outcome, "closed");
     let board: DayBoard = app.get(&format!("/v1/treasury/days/{date}"), &treasury).await.ok();
     let f01 = board.facilities.iter().find(|f| f.facility_id.as_str() == "F01").expect("F01");
@@ -267,8 +296,7 @@ async fn an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open(ba
     let stored = upload(&app, "kind=bank&name=zengin-short-day.txt", short_days_statement(date.date())).await;
     assert_eq!(stored.status, 201, "{}", stored.text);
     let body = json!({ "as_of": date.to_string() });
-    let run: ReconcileResult =
-        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    let run: ReconcileResult = reconciled(&app, date, &treasury, &key(), &body).await;
     assert_eq!(run.city_exceptions, 1, "{run:?}");
 
     // The board counts the city's list and the statement's lines.
@@ -337,8 +365,7 @@ async fn an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open(ba
         app.post(&format!("/v1/treasury/exceptions/{}/resolve", stray.id), &treasury, &key(), &resolution).await.ok();
     assert_eq!(resolved.state, ExceptionState::Resolved);
     // A re-run keeps the resolution of the city's list.
-    let _: ReconcileResult =
-        app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &body).await.ok();
+    let _: ReconcileResult = reconciled(&app, date, &treasury, &key(), &body).await;
     let board: DayBoard = app.get(&format!("/v1/treasury/days/{date}"), &treasury).await.ok();
     assert_eq!((board.city_exceptions_open, board.city_exceptions_resolved), (0, 1));
     let closed: ClosedDayView = app.post(&close, &treasury, &key(), &json!({})).await.ok();
@@ -346,7 +373,167 @@ async fn an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open(ba
     app.stop().await;
 }
 
+/// What the journal's schema breaks of the reconciler's contract (`reconciler::contract`): a view
+/// missing or with other columns, an index the reads need missing or over other columns.
+async fn contract_problems(conn: &mut sqlx::AnyConnection, backend: Backend) -> Vec<String> {
+    use sqlx::Row;
+    let mut problems = Vec::new();
+    let texts = |rows: Vec<sqlx::any::AnyRow>| -> Vec<String> {
+        rows.iter().map(|row| row.try_get::<String, _>(0).expect("a text column")).collect()
+    };
+    for view in reconciler::contract::VIEWS {
+        let columns = match backend {
+            Backend::Sqlite => {
+                sqlx::query("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                    .bind(view.name)
+                    .fetch_all(&mut *conn)
+                    .await
+            }
+            Backend::Postgres => {
+                sqlx::query(
+                    "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                )
+                .bind(view.name)
+                .fetch_all(&mut *conn)
+                .await
+            }
+        }
+        .map(texts)
+        .expect("the catalogue answers");
+        if columns.is_empty() {
+            problems.push(format!("view {} is missing", view.name));
+        } else if columns != view.columns {
+            problems.push(format!("view {} has columns {columns:?}, the contract {:?}", view.name, view.columns));
+        }
+        // And it reads: every column of the contract selected by name.
+        let select = format!("SELECT {} FROM {} WHERE 1 = 0", view.select_list(), view.name);
+        if let Err(error) = sqlx::query(&select).fetch_all(&mut *conn).await {
+            problems.push(format!("view {} does not read: {error}", view.name));
+        }
+    }
+    for index in reconciler::contract::INDEXES {
+        let found: Vec<String> = match backend {
+            Backend::Sqlite => sqlx::query(
+                "SELECT i.name FROM sqlite_master m, pragma_index_info(m.name) i \
+                 WHERE m.type = 'index' AND m.name = $1 AND m.tbl_name = $2 ORDER BY i.seqno",
+            )
+            .bind(index.name)
+            .bind(index.table)
+            .fetch_all(&mut *conn)
+            .await
+            .map(texts)
+            .expect("the catalogue answers"),
+            Backend::Postgres => {
+                let definitions = sqlx::query(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1 AND tablename = $2",
+                )
+                .bind(index.name)
+                .bind(index.table)
+                .fetch_all(&mut *conn)
+                .await
+                .map(texts)
+                .expect("the catalogue answers");
+                definitions
+                    .first()
+                    .and_then(|definition| definition.rsplit_once('(').map(|(_, columns)| columns.to_string()))
+                    .map(|columns| columns.trim_end_matches(')').split(", ").map(str::to_string).collect())
+                    .unwrap_or_default()
+            }
+        };
+        if found.is_empty() {
+            problems.push(format!("index {} on {} is missing", index.name, index.table));
+        } else if found != index.columns {
+            problems.push(format!("index {} covers {found:?}, the contract {:?}", index.name, index.columns));
+        }
+    }
+    problems
+}
+
+/// The migrations define the reconciler's contract (`recon_v1_*` views and the indexes their reads
+/// need) exactly, and a migration that breaks it is caught: here a renamed column and a dropped
+/// index, as a careless migration would do them.
+async fn the_journal_contract_holds(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut conn = app.app.journal.read().await.expect("conn");
+    assert_eq!(contract_problems(&mut conn, backend).await, Vec::<String>::new());
+
+    // SQLite renames the view's column with the table's; PostgreSQL refuses to drop a column a
+    // view reads unless told to drop the view with it.
+    let breaking = match backend {
+        Backend::Sqlite => {
+            ["ALTER TABLE refunds RENAME COLUMN rrn TO refund_rrn", "DROP INDEX refunds_facility_created"]
+        }
+        Backend::Postgres => ["ALTER TABLE refunds DROP COLUMN rrn CASCADE", "DROP INDEX refunds_facility_created"],
+    };
+    for statement in breaking {
+        sqlx::query(statement).execute(&mut *conn).await.expect(statement);
+    }
+    let problems = contract_problems(&mut conn, backend).await;
+    assert!(problems.iter().any(|problem| problem.contains("recon_v1_refunds")), "{problems:?}");
+    assert!(problems.iter().any(|problem| problem.contains("refunds_facility_created")), "{problems:?}");
+    drop(conn);
+    app.stop().await;
+}
+
+/// A run answers at once; a second request for a day with a run going joins it; a gateway that
+/// stops mid-run leaves the run failed, not silently running, and the day can be run again.
+async fn runs_go_in_the_background_join_and_fail_on_a_restart(backend: Backend) {
+    let mut app = spawn_rig(
+        backend,
+        std::sync::Arc::new(pos_core::SystemClock),
+        |_| {},
+        |options| demo::rig::RigOptions { own_runtime: true, ..options },
+    )
+    .await;
+    let treasury = token("treasury");
+    let date = short_day(&app).await;
+    // A run the gateway is in the middle of (its facility-days not all done).
+    let mut tx = app.app.journal.begin_write().await.expect("writer");
+    gateway::journal::treasury::insert_treasury_run(
+        &mut tx,
+        "run-mid",
+        date,
+        date.date(),
+        None,
+        "treasury",
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("a run stored");
+    tx.commit().await.expect("commit");
+
+    let joined = app.post(&format!("/v1/treasury/days/{date}/reconcile"), &treasury, &key(), &json!({})).await;
+    assert_eq!(joined.status, 202, "{}", joined.text);
+    let joined: TreasuryRunView = joined.json();
+    assert_eq!((joined.run_id.as_str(), joined.state), ("run-mid", RunState::Running), "the request joins the run");
+    let latest: TreasuryRunView = app.get(&format!("/v1/treasury/days/{date}/run"), &treasury).await.ok();
+    assert_eq!(latest.run_id, "run-mid");
+
+    // The gateway dies mid-run and starts again on the same journal.
+    let rig = app.rig.as_mut().expect("the rig");
+    rig.kill_gateway().await.expect("the gateway is killed");
+    rig.start_gateway().await.expect("the gateway starts again");
+    let failed: TreasuryRunView = app.get("/v1/treasury/runs/run-mid", &treasury).await.ok();
+    assert_eq!(failed.state, RunState::Failed);
+    assert!(failed.error.as_deref().unwrap_or_default().contains("stopped"), "{failed:?}");
+    assert!(failed.ended_at.is_some());
+
+    // And the day runs again, to its end, with its exceptions.
+    let body = json!({ "as_of": date.to_string() });
+    let result = reconciled(&app, date, &treasury, &key(), &body).await;
+    assert_eq!(result.facilities.len(), 1, "{result:?}");
+    let latest: TreasuryRunView = app.get(&format!("/v1/treasury/days/{date}/run"), &treasury).await.ok();
+    assert_ne!(latest.run_id, "run-mid");
+    assert_eq!(latest.state, RunState::Succeeded);
+    assert!(latest.exceptions.iter().any(|exception| exception.kind == "cash_short"), "{:?}", latest.exceptions);
+    assert_eq!((latest.facility_days_done, latest.facility_days_total, latest.estimate_remaining_ms), (1, 1, Some(0)));
+    app.stop().await;
+}
+
 on_both_backends!(
+    runs_go_in_the_background_join_and_fail_on_a_restart,
+    the_journal_contract_holds,
     an_unexplained_bank_line_is_on_the_citys_list_and_keeps_the_day_open,
     treasury_reconciles_closes_and_keeps_a_closed_day,
     only_treasury_reaches_the_treasury_api,

@@ -2,6 +2,7 @@
 //! files, and calls the library ([`reconciler::pipeline`], [`reconciler::close`]).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
@@ -9,7 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use pos_core::{Brand, BusinessDate, FacilityId};
 use reconciler::calendar::BankCalendar;
 use reconciler::close::{adjustments_for, Store};
-use reconciler::pipeline::{self, Formats, InputFiles};
+use reconciler::pipeline::{self, Formats, InputFiles, ReconciledDay};
+use reconciler::scale::run::{
+    active_days, default_parallelism, spool_inputs, AsOf, RunShared, ScaleError, PARALLEL_FACILITY_DAYS_MAX,
+};
 use reconciler::source::JournalSource;
 
 #[derive(Parser)]
@@ -79,6 +83,9 @@ struct Common {
     /// The reconciler's own store of closed days (a SQLite file).
     #[arg(long)]
     store: Option<PathBuf>,
+    /// Facility-days reconciled at once (default: one per core, at most 16).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 fn date(text: &str, what: &str) -> Result<NaiveDate> {
@@ -108,39 +115,61 @@ fn input_files(common: &Common) -> Result<InputFiles> {
     Ok(InputFiles { card: common.card.clone(), qr, emoney: common.emoney.clone(), bank: common.bank.clone() })
 }
 
+/// The spool of a run, removed when the run ends, however it ends.
+struct SpoolDir(PathBuf);
+
+impl Drop for SpoolDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 struct Run {
     config: pos_config::Config,
-    calendar: BankCalendar,
     source: JournalSource,
-    context: pipeline::RunContext,
+    shared: Arc<RunShared>,
     store: Option<Store>,
+    parallelism: usize,
+    _spool: SpoolDir,
 }
 
 async fn prepare(common: &Common, as_of: NaiveDate) -> Result<Run> {
     let config =
         pos_config::load(&common.config).with_context(|| format!("configuration {}", common.config.display()))?;
     let calendar = BankCalendar::for_config(&config)?;
-    let (settlements, bank) = pipeline::load_inputs(&input_files(common)?, as_of)?;
-    let source = JournalSource::connect(&common.journal).await?;
-    let context = pipeline::prepare_run(&source, &config, &calendar, &settlements, &bank, as_of).await?;
+    let parallelism = common.jobs.unwrap_or_else(default_parallelism).clamp(1, PARALLEL_FACILITY_DAYS_MAX);
+    let spool = SpoolDir(std::env::temp_dir().join(format!("reconcile-spool-{}", std::process::id())));
+    let spooled = spool_inputs(&input_files(common)?, &config, &spool.0, as_of)?;
+    let source = JournalSource::connect_with(&common.journal, parallelism).await?;
+    let shared = RunShared::prepare(&source, config.clone(), calendar, spooled, as_of).await?;
     let store = match &common.store {
         Some(path) => Some(Store::open(path).await?),
         None => None,
     };
-    Ok(Run { config, calendar, source, context, store })
+    Ok(Run { config, source, shared, store, parallelism, _spool: spool })
 }
 
-async fn reconcile_one(
+/// Reconciles facility-days in order, handing each to `each`.
+async fn reconcile_days(
     run: &Run,
-    facility: &FacilityId,
-    day: BusinessDate,
+    days: Vec<(FacilityId, BusinessDate)>,
     as_of: NaiveDate,
-) -> Result<pipeline::ReconciledDay> {
-    let reconciled =
-        pipeline::reconcile_from_journal(&run.source, &run.config, &run.calendar, &run.context, facility, day, as_of)
-            .await
-            .with_context(|| format!("reconciling {facility} on {day}"))?;
-    Ok(reconciled)
+    each: impl FnMut(ReconciledDay) -> Result<(), ScaleError>,
+) -> Result<()> {
+    reconciler::scale::run::reconcile_days(&run.source, &run.shared, days, AsOf::Fixed(as_of), run.parallelism, each)
+        .await?;
+    Ok(())
+}
+
+async fn reconcile_one(run: &Run, facility: &FacilityId, day: BusinessDate, as_of: NaiveDate) -> Result<ReconciledDay> {
+    let mut found = None;
+    reconcile_days(run, vec![(facility.clone(), day)], as_of, |reconciled| {
+        found = Some(reconciled);
+        Ok(())
+    })
+    .await
+    .with_context(|| format!("reconciling {facility} on {day}"))?;
+    found.with_context(|| format!("{facility} on {day} was not reconciled"))
 }
 
 /// With a store: refuses a closed day, and books what the given files say about the
@@ -196,7 +225,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let stem = format!("{facility}-{day}");
             let reports = std::slice::from_ref(&reconciled.report);
-            let bank = pipeline::bank_report(&run.context.bank, reports)?;
+            let bank = pipeline::bank_report(&run.shared.bank, reports)?;
             let dates = (day.date(), day.date());
             for path in pipeline::write_summaries(reports, &bank, &run.config, &out, formats, &stem, dates)? {
                 println!("{}", path.display());
@@ -219,18 +248,21 @@ async fn run(cli: Cli) -> Result<()> {
             let out = common.out.clone().context("--out is required")?;
             let formats = formats(&common.format)?;
             let run = prepare(&common, as_of).await?;
+            let (days, unknown) = active_days(&run.source, &run.config, from, to).await?;
+            for (facility, day) in unknown {
+                eprintln!("warning: {facility} on {day} is in the journal but not in the configuration; skipped");
+            }
+            // The reports kept for the summaries are a facility-day's totals and exceptions, not
+            // its records: memory grows with the facility-days, not with the payments.
             let mut reports = Vec::new();
-            for (facility, day) in run.source.active_days(from, to).await? {
-                if run.config.facility(&facility).is_none() {
-                    eprintln!("warning: {facility} on {day} is in the journal but not in the configuration; skipped");
-                    continue;
-                }
-                let reconciled = reconcile_one(&run, &facility, day, as_of).await?;
+            reconcile_days(&run, days, as_of, |reconciled| {
                 pipeline::write_day_report(&reconciled.report, &out, formats)?;
                 reports.push(reconciled.report);
-            }
+                Ok(())
+            })
+            .await?;
             let stem = format!("{from}_{to}");
-            let bank = pipeline::bank_report(&run.context.bank, &reports)?;
+            let bank = pipeline::bank_report(&run.shared.bank, &reports)?;
             let dates = (from.date(), to.date());
             for path in pipeline::write_summaries(&reports, &bank, &run.config, &out, formats, &stem, dates)? {
                 println!("{}", path.display());
@@ -256,7 +288,7 @@ async fn run(cli: Cli) -> Result<()> {
             let store = run.store.as_ref().context("--store")?;
             store.ensure_open(&facility, day).await?;
             let reconciled = reconcile_one(&run, &facility, day, as_of).await?;
-            let bank = pipeline::bank_report(&run.context.bank, std::slice::from_ref(&reconciled.report))?;
+            let bank = pipeline::bank_report(&run.shared.bank, std::slice::from_ref(&reconciled.report))?;
             if bank.has_exceptions() {
                 print_exceptions(&bank.exceptions, "市全体 / the city's list");
                 bail!(
@@ -275,7 +307,7 @@ async fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> Result<()> {
     run(Cli::parse()).await
 }

@@ -45,16 +45,55 @@ async function loadBoard() {
   } catch (error) { showError("error", error); }
 }
 
+// A run goes on in the gateway: the page follows it (and finds it again when it comes back to the
+// day), showing facility-days done of total, files read, elapsed time and the estimate left.
+const RUN_POLL_MS = 500;
+let followedRun = null;
+
+function showRun(run) {
+  const bar = document.getElementById("reconcile-progress");
+  bar.hidden = run.state !== "running";
+  bar.max = Math.max(run.facility_days_total, 1);
+  bar.value = run.facility_days_done;
+  const seconds = (ms) => (ms / 1000).toFixed(1) + " s";
+  let text = run.facility_days_done + " / " + run.facility_days_total + " · " + t("files") + " " + run.files_read
+    + " · " + seconds(run.elapsed_ms);
+  if (run.state === "running" && run.estimate_remaining_ms !== null) text += " · " + t("remaining") + " " + seconds(run.estimate_remaining_ms);
+  if (run.state === "running") text += " · " + run.exceptions_found + " " + t("exceptions");
+  if (run.state === "succeeded" && run.result) {
+    const result = run.result;
+    text = result.facilities.length + " " + t("reconciled") + ", " + result.facilities.reduce((n, f) => n + f.exceptions, 0) + " " + t("exceptions")
+      + ", " + t("city") + " " + result.city_exceptions;
+  }
+  if (run.state === "failed") showError("error", new Error(run.error || "failed"));
+  document.getElementById("reconcile-result").textContent = text;
+}
+
+async function follow(run) {
+  followedRun = run.run_id;
+  showRun(run);
+  while (run.state === "running" && followedRun === run.run_id) {
+    await new Promise((resolve) => setTimeout(resolve, RUN_POLL_MS));
+    run = await api("GET", "/v1/treasury/runs/" + encodeURIComponent(run.run_id));
+    showRun(run);
+  }
+  if (followedRun === run.run_id) await loadBoard();
+}
+
+async function resumeRun(date) {
+  try {
+    const run = await api("GET", "/v1/treasury/days/" + date + "/run");
+    if (run.state === "running" && followedRun !== run.run_id) follow(run);
+  } catch (error) { /* no run of the day yet */ }
+}
+
 async function reconcile(button) {
   await once(button, async () => {
     showError("error", null);
     const date = document.getElementById("date").value;
     try {
-      const result = await api("POST", "/v1/treasury/days/" + date + "/reconcile", {});
-      document.getElementById("reconcile-result").textContent =
-        result.facilities.length + " " + t("reconciled") + ", " + result.facilities.reduce((n, f) => n + f.exceptions, 0) + " " + t("exceptions")
-        + ", " + t("city") + " " + result.city_exceptions;
-      await loadBoard();
+      const run = await api("POST", "/v1/treasury/days/" + date + "/reconcile", {});
+      await follow(run);
     } catch (error) { showError("error", error); }
   });
 }
@@ -153,7 +192,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     document.getElementById("reconcile").addEventListener("click", (e) => reconcile(e.currentTarget));
     document.getElementById("upload").addEventListener("click", (e) => upload(e.currentTarget));
     document.addEventListener("langchange", loadBoard);
-    loadBoard();
+    await loadBoard();
+    resumeRun(document.getElementById("date").value);
   } else if (document.getElementById("report-frame")) {
     document.getElementById("print-report").addEventListener("click", () => document.getElementById("report-frame").contentWindow.print());
     document.getElementById("close-day").addEventListener("click", (e) => closeDay(e.currentTarget));
