@@ -241,7 +241,7 @@ impl Shared {
         let ids: Vec<&str> = violation
             .detail
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .filter(|word| word.len() >= 12)
+            .filter(|word| word.len() >= 12 && word.contains('_'))
             .collect();
         let mut shown: Vec<String> =
             events.iter().filter(|e| ids.iter().any(|id| e.contains(id))).cloned().collect::<Vec<_>>();
