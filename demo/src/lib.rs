@@ -3,7 +3,8 @@
 //! against simulated acquirers, QR provider, bank and one real counter ([`counter`]), serves its
 //! pages ([`pages`]) and reconciles it ([`reconcile`]); the benchmark ([`bench`]); the one rig of gateway and
 //! simulators that all of them and the tests start from ([`rig`]); and the payment terminals of
-//! the development PKI ([`terminals`]). The `demo` binary runs the first two.
+//! the development PKI ([`terminals`]); and the seeded whole-system simulation ([`sim`]) the
+//! `pos-sim` binary runs. The `demo` binary runs the first two.
 
 pub mod bench;
 pub mod counter;
@@ -11,4 +12,5 @@ pub mod day;
 pub mod pages;
 pub mod reconcile;
 pub mod rig;
+pub mod sim;
 pub mod terminals;

@@ -289,7 +289,9 @@ pub async fn get(
     Path(sale_id): Path<String>,
 ) -> Result<Json<SaleView>, ApiError> {
     let mut conn = app.journal.read().await?;
-    let sale = sales::load(&mut conn, &sale_id, "").await?.ok_or_else(|| ApiError::not_found("sale", &sale_id))?;
+    let mut snapshot = read_snapshot(&app, &mut conn).await?;
+    let sale = sales::load(&mut snapshot, &sale_id, "").await?.ok_or_else(|| ApiError::not_found("sale", &sale_id))?;
+    snapshot.commit().await.map_err(crate::journal::JournalError::from)?;
     caller.require_read(&app.config, &sale.facility_id)?;
     Ok(Json(sale))
 }
@@ -341,5 +343,23 @@ pub async fn list(
         limit: query.limit.unwrap_or(sales::SALE_LIST_MAX),
     };
     let mut conn = app.journal.read().await?;
-    Ok(Json(SaleList { sales: sales::list(&mut conn, &filter).await? }))
+    let mut snapshot = read_snapshot(&app, &mut conn).await?;
+    let sales = sales::list(&mut snapshot, &filter).await?;
+    snapshot.commit().await.map_err(crate::journal::JournalError::from)?;
+    Ok(Json(SaleList { sales }))
+}
+
+/// A sale is read in several statements (the sale, its lines, its payments): one snapshot for
+/// all of them, or a void committing between them shows a paid sale whose payment is voided
+/// (found by `pos-sim` on PostgreSQL, whose statements each see the latest commit).
+async fn read_snapshot<'c>(
+    app: &AppState,
+    conn: &'c mut sqlx::AnyConnection,
+) -> Result<sqlx::Transaction<'c, sqlx::Any>, crate::journal::JournalError> {
+    use sqlx::Connection;
+    let mut snapshot = conn.begin().await?;
+    if app.config.database.backend == pos_config::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *snapshot).await?;
+    }
+    Ok(snapshot)
 }

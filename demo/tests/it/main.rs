@@ -1,0 +1,4 @@
+//! The demo crate's one integration-test binary.
+
+mod sim;
+mod version;
