@@ -1,5 +1,5 @@
 //! The HTTP API's request bodies and query strings, through the real router (authentication,
-//! idempotency, extractors, handlers) on an in-memory SQLite journal of the example city: no input
+//! idempotency, extractors, handlers) on a SQLite journal in memory (`/dev/shm`) of the example city: no input
 //! may panic the gateway or be answered 500 — malformed input is the client's error (4xx), never
 //! the server's.
 //!
@@ -83,7 +83,7 @@ fn start() -> Target {
     }
     config.terminal_host = None;
     config.database = pos_config::Database {
-        url: "sqlite://file:fuzz?mode=memory&cache=shared".to_string(),
+        url: format!("sqlite:///dev/shm/pos-fuzz-api-{}.db", std::process::id()),
         backend: pos_config::Backend::Sqlite,
         connections_max: 4,
     };
