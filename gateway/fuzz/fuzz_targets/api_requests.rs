@@ -1,5 +1,5 @@
 //! The HTTP API's request bodies and query strings, through the real router (authentication,
-//! idempotency, extractors, handlers) on an in-memory SQLite journal of the example city: no input
+//! idempotency, extractors, handlers) on a SQLite journal in memory (`/dev/shm`) of the example city: no input
 //! may panic the gateway or be answered 500 — malformed input is the client's error (4xx), never
 //! the server's.
 //!
@@ -83,7 +83,7 @@ fn start() -> Target {
     }
     config.terminal_host = None;
     config.database = pos_config::Database {
-        url: "sqlite://file:fuzz?mode=memory&cache=shared".to_string(),
+        url: format!("sqlite:///dev/shm/pos-fuzz-api-{}.db", std::process::id()),
         backend: pos_config::Backend::Sqlite,
         connections_max: 4,
     };
@@ -98,12 +98,26 @@ fn start() -> Target {
         shift: String::new(),
     };
     let json = |value: serde_json::Value| value.to_string().into_bytes();
-    let shift = call(&target, "POST", "/v1/shifts", "clerk-r0101", "setup-1", json(serde_json::json!({ "register_id": "R0101", "opening_float": 10000 })));
+    let shift = call(
+        &target,
+        "POST",
+        "/v1/shifts",
+        "clerk-r0101",
+        "setup-1",
+        json(serde_json::json!({ "register_id": "R0101", "opening_float": 10000 })),
+    );
     target.shift = id_of(&shift, "/id");
     let lines = serde_json::json!({ "register_id": "R0101", "lines": [{ "fee_item": "JUMINHYO", "quantity": 1 }] });
     let paid = call(&target, "POST", "/v1/sales", "clerk-r0101", "setup-2", json(lines.clone()));
     let paid_sale = id_of(&paid, "/id");
-    let payment = call(&target, "POST", &format!("/v1/sales/{paid_sale}/payments"), "clerk-r0101", "setup-3", json(serde_json::json!({ "method": "cash", "tendered": 1000 })));
+    let payment = call(
+        &target,
+        "POST",
+        &format!("/v1/sales/{paid_sale}/payments"),
+        "clerk-r0101",
+        "setup-3",
+        json(serde_json::json!({ "method": "cash", "tendered": 1000 })),
+    );
     target.payment = id_of(&payment, "/payment/id");
     let open = call(&target, "POST", "/v1/sales", "clerk-r0101", "setup-4", json(lines));
     target.sale = id_of(&open, "/id");
@@ -135,7 +149,10 @@ fuzz_target!(|data: &[u8]| {
         Some(at) => (&rest[..at], &rest[at + 1..]),
         None => (&[][..], rest),
     };
-    let path = template.replace("{sale}", &target.sale).replace("{payment}", &target.payment).replace("{shift}", &target.shift);
+    let path = template
+        .replace("{sale}", &target.sale)
+        .replace("{payment}", &target.payment)
+        .replace("{shift}", &target.shift);
     let uri = if query.is_empty() { path } else { format!("{path}?{}", query_of(query)) };
     let key = format!("fuzz-{}", CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let (status, answer) = call(target, method, &uri, user, &key, body.to_vec());
