@@ -48,7 +48,7 @@ pub(crate) async fn reconciled(
 /// The 全銀協 statement example of `docs/protocols.md` §4.4, the one copy in the repository (the
 /// reconciler's parser tests read it too); SHA-256
 /// `6536f2fdcb04dca483abc638fd7291950b4138bd74ae2736801d1119a7981c36`.
-const BANK_EXAMPLE: &[u8] = include_bytes!("../../../reconciler/tests/inputs/data/zengin-statement-example.txt");
+const BANK_EXAMPLE: &[u8] = include_bytes!("../../../reconciler/tests/it/inputs/data/zengin-statement-example.txt");
 
 /// Patterns only a Rust `Debug` form writes: none may reach what treasury reads.
 const DEBUG_PATTERNS: [&str; 9] = ["Some(", "None)", "None,", "Id(\"", "{ ", " }", "::", "Yen(", "Payment("];

@@ -1,12 +1,15 @@
 //! `reconcile`: treasury's command line. Parses arguments, loads the configuration and the
 //! files, and calls the library ([`reconciler::pipeline`], [`reconciler::close`]).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use pos_core::{Brand, BusinessDate, FacilityId};
 use reconciler::calendar::BankCalendar;
 use reconciler::close::{adjustments_for, Store};
@@ -149,15 +152,72 @@ async fn prepare(common: &Common, as_of: NaiveDate) -> Result<Run> {
     Ok(Run { config, source, shared, store, parallelism, _spool: spool })
 }
 
-/// Reconciles facility-days in order, handing each to `each`.
+/// Plain progress lines when stderr is not a terminal: about this many per run.
+const PROGRESS_LINES: u64 = 10;
+
+/// A run's progress: a bar on a terminal, a few plain lines otherwise (a log, a pipe).
+enum Progress {
+    Bar(ProgressBar),
+    Lines { total: u64, done: u64, started: Instant },
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total);
+            let style = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} facility-days, {per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style.progress_chars("=> "));
+            Progress::Bar(bar)
+        } else {
+            Progress::Lines { total, done: 0, started: Instant::now() }
+        }
+    }
+
+    fn one_done(&mut self) {
+        match self {
+            Progress::Bar(bar) => bar.inc(1),
+            Progress::Lines { total, done, started } => {
+                *done += 1;
+                let step = (*total / PROGRESS_LINES).max(1);
+                if *done % step == 0 || *done == *total {
+                    eprintln!("{done}/{total} facility-days reconciled, {} ms", started.elapsed().as_millis());
+                }
+            }
+        }
+    }
+
+    fn finish(self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Reconciles facility-days in order, handing each to `each`, showing the progress.
 async fn reconcile_days(
     run: &Run,
     days: Vec<(FacilityId, BusinessDate)>,
     as_of: NaiveDate,
-    each: impl FnMut(ReconciledDay) -> Result<(), ScaleError>,
+    mut each: impl FnMut(ReconciledDay) -> Result<(), ScaleError>,
 ) -> Result<()> {
-    reconciler::scale::run::reconcile_days(&run.source, &run.shared, days, AsOf::Fixed(as_of), run.parallelism, each)
-        .await?;
+    let mut progress = Progress::new(days.len() as u64);
+    let outcome = reconciler::scale::run::reconcile_days(
+        &run.source,
+        &run.shared,
+        days,
+        AsOf::Fixed(as_of),
+        run.parallelism,
+        |day| {
+            progress.one_done();
+            each(day)
+        },
+    )
+    .await;
+    progress.finish();
+    outcome?;
     Ok(())
 }
 

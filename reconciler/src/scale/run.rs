@@ -312,7 +312,7 @@ pub async fn reconcile_statement(
 ) -> Result<BankReconciliation, ScaleError> {
     let deposits = crate::pipeline::deposits_for_statement(source, bank).await?;
     let context = DayContext { config, calendar, as_of };
-    Ok(crate::bank::reconcile_bank(bank, totals, &deposits, &context.bank()).map_err(pipeline)?)
+    crate::bank::reconcile_bank(bank, totals, &deposits, &context.bank()).map_err(pipeline)
 }
 
 /// The day a facility-day is reconciled "as of".

@@ -6,6 +6,4 @@ mod cli;
 mod close;
 mod database;
 mod reports;
-#[allow(dead_code)]
-#[path = "../reconcile/support.rs"]
-mod support;
+use super::reconcile::support;

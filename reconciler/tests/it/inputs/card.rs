@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use pos_core::{Brand, Yen};
 use reconciler::inputs::card::{read_card_settlement, CardRecordType, CardSettlementReader};
 
-use crate::support::{crlf_lines, messages, replace_bytes, shift_jis, BYTE_ORDER_MARK, CARD_HEADER};
+use super::support::{crlf_lines, messages, replace_bytes, shift_jis, BYTE_ORDER_MARK, CARD_HEADER};
 
 const FILE: &str = "card-settlement-20261124.csv";
 /// The two example rows of PROTOCOLS.md §4.1, exactly.

@@ -11,7 +11,7 @@ use reconciler::inputs::card::{read_card_settlement, CardRecordType};
 use reconciler::inputs::emoney::{read_emoney_settlement, EmoneyTransactionKind};
 use reconciler::inputs::qr::{read_qr_settlement, QrTransactionKind};
 
-use crate::support::{
+use super::support::{
     crlf_lines, shift_jis, zengin_file, RecordBuilder, BYTE_ORDER_MARK, CARD_HEADER, EMONEY_HEADER, QR_HEADER,
 };
 

@@ -5,4 +5,4 @@
 mod books;
 mod golden;
 mod properties;
-mod support;
+pub(crate) mod support;

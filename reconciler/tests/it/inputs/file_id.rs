@@ -6,7 +6,7 @@ use reconciler::inputs::card::CardSettlementReader;
 use reconciler::inputs::error::{Location, Reason};
 use reconciler::inputs::file_id::{FileId, HashingReader, LoadedFiles};
 
-use crate::support::{crlf_lines, CARD_HEADER};
+use super::support::{crlf_lines, CARD_HEADER};
 
 fn card_file() -> Vec<u8> {
     crlf_lines(&[CARD_HEADER, "TOTAL,2026-11-24,P20261126-001,,,,,,,,,,0,0,0,"])

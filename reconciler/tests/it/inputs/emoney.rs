@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use pos_core::{Brand, Yen};
 use reconciler::inputs::emoney::{read_emoney_settlement, EmoneyTransactionKind};
 
-use crate::support::{crlf_lines, messages, replace_bytes, shift_jis, BYTE_ORDER_MARK, EMONEY_HEADER};
+use super::support::{crlf_lines, messages, replace_bytes, shift_jis, BYTE_ORDER_MARK, EMONEY_HEADER};
 
 const FILE: &str = "emoney-settlement-20261124.csv";
 /// The two example rows of PROTOCOLS.md §4.3, exactly.

@@ -8,7 +8,7 @@ use reconciler::inputs::bank::{
 };
 use reconciler::inputs::file_id::FileId;
 
-use crate::support::{messages, shift_jis, zengin_file, RecordBuilder};
+use super::support::{messages, shift_jis, zengin_file, RecordBuilder};
 
 const FILE: &str = "zengin-20261126.txt";
 

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use pos_core::{Brand, Yen};
 use reconciler::inputs::qr::{read_qr_settlement, QrTransactionKind};
 
-use crate::support::{crlf_lines, messages, shift_jis, BYTE_ORDER_MARK, QR_HEADER};
+use super::support::{crlf_lines, messages, shift_jis, BYTE_ORDER_MARK, QR_HEADER};
 
 const FILE: &str = "qr-settlement-20261124.csv";
 /// The two example rows of PROTOCOLS.md §4.2, exactly.
