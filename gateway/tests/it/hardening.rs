@@ -451,3 +451,29 @@ async fn the_api_speaks_tls_with_a_secure_cookie_and_reloads_its_certificate_on_
     assert!(stale.is_err(), "the old certificate is no longer served");
     app.stop().await;
 }
+
+/// The journal over TLS to PostgreSQL: `sslmode=require` encrypts (the server says so), and
+/// `sslmode=verify-full` with a CA that did not sign the server's certificate is refused rather than
+/// falling back to plain TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_reaches_postgresql_over_tls_and_verifies_its_certificate() {
+    use sqlx::Row;
+    let database = TestDatabase::new(Backend::Postgres).await;
+    let mut config = database.database_config();
+    config.url = format!("{}?sslmode=require", database.url);
+    let journal = gateway::journal::Journal::connect(&config).await.expect("the journal over TLS");
+    let mut conn = journal.read().await.expect("conn");
+    let encrypted: bool = sqlx::query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("pg_stat_ssl")
+        .get("ssl");
+    assert!(encrypted, "the connection is TLS");
+    drop(conn);
+    journal.close().await;
+
+    let pki = TestPki::new();
+    config.url = format!("{}?sslmode=verify-full&sslrootcert={}", database.url, pki.ca_path().display());
+    let refused = gateway::journal::Journal::connect(&config).await;
+    assert!(refused.is_err(), "a server certificate the CA did not sign is refused");
+}
