@@ -225,6 +225,17 @@ pub struct Server {
     /// The address people reach the gateway at when a proxy terminates TLS in front of it
     /// (`https://pos.city.example`): an https address makes the session cookie `Secure`.
     pub public_url: Option<String>,
+    /// TLS terminated by the gateway itself on `listen` (`[server.tls]`); `None`: plain HTTP.
+    pub tls: Option<ServerTls>,
+}
+
+/// The API's own TLS: a certificate chain and key (reloaded on `SIGHUP`), and optionally the CA
+/// whose client certificates are asked for (optional: browsers need none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+    pub client_ca_file: Option<std::path::PathBuf>,
 }
 
 /// A session's lifetimes: it ends `absolute_minutes` after sign-in, or `idle_minutes` after the

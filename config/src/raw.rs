@@ -142,6 +142,15 @@ pub struct RawServer {
     pub auth_audit_interval_seconds: Option<u64>,
     pub sessions: Option<RawSessions>,
     pub public_url: Option<String>,
+    pub tls: Option<RawServerTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerTls {
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

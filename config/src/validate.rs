@@ -83,7 +83,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     issues.non_empty("city.name_en", &raw.city.name_en);
     let city = City { name_ja: raw.city.name_ja, name_en: raw.city.name_en };
 
-    let server = validate_server(&raw.server, &mut issues);
+    let server = validate_server(&raw.server, base_dir, &mut issues);
     let database = validate_database(&raw.database, base_dir, &mut issues);
 
     let mut operators = Vec::new();
@@ -188,7 +188,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Issue>> {
     Err(issues.0)
 }
 
-fn validate_server(raw: &RawServer, issues: &mut Issues) -> Option<Server> {
+fn validate_server(raw: &RawServer, base_dir: &Path, issues: &mut Issues) -> Option<Server> {
     let listen = issues.parse(
         "server.listen",
         raw.listen
@@ -210,7 +210,13 @@ fn validate_server(raw: &RawServer, issues: &mut Issues) -> Option<Server> {
             issues.add("server.public_url", "must be an http:// or https:// address without user information");
         }
     }
+    let tls = raw.tls.as_ref().map(|tls| ServerTls {
+        cert_file: anchored(base_dir, &tls.cert_file),
+        key_file: anchored(base_dir, &tls.key_file),
+        client_ca_file: tls.client_ca_file.as_deref().map(|file| anchored(base_dir, file)),
+    });
     Some(Server {
+        tls,
         public_url: raw.public_url.clone(),
         sessions,
         listen: listen?,

@@ -84,6 +84,41 @@ pub async fn run(
     run_with_terminals(listener, None, app, shutdown).await
 }
 
+/// The API's own TLS of `[server.tls]`, if configured, reloaded from its files on `SIGHUP`.
+fn api_tls(config: &Config) -> std::io::Result<Option<Arc<http_server::ReloadableTls>>> {
+    let Some(settings) = config.server.tls.clone() else { return Ok(None) };
+    let tls = Arc::new(http_server::ReloadableTls::new(load_api_tls(&settings)?));
+    #[cfg(unix)]
+    {
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let reloaded = Arc::downgrade(&tls);
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let Some(tls) = reloaded.upgrade() else { break };
+                match load_api_tls(&settings) {
+                    Ok(config) => {
+                        tls.replace(config);
+                        tracing::info!("API certificate reloaded");
+                    }
+                    Err(error) => tracing::error!(%error, "API certificate not reloaded: the previous one stays"),
+                }
+            }
+        });
+    }
+    Ok(Some(tls))
+}
+
+fn load_api_tls(settings: &pos_config::ServerTls) -> std::io::Result<Arc<rustls::ServerConfig>> {
+    pos_tls::server_config_files(
+        &settings.cert_file,
+        &settings.key_file,
+        settings.client_ca_file.as_deref(),
+        &[],
+        pos_tls::ClientAuth::Optional,
+    )
+    .map_err(|error| std::io::Error::other(format!("API TLS ([server.tls]): {error}")))
+}
+
 /// As [`run`], with a terminal host listener and its TLS configuration.
 pub async fn run_with_terminals(
     listener: TcpListener,
@@ -104,7 +139,10 @@ pub async fn run_with_terminals(
     let refusals = tokio::spawn(api::throttle::run(app.clone(), stopped.clone()));
     let host = terminals
         .map(|(listener, tls)| tokio::spawn(terminal_host::serve(listener, tls, app.clone(), stopped.clone())));
-    let served = http_server::serve(listener, router, app.config.server.limits.clone(), None, shutdown).await;
+    let served = match api_tls(&app.config) {
+        Ok(tls) => http_server::serve(listener, router, app.config.server.limits.clone(), tls, shutdown).await,
+        Err(error) => Err(error),
+    };
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = monitor.await;

@@ -17,6 +17,7 @@ on_both_backends!(
     connections_over_the_caps_are_refused_while_a_clerk_is_served,
     a_flood_of_wrong_tokens_is_throttled_and_audited_in_aggregate,
     sessions_live_on_the_server_and_end_at_sign_out_revocation_expiry_and_token_change,
+    the_api_speaks_tls_with_a_secure_cookie_and_reloads_its_certificate_on_sighup,
 );
 
 /// A password that must appear in no log line, error message or answer.
@@ -397,4 +398,82 @@ async fn failing_database_connections_print_no_password() {
         assert!(!printed.is_empty(), "{command:?} says why it failed");
         assert!(!printed.contains(DATABASE_PASSWORD), "{command:?} printed the password:\n{printed}");
     }
+}
+
+fn https_client(ca_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA"))
+        .build()
+        .expect("client")
+}
+
+async fn the_api_speaks_tls_with_a_secure_cookie_and_reloads_its_certificate_on_sighup(backend: Backend) {
+    let pki = TestPki::new();
+    let app = spawn_app_with(backend, Arc::new(pos_core::SystemClock), |config| {
+        config.server.tls = Some(pos_config::ServerTls {
+            cert_file: pki.dir().join("gateway.crt"),
+            key_file: pki.dir().join("gateway.key"),
+            client_ca_file: None,
+        });
+    })
+    .await;
+    let base = format!("https://localhost:{}", address_of(&app).port());
+    let first = https_client(&pki.pki.ca_pem());
+    let me = first.get(format!("{base}/v1/me")).bearer_auth(token("clerk-r0101")).send().await.expect("https");
+    assert_eq!(me.status().as_u16(), 200);
+    // Plain HTTP to the TLS listener gets no answer.
+    let plain = reqwest::Client::new().get(format!("{}/healthz", app.base)).send().await;
+    assert!(plain.is_err() || !plain.expect("answer").status().is_success());
+    // Reached over https, the session cookie is Secure.
+    let signed_in = first
+        .post(format!("{base}/v1/session"))
+        .json(&serde_json::json!({ "token": token("clerk-r0101") }))
+        .send()
+        .await
+        .expect("sign-in");
+    let cookie = signed_in.headers().get("set-cookie").expect("cookie").to_str().expect("ascii").to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    // A new certificate from another CA replaces the files; SIGHUP loads it for new connections.
+    let renewed = pos_tls::DevPki::new("renewed CA").expect("CA");
+    renewed.write_server(pki.dir(), "gateway", &["localhost", "127.0.0.1"]).expect("write");
+    let second = https_client(&renewed.ca_pem());
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP).expect("SIGHUP");
+    until("the renewed certificate is served", Duration::from_secs(10), || async {
+        second.get(format!("{base}/healthz")).send().await.ok().filter(|r| r.status().is_success()).map(|_| ())
+    })
+    .await;
+    // A connection opened before the reload keeps working on its handshake.
+    let me = first.get(format!("{base}/v1/me")).bearer_auth(token("clerk-r0101")).send().await.expect("kept");
+    assert_eq!(me.status().as_u16(), 200);
+    // A new client that trusts only the old CA is refused the renewed certificate.
+    let stale = https_client(&pki.pki.ca_pem()).get(format!("{base}/healthz")).send().await;
+    assert!(stale.is_err(), "the old certificate is no longer served");
+    app.stop().await;
+}
+
+/// The journal over TLS to PostgreSQL: `sslmode=require` encrypts (the server says so), and
+/// `sslmode=verify-full` with a CA that did not sign the server's certificate is refused rather than
+/// falling back to plain TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_reaches_postgresql_over_tls_and_verifies_its_certificate() {
+    use sqlx::Row;
+    let database = TestDatabase::new(Backend::Postgres).await;
+    let mut config = database.database_config();
+    config.url = format!("{}?sslmode=require", database.url);
+    let journal = gateway::journal::Journal::connect(&config).await.expect("the journal over TLS");
+    let mut conn = journal.read().await.expect("conn");
+    let encrypted: bool = sqlx::query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("pg_stat_ssl")
+        .get("ssl");
+    assert!(encrypted, "the connection is TLS");
+    drop(conn);
+    journal.close().await;
+
+    let pki = TestPki::new();
+    config.url = format!("{}?sslmode=verify-full&sslrootcert={}", database.url, pki.ca_path().display());
+    let refused = gateway::journal::Journal::connect(&config).await;
+    assert!(refused.is_err(), "a server certificate the CA did not sign is refused");
 }

@@ -78,6 +78,7 @@ pub fn config_with(revenue_rule: RevenueRule) -> Config {
             auth_throttle: Default::default(),
             sessions: Default::default(),
             public_url: None,
+            tls: None,
         },
         database: Database { url: "sqlite://journal.db".to_string(), backend: Backend::Sqlite, connections_max: 1 },
         operators: Vec::new(),
