@@ -364,6 +364,9 @@ pub fn reconcile_facility_day(
         business_date,
         as_of: context.as_of,
     };
+    // The spool hands a facility its own lines and the QR lines whose terminal code names no
+    // register; of those, only the ones carrying its payments' merchant payment ids are its.
+    let lines = matching::facility_lines(facility, journal, &lines);
     let outcome = matching::match_facility_lines(journal, lines, &match_context)?;
     let mut exceptions = outcome.exceptions.clone();
     let fee_lines = fee_lines(&outcome, context.config, &mut exceptions)?;

@@ -291,6 +291,9 @@ fn stranger_message(rng: &mut StdRng, terminals: &[&str]) -> Message {
     message
 }
 
+/// The clerk's wrong approval codes a minute before the throttle answers 429, in the approval test.
+const WRONG_CODES_ALLOWED: u32 = 8;
+
 /// Messages a stranger sends per test.
 const STRANGER_MESSAGES: usize = 2_000;
 
@@ -581,7 +584,12 @@ async fn closed_days_are_refused_by_the_database(backend: Backend) {
 
 async fn refunds_are_approved_without_sharing_a_token(backend: Backend) {
     let clock = Arc::new(pos_core::ManualClock::new(chrono::Utc::now()));
-    let rig = crate::switch_rig::rig_with_clock(backend, clock.clone()).await;
+    // The clerk's wrong codes below stay within the throttle's allowance until the end, where
+    // the throttle itself is checked.
+    let rig = crate::switch_rig::rig_with(backend, clock.clone(), |config| {
+        config.server.auth_throttle.failures_per_minute = WRONG_CODES_ALLOWED;
+    })
+    .await;
     rig.open_shift(PARKING_CLERK, PARKING_REGISTER).await;
     let terminal = rig.terminal().await;
     let (payment, _) = card_sale(&rig, 2_000).await;
@@ -713,6 +721,17 @@ async fn refunds_are_approved_without_sharing_a_token(backend: Backend) {
     let expired =
         refused_message(rig.app.post(&path, &token(PARKING_CLERK), &key(), &refunds(100, Some(&code.code))).await);
     assert_eq!(expired, wrong_amount, "an expired code reads the same");
+    // Seven wrong codes so far (wrong amount, reused, three wrong, locked, expired): the eighth is
+    // still refused as wrong, the ninth is past the clerk's allowance and throttled, and while
+    // throttled even a good code is not looked at.
+    let eighth = rig.app.post(&path, &token(PARKING_CLERK), &key(), &refunds(100, Some("99999998"))).await;
+    assert_eq!(refused_message(eighth), wrong_amount);
+    let ninth = rig.app.post(&path, &token(PARKING_CLERK), &key(), &refunds(100, Some("99999997"))).await;
+    assert_eq!(ninth.status, 429, "{}", ninth.text);
+    let code: ApprovalCodeView =
+        rig.app.post(&codes_path, &token("treasury"), &key(), &json!({ "amount": 100 })).await.ok();
+    let throttled = rig.app.post(&path, &token(PARKING_CLERK), &key(), &refunds(100, Some(&code.code))).await;
+    assert_eq!(throttled.status, 429, "{}", throttled.text);
     let refunded = rig.payment(&payment.id).await.refunded.get();
     assert_eq!(refunded, 800, "only the approved refunds went through");
     assert_eq!(

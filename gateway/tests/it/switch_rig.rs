@@ -61,19 +61,23 @@ pub async fn rig(backend: Backend) -> Rig {
 /// The one rig with a card acquirer (primary and secondary endpoint), an e-money centre and the
 /// terminal host, the tests' short link timing.
 pub async fn rig_with_clock(backend: Backend, clock: Arc<dyn pos_core::Clock>) -> Rig {
-    let mut app = crate::support::spawn_rig(
-        backend,
-        clock,
-        |_| {},
-        |options| demo::rig::RigOptions {
-            card: true,
-            card_secondary: true,
-            emoney: true,
-            terminal_host: true,
-            link_timing: Some(TIMING),
-            ..options
-        },
-    )
+    rig_with(backend, clock, |_| {}).await
+}
+
+/// [`rig_with_clock`] with the configuration adjusted first.
+pub async fn rig_with(
+    backend: Backend,
+    clock: Arc<dyn pos_core::Clock>,
+    adjust: impl FnOnce(&mut pos_config::Config),
+) -> Rig {
+    let mut app = crate::support::spawn_rig(backend, clock, adjust, |options| demo::rig::RigOptions {
+        card: true,
+        card_secondary: true,
+        emoney: true,
+        terminal_host: true,
+        link_timing: Some(TIMING),
+        ..options
+    })
     .await;
     let pki = app.pki();
     let started = app.rig.as_mut().expect("the rig");

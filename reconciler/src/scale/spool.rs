@@ -11,6 +11,11 @@
 //! dated more than a day away from it is not found (it becomes a timing difference or missing in
 //! settlement, and the far line missing in journal on its own day).
 //!
+//! A QR line whose terminal code names no register (the provider's own terminal code) belongs
+//! to whichever facility's payment its merchant payment id names, which only the journal knows:
+//! such lines go to one shared partition per date, read by every facility-day beside its own,
+//! and matching keeps those of the facility's payments.
+//!
 //! Each spooled line carries its sequence number in the input (files in the order given, lines
 //! in file order), and a facility-day's lines are sorted by it when loaded, so that matching
 //! sees them in the same order as when every file is held in memory.
@@ -82,17 +87,22 @@ impl FacilityLookup {
     /// The facilities the line belongs to; none for a line of a merchant or register the
     /// configuration does not know (it still counts in its payout's total).
     pub fn facilities_of(&self, line: &SettlementLine) -> &[FacilityId] {
+        self.found(line).map_or(&[], Vec::as_slice)
+    }
+
+    fn found(&self, line: &SettlementLine) -> Option<&Vec<FacilityId>> {
         let found = match line.source {
             Source::Card | Source::Emoney => self.by_merchant.get(&line.merchant),
             Source::Qr => line.terminal_code.as_ref().and_then(|code| self.by_register.get(code)),
         };
-        found.map_or(&[], Vec::as_slice)
+        found
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PartitionKey {
-    facility: FacilityId,
+    /// A facility's id, or [`QR_BY_PAYMENT_ID_FOLDER`].
+    folder: String,
     date: NaiveDate,
 }
 
@@ -130,15 +140,22 @@ impl SpoolWriter {
             return Err(SpoolError::FileName(line.file.clone()));
         }
         self.sequence += 1;
-        let facilities = self.lookup.facilities_of(line).to_vec();
-        if facilities.is_empty() {
+        let facilities = self.lookup.facilities_of(line);
+        if facilities.is_empty() && line.source != Source::Qr {
             self.lines_unassigned += 1;
             return Ok(());
         }
+        let mut folders: Vec<String> = facilities.iter().map(|f| f.as_str().to_string()).collect();
+        if folders.is_empty() {
+            // A QR provider's terminal code need not be a register's id: matching then finds the
+            // line's facility by its merchant payment id, which only the journal knows. Such
+            // lines go to a partition every facility-day of their dates reads.
+            folders.push(QR_BY_PAYMENT_ID_FOLDER.to_string());
+        }
         let text = encode(self.sequence, line);
-        for facility in facilities {
-            let key = PartitionKey { facility, date: line.business_date().date() };
-            let path = partition_path(&self.dir, &key.facility, key.date);
+        for folder in folders {
+            let key = PartitionKey { folder, date: line.business_date().date() };
+            let path = partition_path(&self.dir, &key.folder, key.date);
             let writer = self.writer(key)?;
             writer.write_all(text.as_bytes()).map_err(io_error(&path))?;
             self.lines_spooled += 1;
@@ -151,14 +168,14 @@ impl SpoolWriter {
             if self.open.len() >= OPEN_PARTITIONS_MAX {
                 if let Some(oldest) = self.opened_order.pop_front() {
                     if let Some(mut writer) = self.open.remove(&oldest) {
-                        let path = partition_path(&self.dir, &oldest.facility, oldest.date);
+                        let path = partition_path(&self.dir, &oldest.folder, oldest.date);
                         writer.flush().map_err(io_error(&path))?;
                     }
                 }
             }
-            let folder = self.dir.join(key.facility.as_str());
+            let folder = self.dir.join(&key.folder);
             std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
-            let path = partition_path(&self.dir, &key.facility, key.date);
+            let path = partition_path(&self.dir, &key.folder, key.date);
             let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_error(&path))?;
             self.open.insert(key.clone(), BufWriter::with_capacity(PARTITION_BUFFER_BYTES, file));
             self.opened_order.push_back(key.clone());
@@ -183,16 +200,20 @@ impl SpoolWriter {
     /// Flushes every partition; the spool can then be read.
     pub fn finish(mut self) -> Result<Spool, SpoolError> {
         for (key, mut writer) in self.open.drain() {
-            let path = partition_path(&self.dir, &key.facility, key.date);
+            let path = partition_path(&self.dir, &key.folder, key.date);
             writer.flush().map_err(io_error(&path))?;
         }
         Ok(Spool { dir: self.dir })
     }
 }
 
-fn partition_path(dir: &Path, facility: &FacilityId, date: NaiveDate) -> PathBuf {
+/// The folder of QR lines whose terminal code names no register (see [`SpoolWriter::append`]).
+/// `@` is not allowed in a facility id, so it cannot be a facility's folder.
+const QR_BY_PAYMENT_ID_FOLDER: &str = "@qr";
+
+fn partition_path(dir: &Path, folder: &str, date: NaiveDate) -> PathBuf {
     // Facility ids are ASCII letters, digits, '-' and '_', so they are safe as folder names.
-    dir.join(facility.as_str()).join(format!("{}.tsv", date.format("%Y%m%d")))
+    dir.join(folder).join(format!("{}.tsv", date.format("%Y%m%d")))
 }
 
 /// A finished spool, read one facility-day at a time.
@@ -208,8 +229,12 @@ impl Spool {
         let first = date.date().checked_sub_days(Days::new(LINE_WINDOW_DAYS)).unwrap_or(date.date());
         let last = date.date().checked_add_days(Days::new(LINE_WINDOW_DAYS)).unwrap_or(date.date());
         let mut lines: Vec<(u64, SettlementLine)> = Vec::new();
-        for day in first.iter_days().take_while(|day| *day <= last) {
-            let path = partition_path(&self.dir, facility, day);
+        let partitions = first
+            .iter_days()
+            .take_while(|day| *day <= last)
+            .flat_map(|day| [(facility.as_str(), day), (QR_BY_PAYMENT_ID_FOLDER, day)]);
+        for (folder, day) in partitions {
+            let path = partition_path(&self.dir, folder, day);
             let file = match File::open(&path) {
                 Ok(file) => file,
                 Err(error) if error.kind() == ErrorKind::NotFound => continue,
@@ -361,5 +386,53 @@ mod tests {
         let text = encode(42, &line);
         assert_eq!(decode(text.trim_end_matches('\n')).unwrap(), (42, line));
         assert!(decode("1\tcard").unwrap_err().contains("2 fields"));
+    }
+
+    fn qr_line(line: u64, terminal_code: &str, time: &str) -> SettlementLine {
+        SettlementLine {
+            file: "qr-settlement-20261208.csv".to_string(),
+            line,
+            source: Source::Qr,
+            kind: LineKind::Sale,
+            brand: Brand::PayPay,
+            merchant: "M0001".to_string(),
+            terminal_id: None,
+            terminal_code: Some(terminal_code.to_string()),
+            stan: None,
+            rrn: None,
+            original_rrn: None,
+            merchant_payment_id: Some(format!("pay_{line}")),
+            time: DateTime::parse_from_rfc3339(time).unwrap(),
+            amount_gross: Yen::new(300).unwrap(),
+            amount_fee: Yen::new(5).unwrap(),
+            amount_net: Yen::new(295).unwrap(),
+            settlement_date: "2026-12-08".parse().unwrap(),
+            payout_id: None,
+            payout_date: "2026-12-14".parse().unwrap(),
+        }
+    }
+
+    /// The provider's own terminal code names no register: the line is read by every
+    /// facility-day of its dates (matching keeps it where its merchant payment id belongs), and a
+    /// register's code still goes to that register's facility alone.
+    #[test]
+    fn a_qr_line_of_no_register_reaches_every_facility_day_of_its_date() {
+        let config_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples/city.toml");
+        let config = pos_config::load(&config_path).expect("the example configuration");
+        let first = config.facilities[0].clone();
+        let second = config.facilities[1].clone();
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = SpoolWriter::create(&dir.path().join("spool"), &config).unwrap();
+        let provider_terminal = qr_line(1, "R0010001", "2026-12-08T10:05:26+09:00");
+        let at_register = qr_line(2, first.registers[0].id.as_str(), "2026-12-08T11:00:00+09:00");
+        let week_later = qr_line(3, "R0010001", "2026-12-15T10:00:00+09:00");
+        for line in [&provider_terminal, &at_register, &week_later] {
+            writer.append(line).unwrap();
+        }
+        assert_eq!(writer.lines_unassigned(), 0);
+        let spool = writer.finish().unwrap();
+        let day = BusinessDate::new("2026-12-08".parse().unwrap());
+        assert_eq!(spool.load(&first.id, day).unwrap(), vec![provider_terminal.clone(), at_register]);
+        assert_eq!(spool.load(&second.id, day).unwrap(), vec![provider_terminal]);
     }
 }
