@@ -116,3 +116,39 @@ fn the_rule_table_names_only_crates_of_the_workspace() {
         }
     }
 }
+
+/// Cargo's integration-test targets of a member: each `tests/*.rs` file and each `tests/*/main.rs`.
+fn integration_test_targets(member: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(member.join("tests")) else { return Vec::new() };
+    let mut targets = Vec::new();
+    for entry in entries {
+        let path = entry.expect("a tests/ entry").path();
+        let is_target = if path.is_dir() {
+            path.join("main.rs").is_file()
+        } else {
+            path.extension().is_some_and(|extension| extension == "rs")
+        };
+        if is_target {
+            targets.push(path.file_name().expect("a name").to_string_lossy().into_owned());
+        }
+    }
+    targets.sort();
+    targets
+}
+
+/// Each integration-test binary links the whole crate and its dependencies, which on two cores is
+/// most of CI's build: a crate's integration tests are one binary (`tests/it/main.rs` with
+/// modules, or one file).
+#[test]
+fn each_crate_has_at_most_one_integration_test_binary() {
+    let root: toml::Value =
+        toml::from_str(&std::fs::read_to_string(workspace_root().join("Cargo.toml")).expect("root manifest"))
+            .expect("root manifest parses");
+    let paths = root["workspace"]["members"].as_array().expect("members");
+    assert!(paths.len() > 5, "the workspace's members are read");
+    for path in paths {
+        let path = path.as_str().expect("member path");
+        let targets = integration_test_targets(&workspace_root().join(path));
+        assert!(targets.len() <= 1, "{path} builds {} integration-test binaries: {targets:?}", targets.len());
+    }
+}
