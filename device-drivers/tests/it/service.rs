@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use device_drivers::counterd::SettingsFile;
 
@@ -61,16 +61,17 @@ fn sigterm_stops_counterd_cleanly() {
     };
     while message_of().is_some_and(|message| message != "counterd started") {}
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)
-        .expect("SIGTERM");
-    let sent = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(sent.elapsed() < Duration::from_millis(STOP_MS_MAX), "counterd did not stop within {STOP_MS_MAX} ms");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // The exit is waited for as an event (a thread in `wait`), bounded by STOP_MS_MAX.
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait().expect("wait"));
+    });
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let status = exit.recv_timeout(Duration::from_millis(STOP_MS_MAX)).unwrap_or_else(|_| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        panic!("counterd did not stop within {STOP_MS_MAX} ms")
+    });
     assert!(status.success(), "{status:?}");
     let mut rest = Vec::new();
     while let Some(message) = message_of() {

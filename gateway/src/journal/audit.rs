@@ -229,6 +229,11 @@ impl RecordKind {
             RecordKind::Rotation => "rotation",
         }
     }
+
+    /// The kind a stored code names, the inverse of [`RecordKind::code`].
+    pub fn from_code(code: &str) -> Option<RecordKind> {
+        [RecordKind::Request, RecordKind::Change, RecordKind::Rotation].into_iter().find(|kind| kind.code() == code)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,7 +380,7 @@ pub(crate) async fn claim_chain(
 /// The statement both keys sign when the chain passes from one to the other.
 fn rotation_statement(chain: i64, seq: i64, head_mac: &str, old_id: &str, new_id: &str) -> Vec<String> {
     [
-        "rotation".to_string(),
+        RecordKind::Rotation.code().to_string(),
         chain.to_string(),
         seq.to_string(),
         head_mac.to_string(),
@@ -583,16 +588,9 @@ pub async fn verify_with(journal: &Journal, settings: &AuditSettings) -> Result<
                         Some(format!("chain {chain}: record {expected_seq} is missing (next present is {seq})")),
                     );
                 }
-                let kind = match row.try_get::<String, _>("kind")?.as_str() {
-                    "request" => RecordKind::Request,
-                    "change" => RecordKind::Change,
-                    "rotation" => RecordKind::Rotation,
-                    other => {
-                        return result(
-                            records,
-                            Some(format!("chain {chain}: record {seq} has an unknown kind {other:?}")),
-                        )
-                    }
+                let code: String = row.try_get("kind")?;
+                let Some(kind) = RecordKind::from_code(&code) else {
+                    return result(records, Some(format!("chain {chain}: record {seq} has an unknown kind {code:?}")));
                 };
                 let status: i64 = row.try_get("status")?;
                 let entry = AuditEntry {

@@ -181,9 +181,8 @@ async fn a_backup_taken_under_load_restores_to_a_gateway_that_verifies_and_sells
 
 /// Waits until the live journal holds at least `count` sales.
 async fn until_sales(app: &TestApp, count: i64) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    while app.count("sales").await < count {
-        assert!(tokio::time::Instant::now() < deadline, "the load did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until("the load to start", std::time::Duration::from_secs(60), || async {
+        (app.count("sales").await >= count).then_some(())
+    })
+    .await;
 }

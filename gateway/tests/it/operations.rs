@@ -296,15 +296,15 @@ async fn the_gauges_the_alerts_use_are_exported(backend: Backend) {
         "counter_last_seen_timestamp_seconds{facility=\"F01\",register=\"R0101\"}".to_string(),
         "device_ready{facility=\"F01\",register=\"R0101\",device=\"terminal\"} 1".to_string(),
     ];
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    let exported = demo::rig::within("every gauge the alerts use", std::time::Duration::from_secs(30), || async {
+        let metrics = app.get("/metrics", &token("prometheus")).await.text;
+        Ok(expected.iter().all(|line| metrics.contains(line.as_str())).then_some(()))
+    })
+    .await;
+    if let Err(error) = exported {
         let metrics = app.get("/metrics", &token("prometheus")).await.text;
         let missing: Vec<&String> = expected.iter().filter(|line| !metrics.contains(line.as_str())).collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not exported: {missing:?}\n{metrics}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        panic!("{error}: not exported: {missing:?}\n{metrics}");
     }
 
     // And every metric an alert rule reads is one of these or a counter the request paths keep.
